@@ -1,0 +1,40 @@
+"""Shard format (codecs, tar writing, manifest) and the streaming loader."""
+from .codec import (
+    decode_alpha,
+    decode_rgb,
+    decode_trimap,
+    encode_alpha,
+    encode_rgb,
+    encode_trimap,
+)
+from .manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    ShardEntry,
+    SkippedInput,
+    read_manifest,
+    shard_filename,
+    shard_url,
+    write_manifest,
+)
+from .tar_writer import ShardInfo, sha256_file, write_shard
+
+__all__ = [
+    "encode_rgb",
+    "decode_rgb",
+    "encode_alpha",
+    "decode_alpha",
+    "encode_trimap",
+    "decode_trimap",
+    "ShardInfo",
+    "write_shard",
+    "sha256_file",
+    "MANIFEST_NAME",
+    "Manifest",
+    "ShardEntry",
+    "SkippedInput",
+    "read_manifest",
+    "write_manifest",
+    "shard_url",
+    "shard_filename",
+]

@@ -1,0 +1,373 @@
+"""Colour and light harmonisation of a foreground toward its new background.
+
+A foreground photographed under one light and pasted onto a background lit by
+another carries a colour cast and brightness that do not match: a shortcut a
+matting model learns.  These functions shift F (only F: alpha is read, never
+modified or returned) toward the background's colour statistics:
+
+* :func:`reinhard_lab`: LAB mean/std transfer (Reinhard et al. 2001) with F's
+  statistics weighted by alpha, so the old background around F does not count;
+* :func:`histogram_match`: per-channel CDF matching of F's alpha-weighted
+  histogram to the background's;
+* :func:`albu_domain_adaptation`: albumentations 2.0.8's ``HistogramMatching``,
+  ``FDA`` and ``PixelDistributionAdaptation`` with the background as reference.
+
+Every method takes ``strength`` in ``[0, 1]`` (0 = identity, 1 = full transfer).
+:func:`sample_harmonization` draws a frozen :class:`HarmonizationParams`;
+:func:`apply_harmonization` applies it.  Images are ``uint8 (H, W, 3)`` RGB,
+alpha is ``float32 (H, W)`` in ``[0, 1]``; the background may have any size.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "HARMONIZATION_METHODS",
+    "HarmonizationParams",
+    "albu_domain_adaptation",
+    "apply_harmonization",
+    "histogram_match",
+    "lab_stats",
+    "reinhard_lab",
+    "sample_harmonization",
+]
+
+HARMONIZATION_METHODS: tuple[str, ...] = (
+    "reinhard_lab",
+    "histogram_match",
+    "albu_histogram",
+    "albu_fda",
+    "albu_pda",
+)
+_NO_METHOD = "none"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_rgb(image: np.ndarray, name: str) -> None:
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{name} must have shape (H, W, 3), got {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"{name} must be uint8, got {image.dtype}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"{name} is empty, shape {image.shape}")
+
+
+def _check_inputs(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, strength: float) -> None:
+    _check_rgb(fg, "fg")
+    _check_rgb(bg, "bg")
+    if not isinstance(alpha, np.ndarray) or alpha.dtype != np.float32:
+        got = alpha.dtype if isinstance(alpha, np.ndarray) else type(alpha).__name__
+        raise ValueError(f"alpha must be a float32 array, got {got}")
+    if alpha.shape != fg.shape[:2]:
+        raise ValueError(f"alpha must have shape {fg.shape[:2]} (fg's H, W), got {alpha.shape}")
+    if not (isinstance(strength, (int, float, np.floating)) and 0.0 <= float(strength) <= 1.0):
+        raise ValueError(f"strength must be in [0, 1], got {strength!r}")
+
+
+def _fg_bbox(alpha: np.ndarray) -> tuple[slice, slice]:
+    """Bounding box of alpha > 0; ValueError when there is no foreground."""
+    rows = np.flatnonzero(np.any(alpha > 0, axis=1))
+    if rows.size == 0:
+        raise ValueError("alpha has no foreground pixels (all zero): nothing to harmonise")
+    cols = np.flatnonzero(np.any(alpha[rows[0] : rows[-1] + 1] > 0, axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _to_lab(image: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 CIELAB (L in [0, 100], a/b roughly [-128, 127])."""
+    return cv2.cvtColor(image.astype(np.float32) * np.float32(1.0 / 255.0), cv2.COLOR_RGB2Lab)
+
+
+def _from_lab(lab: np.ndarray) -> np.ndarray:
+    rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    return np.clip(rgb * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+
+
+def _weighted_stats(x: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+    if weights is None:
+        return flat.mean(axis=0), flat.std(axis=0)
+    w = weights.reshape(-1).astype(np.float64)
+    total = w.sum()
+    if not total > 0:
+        raise ValueError("weights sum to zero: no pixels to compute statistics over")
+    mean = (w @ flat) / total
+    var = (w @ (flat * flat)) / total - mean * mean
+    return mean, np.sqrt(np.maximum(var, 0.0))
+
+
+def lab_stats(image: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (weighted) mean and std of an image in CIELAB.
+
+    Args:
+        image: ``uint8 (H, W, 3)`` RGB.
+        weights: optional ``(H, W)`` non-negative weights (e.g. alpha); None = uniform.
+    Returns:
+        ``(mean, std)``, each ``float64 (3,)`` as (L, a, b), L in [0, 100].
+    """
+    _check_rgb(image, "image")
+    if weights is not None:
+        weights = np.asarray(weights)
+        if weights.shape != image.shape[:2]:
+            raise ValueError(f"weights must have shape {image.shape[:2]}, got {weights.shape}")
+    return _weighted_stats(_to_lab(image), weights)
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def reinhard_lab(
+    fg: np.ndarray,
+    alpha: np.ndarray,
+    bg: np.ndarray,
+    strength: float,
+    *,
+    std_ratio_range: tuple[float, float] = (0.5, 2.0),
+) -> np.ndarray:
+    """LAB mean/std transfer of F toward B, with F's statistics weighted by alpha.
+
+    Per LAB channel: ``x' = (x - mu_F) * r + mu_B`` with ``r = sigma_B / sigma_F``
+    clipped to ``std_ratio_range`` (a plain background must not flatten F's
+    texture away), then ``out = x + strength * (x' - x)``, so F's alpha-weighted
+    mean moves to ``mu_F + strength (mu_B - mu_F)`` and its std to
+    ``sigma_F (1 + strength (r - 1))``, both linear in strength (up to the clipping
+    to the RGB gamut).  Only the bounding box of ``alpha > 0`` is processed.
+
+    Args:
+        fg: ``uint8 (H, W, 3)`` foreground colours.
+        alpha: ``float32 (H, W)`` in ``[0, 1]``, read only.
+        bg: ``uint8 (h, w, 3)`` background (any size); statistics over all of it.
+        strength: in ``[0, 1]``; 0 returns an unchanged copy.
+        std_ratio_range: (low, high) bounds of ``r``, ``0 < low <= 1 <= high``.
+    Returns:
+        ``uint8 (H, W, 3)``, a new array.
+    """
+    _check_inputs(fg, alpha, bg, strength)
+    lo, hi = std_ratio_range
+    if not (0 < lo <= 1 <= hi):
+        raise ValueError(f"std_ratio_range must satisfy 0 < low <= 1 <= high, got {std_ratio_range!r}")
+    out = fg.copy()
+    if strength == 0:
+        return out
+    ys, xs = _fg_bbox(alpha)
+    lab = _to_lab(fg[ys, xs])
+    mu_f, sd_f = _weighted_stats(lab, alpha[ys, xs])
+    mu_b, sd_b = _weighted_stats(_to_lab(bg), None)
+    ratio = np.clip(sd_b / np.maximum(sd_f, 1e-6), lo, hi)
+    s = float(strength)
+    gain = 1.0 + s * (ratio - 1.0)
+    offset = s * (mu_b - ratio * mu_f)
+    lab *= gain.astype(np.float32)
+    lab += offset.astype(np.float32)
+    out[ys, xs] = _from_lab(lab)
+    return out
+
+
+def _cdf_mid(hist: np.ndarray) -> np.ndarray:
+    """Mid-point CDF of a histogram: fraction below each level plus half the level's own."""
+    total = hist.sum()
+    cdf = np.cumsum(hist) / total
+    return cdf - 0.5 * hist / total
+
+
+def histogram_match(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, strength: float) -> np.ndarray:
+    """Per-channel (R, G, B) CDF matching of F's alpha-weighted histogram to B's.
+
+    For each channel a 256-entry look-up table maps level ``v`` to the background
+    level at the same (mid-point) CDF value, with F's histogram weighted by alpha;
+    ``out = v + strength (LUT[v] - v)``, rounded.
+
+    Args:
+        fg: ``uint8 (H, W, 3)``.
+        alpha: ``float32 (H, W)`` in ``[0, 1]``, read only.
+        bg: ``uint8 (h, w, 3)`` (any size).
+        strength: in ``[0, 1]``; 0 returns an unchanged copy.
+    Returns:
+        ``uint8 (H, W, 3)``, a new array.
+    """
+    _check_inputs(fg, alpha, bg, strength)
+    if strength == 0:
+        return fg.copy()
+    ys, xs = _fg_bbox(alpha)
+    crop, w = fg[ys, xs], alpha[ys, xs].reshape(-1).astype(np.float64)
+    levels = np.arange(256, dtype=np.float64)
+    out = fg.copy()
+    s = float(strength)
+    for c in range(3):
+        h_f = np.bincount(crop[..., c].reshape(-1), weights=w, minlength=256)
+        h_b = np.bincount(bg[..., c].reshape(-1), minlength=256).astype(np.float64)
+        nz = h_b > 0
+        lut = np.interp(_cdf_mid(h_f), _cdf_mid(h_b)[nz], levels[nz])
+        lut = np.clip(np.rint(levels + s * (lut - levels)), 0, 255).astype(np.uint8)
+        out[ys, xs, c] = lut[crop[..., c]]
+    return out
+
+
+AlbuMethod = Literal["histogram", "fda", "pda"]
+
+
+def albu_domain_adaptation(
+    fg: np.ndarray,
+    alpha: np.ndarray,
+    bg: np.ndarray,
+    strength: float,
+    *,
+    method: AlbuMethod,
+    fda_beta: float = 0.03,
+    pda_transform: Literal["pca", "standard", "minmax"] = "standard",
+) -> np.ndarray:
+    """albumentations domain adaptation of F toward B (B passed as the reference image).
+
+    albumentations 2.0.8 takes reference images through the data dictionary under
+    the transform's ``metadata_key`` (``read_fn``/``reference_images`` are
+    deprecated); with a single reference, fixed (low == high) ranges and a fixed
+    seed the transforms are deterministic.  They see the whole bounding box of
+    ``alpha > 0`` without weights, so pixels outside the foreground inside that box
+    take part in the source statistics; prefer :func:`reinhard_lab` and
+    :func:`histogram_match`, which weight by alpha.
+
+    * ``"histogram"``: ``A.HistogramMatching(blend_ratio=(s, s))``.
+    * ``"fda"``: ``A.FDA(beta_limit=(b, b))`` with ``b = fda_beta`` (half the side of
+      the swapped low-frequency window, as a fraction of the size), blended with
+      ``strength`` here (the swap includes the DC term, so any window moves the
+      mean all the way: beta is no strength knob).
+    * ``"pda"``: ``A.PixelDistributionAdaptation(transform_type=pda_transform)``
+      at blend 1 on float32 input, blended with ``strength`` here: 2.0.8 returns
+      near-black output for uint8 input and mis-scales blends below 1.
+
+    Args:
+        fg: ``uint8 (H, W, 3)``; alpha: ``float32 (H, W)``, read only;
+        bg: ``uint8 (h, w, 3)``; strength: in ``[0, 1]`` (0 = unchanged copy).
+    Returns:
+        ``uint8 (H, W, 3)``, a new array; pixels outside the box are unchanged.
+    """
+    import albumentations as A
+
+    _check_inputs(fg, alpha, bg, strength)
+    if method not in ("histogram", "fda", "pda"):
+        raise ValueError(f"method must be 'histogram', 'fda' or 'pda', got {method!r}")
+    if not (0.0 < fda_beta <= 0.5):
+        raise ValueError(f"fda_beta must be in (0, 0.5], got {fda_beta!r}")
+    out = fg.copy()
+    if strength == 0:
+        return out
+    ys, xs = _fg_bbox(alpha)
+    crop = np.ascontiguousarray(fg[ys, xs])
+    s = float(strength)
+    key = "harmonize_reference"
+    if method == "histogram":
+        t = A.HistogramMatching(blend_ratio=(s, s), metadata_key=key, p=1.0)
+        t.set_random_seed(0)
+        res = t(image=crop, **{key: [bg]})["image"]
+    elif method == "fda":
+        t = A.FDA(beta_limit=(fda_beta, fda_beta), metadata_key=key, p=1.0)
+        t.set_random_seed(0)
+        adapted = t(image=crop, **{key: [bg]})["image"].astype(np.float32)
+        res = crop.astype(np.float32)
+        res += np.float32(s) * (adapted - res)
+        res = np.clip(res + np.float32(0.5), 0, 255).astype(np.uint8)
+    else:
+        ref = cv2.resize(bg, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_AREA)
+        t = A.PixelDistributionAdaptation(
+            blend_ratio=(1.0, 1.0), transform_type=pda_transform, metadata_key=key, p=1.0
+        )
+        t.set_random_seed(0)
+        src = crop.astype(np.float32) / np.float32(255.0)
+        adapted = t(image=src, **{key: [ref.astype(np.float32) / np.float32(255.0)]})["image"]
+        res = src + np.float32(s) * (np.clip(adapted, 0.0, 1.0) - src)
+    if res.dtype != np.uint8:
+        res = np.clip(res * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+    out[ys, xs] = res
+    return out
+
+
+# --------------------------------------------------------------------------- sampling / applying
+
+
+@dataclass(frozen=True)
+class HarmonizationParams:
+    """One harmonisation decision: ``method`` ("none" = not applied) and ``strength`` in [0, 1]."""
+
+    method: str = _NO_METHOD
+    strength: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.method != _NO_METHOD and self.method not in HARMONIZATION_METHODS:
+            raise ValueError(
+                f"HarmonizationParams.method must be 'none' or one of {HARMONIZATION_METHODS}, got {self.method!r}"
+            )
+        if not (math.isfinite(self.strength) and 0.0 <= self.strength <= 1.0):
+            raise ValueError(f"HarmonizationParams.strength must be in [0, 1], got {self.strength!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sample_harmonization(
+    rng: np.random.Generator,
+    methods: Sequence[str] = ("reinhard_lab",),
+    strength: tuple[float, float] = (0.2, 0.6),
+    p: float = 0.5,
+) -> HarmonizationParams:
+    """Draw whether to harmonise (probability ``p``), which method (uniform), how strongly.
+
+    Always consumes the same three draws from ``rng`` whatever the outcome.
+
+    Args:
+        rng: the sample's generator.
+        methods: non-empty subset of :data:`HARMONIZATION_METHODS`.
+        strength: (low, high) with ``0 <= low <= high <= 1``, uniform.
+        p: probability in [0, 1] of harmonising at all.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    methods = tuple(methods)
+    if not methods:
+        raise ValueError("methods must not be empty")
+    bad = [m for m in methods if m not in HARMONIZATION_METHODS]
+    if bad:
+        raise ValueError(f"unknown harmonisation methods {bad}; known: {HARMONIZATION_METHODS}")
+    try:
+        lo, hi = (float(v) for v in strength)
+    except (TypeError, ValueError):
+        raise ValueError(f"strength must be a (low, high) pair, got {strength!r}") from None
+    if not (0.0 <= lo <= hi <= 1.0):
+        raise ValueError(f"strength must satisfy 0 <= low <= high <= 1, got {strength!r}")
+    if not (0.0 <= p <= 1.0):
+        raise ValueError(f"p must be in [0, 1], got {p!r}")
+    u_apply, u_method, u_strength = rng.uniform(size=3)
+    if u_apply >= p:
+        return HarmonizationParams()
+    method = methods[min(int(u_method * len(methods)), len(methods) - 1)]
+    return HarmonizationParams(method=method, strength=float(lo + (hi - lo) * u_strength))
+
+
+def apply_harmonization(
+    params: HarmonizationParams, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray
+) -> np.ndarray:
+    """Apply ``params`` to F (``uint8 (H, W, 3)``) with alpha (``float32 (H, W)``, read only)
+    toward bg (``uint8 (h, w, 3)``); returns a new ``uint8 (H, W, 3)``."""
+    if not isinstance(params, HarmonizationParams):
+        raise ValueError(f"params must be HarmonizationParams, got {type(params).__name__}")
+    if params.method == _NO_METHOD or params.strength == 0:
+        _check_inputs(fg, alpha, bg, params.strength)
+        return fg.copy()
+    if params.method == "reinhard_lab":
+        return reinhard_lab(fg, alpha, bg, params.strength)
+    if params.method == "histogram_match":
+        return histogram_match(fg, alpha, bg, params.strength)
+    albu = {"albu_histogram": "histogram", "albu_fda": "fda", "albu_pda": "pda"}[params.method]
+    return albu_domain_adaptation(fg, alpha, bg, params.strength, method=albu)  # type: ignore[arg-type]

@@ -1,0 +1,148 @@
+"""Foreground/background mismatch of one image: how a composite differs from a real photo.
+
+In a real photo the subject and what is just behind it share one camera: the same
+sensor noise, compression, light and (up to depth of field) similar sharpness.
+:func:`realism_mismatch` measures, on thin regions on either side of the alpha
+boundary, the differences that composites typically get wrong.  Real photos do
+have non-zero mismatches (depth of field blurs the background, subject and
+scenery differ in colour); the measure is meant for comparing the *distribution*
+over a dataset of composites with the distribution over real photos.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .harmonize import _to_lab, _weighted_stats
+from .realism import (
+    _MIN_PIXELS,
+    _check_alpha,
+    _check_image,
+    _grey_levels,
+    _sharpness_grey,
+    _valid_interior,
+    estimate_noise_sigma,
+)
+
+__all__ = ["MISMATCH_KEYS", "boundary_regions", "realism_mismatch"]
+
+MISMATCH_KEYS: tuple[str, ...] = (
+    "noise_log_ratio",
+    "sharpness_log_ratio",
+    "lab_mean_dist",
+    "luma_mean_diff",
+    "chroma_mean_dist",
+    "lab_std_log_ratio",
+    "fg_noise_sigma",
+    "bg_noise_sigma",
+    "fg_sharpness",
+    "bg_sharpness",
+    "fg_pixels",
+    "bg_pixels",
+)
+
+
+def boundary_regions(
+    alpha: np.ndarray,
+    band_px: float = 24.0,
+    margin_px: float = 3.0,
+    fg_threshold: float = 0.95,
+    bg_threshold: float = 0.05,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Foreground and background rings along the alpha boundary.
+
+    The foreground ring holds pixels with ``alpha >= fg_threshold`` at a distance in
+    ``[margin_px, margin_px + band_px]`` from the nearest pixel below the threshold;
+    the background ring likewise with ``alpha <= bg_threshold`` measured from the
+    nearest pixel above it.  The margin keeps the 3x3 filters of the measurements
+    off the mixed pixels.
+
+    Args:
+        alpha: ``float32 (H, W)`` in ``[0, 1]``.
+    Returns:
+        ``(fg_ring, bg_ring)``, bool ``(H, W)`` each.
+    """
+    if not (band_px > 0 and margin_px >= 0):
+        raise ValueError(f"band_px must be > 0 and margin_px >= 0, got {band_px!r}, {margin_px!r}")
+    if not (0.0 <= bg_threshold < fg_threshold <= 1.0):
+        raise ValueError(
+            f"thresholds must satisfy 0 <= bg_threshold < fg_threshold <= 1, got {bg_threshold!r}, {fg_threshold!r}"
+        )
+    fg = (alpha >= fg_threshold).astype(np.uint8)
+    bg = (alpha <= bg_threshold).astype(np.uint8)
+    # distanceTransform measures the distance to the nearest zero pixel
+    d_fg = cv2.distanceTransform(fg, cv2.DIST_L2, 3)
+    d_bg = cv2.distanceTransform(bg, cv2.DIST_L2, 3)
+    lo, hi = np.float32(max(margin_px, 1.0)), np.float32(margin_px + band_px)
+    fg_ring = (d_fg >= lo) & (d_fg <= hi)
+    bg_ring = (d_bg >= lo) & (d_bg <= hi)
+    return fg_ring, bg_ring
+
+
+def realism_mismatch(
+    image: np.ndarray,
+    alpha: np.ndarray,
+    band_px: float = 24.0,
+    margin_px: float = 3.0,
+) -> dict[str, float]:
+    """Noise, sharpness and colour mismatch between F and B near the alpha boundary.
+
+    On the rings of :func:`boundary_regions` (foreground side ``alpha >= 0.95``,
+    background side ``alpha <= 0.05``, ``margin_px`` to ``margin_px + band_px`` from
+    the boundary):
+
+    * ``noise_log_ratio`` = ``ln(sigma_F / sigma_B)`` (noise sigmas from
+      :func:`~augment.realism.estimate_noise_sigma`, floored at 0.1 level);
+    * ``sharpness_log_ratio`` = ``ln(sharp_F / sharp_B)`` (from
+      :func:`~augment.realism.estimate_sharpness`, floored at 0.01);
+    * ``lab_mean_dist``: Euclidean distance of the LAB means (Delta E 76),
+      split into ``luma_mean_diff`` (``L_F - L_B``, signed) and
+      ``chroma_mean_dist`` (distance of the (a, b) means);
+    * ``lab_std_log_ratio``: ``ln`` of the ratio of the mean LAB channel stds.
+
+    Plus the raw ``fg_/bg_noise_sigma``, ``fg_/bg_sharpness`` and the ring sizes
+    ``fg_pixels``/``bg_pixels``.  Values that cannot be measured (a ring under 64
+    pixels) are ``nan``.
+
+    Args:
+        image: ``uint8 (H, W, 3)`` RGB composite or real photo (or ``float32`` in
+            ``[0, 1]``).
+        alpha: ``float32 (H, W)`` in ``[0, 1]``.
+        band_px: ring width in px (at the image's resolution).
+        margin_px: distance kept from the boundary, px.
+    Returns:
+        dict with the keys of :data:`MISMATCH_KEYS`, float values.
+    """
+    _check_image(image)
+    _check_alpha(alpha, image.shape[:2])
+    fg_ring, bg_ring = boundary_regions(alpha, band_px, margin_px)
+    n_fg, n_bg = int(np.count_nonzero(fg_ring)), int(np.count_nonzero(bg_ring))
+    nan = float("nan")
+    out = dict.fromkeys(MISMATCH_KEYS, nan)
+    out["fg_pixels"], out["bg_pixels"] = float(n_fg), float(n_bg)
+    if n_fg < _MIN_PIXELS or n_bg < _MIN_PIXELS:
+        return out
+
+    sig_f = estimate_noise_sigma(image, fg_ring)
+    sig_b = estimate_noise_sigma(image, bg_ring)
+    grey = _grey_levels(image)
+    hw = image.shape[:2]
+    sh_f = _sharpness_grey(grey, _valid_interior(fg_ring, hw))
+    sh_b = _sharpness_grey(grey, _valid_interior(bg_ring, hw))
+    out.update(fg_noise_sigma=sig_f, bg_noise_sigma=sig_b, fg_sharpness=sh_f, bg_sharpness=sh_b)
+    if math.isfinite(sig_f) and math.isfinite(sig_b):
+        out["noise_log_ratio"] = math.log(max(sig_f, 0.1) / max(sig_b, 0.1))
+    if math.isfinite(sh_f) and math.isfinite(sh_b):
+        out["sharpness_log_ratio"] = math.log(max(sh_f, 0.01) / max(sh_b, 0.01))
+
+    u8 = image if image.dtype == np.uint8 else np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    lab = _to_lab(u8)
+    mu_f, sd_f = _weighted_stats(lab[fg_ring][None], None)
+    mu_b, sd_b = _weighted_stats(lab[bg_ring][None], None)
+    out["lab_mean_dist"] = float(np.linalg.norm(mu_f - mu_b))
+    out["luma_mean_diff"] = float(mu_f[0] - mu_b[0])
+    out["chroma_mean_dist"] = float(np.linalg.norm(mu_f[1:] - mu_b[1:]))
+    out["lab_std_log_ratio"] = float(math.log(max(sd_f.mean(), 0.1) / max(sd_b.mean(), 0.1)))
+    return out

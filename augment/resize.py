@@ -1,0 +1,168 @@
+"""Aspect-preserving resizes and the cover-crop that fits a background to a canvas.
+
+Resizes never stretch: one scale for both axes; the output size is rounded per axis
+(`scaled_hw`). Trimaps use INTER_NEAREST_EXACT in `cv2.resize` (pixel-centre nearest
+neighbour): plain INTER_NEAREST samples ``floor(x / s)``, half a pixel off the grid that
+INTER_LINEAR / INTER_AREA use for the alpha.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from augment.targets import Kind, Params, check_array, check_hw, check_range, interpolation, keep_channels
+
+__all__ = [
+    "CoverCrop",
+    "apply_cover_crop",
+    "resize_by_scale",
+    "resize_long_side",
+    "resize_short_side",
+    "resize_to",
+    "sample_cover_crop",
+    "scaled_hw",
+]
+
+
+def _resize_flag(kind: Kind, shrinking: bool) -> int:
+    flag = interpolation(kind, shrinking)
+    return cv2.INTER_NEAREST_EXACT if flag == cv2.INTER_NEAREST else flag
+
+
+def _check_scale(scale: float, name: str = "scale") -> float:
+    scale = float(scale)
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {scale}")
+    return scale
+
+
+def scaled_hw(hw: tuple[int, int], scale: float) -> tuple[int, int]:
+    """Size of an (h, w) image scaled by `scale`: (max(1, round(h*s)), max(1, round(w*s)))."""
+    h, w = check_hw(hw, "hw")
+    scale = _check_scale(scale)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def resize_to(arr: np.ndarray, hw: tuple[int, int], kind: Kind) -> np.ndarray:
+    """Resize `arr` (H, W[, C]) to exactly `hw` with the interpolation for `kind`.
+
+    The caller is responsible for the aspect ratio. Returns `arr` itself when the size
+    already matches (no copy); dtype and channel layout are preserved.
+    """
+    h, w = check_array(arr)
+    nh, nw = check_hw(hw, "hw")
+    if (nh, nw) == (h, w):
+        return arr
+    flag = _resize_flag(kind, shrinking=nh < h or nw < w)
+    return keep_channels(cv2.resize(arr, (nw, nh), interpolation=flag), arr)
+
+
+def resize_by_scale(arr: np.ndarray, scale: float, kind: Kind) -> np.ndarray:
+    """Aspect-preserving resize of (H, W[, C]) to `scaled_hw((H, W), scale)`."""
+    return resize_to(arr, scaled_hw(check_array(arr), scale), kind)
+
+
+def resize_long_side(arr: np.ndarray, long_side: int, kind: Kind) -> np.ndarray:
+    """Aspect-preserving resize so that max(H, W) == `long_side` exactly."""
+    h, w = check_array(arr)
+    if int(long_side) != long_side or long_side < 1:
+        raise ValueError(f"long_side must be a positive integer, got {long_side!r}")
+    long_side = int(long_side)
+    if h >= w:
+        return resize_to(arr, (long_side, max(1, round(w * long_side / h))), kind)
+    return resize_to(arr, (max(1, round(h * long_side / w)), long_side), kind)
+
+
+def resize_short_side(arr: np.ndarray, short_side: int, kind: Kind) -> np.ndarray:
+    """Aspect-preserving resize so that min(H, W) == `short_side` exactly."""
+    h, w = check_array(arr)
+    if int(short_side) != short_side or short_side < 1:
+        raise ValueError(f"short_side must be a positive integer, got {short_side!r}")
+    short_side = int(short_side)
+    if h <= w:
+        return resize_to(arr, (short_side, max(1, round(w * short_side / h))), kind)
+    return resize_to(arr, (max(1, round(h * short_side / w)), short_side), kind)
+
+
+@dataclass(frozen=True)
+class CoverCrop(Params):
+    """Scale a `src_hw` image by `scale` (both axes) and cut the `dst_hw` window at (top, left).
+
+    `top`/`left` are in pixels of the scaled image. `scale` > 1 means the source was
+    upscaled (a realism step may want to know).
+    """
+
+    src_hw: tuple[int, int]
+    dst_hw: tuple[int, int]
+    scale: float
+    top: int
+    left: int
+
+
+def sample_cover_crop(
+    rng: np.random.Generator,
+    src_hw: tuple[int, int],
+    dst_hw: tuple[int, int],
+    *,
+    zoom: tuple[float, float] = (1.0, 1.0),
+) -> CoverCrop:
+    """Sample a cover crop: the smallest scale covering `dst_hw`, times z ~ U(zoom), z >= 1.
+
+    The window position is uniform over the integer offsets that keep it inside the
+    scaled source. Always draws two or three numbers from `rng`, whatever the sizes.
+    """
+    sh, sw = check_hw(src_hw, "src_hw")
+    dh, dw = check_hw(dst_hw, "dst_hw")
+    z_lo, z_hi = check_range(zoom, "zoom", low=1.0)
+    scale = max(dh / sh, dw / sw) * float(rng.uniform(z_lo, z_hi))
+    # Slack of the window in the (real-valued) scaled image; the epsilon absorbs the
+    # rounding of max(dh/sh, ...) * sh, which should be exactly dh.
+    max_top = max(0, math.floor(sh * scale - dh + 1e-6))
+    max_left = max(0, math.floor(sw * scale - dw + 1e-6))
+    top = int(rng.integers(0, max_top + 1))
+    left = int(rng.integers(0, max_left + 1))
+    return CoverCrop(src_hw=(sh, sw), dst_hw=(dh, dw), scale=scale, top=top, left=left)
+
+
+def _source_span(offset: int, length: int, scale: float, size: int) -> tuple[int, int, int]:
+    """Source rows [c0, c1) needed for output rows [offset, offset + length) at `scale`,
+    with a margin (2 px + one output pixel) so that interpolation near the window
+    edge and the sub-pixel rounding below never reach the crop border; plus the
+    offset of the window inside the resized crop."""
+    margin = 2 + math.ceil(1.0 / scale)
+    c0 = max(0, math.floor(offset / scale) - margin)
+    c1 = min(size, math.ceil((offset + length) / scale) + margin)
+    return c0, c1, round(offset - c0 * scale)
+
+
+def apply_cover_crop(params: CoverCrop, arr: np.ndarray, kind: Kind) -> np.ndarray:
+    """Apply a `CoverCrop` to `arr` (src_hw[, C]); returns exactly (dst_h, dst_w[, C]).
+
+    Only the source region under the window (plus a small margin) is resized, with
+    INTER_AREA when shrinking, so a huge background costs about as much as the output.
+    Equals ``cv2.resize(arr, None, fx=scale, fy=scale)[top:top+dh, left:left+dw]`` up to
+    a sub-pixel (< 0.5 output px) shift of the window, identical for every kind, and
+    exactly when the crop starts at the source origin. At scale 1 the result is a view.
+    """
+    h, w = check_array(arr)
+    if (h, w) != tuple(params.src_hw):
+        raise ValueError(f"array has height/width {(h, w)} but the CoverCrop was sampled for {params.src_hw}")
+    dh, dw = params.dst_hw
+    s = _check_scale(params.scale, "CoverCrop.scale")
+    flag = _resize_flag(kind, shrinking=s < 1.0)
+    if s == 1.0:
+        out = arr[max(params.top, 0) : params.top + dh, max(params.left, 0) : params.left + dw]
+    else:
+        y0, y1, oy = _source_span(params.top, dh, s, h)
+        x0, x1, ox = _source_span(params.left, dw, s, w)
+        # dsize=None with fx=fy=s makes OpenCV use exactly s on both axes (no stretching).
+        out = keep_channels(cv2.resize(arr[y0:y1, x0:x1], None, fx=s, fy=s, interpolation=flag), arr)
+        oy = min(max(oy, 0), out.shape[0] - dh)
+        ox = min(max(ox, 0), out.shape[1] - dw)
+        out = out[max(oy, 0) : oy + dh, max(ox, 0) : ox + dw]
+    if out.shape[:2] != (dh, dw):  # cannot happen for params from sample_cover_crop
+        raise ValueError(f"CoverCrop {params} does not fit inside its scaled source")
+    return out

@@ -1,0 +1,193 @@
+"""Streaming tar reading: group members into samples, validate, only ever bytes.
+
+Shards are read sequentially (``tarfile`` streaming mode over an fsspec file
+object), so local paths and any fsspec URL (``file://``, ``s3://``,
+``https://``, ``memory://`` ...) work the same. Nothing is unpickled and
+nothing is written to disk: a member is bytes, a sample is
+``(key, {name: bytes})``. Member names are validated (``{key}.{name}`` with a
+valid key and a name without ``/``), only regular files are accepted, and
+member sizes are capped.
+
+Errors are raised as :class:`SampleError` (one sample is bad; reading can go
+on) or :class:`ShardError` (the rest of the shard cannot be read: missing,
+truncated, not a tar, checksum mismatch). The policy that decides between
+skipping and raising lives in :mod:`shards.dataset`.
+"""
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from typing import BinaryIO, Callable, Iterator
+
+import fsspec
+
+from .tar_writer import validate_key, validate_member_name
+
+__all__ = [
+    "LoaderError",
+    "SampleError",
+    "ShardError",
+    "open_shard",
+    "iter_tar_samples",
+    "iter_shard_samples",
+    "verify_sha256",
+    "MAX_MEMBER_BYTES",
+]
+
+#: Members larger than this are refused (a corrupt header must not allocate gigabytes).
+MAX_MEMBER_BYTES = 256 << 20
+
+RawSample = tuple[str, dict[str, bytes], "str | None"]
+
+
+class LoaderError(Exception):
+    """Base of the errors the loader's ``handler`` sees; ``url`` names the shard."""
+
+    def __init__(self, message: str, url: str = "", key: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.key = key
+
+
+class SampleError(LoaderError):
+    """One sample is unusable (bad member name, missing member, undecodable bytes)."""
+
+
+class ShardError(LoaderError):
+    """The rest of a shard is unreadable (missing, truncated, corrupt, checksum mismatch)."""
+
+
+def open_shard(url: str) -> BinaryIO:
+    """Open a shard for sequential binary reading (local path or fsspec URL)."""
+    try:
+        return fsspec.open(url, "rb").open()
+    except FileNotFoundError as e:
+        raise ShardError(f"shard not found: {url}", url) from e
+    except OSError as e:
+        raise ShardError(f"cannot open shard {url}: {e}", url) from e
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    key, dot, member = name.partition(".")
+    if not dot:
+        raise ValueError(f"member {name!r} has no '.' between key and name")
+    validate_key(key)
+    validate_member_name(key, member)
+    return key, member
+
+
+def iter_tar_samples(
+    fileobj: BinaryIO,
+    url: str = "",
+    *,
+    keep: Callable[[str], bool] | None = None,
+    keep_from: int = 0,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+) -> Iterator[RawSample]:
+    """Yield ``(key, members, error)`` for each run of consecutive members sharing a key.
+
+    ``members`` maps member names (``"image.jpg"``) to bytes; only names for
+    which ``keep(name)`` is true are kept, and samples before ordinal
+    ``keep_from`` keep nothing (they are read past). ``error`` is ``None`` or
+    a message saying why the sample is unusable (invalid key or member name,
+    not a regular file, duplicate or oversized member). Raises
+    :class:`ShardError` when the tar itself is unreadable; the sample being
+    assembled at that point is dropped, since it may be incomplete.
+    """
+    key: str | None = None
+    members: dict[str, bytes] = {}
+    error: str | None = None
+    ordinal = -1
+    try:
+        tar = tarfile.open(fileobj=fileobj, mode="r|*")
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise ShardError(f"not a readable tar: {url}: {e}", url) from e
+    try:
+        while True:
+            try:
+                info = tar.next()
+            except (tarfile.TarError, OSError, EOFError, ValueError) as e:
+                raise ShardError(f"truncated or corrupt shard {url}: {e}", url) from e
+            if info is None:
+                break
+            name = info.name
+            k, _, member = name.partition(".")
+            if k != key:
+                if key is not None:
+                    yield key, members, error
+                key, members, error = k, {}, None
+                ordinal += 1
+            if error is not None:
+                continue
+            try:
+                if not info.isreg():
+                    raise ValueError(f"member {name!r} is not a regular file")
+                _split_name(name)
+            except ValueError as e:
+                error = str(e)
+                continue
+            if member in members:
+                error = f"duplicate member {name!r}"
+                continue
+            if ordinal < keep_from or (keep is not None and not keep(member)):
+                continue
+            if info.size > max_member_bytes:
+                error = f"member {name!r} is {info.size} bytes (limit {max_member_bytes})"
+                continue
+            try:
+                f = tar.extractfile(info)
+                data = f.read() if f is not None else b""
+            except (tarfile.TarError, OSError, EOFError, ValueError) as e:
+                raise ShardError(f"truncated or corrupt shard {url}: {e}", url) from e
+            if len(data) != info.size:
+                raise ShardError(f"truncated shard {url}: member {name!r} has {len(data)} of {info.size} bytes", url)
+            members[member] = data
+        if key is not None:
+            yield key, members, error
+    finally:
+        tar.close()
+
+
+def iter_shard_samples(
+    url: str,
+    start: int = 0,
+    stop: int | None = None,
+    *,
+    keep: Callable[[str], bool] | None = None,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+) -> Iterator[tuple[int, RawSample]]:
+    """Yield ``(position, (key, members, error))`` for samples ``start .. stop - 1`` of a shard.
+
+    Positions are file-order ordinals. Samples before ``start`` are read past
+    without keeping their bytes. Raises :class:`ShardError` if the shard is
+    unreadable or holds fewer than ``stop`` samples.
+    """
+    f = open_shard(url)
+    try:
+        if stop is not None and stop <= start:
+            return
+        samples = iter_tar_samples(f, url, keep=keep, keep_from=start, max_member_bytes=max_member_bytes)
+        for pos, sample in enumerate(samples):
+            if pos >= start:
+                yield pos, sample
+            if stop is not None and pos + 1 >= stop:
+                return
+        if stop is not None:
+            raise ShardError(f"truncated shard {url}: it ended before sample {stop} (expected by the manifest)", url)
+    finally:
+        f.close()
+
+
+def verify_sha256(url: str, expected: str, block: int = 1 << 20) -> None:
+    """Hash a whole shard (streaming) and raise :class:`ShardError` unless it matches ``expected``."""
+    h = hashlib.sha256()
+    f = open_shard(url)
+    try:
+        while chunk := f.read(block):
+            h.update(chunk)
+    except OSError as e:
+        raise ShardError(f"cannot read shard {url}: {e}", url) from e
+    finally:
+        f.close()
+    if h.hexdigest() != expected:
+        raise ShardError(f"sha256 mismatch for {url}: expected {expected}, got {h.hexdigest()}", url)

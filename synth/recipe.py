@@ -1,0 +1,381 @@
+"""Recipes: typed, validated build configuration loaded from YAML.
+
+A recipe says where foregrounds and backgrounds come from, how samples are composed and
+augmented, how many samples each split gets, and how shards are written. Everything is
+validated up front (unknown keys rejected, ranges checked); errors name the file, the field
+path and the bad value.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "Recipe",
+    "RecipeError",
+    "load_recipe",
+    "parse_recipe",
+    "apply_overrides",
+    "recipe_sha256",
+]
+
+
+class RecipeError(ValueError):
+    """A recipe file that cannot be used; the message names the file, field and value."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Range = tuple[float, float]
+
+
+def _check_range(value: Range, lo: float, hi: float, name: str) -> Range:
+    a, b = value
+    if not (lo <= a <= b <= hi):
+        raise ValueError(f"{name} must satisfy {lo} <= low <= high <= {hi}, got {list(value)}")
+    return value
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class FgAlphaSource(_Model):
+    """Separate foreground and alpha folders matched by file stem (Adobe DIM, Distinctions-646)."""
+
+    kind: Literal["fg_alpha"]
+    name: str = "fg_alpha"
+    fg_dir: str
+    alpha_dir: str
+
+
+class RgbaSource(_Model):
+    """RGBA images (PNG/WebP/TIFF) whose alpha channel is the matte; `path` is a folder or glob."""
+
+    kind: Literal["rgba"]
+    name: str = "rgba"
+    path: str
+
+
+class ImageAlphaSource(_Model):
+    """Photo + alpha (AM-2k, P3M, alphamatting.com): F is estimated from the photo and alpha."""
+
+    kind: Literal["image_alpha"]
+    name: str = "image_alpha"
+    image_dir: str
+    alpha_dir: str
+
+
+class ProceduralForegrounds(_Model):
+    """Synthetic foregrounds with soft, hair-like and semi-transparent edges (no data needed)."""
+
+    kind: Literal["procedural"]
+    name: str = "procedural"
+    count: int = Field(24, ge=1, le=100_000)
+    size: tuple[int, int] = (512, 384)  # (height, width)
+    seed: int = 0
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if min(v) < 32 or max(v) > 8192:
+            raise ValueError(f"size must be within 32..8192 pixels, got {list(v)}")
+        return v
+
+
+ForegroundSource = Annotated[
+    Union[FgAlphaSource, RgbaSource, ImageAlphaSource, ProceduralForegrounds],
+    Field(discriminator="kind"),
+]
+
+
+class FolderBackgrounds(_Model):
+    """A folder (searched recursively) or a glob of JPEG/PNG/WebP photos (BG-20k, COCO, VOC)."""
+
+    kind: Literal["folder"]
+    name: str = "folder"
+    path: str
+
+
+class ProceduralBackgrounds(_Model):
+    """Synthetic textured backgrounds (gradients, noise textures, stripes, blobs)."""
+
+    kind: Literal["procedural"]
+    name: str = "procedural"
+    count: int = Field(32, ge=1, le=100_000)
+    size: tuple[int, int] = (480, 640)
+    seed: int = 0
+
+
+BackgroundSource = Annotated[
+    Union[FolderBackgrounds, ProceduralBackgrounds], Field(discriminator="kind")
+]
+
+
+# --------------------------------------------------------------------------- splits
+
+
+class SplitSpec(_Model):
+    """One split: its share of the foregrounds (by identity) and how many samples it gets."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    fraction: float = Field(gt=0.0, le=1.0)
+    samples: int = Field(ge=0, le=100_000_000)
+
+
+# --------------------------------------------------------------------------- composition
+
+
+class CanvasSpec(_Model):
+    height: int = Field(512, ge=32, le=8192)
+    width: int = Field(512, ge=32, le=8192)
+
+
+class PlacementSpec(_Model):
+    """Foreground size (fraction of the canvas, longest relative side) and position."""
+
+    scale: Range = (0.6, 1.0)
+    max_outside: float = Field(0.0, ge=0.0, le=0.5)
+    anchor: Literal["any", "bottom"] = "any"
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, v: Range) -> Range:
+        return _check_range(v, 0.05, 4.0, "scale")
+
+
+class RotationSpec(_Model):
+    p: float = Field(0.5, ge=0.0, le=1.0)
+    max_angle: float = Field(15.0, ge=0.0, le=180.0)
+
+
+class AlbumentationsStep(_Model):
+    """An albumentations transform applied to F and alpha together, e.g. `{name: Affine, params: {...}}`."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ForegroundAugment(_Model):
+    flip_p: float = Field(0.5, ge=0.0, le=1.0)
+    rotation: RotationSpec = RotationSpec()
+    albumentations: list[AlbumentationsStep] = Field(default_factory=list)
+
+
+class BackgroundSpec(_Model):
+    """How a background is fitted to the canvas: scale to cover (never stretched), then crop."""
+
+    zoom: Range = (1.0, 1.25)
+    flip_p: float = Field(0.5, ge=0.0, le=1.0)
+
+    @field_validator("zoom")
+    @classmethod
+    def _zoom(cls, v: Range) -> Range:
+        return _check_range(v, 1.0, 8.0, "zoom")
+
+
+class CompositionSpec(_Model):
+    fg_estimation: Literal["blur_fusion", "ml", "photo"] = "ml"
+    placement: PlacementSpec = PlacementSpec()
+    background: BackgroundSpec = BackgroundSpec()
+
+
+class TrimapSpec(_Model):
+    """Unknown band width in pixels at `reference` long side, scaled with resolution."""
+
+    band: tuple[int, int] = (1, 29)
+    reference: int = Field(640, ge=16, le=16384)
+
+    @field_validator("band")
+    @classmethod
+    def _band(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not (0 <= v[0] <= v[1] <= 512):
+            raise ValueError(f"band must satisfy 0 <= low <= high <= 512, got {list(v)}")
+        return v
+
+
+class OutputSpec(_Model):
+    image_format: Literal["jpg", "png"] = "jpg"
+    jpeg_quality: int = Field(95, ge=50, le=100)
+    layer_format: Literal["jpg", "png"] = "jpg"
+    alpha_bits: Literal[8, 16] = 8
+    samples_per_shard: int = Field(256, ge=1, le=1_000_000)
+    max_shard_bytes: int | None = Field(None, ge=1 << 20)
+
+
+class InputLimits(_Model):
+    max_pixels: int = Field(80_000_000, ge=1024)
+    min_side: int = Field(16, ge=1)
+
+
+# --------------------------------------------------------------------------- recipe
+
+
+class Recipe(_Model):
+    """A whole build. `seed` drives every random choice (see DESIGN.md, determinism contract)."""
+
+    name: str = "dataset"
+    seed: int = Field(0, ge=0, lt=2**63)
+    foregrounds: list[ForegroundSource] = Field(min_length=1)
+    backgrounds: list[BackgroundSource] = Field(min_length=1)
+    background_split: Literal["shared", "disjoint"] = "shared"
+    splits: list[SplitSpec] = Field(min_length=1)
+    canvas: CanvasSpec = CanvasSpec()
+    composition: CompositionSpec = CompositionSpec()
+    foreground_augment: ForegroundAugment = ForegroundAugment()
+    trimap: TrimapSpec = TrimapSpec()
+    output: OutputSpec = OutputSpec()
+    inputs: InputLimits = InputLimits()
+    on_error: Literal["skip", "fail"] = "skip"
+    cache_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _splits(self) -> "Recipe":
+        names = [s.name for s in self.splits]
+        if len(set(names)) != len(names):
+            raise ValueError(f"split names must be unique, got {names}")
+        total = sum(s.fraction for s in self.splits)
+        if total > 1.0 + 1e-9:
+            raise ValueError(f"split fractions must sum to at most 1, got {total:g}")
+        for section in (self.foregrounds, self.backgrounds):
+            source_names = [s.name for s in section]
+            if len(set(source_names)) != len(source_names):
+                raise ValueError(f"source names must be unique within a section, got {source_names}")
+        return self
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples become lists), as stored in the manifest."""
+        return json.loads(self.model_dump_json())
+
+
+_LOCATION_FIELDS = {"fg_dir", "alpha_dir", "image_dir", "path"}
+
+
+def recipe_sha256(recipe: Recipe) -> str:
+    """sha256 of the recipe's canonical JSON (sorted keys), locations left out.
+
+    Data paths and the cache folder say *where* inputs are, not what is built (inputs are
+    identified by content hash in every sample's meta), so moving the data or cloning the
+    project elsewhere does not change the hash or the shards.
+    """
+    data = recipe.to_json_dict()
+    data.pop("cache_dir", None)
+    for section in ("foregrounds", "backgrounds"):
+        data[section] = [{k: v for k, v in item.items() if k not in _LOCATION_FIELDS} for item in data[section]]
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _format_validation_error(source: str, err: ValidationError) -> str:
+    lines = [f"{source}: invalid recipe ({err.error_count()} problem(s))"]
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "<root>"
+        value = e.get("input")
+        shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        lines.append(f"  {path}: {e['msg']} (got {shown})")
+    return "\n".join(lines)
+
+
+def _parse_scalar(text: str) -> Any:
+    """Parse an override value as YAML (so `3`, `0.5`, `[1, 2]`, `true`, `null` work)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "--set") -> dict[str, Any]:
+    """Apply `path.to.field=value` overrides to a raw recipe dict (list items by index).
+
+    Values are parsed as YAML. Returns a new dict; raises RecipeError on a malformed override
+    or a path that walks through a non-container.
+    """
+    data = json.loads(json.dumps(data))  # deep copy of plain data
+    for item in overrides:
+        if "=" not in item:
+            raise RecipeError(f"{source}: override {item!r} is not of the form path.to.field=value")
+        path, raw = item.split("=", 1)
+        keys = [k for k in path.strip().split(".") if k]
+        if not keys:
+            raise RecipeError(f"{source}: override {item!r} has an empty field path")
+        node: Any = data
+        for depth, key in enumerate(keys):
+            last = depth == len(keys) - 1
+            where = ".".join(keys[: depth + 1])
+            if isinstance(node, list):
+                if not key.isdigit() or int(key) >= len(node):
+                    raise RecipeError(f"{source}: {where}: no list item {key!r} (list has {len(node)})")
+                idx = int(key)
+                if last:
+                    node[idx] = _parse_scalar(raw)
+                else:
+                    node = node[idx]
+            elif isinstance(node, dict):
+                if last:
+                    node[key] = _parse_scalar(raw)
+                else:
+                    node = node.setdefault(key, {})
+            else:
+                raise RecipeError(f"{source}: {where}: cannot set a field inside a {type(node).__name__}")
+    return data
+
+
+def parse_recipe(data: Any, source: str = "<recipe>") -> Recipe:
+    """Validate a raw recipe dict; errors name `source`, each bad field path and value."""
+    if not isinstance(data, dict):
+        raise RecipeError(f"{source}: a recipe must be a mapping at the top level, got {type(data).__name__}")
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as err:
+        raise RecipeError(_format_validation_error(source, err)) from None
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, override and validate a YAML recipe. Relative data paths resolve against its folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise RecipeError(f"{path}: cannot read recipe ({err.strerror or err})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise RecipeError(f"{path}: not valid YAML: {err}") from None
+    if data is None:
+        raise RecipeError(f"{path}: recipe is empty")
+    if overrides:
+        data = apply_overrides(data, overrides)
+    data = _resolve_paths(data, path.resolve().parent)
+    return parse_recipe(data, str(path))
+
+
+def _resolve_paths(data: Any, base: Path) -> Any:
+    """Make relative source paths absolute against the recipe's folder (URLs untouched)."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for section in ("foregrounds", "backgrounds"):
+        items = out.get(section)
+        if not isinstance(items, list):
+            continue
+        resolved = []
+        for item in items:
+            if isinstance(item, dict):
+                item = dict(item)
+                for key in _LOCATION_FIELDS & item.keys():
+                    value = item[key]
+                    if isinstance(value, str) and "://" not in value and not Path(value).expanduser().is_absolute():
+                        item[key] = str((base / value).resolve())
+                    elif isinstance(value, str) and "://" not in value:
+                        item[key] = str(Path(value).expanduser())
+            resolved.append(item)
+        out[section] = resolved
+    return out

@@ -1,0 +1,96 @@
+"""Small synthetic shard datasets for the shard and loader tests.
+
+``write_dataset(tmp_path, {"train": [5, 3, 7], "val": [4]})`` writes uneven
+shards (``{split}-{i:06d}.tar``) of synthetic samples in the project's sample
+format and a ``manifest.json`` last, using only ``shards``' own writer and
+codecs. Every sample is a pure function of ``(seed, split, index)``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from shards.codec import encode_alpha, encode_rgb, encode_trimap
+from shards.manifest import Manifest, ShardEntry, shard_filename, write_manifest
+from shards.tar_writer import write_shard
+
+RECIPE = {"name": "synthetic-test", "seed": 0}
+RECIPE_SHA256 = hashlib.sha256(json.dumps(RECIPE, sort_keys=True).encode()).hexdigest()
+
+
+def sample_key(split: str, index: int) -> str:
+    return f"{split}_{index:08d}"
+
+
+def synthetic_arrays(seed: int, index: int, hw: tuple[int, int] = (40, 56)) -> dict[str, np.ndarray]:
+    """fg, bg, image uint8 (H, W, 3) RGB; alpha float32 (H, W) soft; trimap uint8 {0,128,255}."""
+    rng = np.random.default_rng([seed, index])
+    h, w = hw
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cy, cx = rng.uniform(0.3, 0.7) * h, rng.uniform(0.3, 0.7) * w
+    r = rng.uniform(0.2, 0.35) * min(h, w)
+    d = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
+    alpha = np.clip((r - d) / max(2.0, 0.15 * r) + 0.5, 0.0, 1.0).astype(np.float32)
+    fg = (rng.random((h, w, 3)) * 255).astype(np.uint8)
+    fg = cv2.GaussianBlur(fg, (5, 5), 1.5)
+    bg = np.empty((h, w, 3), np.uint8)
+    bg[:] = rng.integers(0, 256, 3, dtype=np.uint8)
+    bg = np.clip(bg.astype(np.int16) + rng.integers(-20, 21, (h, w, 3)), 0, 255).astype(np.uint8)
+    a3 = alpha[..., None]
+    image = np.rint(a3 * fg + (1 - a3) * bg).astype(np.uint8)
+    trimap = np.full((h, w), 128, np.uint8)
+    trimap[alpha <= 0.0] = 0
+    trimap[alpha >= 1.0] = 255
+    return {"image": image, "fg": fg, "bg": bg, "alpha": alpha, "trimap": trimap}
+
+
+def synthetic_members(
+    split: str, index: int, *, seed: int = 0, hw: tuple[int, int] = (40, 56),
+    fmt: str = "jpg", alpha_bits: int = 8, n_foregrounds: int = 5,
+) -> dict[str, bytes]:
+    arr = synthetic_arrays(seed, index, hw)
+    key = sample_key(split, index)
+    meta = {
+        "key": key, "split": split, "index": index, "seed": seed, "recipe_sha256": RECIPE_SHA256,
+        "foreground_id": f"fg{index % n_foregrounds:03d}", "background_id": f"bg{index:05d}", "ops": [],
+    }
+    return {
+        f"image.{fmt}": encode_rgb(arr["image"], fmt),
+        "alpha.png": encode_alpha(arr["alpha"], alpha_bits),
+        "trimap.png": encode_trimap(arr["trimap"]),
+        "fg.jpg": encode_rgb(arr["fg"], "jpg"),
+        "bg.jpg": encode_rgb(arr["bg"], "jpg"),
+        "meta.json": json.dumps(meta, sort_keys=True).encode(),
+    }
+
+
+def write_dataset(
+    root: Path, shard_sizes: Mapping[str, Sequence[int]], *, seed: int = 0,
+    hw: tuple[int, int] = (40, 56), fmt: str = "jpg", alpha_bits: int = 8,
+) -> Manifest:
+    """Write shards of the given sizes per split and the manifest; return the manifest."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    entries: list[ShardEntry] = []
+    splits: dict[str, int] = {}
+    for split, sizes in shard_sizes.items():
+        first = 0
+        for si, n in enumerate(sizes):
+            samples = [
+                (sample_key(split, i), synthetic_members(split, i, seed=seed, hw=hw, fmt=fmt, alpha_bits=alpha_bits))
+                for i in range(first, first + n)
+            ]
+            name = shard_filename(split, si)
+            info = write_shard(root / name, samples)
+            entries.append(ShardEntry(path=name, split=split, samples=n, bytes=info.bytes,
+                                      sha256=info.sha256, first_index=first))
+            first += n
+        splits[split] = first
+    manifest = Manifest(recipe=RECIPE, recipe_sha256=RECIPE_SHA256, splits=splits, shards=entries)
+    write_manifest(root, manifest)
+    return manifest

@@ -1,0 +1,120 @@
+"""Recipe validation: typed models, unknown keys, ranges, overrides, error messages."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synth.recipe import RecipeError, apply_overrides, load_recipe, recipe_sha256
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write(tmp_path: Path, data: dict, name: str = "r.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def _minimal() -> dict:
+    return {
+        "foregrounds": [{"kind": "procedural", "count": 4}],
+        "backgrounds": [{"kind": "procedural", "count": 4}],
+        "splits": [{"name": "train", "fraction": 1.0, "samples": 8}],
+    }
+
+
+def test_repo_recipes_validate():
+    for name in ("demo.yaml", "portrait.yaml"):
+        r = load_recipe(ROOT / "recipes" / name)
+        assert r.splits[0].name == "train"
+
+
+def test_unknown_key_names_file_and_path(tmp_path):
+    data = _minimal()
+    data["canvas"] = {"height": 256, "widht": 256}
+    p = _write(tmp_path, data)
+    with pytest.raises(RecipeError) as e:
+        load_recipe(p)
+    msg = str(e.value)
+    assert str(p) in msg and "canvas.widht" in msg and "Extra inputs are not permitted" in msg
+
+
+def test_range_error_names_value(tmp_path):
+    data = _minimal()
+    data["composition"] = {"placement": {"scale": [0.9, 0.2]}}
+    with pytest.raises(RecipeError, match=r"composition\.placement\.scale.*\[0\.9, 0\.2\]"):
+        load_recipe(_write(tmp_path, data))
+    data = _minimal()
+    data["canvas"] = {"height": 5}
+    with pytest.raises(RecipeError, match=r"canvas\.height.*got 5"):
+        load_recipe(_write(tmp_path, data))
+
+
+def test_unknown_source_kind(tmp_path):
+    data = _minimal()
+    data["foregrounds"] = [{"kind": "magic"}]
+    with pytest.raises(RecipeError, match=r"foregrounds\.0"):
+        load_recipe(_write(tmp_path, data))
+
+
+def test_split_fractions_and_names(tmp_path):
+    data = _minimal()
+    data["splits"] = [{"name": "a", "fraction": 0.7, "samples": 1}, {"name": "b", "fraction": 0.7, "samples": 1}]
+    with pytest.raises(RecipeError, match="sum to at most 1"):
+        load_recipe(_write(tmp_path, data))
+    data["splits"] = [{"name": "a.b", "fraction": 0.5, "samples": 1}]
+    with pytest.raises(RecipeError, match=r"splits\.0\.name"):
+        load_recipe(_write(tmp_path, data))
+
+
+def test_overrides_set_nested_and_list_fields(tmp_path):
+    p = _write(tmp_path, _minimal())
+    r = load_recipe(p, ["splits.0.samples=3", "canvas.height=128", "composition.placement.scale=[0.2, 0.4]",
+                        "foregrounds.0.count=7"])
+    assert r.splits[0].samples == 3 and r.canvas.height == 128
+    assert r.composition.placement.scale == (0.2, 0.4) and r.foregrounds[0].count == 7
+    with pytest.raises(RecipeError, match="not of the form"):
+        load_recipe(p, ["canvas.height"])
+    with pytest.raises(RecipeError, match=r"splits\.5: no list item"):
+        load_recipe(p, ["splits.5.samples=1"])
+    with pytest.raises(RecipeError, match=r"canvas\.height"):
+        load_recipe(p, ["canvas.height=abc"])
+
+
+def test_apply_overrides_does_not_mutate():
+    data = _minimal()
+    out = apply_overrides(data, ["seed=5"])
+    assert out["seed"] == 5 and "seed" not in data
+
+
+def test_relative_paths_resolve_against_recipe_folder(tmp_path):
+    data = _minimal()
+    data["backgrounds"] = [{"kind": "folder", "path": "bgs"}]
+    r = load_recipe(_write(tmp_path, data))
+    assert r.backgrounds[0].path == str((tmp_path / "bgs").resolve())
+
+
+def test_recipe_hash_ignores_locations_but_not_settings(tmp_path):
+    data = _minimal()
+    data["backgrounds"] = [{"kind": "folder", "path": "/a/bgs"}]
+    a = load_recipe(_write(tmp_path, data, "a.yaml"))
+    data["backgrounds"] = [{"kind": "folder", "path": "/b/elsewhere"}]
+    b = load_recipe(_write(tmp_path, data, "b.yaml"))
+    assert recipe_sha256(a) == recipe_sha256(b)
+    data["seed"] = 1
+    c = load_recipe(_write(tmp_path, data, "c.yaml"))
+    assert recipe_sha256(c) != recipe_sha256(a)
+
+
+def test_empty_and_non_mapping_files(tmp_path):
+    p = tmp_path / "empty.yaml"
+    p.write_text("")
+    with pytest.raises(RecipeError, match="empty"):
+        load_recipe(p)
+    p.write_text("- 1\n- 2\n")
+    with pytest.raises(RecipeError, match="mapping"):
+        load_recipe(p)
+    with pytest.raises(RecipeError, match="cannot read"):
+        load_recipe(tmp_path / "missing.yaml")
