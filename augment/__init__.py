@@ -1,0 +1,71 @@
+"""Pure image operations with explicit parameters and an explicit RNG.
+
+Sampling is separate from applying: ``sample_x(rng, ...)`` returns a frozen, JSON-able
+params dataclass; ``apply_x(params, array, kind)`` applies the same params to image,
+alpha and trimap. `augment` imports neither `synth` nor `shards`.
+"""
+from augment.aligned import apply_albumentations
+from augment.compose import alpha_to_float, composite, over
+from augment.crop import Crop, apply_crop, min_scale_to_cover, sample_scale_jitter, sample_unknown_crop
+from augment.flip import Flip, apply_flip, sample_flip
+from augment.photometric import photometric_jitter
+from augment.placement import Placement, apply_placement, sample_placement
+from augment.resize import (
+    CoverCrop,
+    apply_cover_crop,
+    resize_by_scale,
+    resize_long_side,
+    resize_short_side,
+    resize_to,
+    sample_cover_crop,
+    scaled_hw,
+)
+from augment.rotate_crop import (
+    ROTATION_MARGIN_PX,
+    Rotation,
+    apply_rotation,
+    largest_valid_rect,
+    rotation_output_hw,
+    sample_rotation,
+)
+from augment.targets import Kind, check_kind, interpolation
+from augment.trimap import alpha_to_uint8, make_trimap, sample_band_px
+
+__all__ = [
+    "ROTATION_MARGIN_PX",
+    "CoverCrop",
+    "Crop",
+    "Flip",
+    "Kind",
+    "Placement",
+    "Rotation",
+    "alpha_to_float",
+    "alpha_to_uint8",
+    "apply_albumentations",
+    "apply_cover_crop",
+    "apply_crop",
+    "apply_flip",
+    "apply_placement",
+    "apply_rotation",
+    "check_kind",
+    "composite",
+    "interpolation",
+    "largest_valid_rect",
+    "make_trimap",
+    "min_scale_to_cover",
+    "over",
+    "photometric_jitter",
+    "resize_by_scale",
+    "resize_long_side",
+    "resize_short_side",
+    "resize_to",
+    "rotation_output_hw",
+    "sample_band_px",
+    "sample_cover_crop",
+    "sample_flip",
+    "sample_placement",
+    "sample_rotation",
+    "sample_scale_jitter",
+    "sample_unknown_crop",
+    "scaled_hw",
+]

@@ -132,6 +132,22 @@ def build_shard(plan: BuildPlan, spec: ShardSpec, outdir: str | Path,
     return write_shard(Path(outdir) / spec.filename, samples())
 
 
+_TAR_OVERHEAD = 512  # one header block per member (plus padding, below one block)
+
+
+def _samples_per_shard_for_bytes(plan: BuildPlan, max_bytes: int, pilots: int = 8) -> int:
+    """Samples per shard so that shards stay under `max_bytes`: the largest of a few pilot
+    samples (rendered deterministically, spread over each split) with a 25 % margin."""
+    largest = 0
+    for split, n in plan.samples.items():
+        for i in sorted({round(k * (n - 1) / max(pilots - 1, 1)) for k in range(min(pilots, n))}):
+            members = render_sample(plan, split, i).members
+            size = sum(len(b) + 2 * _TAR_OVERHEAD for b in members.values())
+            largest = max(largest, size)
+    fit = int(max_bytes // (largest * 1.25)) if largest else plan.recipe.output.samples_per_shard
+    return max(1, min(plan.recipe.output.samples_per_shard, fit))
+
+
 def _fingerprint(plan: BuildPlan, limit: int | None) -> str:
     data = {
         "recipe_sha256": plan.recipe_sha256,
@@ -209,6 +225,9 @@ def build(recipe: Recipe, outdir: str | Path, *, overwrite: bool = False, resume
     t_prep = time.perf_counter()
     try:
         plan = make_plan(recipe, sha, fgs, bgs, limit=limit)
+        if recipe.output.max_shard_bytes is not None:
+            per_shard = _samples_per_shard_for_bytes(plan, recipe.output.max_shard_bytes)
+            plan = make_plan(recipe, sha, fgs, bgs, limit=limit, samples_per_shard=per_shard)
     except ValueError as err:
         raise BuildError(str(err)) from None
     fingerprint = _fingerprint(plan, limit)
@@ -265,6 +284,12 @@ def build(recipe: Recipe, outdir: str | Path, *, overwrite: bool = False, resume
             "versions": _versions(),
         },
     )
+    max_bytes = recipe.output.max_shard_bytes
+    if max_bytes is not None:
+        over = [e.path for e in entries if e.bytes > max_bytes]
+        if over:
+            manifest.extra["oversize_shards"] = over
+            log(f"warning: {len(over)} shard(s) exceed max_shard_bytes ({max_bytes}): {', '.join(over[:5])}")
     write_manifest(outdir, manifest)
     t_end = time.perf_counter()
     return BuildReport(outdir, dict(plan.samples), len(todo), reused, skipped, t_end - t0, manifest,

@@ -6,6 +6,7 @@ sample depends on any other sample, worker or executor.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -13,19 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from augment import (
-    apply_cover_crop,
-    apply_flip,
-    apply_placement,
-    apply_rotation,
-    composite,
-    make_trimap,
-    sample_band_px,
-    sample_cover_crop,
-    sample_flip,
-    sample_placement,
-    sample_rotation,
-)
+from augment.compose import composite
+from augment.flip import apply_flip, sample_flip
+from augment.placement import apply_placement, sample_placement
+from augment.resize import CoverCrop, apply_cover_crop, sample_cover_crop
+from augment.rotate_crop import apply_rotation, sample_rotation
+from augment.trimap import make_trimap, sample_band_px
 from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_rgb, encode_trimap
 
 from .plan import BuildPlan, sample_key, split_code
@@ -72,6 +66,13 @@ def _load_background(item: PreparedBg, scale: float) -> tuple[np.ndarray, int]:
     return decode_background(data, item.path, reduce), reduce
 
 
+def _for_reduced_source(cover: CoverCrop, hw: tuple[int, int]) -> CoverCrop:
+    """The same window for a source decoded at reduced size `hw` (scale grows accordingly)."""
+    (sh, sw), (nh, nw) = cover.src_hw, hw
+    scale = cover.scale * max(sh / nh, sw / nw)
+    return dataclasses.replace(cover, src_hw=(nh, nw), scale=scale)
+
+
 def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     """Compose sample `index` of `split` and encode its members (see DESIGN.md, sample format)."""
     recipe = plan.recipe
@@ -97,7 +98,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         fg, alpha = apply_rotation(rot, fg, "image"), apply_rotation(rot, alpha, "alpha")
         ops.append({"op": "rotate_valid_crop", "target": "foreground", **rot.to_dict()})
     if aug.albumentations:
-        from augment import apply_albumentations
+        from augment.aligned import apply_albumentations
 
         from .albu import build_transform
 
@@ -119,7 +120,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     cover = sample_cover_crop(rng("bg_cover"), bg_item.hw, canvas, zoom=bgs.zoom)
     bg, reduce = _load_background(bg_item, cover.scale)
     if reduce > 1:
-        cover = cover.reduced(bg.shape[:2])
+        cover = _for_reduced_source(cover, bg.shape[:2])
     bg = apply_cover_crop(cover, bg, "image")
     ops.append({"op": "cover_crop", "target": "background", "decode_reduce": reduce, **cover.to_dict()})
     bg_flip = sample_flip(rng("bg_flip"), p_horizontal=bgs.flip_p)
@@ -137,7 +138,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         alpha_c = np.rint(alpha_c * 255.0).astype(np.float32) / 255.0
     image = composite(fg_c, alpha_c, bg)
 
-    band = sample_band_px(rng("trimap"), recipe.trimap.band, canvas, reference=recipe.trimap.reference)
+    band = sample_band_px(rng("trimap"), canvas, recipe.trimap.band, reference=recipe.trimap.reference)
     trimap = make_trimap(alpha_c, band)
 
     key = sample_key(split, index)

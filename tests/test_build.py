@@ -1,0 +1,293 @@
+"""End-to-end: recipe -> shards -> manifest; determinism, re-derivation, resume, bad inputs, CLI."""
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from PIL import Image
+
+from augment.compose import composite
+from shards.codec import decode_alpha, decode_rgb, decode_trimap
+from shards.manifest import read_manifest
+from synth.build import BuildError, build
+from synth.cli import main
+from synth.recipe import load_recipe, parse_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _small_recipe(**over) -> dict:
+    data = {
+        "name": "t",
+        "seed": 3,
+        "foregrounds": [{"kind": "procedural", "count": 6, "size": [96, 80]}],
+        "backgrounds": [{"kind": "procedural", "count": 5, "size": [80, 120]}],
+        "splits": [{"name": "train", "fraction": 0.67, "samples": 10},
+                   {"name": "val", "fraction": 0.33, "samples": 3}],
+        "canvas": {"height": 96, "width": 112},
+        "composition": {"placement": {"scale": [0.5, 0.9], "max_outside": 0.1}},
+        "foreground_augment": {"rotation": {"p": 0.7, "max_angle": 30}},
+        "trimap": {"band": [1, 9]},
+        "output": {"samples_per_shard": 4},
+    }
+    for k, v in over.items():
+        data[k] = v
+    return data
+
+
+def _read_tar(path: Path) -> dict[str, dict[str, bytes]]:
+    out: dict[str, dict[str, bytes]] = {}
+    with tarfile.open(path) as tar:
+        for m in tar.getmembers():
+            key, member = m.name.split(".", 1)
+            out.setdefault(key, {})[member] = tar.extractfile(m).read()
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_build(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    recipe = parse_recipe(_small_recipe(output={"samples_per_shard": 4, "image_format": "png"}))
+    report = build(recipe, root / "out", cache_dir=root / "cache")
+    return root, recipe, report
+
+
+def test_layout_and_manifest(demo_build):
+    root, recipe, report = demo_build
+    out = root / "out"
+    m = read_manifest(out)
+    assert m.splits == {"train": 10, "val": 3}
+    assert [s.path for s in m.shards] == ["train-000000.tar", "train-000001.tar", "train-000002.tar", "val-000000.tar"]
+    assert [s.samples for s in m.shards] == [4, 4, 2, 3]
+    assert [s.first_index for s in m.shards] == [0, 4, 8, 0]
+    for s in m.shards:
+        p = out / s.path
+        assert p.stat().st_size == s.bytes
+        import hashlib
+
+        assert hashlib.sha256(p.read_bytes()).hexdigest() == s.sha256
+    assert not list(out.glob("*.partial")) and not list(out.glob(".*.partial"))
+    assert report.total_samples == 13
+
+
+def test_members_keys_and_tar_headers(demo_build):
+    root, _, _ = demo_build
+    with tarfile.open(root / "out" / "train-000000.tar") as tar:
+        members = tar.getmembers()
+    names = [m.name for m in members]
+    assert names[:6] == ["train_00000000.alpha.png", "train_00000000.bg.jpg", "train_00000000.fg.jpg",
+                         "train_00000000.image.png", "train_00000000.meta.json", "train_00000000.trimap.png"]
+    assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 for m in members)
+    assert all(n.count(".") >= 1 and "." not in n.split(".", 1)[0] for n in names)
+
+
+def test_every_composite_rederives_from_stored_layers(demo_build):
+    root, recipe, _ = demo_build
+    n = 0
+    for tar in sorted((root / "out").glob("*.tar")):
+        for key, s in _read_tar(tar).items():
+            image = decode_rgb(s["image.png"])
+            alpha = decode_alpha(s["alpha.png"])
+            fg, bg = decode_rgb(s["fg.jpg"]), decode_rgb(s["bg.jpg"])
+            assert image.shape == (96, 112, 3) and alpha.shape == (96, 112)
+            diff = np.abs(composite(fg, alpha, bg).astype(int) - image.astype(int))
+            assert diff.max() <= 1, key  # exact up to rounding
+            trimap = decode_trimap(s["trimap.png"])
+            a8 = np.rint(alpha * 255)
+            assert set(np.unique(trimap)) <= {0, 128, 255}
+            assert np.all(trimap[(a8 > 0) & (a8 < 255)] == 128)
+            assert np.all(a8[trimap == 255] == 255) and np.all(a8[trimap == 0] == 0)
+            meta = json.loads(s["meta.json"])
+            assert meta["key"] == key and meta["seed"] == 3
+            assert meta["recipe_sha256"] == read_manifest(root / "out").recipe_sha256
+            assert len(meta["foreground"]["id"]) == 64 and len(meta["background"]["id"]) == 64
+            assert {op["op"] for op in meta["ops"]} >= {"place", "cover_crop", "flip"}
+            n += 1
+    assert n == 13
+
+
+def test_splits_disjoint_by_foreground(demo_build):
+    root, _, _ = demo_build
+    fg_by_split: dict[str, set] = {}
+    for tar in (root / "out").glob("*.tar"):
+        for s in _read_tar(tar).values():
+            meta = json.loads(s["meta.json"])
+            fg_by_split.setdefault(meta["split"], set()).add(meta["foreground"]["id"])
+    assert not (fg_by_split["train"] & fg_by_split["val"])
+    assert len(fg_by_split["train"]) == 4 and len(fg_by_split["val"]) == 2
+
+
+def test_deterministic_rebuild(demo_build, tmp_path):
+    root, recipe, _ = demo_build
+    build(recipe, tmp_path / "again", cache_dir=tmp_path / "cache2")  # cold cache, same bytes
+    a = (root / "out" / "manifest.json").read_bytes()
+    b = (tmp_path / "again" / "manifest.json").read_bytes()
+    assert a == b
+    for tar in (root / "out").glob("*.tar"):
+        assert tar.read_bytes() == (tmp_path / "again" / tar.name).read_bytes()
+
+
+def test_different_seed_differs(demo_build, tmp_path):
+    root, _, _ = demo_build
+    other = parse_recipe(_small_recipe(seed=4, output={"samples_per_shard": 4, "image_format": "png"}))
+    build(other, tmp_path / "o", cache_dir=root / "cache")
+    assert (tmp_path / "o" / "val-000000.tar").read_bytes() != (root / "out" / "val-000000.tar").read_bytes()
+
+
+def test_refuses_to_overwrite_and_resumes_identically(demo_build, tmp_path):
+    root, recipe, _ = demo_build
+    out = tmp_path / "r"
+    build(recipe, out, cache_dir=root / "cache")
+    with pytest.raises(BuildError, match="already contains a dataset"):
+        build(recipe, out, cache_dir=root / "cache")
+    reference = {p.name: p.read_bytes() for p in out.iterdir()}
+    # Simulate a kill: manifest not yet written, one shard missing, a partial file left over.
+    (out / "manifest.json").unlink()
+    (out / "train-000001.tar").unlink()
+    (out / ".train-000001.tar.partial").write_bytes(b"half a shard")
+    report = build(recipe, out, resume=True, cache_dir=root / "cache")
+    assert report.shards_built == 1 and report.shards_reused == 3
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == reference
+    # Resume with a changed recipe is refused.
+    (out / "manifest.json").unlink()
+    changed = parse_recipe(_small_recipe(seed=9, output={"samples_per_shard": 4, "image_format": "png"}))
+    with pytest.raises(BuildError, match="recipe or its inputs changed"):
+        build(changed, out, resume=True, cache_dir=root / "cache")
+    build(changed, out, overwrite=True, cache_dir=root / "cache")
+    assert (out / "manifest.json").exists()
+
+
+def test_max_shard_bytes_splits_shards(tmp_path):
+    recipe = parse_recipe(_small_recipe(output={"samples_per_shard": 100, "max_shard_bytes": 1 << 20}))
+    build(recipe, tmp_path / "o", cache_dir=tmp_path / "c")
+    m = read_manifest(tmp_path / "o")
+    assert all(s.bytes <= 1 << 20 for s in m.shards)
+    per = read_manifest(tmp_path / "o").shards
+    assert sum(s.samples for s in per) == 13
+
+
+def _write_png(path: Path, arr: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+
+
+def _folder_sources(tmp_path: Path, bad: str | None = None) -> dict:
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        img = rng.integers(0, 256, (64, 48, 3), dtype=np.uint8)
+        a = np.zeros((64, 48), np.float32)
+        a[10:54, 8:40] = 1
+        a = cv2.GaussianBlur(a, (0, 0), 2)
+        _write_png(tmp_path / "img" / f"p{i}.png", img)
+        _write_png(tmp_path / "alpha" / f"p{i}.png", np.rint(a * 255).astype(np.uint8))
+    for i in range(3):
+        _write_png(tmp_path / "bg" / f"b{i}.png", rng.integers(0, 256, (50, 70, 3), dtype=np.uint8))
+    if bad == "truncated_bg":
+        data = (tmp_path / "bg" / "b0.png").read_bytes()
+        (tmp_path / "bg" / "b0.png").write_bytes(data[: len(data) // 2])
+    elif bad == "empty_alpha":
+        _write_png(tmp_path / "alpha" / "p1.png", np.zeros((64, 48), np.uint8))
+    elif bad == "missing_alpha":
+        (tmp_path / "alpha" / "p2.png").unlink()
+    return _small_recipe(
+        foregrounds=[{"kind": "image_alpha", "image_dir": str(tmp_path / "img"), "alpha_dir": str(tmp_path / "alpha")}],
+        backgrounds=[{"kind": "folder", "path": str(tmp_path / "bg")}],
+        splits=[{"name": "train", "fraction": 1.0, "samples": 5}],
+        composition={"fg_estimation": "blur_fusion"},
+    )
+
+
+@pytest.mark.parametrize("bad, culprit, reason", [
+    ("truncated_bg", "b0.png", "corrupt or truncated"),
+    ("empty_alpha", "p1.png", "alpha is empty"),
+    ("missing_alpha", "p2.png", "missing alpha"),
+])
+def test_bad_inputs_skip_or_fail(tmp_path, bad, culprit, reason):
+    data = _folder_sources(tmp_path, bad)
+    report = build(parse_recipe(data), tmp_path / "skip", cache_dir=tmp_path / "c")
+    m = read_manifest(tmp_path / "skip")
+    assert len(m.skipped) == 1 and m.skipped[0].path.endswith(culprit) and reason in m.skipped[0].reason
+    assert m.splits == {"train": 5} and report.total_samples == 5
+    data["on_error"] = "fail"
+    with pytest.raises(BuildError, match=rf"{culprit}.*{reason}"):
+        build(parse_recipe(data), tmp_path / "fail", cache_dir=tmp_path / "c")
+    assert not (tmp_path / "fail").exists() or not any((tmp_path / "fail").iterdir())
+
+
+def test_cli_build_validate_and_errors(tmp_path):
+    recipe_path = tmp_path / "r.yaml"
+    recipe_path.write_text(yaml.safe_dump(_small_recipe()))
+    runner = CliRunner()
+    res = runner.invoke(main, ["build", str(recipe_path), "-o", str(tmp_path / "o"), "--quiet",
+                               "--cache-dir", str(tmp_path / "c"), "--set", "splits.0.samples=5", "--limit", "2"])
+    assert res.exit_code == 0, res.output
+    assert "built 4 samples" in res.output
+    assert read_manifest(tmp_path / "o").splits == {"train": 2, "val": 2}
+    res = runner.invoke(main, ["build", str(recipe_path), "-o", str(tmp_path / "o"), "--quiet"])
+    assert res.exit_code != 0 and "--overwrite" in res.output
+    res = runner.invoke(main, ["build", str(recipe_path), "-o", str(tmp_path / "x"), "--set", "canvas.height=1"])
+    assert res.exit_code != 0 and "canvas.height" in res.output and str(recipe_path) in res.output
+    res = runner.invoke(main, ["validate", str(recipe_path)])
+    assert res.exit_code == 0 and "recipe OK" in res.output and "foregrounds: 6 found" in res.output
+    res = runner.invoke(main, ["validate", str(ROOT / "recipes" / "portrait.yaml"), "--no-inputs"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["validate", str(ROOT / "recipes" / "portrait.yaml")])
+    assert res.exit_code != 0 and "folder does not exist" in res.output
+
+
+def test_webdataset_reads_shards(demo_build):
+    import webdataset as wds
+
+    root, _, _ = demo_build
+    urls = [str(p) for p in sorted((root / "out").glob("train-*.tar"))]
+    samples = list(wds.WebDataset(urls, shardshuffle=False))
+    assert [s["__key__"] for s in samples] == [f"train_{i:08d}" for i in range(10)]
+    tars = {}
+    for tar in sorted((root / "out").glob("train-*.tar")):
+        tars.update(_read_tar(tar))
+    for s in samples:
+        assert s["alpha.png"] == tars[s["__key__"]]["alpha.png"]
+
+
+@pytest.mark.ray
+def test_ray_data_reads_shards(demo_build, ray_session):
+    pytest.importorskip("pyarrow")
+    import ray.data
+
+    root, _, _ = demo_build
+    ds = ray.data.read_webdataset(str(root / "out"), file_extensions=["tar"], decoder=None)
+    rows = ds.take_all()
+    assert len(rows) == 13
+    assert sorted(r["__key__"] for r in rows)[:2] == ["train_00000000", "train_00000001"]
+
+
+@pytest.mark.realdata
+def test_real_photos_as_image_alpha_sources(shared_data, tmp_path):
+    recipe = load_recipe(ROOT / "recipes" / "portrait.yaml", [
+        f"foregrounds.0.image_dir={shared_data / 'alphamatting' / 'image'}",
+        f"foregrounds.0.alpha_dir={shared_data / 'alphamatting' / 'alpha'}",
+        f"backgrounds.0.path={shared_data / 'backgrounds'}",
+        "canvas.height=320", "canvas.width=320", "composition.fg_estimation=blur_fusion",
+        "splits.0.samples=6", "splits.1.samples=2", "output.samples_per_shard=4",
+    ])
+    report = build(recipe, tmp_path / "o", cache_dir=tmp_path / "c")
+    m = read_manifest(tmp_path / "o")
+    assert m.skipped == [] and m.splits == {"train": 6, "val": 2}
+    assert m.extra["foregrounds"] == {"train": 16, "val": 2}
+    fg_ids = {"train": set(), "val": set()}
+    for tar in (tmp_path / "o").glob("*.tar"):
+        for s in _read_tar(tar).values():
+            meta = json.loads(s["meta.json"])
+            fg_ids[meta["split"]].add(meta["foreground"]["id"])
+            assert meta["foreground"]["file"].startswith("GT") and meta["foreground"]["estimator"] == "blur_fusion"
+            img = decode_rgb(s["image.jpg"])
+            assert img.shape == (320, 320, 3)
+    assert not (fg_ids["train"] & fg_ids["val"])
+    assert report.total_samples == 8
