@@ -8,6 +8,8 @@ import numpy as np
 
 from augment.targets import Params, check_array, check_hw, check_range
 
+_HALF_LEVEL = 0.5 / 255
+
 __all__ = ["Crop", "apply_crop", "min_scale_to_cover", "sample_scale_jitter", "sample_unknown_crop"]
 
 
@@ -27,7 +29,9 @@ def _unknown_mask(trimap_or_alpha: np.ndarray) -> np.ndarray:
     if trimap_or_alpha.dtype == np.uint8:
         return trimap_or_alpha == 128
     if trimap_or_alpha.dtype.kind == "f":
-        return (trimap_or_alpha > 0) & (trimap_or_alpha < 1)
+        # 0 < α < 1 at 8-bit precision (as make_trimap sees it): float resampling can leave
+        # definite pixels a rounding error away from 0 or 1.
+        return (trimap_or_alpha >= _HALF_LEVEL) & (trimap_or_alpha <= 1 - _HALF_LEVEL)
     raise ValueError(
         f"trimap_or_alpha must be a uint8 trimap or a float alpha, got dtype {trimap_or_alpha.dtype}"
     )
@@ -49,7 +53,7 @@ def sample_unknown_crop(
     """A `crop_hw` window centred on a uniformly drawn unknown pixel, clamped inside the image.
 
     trimap_or_alpha: uint8 trimap (unknown == 128) or float alpha (H, W) in [0, 1]
-    (unknown: 0 < α < 1). Without unknown pixels the window is uniform over the image.
+    (unknown: 0 < rint(255·α) < 255). Without unknown pixels the window is uniform over the image.
     The image must be at least `crop_hw`. Always draws two numbers from `rng`.
     """
     h, w = check_array(trimap_or_alpha, "trimap_or_alpha")

@@ -128,13 +128,19 @@ def sample_cover_crop(
 
 
 def _source_span(offset: int, length: int, scale: float, size: int) -> tuple[int, int, int]:
-    """Source rows [c0, c1) needed for output rows [offset, offset + length) at `scale`,
-    with a margin (2 px + one output pixel) so that interpolation near the window
-    edge and the sub-pixel rounding below never reach the crop border; plus the
-    offset of the window inside the resized crop."""
-    margin = 2 + math.ceil(1.0 / scale)
-    c0 = max(0, math.floor(offset / scale) - margin)
-    c1 = min(size, math.ceil((offset + length) / scale) + margin)
+    """Source rows [c0, c1) to resize for output rows [offset, offset + length), and the
+    integer offset of the window in the resized crop.
+
+    The crop has a margin (2 px + one output pixel each side) so that neither
+    interpolation nor the rounding of the window offset reaches its border. Among the
+    start rows within one output pixel, c0 is chosen so that c0 * scale is nearest to an
+    integer: the window then lands within half a source pixel of its exact position.
+    """
+    last = max(0, math.floor(offset / scale) - 2)
+    starts = np.arange(max(0, last - math.ceil(1.0 / scale)), last + 1)[::-1]
+    pos = offset - starts * scale
+    c0 = int(starts[np.argmin(np.abs(pos - np.rint(pos)))])
+    c1 = min(size, math.ceil((offset + length) / scale) + 2 + math.ceil(1.0 / scale))
     return c0, c1, round(offset - c0 * scale)
 
 
@@ -144,8 +150,9 @@ def apply_cover_crop(params: CoverCrop, arr: np.ndarray, kind: Kind) -> np.ndarr
     Only the source region under the window (plus a small margin) is resized, with
     INTER_AREA when shrinking, so a huge background costs about as much as the output.
     Equals ``cv2.resize(arr, None, fx=scale, fy=scale)[top:top+dh, left:left+dw]`` up to
-    a sub-pixel (< 0.5 output px) shift of the window, identical for every kind, and
-    exactly when the crop starts at the source origin. At scale 1 the result is a view.
+    a shift of the window by at most half a source pixel (the same for every kind), and
+    exactly when that shift is 0 (e.g. top = left = 0); trimaps use pixel-centre nearest
+    neighbour at exactly `scale`. At scale 1 the result is a view of `arr`.
     """
     h, w = check_array(arr)
     if (h, w) != tuple(params.src_hw):
@@ -158,11 +165,18 @@ def apply_cover_crop(params: CoverCrop, arr: np.ndarray, kind: Kind) -> np.ndarr
     else:
         y0, y1, oy = _source_span(params.top, dh, s, h)
         x0, x1, ox = _source_span(params.left, dw, s, w)
-        # dsize=None with fx=fy=s makes OpenCV use exactly s on both axes (no stretching).
-        out = keep_channels(cv2.resize(arr[y0:y1, x0:x1], None, fx=s, fy=s, interpolation=flag), arr)
-        oy = min(max(oy, 0), out.shape[0] - dh)
-        ox = min(max(ox, 0), out.shape[1] - dw)
-        out = out[max(oy, 0) : oy + dh, max(ox, 0) : ox + dw]
+        if flag == cv2.INTER_NEAREST_EXACT:
+            # cv2's nearest derives its scale from the rounded output size; index directly
+            # with exactly s, on the same grid as the smooth kinds below.
+            ys = y0 + np.floor((np.arange(oy, oy + dh) + 0.5) / s).astype(np.intp)
+            xs = x0 + np.floor((np.arange(ox, ox + dw) + 0.5) / s).astype(np.intp)
+            out = arr[np.clip(ys, 0, h - 1)[:, None], np.clip(xs, 0, w - 1)]
+        else:
+            # dsize=None with fx=fy=s makes OpenCV use exactly s on both axes.
+            out = keep_channels(cv2.resize(arr[y0:y1, x0:x1], None, fx=s, fy=s, interpolation=flag), arr)
+            oy = min(max(oy, 0), out.shape[0] - dh)
+            ox = min(max(ox, 0), out.shape[1] - dw)
+            out = out[max(oy, 0) : oy + dh, max(ox, 0) : ox + dw]
     if out.shape[:2] != (dh, dw):  # cannot happen for params from sample_cover_crop
         raise ValueError(f"CoverCrop {params} does not fit inside its scaled source")
     return out

@@ -18,8 +18,20 @@ from .manifest import (
     write_manifest,
 )
 from .tar_writer import ShardInfo, sha256_file, write_shard
+from .online_augment import AugmentConfig
+from .collate import collate_matting
+from .reader import LoaderError, SampleError, ShardError
+from .dataset import MattingDataset
+from .loader import MattingLoader
 
 __all__ = [
+    "MattingDataset",
+    "MattingLoader",
+    "AugmentConfig",
+    "collate_matting",
+    "LoaderError",
+    "SampleError",
+    "ShardError",
     "encode_rgb",
     "decode_rgb",
     "encode_alpha",

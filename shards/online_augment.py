@@ -26,17 +26,17 @@ Arrays follow CONVENTIONS.md: uint8 (H, W, 3) RGB, alpha float32 (H, W) in
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Mapping
 
-import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from augment.compose import composite
 from augment.crop import apply_crop, sample_scale_jitter, sample_unknown_crop
 from augment.flip import apply_flip, sample_flip
+from augment.photometric import photometric_jitter
 from augment.resize import apply_cover_crop, resize_to, sample_cover_crop
+from augment.trimap import make_trimap, sample_band_px
 
 from .codec import decode_alpha, decode_rgb, decode_trimap
 
@@ -99,53 +99,6 @@ def _require(members: Mapping[str, bytes], stem: str) -> bytes:
     return data
 
 
-# ----------------------------------------------------------- trimap, photometric
-# Private stand-ins for augment.trimap / augment.photometric (see _augment_parts).
-def _sample_band_px(rng: np.random.Generator, band: tuple[int, int], image_hw: tuple[int, int],
-                    reference: int) -> int:
-    lo, hi = band
-    width = float(rng.uniform(lo, hi)) * max(image_hw) / float(reference)
-    return max(1, int(round(width))) if hi > 0 else 0
-
-
-def _make_trimap(alpha: np.ndarray, band_px: int) -> np.ndarray:
-    fg = (alpha >= 1.0).astype(np.uint8)
-    known_bg = (alpha <= 0.0).astype(np.uint8)
-    if band_px > 0:
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band_px + 1, 2 * band_px + 1))
-        fg = cv2.erode(fg, k)
-        known_bg = cv2.erode(known_bg, k)
-    out = np.full(alpha.shape, 128, np.uint8)
-    out[fg.astype(bool)] = 255
-    out[known_bg.astype(bool)] = 0
-    return out
-
-
-def _photometric_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
-    u = rng.uniform(-1.0, 1.0, 4) * strength
-    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
-    hsv[..., 0] = (hsv[..., 0] + u[0] * 18.0) % 180.0
-    hsv[..., 1] *= 1.0 + 0.5 * u[1]
-    img = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
-    mean = img.mean()
-    img = (img - mean) * (1.0 + 0.4 * u[2]) + mean * (1.0 + 0.4 * u[3])
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
-
-
-@lru_cache(maxsize=1)
-def _augment_parts():
-    """(sample_band_px, make_trimap, photometric_jitter): the augment package's when present."""
-    try:
-        from augment.trimap import make_trimap, sample_band_px
-    except ImportError:
-        make_trimap, sample_band_px = _make_trimap, _sample_band_px
-    try:
-        from augment.photometric import photometric_jitter
-    except ImportError:
-        photometric_jitter = _photometric_jitter
-    return sample_band_px, make_trimap, photometric_jitter
-
-
 # ----------------------------------------------------------------- the sample
 def augment_sample(
     members: Mapping[str, bytes],
@@ -164,7 +117,6 @@ def augment_sample(
     ``alt_bg``: another sample's encoded bg for re-compositing (or ``None``).
     Raises ``ValueError`` for missing or undecodable members.
     """
-    band_fn, trimap_fn, photo_fn = _augment_parts()
     outputs = frozenset(outputs)
     alpha = decode_alpha(members["alpha.png"]) if "alpha.png" in members else None
     if alpha is None:
@@ -210,8 +162,8 @@ def augment_sample(
 
     # 3. trimap
     if "trimap" in outputs and config.trimap == "fresh":
-        band = band_fn(_rng(seed, _STEP_BAND), tuple(config.band), full_hw, config.band_reference)
-        arrays["trimap"] = trimap_fn(arrays["alpha"], band)
+        band = sample_band_px(_rng(seed, _STEP_BAND), full_hw, tuple(config.band), reference=config.band_reference)
+        arrays["trimap"] = make_trimap(arrays["alpha"], band)
 
     # 4. re-compositing onto another sample's bg
     if recomposite:
@@ -226,7 +178,7 @@ def augment_sample(
 
     # 5. photometric jitter, image only
     if config.photometric > 0 and "image" in arrays:
-        arrays["image"] = photo_fn(np.ascontiguousarray(arrays["image"]), _rng(seed, _STEP_PHOTO),
+        arrays["image"] = photometric_jitter(np.ascontiguousarray(arrays["image"]), _rng(seed, _STEP_PHOTO),
                                    config.photometric)
 
-    return {k: np.ascontiguousarray(v) for k, v in arrays.items() if k in outputs}
+    return {k: np.ascontiguousarray(arrays[k]) for k in OUTPUTS if k in outputs}

@@ -1,0 +1,140 @@
+"""Build throughput against the codec floor, and peak memory against dataset size.
+
+    python benchmarks/bench_build.py [--samples 60] [--canvas 1024] [--real DIR]
+
+Renders a fixed recipe at a 1024x1024 canvas in this process (serial, one core) and
+measures, for the very same samples in the same run:
+
+- the full per-sample cost of `render_sample` (F/alpha/background decode, augmentation,
+  placement, cover crop, compositing, trimap, encoding of every member), and
+- the *codec floor*: decoding that sample's inputs (the cached F and alpha PNGs and the
+  background file) and encoding its outputs (image, alpha, trimap, fg, bg, meta), nothing else.
+
+It prints samples/s per core, the ratio full / floor (target <= 2), and the peak RSS of
+whole builds of two sizes run in fresh subprocesses (target: independent of the size).
+Uses the real data in ../shared/data when present (photo + alpha foregrounds, real
+backgrounds), else the procedural sources.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_rgb, encode_trimap  # noqa: E402
+from synth.build import prepare_inputs  # noqa: E402
+from synth.plan import make_plan  # noqa: E402
+from synth.recipe import parse_recipe, recipe_sha256  # noqa: E402
+from synth.sample import render_sample  # noqa: E402
+from synth.sources.imageio import decode_background, read_bytes  # noqa: E402
+
+
+def _recipe(canvas: int, samples: int, real: Path | None) -> dict:
+    if real is not None:
+        fgs = [{"kind": "image_alpha", "image_dir": str(real / "alphamatting" / "image"),
+                "alpha_dir": str(real / "alphamatting" / "alpha")}]
+        bgs = [{"kind": "folder", "path": str(real / "backgrounds")}]
+    else:
+        fgs = [{"kind": "procedural", "count": 16, "size": [800, 600]}]
+        bgs = [{"kind": "procedural", "count": 24, "size": [768, 1024]}]
+    return {
+        "name": "bench", "seed": 0, "foregrounds": fgs, "backgrounds": bgs,
+        "splits": [{"name": "train", "fraction": 1.0, "samples": samples}],
+        "canvas": {"height": canvas, "width": canvas},
+        "composition": {"fg_estimation": "blur_fusion"},
+        "output": {"samples_per_shard": 32},
+    }
+
+
+def _codec_floor(plan, split: str, index: int, members: dict[str, bytes], canvas: int) -> float:
+    """Seconds to decode the sample's inputs and encode its outputs, nothing else."""
+    import numpy as np
+
+    meta = json.loads(members["meta.json"])
+    fg_item = next(f for f in plan.foregrounds[split] if f.id == meta["foreground"]["id"])
+    bg_item = next(b for b in plan.backgrounds[split] if b.id == meta["background"]["id"])
+    # Outputs at the canvas size, decoded outside the timed region.
+    image = decode_rgb(members["image.jpg"])
+    alpha = decode_alpha(members["alpha.png"])
+    trimap = cv2.imdecode(np.frombuffer(members["trimap.png"], np.uint8), cv2.IMREAD_UNCHANGED)
+    fg, bg = decode_rgb(members["fg.jpg"]), decode_rgb(members["bg.jpg"])
+    t0 = time.perf_counter()
+    decode_rgb(read_bytes(fg_item.fg_path))
+    decode_alpha(read_bytes(fg_item.alpha_path))
+    decode_background(read_bytes(bg_item.path), bg_item.path)
+    encode_rgb(image, "jpg", 95)
+    encode_alpha(alpha, 8)
+    encode_trimap(trimap)
+    encode_rgb(fg, "jpg", 95)
+    encode_rgb(bg, "jpg", 95)
+    json.dumps(meta, sort_keys=True).encode()
+    return time.perf_counter() - t0
+
+
+def _peak_rss_of_build(recipe: dict, samples: int, cache: Path) -> float:
+    """Peak RSS (MiB) of a whole serial build of `samples` samples, in a fresh process."""
+    code = (
+        "import json, resource, sys, tempfile\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from synth.build import build\nfrom synth.recipe import parse_recipe\n"
+        f"r = json.loads({json.dumps(json.dumps(recipe))})\n"
+        f"r['splits'][0]['samples'] = {samples}\n"
+        "with tempfile.TemporaryDirectory() as d:\n"
+        f"    build(parse_recipe(r), d + '/out', cache_dir={str(cache)!r})\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--samples", type=int, default=60)
+    ap.add_argument("--canvas", type=int, default=1024)
+    ap.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--procedural", action="store_true", help="ignore real data")
+    ap.add_argument("--memory", action="store_true", help="also measure peak RSS for two build sizes")
+    args = ap.parse_args()
+    real = None if args.procedural or not (args.real / "alphamatting").is_dir() else args.real
+    cv2.setNumThreads(1)  # one core: the per-core figure
+
+    data = _recipe(args.canvas, args.samples, real)
+    recipe = parse_recipe(data)
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(os.environ.get("SYNTH_BENCH_CACHE", tmp))
+        fgs, bgs, skipped = prepare_inputs(recipe, cache)
+        plan = make_plan(recipe, recipe_sha256(recipe), fgs, bgs)
+        render_sample(plan, "train", 0)  # warm-up (imports, first-call costs)
+        full, floor = 0.0, 0.0
+        for i in range(args.samples):
+            t0 = time.perf_counter()
+            s = render_sample(plan, "train", i)
+            full += time.perf_counter() - t0
+            floor += _codec_floor(plan, "train", i, s.members, args.canvas)
+        n = args.samples
+        print(f"data: {'real (../shared/data)' if real else 'procedural'}; canvas {args.canvas}x{args.canvas}; "
+              f"{n} samples, serial, cv2 threads 1")
+        print(f"full pipeline : {n / full:7.2f} samples/s per core ({1000 * full / n:6.1f} ms/sample)")
+        print(f"codec floor   : {n / floor:7.2f} samples/s per core ({1000 * floor / n:6.1f} ms/sample)")
+        print(f"ratio full / codec floor = {full / floor:.2f}  (target <= 2.0)")
+        if args.memory:
+            small, large = _peak_rss_of_build(data, 40, cache), _peak_rss_of_build(data, 160, cache)
+            print(f"peak RSS of a whole build: 40 samples {small:.0f} MiB, 160 samples {large:.0f} MiB "
+                  f"(ratio {large / small:.2f}, target ~1.0)")
+        print(f"this process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

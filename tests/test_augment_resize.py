@@ -1,0 +1,188 @@
+"""augment.targets and augment.resize: interpolation per kind, aspect-preserving resize, cover crop."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from augment.resize import (
+    CoverCrop,
+    apply_cover_crop,
+    resize_by_scale,
+    resize_long_side,
+    resize_short_side,
+    resize_to,
+    sample_cover_crop,
+    scaled_hw,
+)
+from augment.targets import check_kind, interpolation
+
+
+def test_interpolation_per_kind():
+    assert interpolation("image", shrinking=True) == cv2.INTER_AREA
+    assert interpolation("alpha", shrinking=True) == cv2.INTER_AREA
+    assert interpolation("image", shrinking=False) == cv2.INTER_LINEAR
+    assert interpolation("alpha", shrinking=False) == cv2.INTER_LINEAR
+    assert interpolation("trimap", shrinking=True) == cv2.INTER_NEAREST
+    assert interpolation("trimap", shrinking=False) == cv2.INTER_NEAREST
+    assert check_kind("alpha") == "alpha"
+    with pytest.raises(ValueError, match=r"kind must be one of \('image', 'alpha', 'trimap'\), got 'mask'"):
+        interpolation("mask", shrinking=True)  # type: ignore[arg-type]
+
+
+def _smooth_image(rng: np.random.Generator, hw: tuple[int, int], sigma: float = 8.0) -> np.ndarray:
+    img = cv2.GaussianBlur(rng.random((*hw, 3), dtype=np.float32), (0, 0), sigma)
+    return cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+
+
+@pytest.mark.parametrize("scale", [0.37, 0.5, 1.7])
+def test_resize_by_scale_matches_opencv(scale):
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (61, 83, 3), dtype=np.uint8)
+    alpha = rng.random((61, 83), dtype=np.float32)
+    trimap = rng.choice(np.array([0, 128, 255], np.uint8), size=(61, 83))
+    h, w = scaled_hw((61, 83), scale)
+    smooth = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    np.testing.assert_array_equal(resize_by_scale(img, scale, "image"), cv2.resize(img, (w, h), interpolation=smooth))
+    out_a = resize_by_scale(alpha, scale, "alpha")
+    assert out_a.dtype == np.float32 and 0 <= out_a.min() and out_a.max() <= 1
+    np.testing.assert_array_equal(out_a, cv2.resize(alpha, (w, h), interpolation=smooth))
+    out_t = resize_by_scale(trimap, scale, "trimap")
+    np.testing.assert_array_equal(out_t, cv2.resize(trimap, (w, h), interpolation=cv2.INTER_NEAREST_EXACT))
+    assert set(np.unique(out_t)) <= {0, 128, 255}
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 300), w=st.integers(1, 300), scale=st.floats(0.02, 4.0))
+def test_resize_by_scale_preserves_aspect(h, w, scale):
+    out = resize_by_scale(np.zeros((h, w), np.uint8), scale, "image")
+    oh, ow = out.shape
+    assert (oh, ow) == scaled_hw((h, w), scale)
+    for n, o in ((h, oh), (w, ow)):  # each side is the exact scaled side, rounded
+        assert o == 1 or abs(o - n * scale) <= 0.5 + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 300), w=st.integers(1, 300), side=st.integers(1, 200))
+def test_resize_long_and_short_side(h, w, side):
+    img = np.zeros((h, w, 1), np.uint8)
+    long_ = resize_long_side(img, side, "image")
+    assert long_.ndim == 3 and max(long_.shape[:2]) == side
+    s = side / max(h, w)
+    assert long_.shape[:2] == (max(1, round(h * s)), max(1, round(w * s)))
+    short = resize_short_side(img, side, "trimap")
+    assert min(short.shape[:2]) == side
+
+
+def test_resize_no_op_returns_input_and_errors():
+    img = np.zeros((10, 20, 3), np.uint8)
+    assert resize_by_scale(img, 1.0, "image") is img
+    assert resize_to(img, (10, 20), "image") is img
+    assert resize_to(np.zeros((4, 4, 1), np.float32), (8, 8), "alpha").shape == (8, 8, 1)
+    with pytest.raises(ValueError, match="scale must be a finite number > 0, got -1.0"):
+        resize_by_scale(img, -1.0, "image")
+    with pytest.raises(ValueError, match="long_side must be a positive integer"):
+        resize_long_side(img, 0, "image")
+    with pytest.raises(ValueError, match=r"shape \(H, W\) or \(H, W, C\)"):
+        resize_by_scale(np.zeros(5), 2.0, "image")
+
+
+# --------------------------------------------------------------------------- cover crop
+
+@settings(max_examples=80, deadline=None)
+@given(
+    src=st.tuples(st.integers(1, 300), st.integers(1, 300)),
+    dst=st.tuples(st.integers(1, 120), st.integers(1, 120)),
+    zoom_hi=st.floats(1.0, 2.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_cover_crop_exact_size_and_coverage(src, dst, zoom_hi, seed):
+    p = sample_cover_crop(np.random.default_rng(seed), src, dst, zoom=(1.0, zoom_hi))
+    assert p == sample_cover_crop(np.random.default_rng(seed), src, dst, zoom=(1.0, zoom_hi))
+    base = max(dst[0] / src[0], dst[1] / src[1])
+    assert base * (1 - 1e-12) <= p.scale <= base * zoom_hi * (1 + 1e-12)
+    assert 0 <= p.top and p.top + dst[0] <= src[0] * p.scale + 1e-6
+    assert 0 <= p.left and p.left + dst[1] <= src[1] * p.scale + 1e-6
+    img = np.zeros((*src, 3), np.uint8)
+    for kind, arr in (("image", img), ("alpha", np.ones(src, np.float32)), ("trimap", np.full(src, 255, np.uint8))):
+        out = apply_cover_crop(p, arr, kind)
+        assert out.shape[:2] == dst and out.dtype == arr.dtype
+    # OpenCV's INTER_AREA weights sum to 1 only to ~3e-4 (far below one 8-bit level)
+    assert apply_cover_crop(p, np.ones(src, np.float32), "alpha").min() >= 1.0 - 1e-3
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    src=st.tuples(st.integers(40, 300), st.integers(40, 300)),
+    dst=st.tuples(st.integers(8, 100), st.integers(8, 100)),
+    zoom_hi=st.floats(1.0, 3.0),
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["image", "trimap"]),
+)
+def test_cover_crop_same_scale_on_both_axes(src, dst, zoom_hi, seed, kind):
+    """Resample coordinate ramps: each output pixel's source position is the window's exact
+    position (top + i + 0.5) / s − 0.5 (same s on both axes: no stretching), to within half
+    a source pixel, and the same for the smooth and nearest kinds."""
+    p = sample_cover_crop(np.random.default_rng(seed), src, dst, zoom=(1.0, zoom_hi))
+    s = p.scale
+    ys, xs = np.mgrid[0 : src[0], 0 : src[1]].astype(np.float32)
+    out_x = apply_cover_crop(p, xs, "alpha" if kind == "image" else "trimap")
+    out_y = apply_cover_crop(p, ys, "alpha" if kind == "image" else "trimap")
+    exact_x = np.clip((p.left + np.arange(dst[1]) + 0.5) / s - 0.5, 0, src[1] - 1)
+    exact_y = np.clip((p.top + np.arange(dst[0]) + 0.5) / s - 0.5, 0, src[0] - 1)
+    slack = 0.5 + 1e-3 + (0.5 if kind == "trimap" else 0.0)  # + nearest-neighbour rounding
+    assert np.abs(out_x - exact_x[None, :]).max() <= slack
+    assert np.abs(out_y - exact_y[:, None]).max() <= slack
+    if kind == "image" and s > 1.0 and dst[1] > 4:
+        # Interior steps are exactly 1/s: the same scale as for the y axis below.
+        steps = np.diff(out_x[0, 2:-2])
+        inner = steps[(out_x[0, 3:-2] > 0) & (out_x[0, 3:-2] < src[1] - 1) & (out_x[0, 2:-3] > 0)]
+        np.testing.assert_allclose(inner, 1.0 / s, atol=1e-3)
+
+
+@pytest.mark.parametrize("scale", [0.23, 0.5, 0.77, 1.6, 3.3])
+def test_cover_crop_matches_full_resize_then_crop(scale):
+    rng = np.random.default_rng(5)
+    src = _smooth_image(rng, (300, 400), sigma=12.0)
+    dh, dw = int(300 * scale * 0.5), int(400 * scale * 0.6)
+    flag = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    full = cv2.resize(src, None, fx=scale, fy=scale, interpolation=flag)
+    # Window at the origin: identical to resizing the whole image and cropping.
+    at_origin = CoverCrop(src_hw=(300, 400), dst_hw=(dh, dw), scale=scale, top=0, left=0)
+    np.testing.assert_array_equal(apply_cover_crop(at_origin, src, "image"), full[:dh, :dw])
+    # Elsewhere: equal up to a sub-pixel shift of the window (smooth image: small differences).
+    for top, left in ((7, 3), (full.shape[0] - dh, full.shape[1] - dw), (11, full.shape[1] - dw)):
+        p = CoverCrop(src_hw=(300, 400), dst_hw=(dh, dw), scale=scale, top=top, left=left)
+        diff = np.abs(apply_cover_crop(p, src, "image").astype(int) - full[top : top + dh, left : left + dw])
+        assert diff.mean() < 1.0 and diff.max() <= 6
+
+
+def test_cover_crop_scale_one_is_a_view_and_params_roundtrip():
+    rng = np.random.default_rng(6)
+    img = rng.integers(0, 256, (50, 40, 3), dtype=np.uint8)
+    p = sample_cover_crop(rng, (50, 40), (30, 40))
+    assert p.scale == 1.0
+    out = apply_cover_crop(p, img, "image")
+    np.testing.assert_array_equal(out, img[p.top : p.top + 30])
+    d = json.loads(json.dumps(p.to_dict()))
+    assert d["src_hw"] == [50, 40] and CoverCrop.from_dict(d) == p
+    up = sample_cover_crop(rng, (10, 20), (40, 40))
+    assert up.scale == pytest.approx(4.0)  # > 1: the background was upscaled
+
+
+def test_cover_crop_errors():
+    rng = np.random.default_rng(7)
+    with pytest.raises(ValueError, match=r"zoom must lie within \[1.0, None\]"):
+        sample_cover_crop(rng, (100, 100), (50, 50), zoom=(0.5, 1.0))
+    with pytest.raises(ValueError, match="src_hw must be positive integers"):
+        sample_cover_crop(rng, (0, 100), (50, 50))
+    p = sample_cover_crop(rng, (100, 100), (50, 50))
+    with pytest.raises(ValueError, match=r"array has height/width \(90, 100\) but the CoverCrop was sampled for"):
+        apply_cover_crop(p, np.zeros((90, 100), np.uint8), "image")
+    bad = CoverCrop(src_hw=(100, 100), dst_hw=(50, 50), scale=0.5, top=10, left=0)
+    with pytest.raises(ValueError, match="does not fit"):
+        apply_cover_crop(bad, np.zeros((100, 100), np.uint8), "image")
