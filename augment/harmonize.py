@@ -97,16 +97,28 @@ def _from_lab(lab: np.ndarray) -> np.ndarray:
 
 
 def _weighted_stats(x: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+    """Per-channel (weighted) mean and std of a float32 (..., 3) array, as float64 (3,).
+
+    Sums are accumulated in float64 by OpenCV (no cancellation trouble in E[x^2] - E[x]^2).
+    """
+    img = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 1, 3)
     if weights is None:
-        return flat.mean(axis=0), flat.std(axis=0)
-    w = weights.reshape(-1).astype(np.float64)
-    total = w.sum()
+        mean, std = cv2.meanStdDev(img)
+        return mean.reshape(3).astype(np.float64), std.reshape(3).astype(np.float64)
+    w = np.ascontiguousarray(weights, dtype=np.float32).reshape(-1, 1)
+    total = float(cv2.sumElems(w)[0])
     if not total > 0:
         raise ValueError("weights sum to zero: no pixels to compute statistics over")
-    mean = (w @ flat) / total
-    var = (w @ (flat * flat)) / total - mean * mean
-    return mean, np.sqrt(np.maximum(var, 0.0))
+    xw = cv2.multiply(img, cv2.merge([w, w, w]))
+    mean = np.array(cv2.sumElems(xw)[:3]) / total
+    second = np.array(cv2.sumElems(cv2.multiply(xw, img))[:3]) / total
+    return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))
+
+
+def _subsample(image: np.ndarray, max_pixels: int = 262_144) -> np.ndarray:
+    """Strided subsample (no smoothing, so mean and std stay unbiased) of at most ~max_pixels."""
+    step = max(1, int(math.ceil(math.sqrt(image.shape[0] * image.shape[1] / max_pixels))))
+    return image[::step, ::step]
 
 
 def lab_stats(image: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +177,7 @@ def reinhard_lab(
     ys, xs = _fg_bbox(alpha)
     lab = _to_lab(fg[ys, xs])
     mu_f, sd_f = _weighted_stats(lab, alpha[ys, xs])
-    mu_b, sd_b = _weighted_stats(_to_lab(bg), None)
+    mu_b, sd_b = _weighted_stats(_to_lab(_subsample(bg)), None)
     ratio = np.clip(sd_b / np.maximum(sd_f, 1e-6), lo, hi)
     s = float(strength)
     gain = 1.0 + s * (ratio - 1.0)

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from augment.targets import Kind, Params, check_array, check_hw, check_range, interpolation, keep_channels
+from augment.targets import (
+    Kind,
+    Params,
+    check_array,
+    check_hw,
+    check_kind,
+    check_range,
+    interpolation,
+    keep_channels,
+)
 
 __all__ = [
     "CoverCrop",
@@ -30,6 +39,41 @@ __all__ = [
 def _resize_flag(kind: Kind, shrinking: bool) -> int:
     flag = interpolation(kind, shrinking)
     return cv2.INTER_NEAREST_EXACT if flag == cv2.INTER_NEAREST else flag
+
+
+def _resize(arr: np.ndarray, hw: tuple[int, int] | None, scale: float | None, kind: Kind) -> np.ndarray:
+    """cv2.resize to `hw` (scale = size ratio per axis) or by exactly `scale` (hw None).
+
+    OpenCV's INTER_AREA drops partial-pixel fractions below 1e-3 when building its
+    weights, so its weights sum to 1 only within ~4e-3 (an alpha of 1 can come out as
+    0.998, i.e. 254 in 8 bits). For float arrays the result is renormalised by the
+    per-axis weight sums, measured by resizing a column and a row of ones the same way;
+    alpha is then clipped to <= 1 (renormalising can overshoot by an ulp).
+    """
+    h, w = arr.shape[:2]
+    if hw is None:
+        assert scale is not None
+        flag = _resize_flag(kind, shrinking=scale < 1.0)
+        out = cv2.resize(arr, None, fx=scale, fy=scale, interpolation=flag)
+    else:
+        flag = _resize_flag(kind, shrinking=hw[0] < h or hw[1] < w)
+        out = cv2.resize(arr, (hw[1], hw[0]), interpolation=flag)
+    oh, ow = out.shape[:2]
+    # (OpenCV uses true area weights only when no axis grows.)
+    if flag == cv2.INTER_AREA and arr.dtype.kind == "f" and oh <= h and ow <= w:
+        col = np.ones((h, 1), np.float32)
+        row = np.ones((1, w), np.float32)
+        if hw is None:
+            col = cv2.resize(col, None, fx=1.0, fy=scale, interpolation=flag)
+            row = cv2.resize(row, None, fx=scale, fy=1.0, interpolation=flag)
+        else:
+            col = cv2.resize(col, (1, oh), interpolation=flag)
+            row = cv2.resize(row, (ow, 1), interpolation=flag)
+        norm = col.reshape(oh, 1) * row.reshape(1, ow)
+        out /= norm if out.ndim == 2 else norm[:, :, None]
+        if kind == "alpha":
+            np.minimum(out, 1.0, out=out)
+    return keep_channels(out, arr)
 
 
 def _check_scale(scale: float, name: str = "scale") -> float:
@@ -56,8 +100,8 @@ def resize_to(arr: np.ndarray, hw: tuple[int, int], kind: Kind) -> np.ndarray:
     nh, nw = check_hw(hw, "hw")
     if (nh, nw) == (h, w):
         return arr
-    flag = _resize_flag(kind, shrinking=nh < h or nw < w)
-    return keep_channels(cv2.resize(arr, (nw, nh), interpolation=flag), arr)
+    check_kind(kind)
+    return _resize(arr, (nh, nw), None, kind)
 
 
 def resize_by_scale(arr: np.ndarray, scale: float, kind: Kind) -> np.ndarray:
@@ -112,7 +156,7 @@ def sample_cover_crop(
     """Sample a cover crop: the smallest scale covering `dst_hw`, times z ~ U(zoom), z >= 1.
 
     The window position is uniform over the integer offsets that keep it inside the
-    scaled source. Always draws two or three numbers from `rng`, whatever the sizes.
+    scaled source. Always draws three numbers from `rng`, whatever the sizes.
     """
     sh, sw = check_hw(src_hw, "src_hw")
     dh, dw = check_hw(dst_hw, "dst_hw")
@@ -152,7 +196,9 @@ def apply_cover_crop(params: CoverCrop, arr: np.ndarray, kind: Kind) -> np.ndarr
     Equals ``cv2.resize(arr, None, fx=scale, fy=scale)[top:top+dh, left:left+dw]`` up to
     a shift of the window by at most half a source pixel (the same for every kind), and
     exactly when that shift is 0 (e.g. top = left = 0); trimaps use pixel-centre nearest
-    neighbour at exactly `scale`. At scale 1 the result is a view of `arr`.
+    neighbour at exactly `scale`. (One OpenCV quirk: when round(n * scale) == n for the
+    n cropped rows or columns, it copies instead of resampling; the positions are then
+    off by less than another half pixel.) At scale 1 the result is a view of `arr`.
     """
     h, w = check_array(arr)
     if (h, w) != tuple(params.src_hw):
@@ -165,17 +211,19 @@ def apply_cover_crop(params: CoverCrop, arr: np.ndarray, kind: Kind) -> np.ndarr
     else:
         y0, y1, oy = _source_span(params.top, dh, s, h)
         x0, x1, ox = _source_span(params.left, dw, s, w)
+        # OpenCV's output size for fx=fy=s (cvRound, half to even like round()); keep the
+        # window inside it (a no-op for sampled params, but the same for every kind).
+        oy = min(max(oy, 0), round((y1 - y0) * s) - dh)
+        ox = min(max(ox, 0), round((x1 - x0) * s) - dw)
         if flag == cv2.INTER_NEAREST_EXACT:
             # cv2's nearest derives its scale from the rounded output size; index directly
-            # with exactly s, on the same grid as the smooth kinds below.
+            # with exactly s, on the same grid as the smooth kinds.
             ys = y0 + np.floor((np.arange(oy, oy + dh) + 0.5) / s).astype(np.intp)
             xs = x0 + np.floor((np.arange(ox, ox + dw) + 0.5) / s).astype(np.intp)
-            out = arr[np.clip(ys, 0, h - 1)[:, None], np.clip(xs, 0, w - 1)]
+            out = arr[np.clip(ys, y0, y1 - 1)[:, None], np.clip(xs, x0, x1 - 1)]
         else:
-            # dsize=None with fx=fy=s makes OpenCV use exactly s on both axes.
-            out = keep_channels(cv2.resize(arr[y0:y1, x0:x1], None, fx=s, fy=s, interpolation=flag), arr)
-            oy = min(max(oy, 0), out.shape[0] - dh)
-            ox = min(max(ox, 0), out.shape[1] - dw)
+            # Resizing by fx=fy=s (no dsize) makes OpenCV use exactly s on both axes.
+            out = _resize(arr[y0:y1, x0:x1], None, s, kind)
             out = out[max(oy, 0) : oy + dh, max(ox, 0) : ox + dw]
     if out.shape[:2] != (dh, dw):  # cannot happen for params from sample_cover_crop
         raise ValueError(f"CoverCrop {params} does not fit inside its scaled source")

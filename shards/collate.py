@@ -32,9 +32,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _chw(arr: np.ndarray) -> torch.Tensor:
+    # A view (no copy): the batch stacking in collate_matting is the one copy.
     if arr.ndim == 2:
-        return torch.from_numpy(np.ascontiguousarray(arr)).unsqueeze(0)
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+        return torch.from_numpy(arr).unsqueeze(0)
+    return torch.from_numpy(arr).permute(2, 0, 1)
 
 
 def to_tensor_sample(
@@ -44,7 +45,11 @@ def to_tensor_sample(
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
 ) -> dict[str, torch.Tensor]:
-    """(H, W[, C]) arrays to (C, H, W) tensors; see the module docstring for dtypes."""
+    """(H, W[, C]) arrays to (C, H, W) tensors; see the module docstring for dtypes.
+
+    The tensors are views of the arrays (possibly not contiguous);
+    :func:`collate_matting` stacks them into contiguous batches.
+    """
     out: dict[str, torch.Tensor] = {}
     for name, arr in arrays.items():
         if name == "image" and normalize:

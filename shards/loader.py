@@ -66,7 +66,8 @@ class _Tagged:
 
 
 def _no_collate(sample: Any) -> Any:
-    return sample
+    """batch_size=None: contiguous per-sample tensors (views would share their whole source)."""
+    return {k: v.contiguous() if isinstance(v, torch.Tensor) else v for k, v in sample.items()}
 
 
 class _CursorCollate:

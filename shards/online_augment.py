@@ -115,7 +115,9 @@ def augment_sample(
     ``alpha.png``, ``trimap.png``, ``fg.*``, ``bg.*``). ``seed``: the
     sample's seed sequence (see :func:`shards.order.sample_seed`).
     ``alt_bg``: another sample's encoded bg for re-compositing (or ``None``).
-    Raises ``ValueError`` for missing or undecodable members.
+    Raises ``ValueError`` for missing or undecodable members. Returned arrays
+    may be views into the decoded ones (not contiguous): the collate makes the
+    one copy into the batch.
     """
     outputs = frozenset(outputs)
     alpha = decode_alpha(members["alpha.png"]) if "alpha.png" in members else None
@@ -181,4 +183,4 @@ def augment_sample(
         arrays["image"] = photometric_jitter(np.ascontiguousarray(arrays["image"]), _rng(seed, _STEP_PHOTO),
                                    config.photometric)
 
-    return {k: np.ascontiguousarray(arrays[k]) for k in OUTPUTS if k in outputs}
+    return {k: arrays[k] for k in OUTPUTS if k in outputs}

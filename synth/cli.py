@@ -34,30 +34,49 @@ _set_option = click.option("--set", "overrides", multiple=True, metavar="PATH=VA
 @click.option("--resume", is_flag=True, help="Finish an interrupted build: keep complete shards, redo the rest.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Cache for prepared foregrounds (default: recipe cache_dir, $SYNTH_CACHE_DIR or ~/.cache).")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="0 runs serially in this process.")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Parallel workers: a local Ray instance with N CPUs (default: all cores); with --address, "
+                   "at most N tasks in flight (default: the cluster's CPUs); 0 runs serially in this process.")
+@click.option("--address", default=None, metavar="ADDR",
+              help="Join an existing Ray cluster: 'auto' (started with `ray start` on this machine or "
+                   "RAY_ADDRESS) or ray://host:port. Default: start a local Ray instance.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--verbose", is_flag=True, help="Show Ray's own logs (and workers' output).")
 @_set_option
 def build(recipe: str, outdir: str, limit: int | None, overwrite: bool, resume: bool, cache_dir: str | None,
-          workers: int, quiet: bool, overrides: tuple[str, ...]) -> None:
-    """Build the dataset described by RECIPE into OUT."""
+          workers: int | None, address: str | None, quiet: bool, verbose: bool, overrides: tuple[str, ...]) -> None:
+    """Build the dataset described by RECIPE into OUT (a folder or an fsspec URL)."""
     from .build import BuildError
     from .build import build as run_build
+    from .executors import make_executor
 
     rec = _load(recipe, overrides)
     log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
     try:
+        executor = make_executor(workers, address, quiet=not verbose)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    try:
         report = run_build(rec, outdir, overwrite=overwrite, resume=resume, limit=limit, cache_dir=cache_dir,
-                           progress=not quiet, log=log)
+                           executor=executor, progress=not quiet, log=log)
     except (BuildError, RecipeError) as err:
         raise click.ClickException(str(err)) from None
     except KeyboardInterrupt:
-        click.echo("interrupted: complete shards were kept; run again with --resume to finish", err=True)
+        click.echo("\ninterrupted: complete shards were kept and no partial shard is left; "
+                   "run the same command with --resume to finish", err=True)
         sys.exit(130)
+    finally:
+        try:
+            executor.close()
+        except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+            pass
     rate = report.total_samples and sum(report.samples.values()) / max(report.timings.get("render", 0), 1e-9)
+    how = "serially" if report.executor == "serial" else f"on {report.executor}"
     click.echo(f"built {report.total_samples} samples in {report.shards_built} new shard(s)"
-               f" ({report.shards_reused} reused) into {Path(report.outdir)} in {report.seconds:.1f} s"
-               f" ({rate:.1f} samples/s rendering)")
+               f" ({report.shards_reused} reused) into {report.outdir} in {report.seconds:.1f} s"
+               f" ({rate:.1f} samples/s rendering, {how})")
+    if report.failures:
+        click.echo(f"  {report.failures} task attempt(s) lost to a dead worker were retried")
     for split, n in report.samples.items():
         click.echo(f"  {split}: {n} samples")
     if report.skipped:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .bg_choice import BgDescriptor, FgDescriptor, assignment_matrix, draw_background, fit_scores
 from .prepare import PreparedBg, PreparedFg
 from .recipe import Recipe, SplitSpec
 
@@ -86,21 +87,32 @@ class BuildPlan:
     backgrounds: dict[str, tuple[PreparedBg, ...]]
     samples: dict[str, int]
     shards: tuple[ShardSpec, ...]
-    extra: dict = field(default_factory=dict)
+    # Context-aware background choice: per split, (n_fg, n_bg) fit scores and row-stochastic
+    # probabilities (absent in `random` mode).
+    bg_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    bg_probs: dict[str, np.ndarray] = field(default_factory=dict)
 
     def shards_of(self, split: str) -> list[ShardSpec]:
         return [s for s in self.shards if s.split == split]
 
-    def foreground_for(self, split: str, index: int) -> PreparedFg:
-        """Sample `index`'s foreground: every foreground once per cycle, cycles freshly shuffled.
-
-        Balanced reuse (counts differ by at most one) and still a pure function of the index.
-        """
-        items = self.foregrounds[split]
-        n = len(items)
+    def foreground_index(self, split: str, index: int) -> int:
+        """Position (in `foregrounds[split]`) of sample `index`'s foreground: every foreground
+        once per cycle, cycles freshly shuffled. Balanced reuse (counts differ by at most one)
+        and still a pure function of the index."""
+        n = len(self.foregrounds[split])
         cycle, pos = divmod(index, n)
         perm = np.random.default_rng([self.recipe.seed, split_code(split), cycle, 0xF6]).permutation(n)
-        return items[int(perm[pos])]
+        return int(perm[pos])
+
+    def foreground_for(self, split: str, index: int) -> PreparedFg:
+        return self.foregrounds[split][self.foreground_index(split, index)]
+
+    def background_index(self, split: str, fg_index: int, rng: np.random.Generator) -> int:
+        """Draw a background position for foreground `fg_index` of `split` with `rng`."""
+        probs = self.bg_probs.get(split)
+        if probs is None:
+            return int(rng.integers(len(self.backgrounds[split])))
+        return draw_background(rng, probs[fg_index])
 
 
 def make_plan(recipe: Recipe, recipe_sha: str, fgs: list[PreparedFg], bgs: list[PreparedBg],
@@ -131,4 +143,23 @@ def make_plan(recipe: Recipe, recipe_sha: str, fgs: list[PreparedFg], bgs: list[
             raise ValueError(f"split {spec.name!r}: no backgrounds assigned ({len(bg_by_id)} usable in total)")
         for k, first in enumerate(range(0, n, per_shard)):
             shards.append(ShardSpec(spec.name, k, first, min(per_shard, n - first)))
-    return BuildPlan(recipe, recipe_sha, foregrounds, backgrounds, samples, tuple(shards))
+    bg_scores, bg_probs = {}, {}
+    choice = recipe.composition.background_choice
+    if choice.mode == "context":
+        canvas = (recipe.canvas.height, recipe.canvas.width)
+        for split, n in samples.items():
+            if n == 0:
+                continue
+            scores = context_scores(foregrounds[split], backgrounds[split], canvas)
+            bg_scores[split] = scores
+            bg_probs[split] = assignment_matrix(scores, choice.temperature, choice.balance)
+    return BuildPlan(recipe, recipe_sha, foregrounds, backgrounds, samples, tuple(shards), bg_scores, bg_probs)
+
+
+def context_scores(fgs: tuple[PreparedFg, ...], bgs: tuple[PreparedBg, ...], canvas_hw: tuple[int, int]) -> np.ndarray:
+    """(n_fg, n_bg) fit scores from the cached descriptors (higher fits better)."""
+    missing = [i.name for i in (*fgs, *bgs) if i.descriptor is None]
+    if missing:
+        raise ValueError(f"no descriptor for {missing[0]} (prepared without one); clear the cache and rebuild")
+    bg_descs = [BgDescriptor(**b.descriptor) for b in bgs]
+    return np.stack([fit_scores(FgDescriptor(**f.descriptor), bg_descs, canvas_hw) for f in fgs])

@@ -19,6 +19,7 @@ import numpy as np
 
 from shards.codec import encode_alpha, encode_rgb
 
+from .bg_choice import describe_background, describe_foreground
 from .sources.imageio import (
     InputError,
     SizeLimits,
@@ -34,7 +35,7 @@ from .sources.scan import BgInput, FgInput
 
 __all__ = ["PreparedFg", "PreparedBg", "prepare_foreground", "prepare_background", "default_cache_dir"]
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class PreparedFg:
     estimator: str
     fg_path: str
     alpha_path: str
+    descriptor: dict | None = None  # synth.bg_choice.FgDescriptor fields
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +67,7 @@ class PreparedBg:
     path: str
     hw: tuple[int, int]
     file_sha256: str | None = None  # of the file's bytes, checked when read again (None: procedural)
+    descriptor: dict | None = None  # synth.bg_choice.BgDescriptor fields
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -140,7 +143,7 @@ def prepare_foreground(item: FgInput, *, estimator: str, cache_dir: str | Path,
     if fg_path.exists() and alpha_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
         return PreparedFg(item_id, item.source, item.kind, item.rel, tuple(meta["hw"]), meta["alpha_bits"],
-                          method, str(fg_path), str(alpha_path))
+                          method, str(fg_path), str(alpha_path), meta["descriptor"])
 
     if item.kind == "procedural":
         fg, alpha = procedural_foreground(item.seed, item.index, item.size)
@@ -165,23 +168,38 @@ def prepare_foreground(item: FgInput, *, estimator: str, cache_dir: str | Path,
     if bits == 8:
         alpha = np.rint(alpha * 255.0).astype(np.float32) / 255.0
 
-    atomic_write_bytes(fg_path, encode_rgb(np.ascontiguousarray(fg), "png"))
+    fg = np.ascontiguousarray(fg)
+    descriptor = json.loads(json.dumps(describe_foreground(fg, alpha).to_dict()))  # as read back from the cache
+    atomic_write_bytes(fg_path, encode_rgb(fg, "png"))
     atomic_write_bytes(alpha_path, encode_alpha(alpha, bits))
-    atomic_write_bytes(meta_path, json.dumps({"hw": list(alpha.shape), "alpha_bits": bits}).encode())
+    meta = {"hw": list(alpha.shape), "alpha_bits": bits, "descriptor": descriptor}
+    atomic_write_bytes(meta_path, json.dumps(meta, sort_keys=True).encode())  # written last: marks the entry whole
     return PreparedFg(item_id, item.source, item.kind, item.rel, tuple(alpha.shape), bits, method,
-                      str(fg_path), str(alpha_path))
+                      str(fg_path), str(alpha_path), descriptor)
 
 
 def prepare_background(item: BgInput, *, cache_dir: str | Path, limits: SizeLimits = SizeLimits()) -> PreparedBg:
-    """Validate one background by a full decode and record its content hash and size."""
+    """Validate one background by a full decode, describe it for background choice, and record
+    its content hash and size. The result is cached by content hash."""
+    cache = Path(cache_dir)
     if item.path is None:
         bg_id = procedural_id("bg", item.seed, item.index, item.size)
-        path = Path(cache_dir) / "bg" / bg_id[:2] / f"{bg_id}.v{CACHE_VERSION}.png"
-        if not path.exists():
-            atomic_write_bytes(path, encode_rgb(procedural_background(item.seed, item.index, item.size), "png"))
-        return PreparedBg(bg_id, item.source, item.rel, str(path), tuple(item.size))
+        path = cache / "bg" / bg_id[:2] / f"{bg_id}.v{CACHE_VERSION}.png"
+        info_path = path.with_suffix(".json")
+        if not (path.exists() and info_path.exists()):
+            image = procedural_background(item.seed, item.index, item.size)
+            atomic_write_bytes(path, encode_rgb(image, "png"))
+            atomic_write_bytes(info_path, json.dumps(describe_background(image).to_dict(), sort_keys=True).encode())
+        return PreparedBg(bg_id, item.source, item.rel, str(path), tuple(item.size), None,
+                          json.loads(info_path.read_text()))
     data = read_bytes(item.path)
-    hw = image_size(data, item.path, limits)
-    decode_rgb(data, item.path, limits)  # full decode: catches truncated files now, not mid-build
     digest = hashlib.sha256(data).hexdigest()
-    return PreparedBg(digest, item.source, item.rel, item.path, hw, digest)
+    info_path = cache / "bg" / digest[:2] / f"{digest}.v{CACHE_VERSION}.json"
+    if info_path.exists():
+        info = json.loads(info_path.read_text())
+    else:
+        image_size(data, item.path, limits)
+        image = decode_rgb(data, item.path, limits)  # full decode: catches truncated files now, not mid-build
+        info = json.loads(json.dumps({"hw": list(image.shape[:2]), "descriptor": describe_background(image).to_dict()}))
+        atomic_write_bytes(info_path, json.dumps(info, sort_keys=True).encode())
+    return PreparedBg(digest, item.source, item.rel, item.path, tuple(info["hw"]), digest, info["descriptor"])

@@ -169,8 +169,13 @@ class ForegroundAugment(_Model):
 
 
 class BackgroundSpec(_Model):
-    """How a background is fitted to the canvas: scale to cover (never stretched), then crop."""
+    """How a background is fitted to the canvas: scale to cover (never stretched), then crop.
 
+    `fit: stretch` resizes the whole background to the canvas ignoring its aspect ratio: the
+    field's common (and wrong) default, offered only to reproduce naive pipelines.
+    """
+
+    fit: Literal["cover", "stretch"] = "cover"
     zoom: Range = (1.0, 1.25)
     flip_p: float = Field(0.5, ge=0.0, le=1.0)
 
@@ -180,10 +185,112 @@ class BackgroundSpec(_Model):
         return _check_range(v, 1.0, 8.0, "zoom")
 
 
+class BackgroundChoiceSpec(_Model):
+    """Which background a foreground gets.
+
+    `context`: backgrounds are scored for fit with each foreground (colour and light,
+    temperature, clutter, resolution) and drawn from softmax(score / temperature), balanced
+    by Sinkhorn scaling: each background's expected use is at least `balance` times its fair
+    share (`balance: 1`: all used equally often; `0`: plain softmax, best fits only).
+    `random`: uniform, the field's default.
+    """
+
+    mode: Literal["context", "random"] = "context"
+    temperature: float = Field(0.5, gt=0.01, le=100.0)
+    balance: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class MultiForegroundSpec(_Model):
+    """Extra foregrounds over-composited with the first; the target alpha is their union."""
+
+    p: float = Field(0.0, ge=0.0, le=1.0)
+    max_count: int = Field(2, ge=2, le=4)
+    scale: Range = (0.3, 0.7)
+    behind_p: float = Field(0.5, ge=0.0, le=1.0)  # chance an extra one goes behind (is occluded)
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, v: Range) -> Range:
+        return _check_range(v, 0.05, 4.0, "scale")
+
+
 class CompositionSpec(_Model):
     fg_estimation: Literal["blur_fusion", "ml", "photo"] = "ml"
     placement: PlacementSpec = PlacementSpec()
     background: BackgroundSpec = BackgroundSpec()
+    background_choice: BackgroundChoiceSpec = BackgroundChoiceSpec()
+    multi_foreground: MultiForegroundSpec = MultiForegroundSpec()
+
+
+HarmonizationMethod = Literal["reinhard_lab", "histogram_match", "albu_histogram", "albu_fda", "albu_pda"]
+
+
+class HarmonizationSpec(_Model):
+    """Shift F toward the background's colour and light (F only, before compositing)."""
+
+    p: float = Field(0.7, ge=0.0, le=1.0)
+    methods: list[HarmonizationMethod] = Field(default_factory=lambda: ["reinhard_lab", "histogram_match"],
+                                               min_length=1)
+    strength: Range = (0.2, 0.7)
+
+    @field_validator("strength")
+    @classmethod
+    def _strength(cls, v: Range) -> Range:
+        return _check_range(v, 0.0, 1.0, "strength")
+
+
+class DefocusSpec(_Model):
+    """Lens-like (disk) defocus of the background; radius in px at a 1024-px long side."""
+
+    p: float = Field(0.4, ge=0.0, le=1.0)
+    radius: Range = (1.0, 8.0)
+
+    @field_validator("radius")
+    @classmethod
+    def _radius(cls, v: Range) -> Range:
+        return _check_range(v, 0.0, 64.0, "radius")
+
+
+class NoiseSpec(_Model):
+    """Sensor-like noise added to the composite after compositing (F and B share it).
+
+    `compensate` first adds the missing noise to the cleaner layer (alpha-weighted) so the
+    foreground and background regions carry the same noise level before the common noise.
+    """
+
+    p: float = Field(0.7, ge=0.0, le=1.0)
+    sigma: Range = (0.5, 5.0)
+    compensate: bool = True
+    max_compensation: float = Field(6.0, ge=0.0, le=50.0)
+
+    @field_validator("sigma")
+    @classmethod
+    def _sigma(cls, v: Range) -> Range:
+        return _check_range(v, 0.0, 50.0, "sigma")
+
+
+class JpegSpec(_Model):
+    """JPEG re-compression of the composite only."""
+
+    p: float = Field(0.3, ge=0.0, le=1.0)
+    quality: tuple[int, int] = (70, 95)
+
+    @field_validator("quality")
+    @classmethod
+    def _quality(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not (10 <= v[0] <= v[1] <= 100):
+            raise ValueError(f"quality must satisfy 10 <= low <= high <= 100, got {list(v)}")
+        return v
+
+
+class RealismSpec(_Model):
+    """Realism matching after RSSN: resolution, sharpness, noise, compression."""
+
+    resolution_match: bool = True
+    defocus: DefocusSpec = DefocusSpec()
+    sharpness_match_p: float = Field(0.5, ge=0.0, le=1.0)  # when not defocused: blur F down to B's sharpness
+    noise: NoiseSpec = NoiseSpec()
+    jpeg: JpegSpec = JpegSpec()
 
 
 class TrimapSpec(_Model):
@@ -228,6 +335,8 @@ class Recipe(_Model):
     splits: list[SplitSpec] = Field(min_length=1)
     canvas: CanvasSpec = CanvasSpec()
     composition: CompositionSpec = CompositionSpec()
+    harmonization: HarmonizationSpec = HarmonizationSpec()
+    realism: RealismSpec = RealismSpec()
     foreground_augment: ForegroundAugment = ForegroundAugment()
     trimap: TrimapSpec = TrimapSpec()
     output: OutputSpec = OutputSpec()

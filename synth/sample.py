@@ -9,21 +9,25 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from augment.compose import composite
+from augment.aligned import apply_albumentations
+from augment.compose import composite, over
 from augment.flip import apply_flip, sample_flip
 from augment.placement import apply_placement, sample_placement
-from augment.resize import CoverCrop, apply_cover_crop, sample_cover_crop
+from augment.resize import CoverCrop, apply_cover_crop, resize_to, sample_cover_crop
 from augment.rotate_crop import apply_rotation, sample_rotation
 from augment.trimap import make_trimap, sample_band_px
 from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_rgb, encode_trimap
 
+from .albu import build_transform
 from .plan import BuildPlan, sample_key, split_code
 from .prepare import PreparedBg, PreparedFg
+from .realism_steps import post_composite, pre_composite
 from .sources.imageio import InputError, decode_background, read_bytes
 
 __all__ = ["render_sample", "RenderedSample", "step_rng"]
@@ -40,11 +44,6 @@ def step_rng(seed: int, split: str, index: int, step: str) -> np.random.Generato
     """The generator for one random step of one sample (independent across steps)."""
     step_code = int.from_bytes(hashlib.sha256(step.encode()).digest()[:4], "little")
     return np.random.default_rng([seed, split_code(split), index, step_code])
-
-
-def _choose_background(plan: BuildPlan, split: str, rng: np.random.Generator) -> PreparedBg:
-    pool = plan.backgrounds[split]
-    return pool[int(rng.integers(len(pool)))]
 
 
 def _load_foreground(item: PreparedFg) -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +72,71 @@ def _for_reduced_source(cover: CoverCrop, hw: tuple[int, int]) -> CoverCrop:
     return dataclasses.replace(cover, src_hw=(nh, nw), scale=scale)
 
 
+def _augment_and_place(plan: BuildPlan, item: PreparedFg, rng: Callable[[str], np.random.Generator], tag: str,
+                       scale: tuple[float, float], ops: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Load one foreground, augment it (same parameters for F and alpha), place it on the canvas.
+
+    Returns (F uint8 canvas, alpha float32 canvas, how much F was enlarged).
+    """
+    recipe = plan.recipe
+    canvas = (recipe.canvas.height, recipe.canvas.width)
+    fg, alpha = _load_foreground(item)
+    aug = recipe.foreground_augment
+    flip = sample_flip(rng(f"{tag}_flip"), p_horizontal=aug.flip_p)
+    fg, alpha = apply_flip(flip, fg), apply_flip(flip, alpha)
+    ops.append({"op": "flip", "target": tag, **flip.to_dict()})
+    r = rng(f"{tag}_rotation")
+    if aug.rotation.max_angle > 0 and r.random() < aug.rotation.p:
+        rot = sample_rotation(r, aug.rotation.max_angle)
+        fg, alpha = apply_rotation(rot, fg, "image"), apply_rotation(rot, alpha, "alpha")
+        ops.append({"op": "rotate_valid_crop", "target": tag, **rot.to_dict()})
+    if aug.albumentations:
+        out = apply_albumentations(build_transform(aug.albumentations), rng(f"{tag}_albumentations"),
+                                   image=fg, alpha=alpha)
+        fg, alpha = out["image"], out["alpha"]
+        ops.append({"op": "albumentations", "target": tag, "transforms": [s.model_dump() for s in aug.albumentations]})
+    pl = recipe.composition.placement
+    placement = sample_placement(rng(f"{tag}_placement"), fg.shape[:2], canvas, scale=scale,
+                                 max_outside=pl.max_outside, anchor=pl.anchor)
+    ops.append({"op": "place", "target": tag, **placement.to_dict()})
+    return (apply_placement(placement, fg, canvas, "image"), apply_placement(placement, alpha, canvas, "alpha"),
+            placement.scale)
+
+
+def _fit_background(plan: BuildPlan, item: PreparedBg, rng: Callable[[str], np.random.Generator],
+                    ops: list[dict[str, Any]]) -> tuple[np.ndarray, float]:
+    """Fit a background to the canvas (cover-crop, or the naive stretch). Returns (B, enlargement)."""
+    recipe = plan.recipe
+    canvas = (recipe.canvas.height, recipe.canvas.width)
+    spec = recipe.composition.background
+    if spec.fit == "stretch":
+        bg = resize_to(_load_background(item, 1.0)[0], canvas, "image")
+        upscale = max(canvas[0] / item.hw[0], canvas[1] / item.hw[1])
+        ops.append({"op": "stretch", "target": "background", "src_hw": list(item.hw)})
+    else:
+        cover = sample_cover_crop(rng("bg_cover"), item.hw, canvas, zoom=spec.zoom)
+        upscale = cover.scale
+        bg, reduce = _load_background(item, cover.scale)
+        if reduce > 1:
+            cover = _for_reduced_source(cover, bg.shape[:2])
+        bg = apply_cover_crop(cover, bg, "image")
+        ops.append({"op": "cover_crop", "target": "background", "decode_reduce": reduce, **cover.to_dict()})
+    flip = sample_flip(rng("bg_flip"), p_horizontal=spec.flip_p)
+    ops.append({"op": "flip", "target": "background", **flip.to_dict()})
+    return apply_flip(flip, bg), upscale
+
+
+def _extra_foregrounds(plan: BuildPlan, split: str, primary: int, rng: np.random.Generator) -> list[int]:
+    """Positions of additional foregrounds for this sample (none unless the recipe asks)."""
+    spec = plan.recipe.composition.multi_foreground
+    n = len(plan.foregrounds[split])
+    u, k = rng.uniform(), int(rng.integers(1, spec.max_count))
+    if u >= spec.p or n < 2:
+        return []
+    others = [i for i in range(n) if i != primary]
+    return [int(i) for i in rng.choice(others, size=min(k, len(others)), replace=False)]
+
+
 def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     """Compose sample `index` of `split` and encode its members (see DESIGN.md, sample format)."""
     recipe = plan.recipe
@@ -83,49 +147,30 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     def rng(step: str) -> np.random.Generator:
         return step_rng(seed, split, index, step)
 
-    fg_item = plan.foreground_for(split, index)
-    bg_item = _choose_background(plan, split, rng("background"))
-    fg, alpha = _load_foreground(fg_item)
+    fg_index = plan.foreground_index(split, index)
+    fg_item = plan.foregrounds[split][fg_index]
+    bg_index = plan.background_index(split, fg_index, rng("background"))
+    bg_item = plan.backgrounds[split][bg_index]
 
-    # Foreground augmentation: the same parameters for F and alpha.
-    aug = recipe.foreground_augment
-    flip = sample_flip(rng("fg_flip"), p_horizontal=aug.flip_p)
-    fg, alpha = apply_flip(flip, fg), apply_flip(flip, alpha)
-    ops.append({"op": "flip", "target": "foreground", **flip.to_dict()})
-    r = rng("fg_rotation")
-    if aug.rotation.max_angle > 0 and r.random() < aug.rotation.p:
-        rot = sample_rotation(r, aug.rotation.max_angle)
-        fg, alpha = apply_rotation(rot, fg, "image"), apply_rotation(rot, alpha, "alpha")
-        ops.append({"op": "rotate_valid_crop", "target": "foreground", **rot.to_dict()})
-    if aug.albumentations:
-        from augment.aligned import apply_albumentations
+    fg_c, alpha_c, fg_upscale = _augment_and_place(plan, fg_item, rng, "foreground",
+                                                   recipe.composition.placement.scale, ops)
+    extras = _extra_foregrounds(plan, split, fg_index, rng("multi_foreground"))
+    if extras:
+        layers = [(fg_c, alpha_c)]
+        r = rng("multi_order")
+        for k, pos in enumerate(extras):
+            f, a, _ = _augment_and_place(plan, plan.foregrounds[split][pos], rng, f"foreground{k + 2}",
+                                         recipe.composition.multi_foreground.scale, ops)
+            behind = bool(r.random() < recipe.composition.multi_foreground.behind_p)
+            layers.append((f, a)) if behind else layers.insert(0, (f, a))
+            ops.append({"op": "over", "target": f"foreground{k + 2}", "behind": behind})
+        fg_f, alpha_c = over(layers)
+        fg_c = np.clip(np.rint(fg_f * 255.0), 0, 255).astype(np.uint8)
 
-        from .albu import build_transform
-
-        out = apply_albumentations(build_transform(aug.albumentations), rng("fg_albumentations"), image=fg, alpha=alpha)
-        fg, alpha = out["image"], out["alpha"]
-        ops.append({"op": "albumentations", "target": "foreground",
-                    "transforms": [s.model_dump() for s in aug.albumentations]})
-
-    # Placement on the canvas.
-    pl = recipe.composition.placement
-    placement = sample_placement(rng("placement"), fg.shape[:2], canvas, scale=pl.scale,
-                                 max_outside=pl.max_outside, anchor=pl.anchor)
-    fg_c = apply_placement(placement, fg, canvas, "image")
-    alpha_c = apply_placement(placement, alpha, canvas, "alpha")
-    ops.append({"op": "place", "target": "foreground", **placement.to_dict()})
-
-    # Background: scale to cover (never stretched), crop, flip.
-    bgs = recipe.composition.background
-    cover = sample_cover_crop(rng("bg_cover"), bg_item.hw, canvas, zoom=bgs.zoom)
-    bg, reduce = _load_background(bg_item, cover.scale)
-    if reduce > 1:
-        cover = _for_reduced_source(cover, bg.shape[:2])
-    bg = apply_cover_crop(cover, bg, "image")
-    ops.append({"op": "cover_crop", "target": "background", "decode_reduce": reduce, **cover.to_dict()})
-    bg_flip = sample_flip(rng("bg_flip"), p_horizontal=bgs.flip_p)
-    bg = apply_flip(bg_flip, bg)
-    ops.append({"op": "flip", "target": "background", **bg_flip.to_dict()})
+    bg, bg_upscale = _fit_background(plan, bg_item, rng, ops)
+    fg_c, bg, realism_ops = pre_composite(rng, recipe, fg_c, alpha_c, bg, fg_upscale=fg_upscale,
+                                          bg_upscale=bg_upscale)
+    ops.extend(realism_ops)
 
     # Encode the layers first and composite the decoded ones: the stored F and B are exactly
     # the layers the composite was made from.
@@ -137,11 +182,16 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     if out.alpha_bits == 8:
         alpha_c = np.rint(alpha_c * 255.0).astype(np.float32) / 255.0
     image = composite(fg_c, alpha_c, bg)
+    image, post_ops = post_composite(rng, recipe, image, alpha_c, fg_c, bg)
 
     band = sample_band_px(rng("trimap"), canvas, recipe.trimap.band, reference=recipe.trimap.reference)
     trimap = make_trimap(alpha_c, band)
 
     key = sample_key(split, index)
+    background: dict[str, Any] = {"id": bg_item.id, "source": bg_item.source, "file": bg_item.name}
+    if split in plan.bg_probs:
+        background.update(fit_score=float(plan.bg_scores[split][fg_index, bg_index]),
+                          probability=float(plan.bg_probs[split][fg_index, bg_index]))
     meta = {
         "key": key,
         "split": split,
@@ -149,13 +199,14 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         "seed": seed,
         "recipe_sha256": plan.recipe_sha256,
         "size": list(canvas),
-        "foreground": {"id": fg_item.id, "source": fg_item.source, "kind": fg_item.kind, "file": fg_item.name,
-                       "estimator": fg_item.estimator},
-        "background": {"id": bg_item.id, "source": bg_item.source, "file": bg_item.name},
+        "foreground": _fg_meta(fg_item),
+        "background": background,
         "ops": ops,
         "trimap": {"band_px": band},
-        "post_composite": [],
+        "post_composite": post_ops,
     }
+    if extras:
+        meta["extra_foregrounds"] = [_fg_meta(plan.foregrounds[split][pos]) for pos in extras]
     members = {
         f"image.{out.image_format}": encode_rgb(image, out.image_format, out.jpeg_quality),
         "alpha.png": encode_alpha(alpha_c, out.alpha_bits),
@@ -165,3 +216,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         "meta.json": json.dumps(meta, sort_keys=True, separators=(",", ":")).encode(),
     }
     return RenderedSample(key, members, meta)
+
+
+def _fg_meta(item: PreparedFg) -> dict[str, Any]:
+    return {"id": item.id, "source": item.source, "kind": item.kind, "file": item.name, "estimator": item.estimator}

@@ -51,9 +51,10 @@ def synthetic_arrays(seed: int, index: int, hw: tuple[int, int] = (40, 56)) -> d
 
 def synthetic_members(
     split: str, index: int, *, seed: int = 0, hw: tuple[int, int] = (40, 56),
-    fmt: str = "jpg", alpha_bits: int = 8, n_foregrounds: int = 5,
+    fmt: str = "jpg", alpha_bits: int = 8, n_foregrounds: int = 5, layer_fmt: str = "jpg",
+    aligned: bool = False,
 ) -> dict[str, bytes]:
-    arr = synthetic_arrays(seed, index, hw)
+    arr = aligned_arrays(seed, index, hw) if aligned else synthetic_arrays(seed, index, hw)
     key = sample_key(split, index)
     meta = {
         "key": key, "split": split, "index": index, "seed": seed, "recipe_sha256": RECIPE_SHA256,
@@ -63,15 +64,33 @@ def synthetic_members(
         f"image.{fmt}": encode_rgb(arr["image"], fmt),
         "alpha.png": encode_alpha(arr["alpha"], alpha_bits),
         "trimap.png": encode_trimap(arr["trimap"]),
-        "fg.jpg": encode_rgb(arr["fg"], "jpg"),
-        "bg.jpg": encode_rgb(arr["bg"], "jpg"),
+        f"fg.{layer_fmt}": encode_rgb(arr["fg"], layer_fmt),
+        f"bg.{layer_fmt}": encode_rgb(arr["bg"], layer_fmt),
         "meta.json": json.dumps(meta, sort_keys=True).encode(),
     }
 
 
+def aligned_arrays(seed: int, index: int, hw: tuple[int, int] = (40, 56)) -> dict[str, np.ndarray]:
+    """image = fg = bg = one noise pattern; alpha = its red channel / 255 with saturated
+    regions (so trimaps have 0 and 255); the stored trimap quantises that alpha. Any
+    misalignment between targets after augmentation shows up as large differences."""
+    rng = np.random.default_rng([seed, index, 99])
+    h, w = hw
+    pattern = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    red = pattern[..., 0]
+    red[: h // 4] = 0
+    red[-(h // 4):] = 255
+    alpha = red.astype(np.float32) / 255.0
+    trimap = np.full((h, w), 128, np.uint8)
+    trimap[red == 0] = 0
+    trimap[red == 255] = 255
+    return {"image": pattern, "fg": pattern.copy(), "bg": pattern.copy(), "alpha": alpha, "trimap": trimap}
+
+
 def write_dataset(
     root: Path, shard_sizes: Mapping[str, Sequence[int]], *, seed: int = 0,
-    hw: tuple[int, int] = (40, 56), fmt: str = "jpg", alpha_bits: int = 8,
+    hw: tuple[int, int] = (40, 56), fmt: str = "jpg", alpha_bits: int = 8, layer_fmt: str = "jpg",
+    aligned: bool = False,
 ) -> Manifest:
     """Write shards of the given sizes per split and the manifest; return the manifest."""
     root = Path(root)
@@ -82,7 +101,8 @@ def write_dataset(
         first = 0
         for si, n in enumerate(sizes):
             samples = [
-                (sample_key(split, i), synthetic_members(split, i, seed=seed, hw=hw, fmt=fmt, alpha_bits=alpha_bits))
+                (sample_key(split, i), synthetic_members(split, i, seed=seed, hw=hw, fmt=fmt, alpha_bits=alpha_bits,
+                                                       layer_fmt=layer_fmt, aligned=aligned))
                 for i in range(first, first + n)
             ]
             name = shard_filename(split, si)

@@ -18,6 +18,7 @@ from shards.codec import decode_alpha, decode_rgb, decode_trimap
 from shards.manifest import read_manifest
 from synth.build import BuildError, build
 from synth.cli import main
+from synth.realism_steps import replay_post_composite
 from synth.recipe import load_recipe, parse_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,14 +92,19 @@ def test_members_keys_and_tar_headers(demo_build):
 def test_every_composite_rederives_from_stored_layers(demo_build):
     root, recipe, _ = demo_build
     n = 0
+    post_seen: set[str] = set()
     for tar in sorted((root / "out").glob("*.tar")):
         for key, s in _read_tar(tar).items():
             image = decode_rgb(s["image.png"])
             alpha = decode_alpha(s["alpha.png"])
             fg, bg = decode_rgb(s["fg.jpg"]), decode_rgb(s["bg.jpg"])
             assert image.shape == (96, 112, 3) and alpha.shape == (96, 112)
-            diff = np.abs(composite(fg, alpha, bg).astype(int) - image.astype(int))
+            meta = json.loads(s["meta.json"])
+            # The stored layers reproduce the composite; recorded post-composite steps replay exactly.
+            derived = replay_post_composite(composite(fg, alpha, bg), alpha, meta["post_composite"])
+            diff = np.abs(derived.astype(int) - image.astype(int))
             assert diff.max() <= 1, key  # exact up to rounding
+            post_seen.update(op["op"] for op in meta["post_composite"])
             trimap = decode_trimap(s["trimap.png"])
             a8 = np.rint(alpha * 255)
             assert set(np.unique(trimap)) <= {0, 128, 255}
@@ -111,6 +117,7 @@ def test_every_composite_rederives_from_stored_layers(demo_build):
             assert {op["op"] for op in meta["ops"]} >= {"place", "cover_crop", "flip"}
             n += 1
     assert n == 13
+    assert post_seen == {"noise", "jpeg"}  # the replay above was exercised on both steps
 
 
 def test_splits_disjoint_by_foreground(demo_build):
@@ -226,7 +233,8 @@ def test_cli_build_validate_and_errors(tmp_path):
     recipe_path.write_text(yaml.safe_dump(_small_recipe()))
     runner = CliRunner()
     res = runner.invoke(main, ["build", str(recipe_path), "-o", str(tmp_path / "o"), "--quiet",
-                               "--cache-dir", str(tmp_path / "c"), "--set", "splits.0.samples=5", "--limit", "2"])
+                               "--cache-dir", str(tmp_path / "c"), "--set", "splits.0.samples=5", "--limit", "2",
+                               "--workers", "0"])
     assert res.exit_code == 0, res.output
     assert "built 4 samples" in res.output
     assert read_manifest(tmp_path / "o").splits == {"train": 2, "val": 2}

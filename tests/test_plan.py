@@ -57,6 +57,7 @@ def _plan(n_fg=10, n_bg=6, samples=(25, 7), per_shard=4, disjoint=False, limit=N
                    {"name": "val", "fraction": 0.3, "samples": samples[1]}],
         "background_split": "disjoint" if disjoint else "shared",
         "output": {"samples_per_shard": per_shard},
+        "composition": {"background_choice": {"mode": "random"}},
     })
     fgs = [PreparedFg(i, "p", "procedural", f"{k}", (8, 8), 8, "given", "", "") for k, i in enumerate(_ids(n_fg))]
     bgs = [PreparedBg(i, "p", f"{k}", "", (8, 8)) for k, i in enumerate(_ids(n_bg, "bg"))]

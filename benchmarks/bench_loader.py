@@ -1,0 +1,339 @@
+"""Loader throughput per DataLoader worker, against two baselines on the same data.
+
+    python benchmarks/bench_loader.py                      # builds a dataset from ../shared/data
+    python benchmarks/bench_loader.py --data out/portrait  # or use a built dataset
+
+Measured, in this process, on the same shards, with OpenCV and torch limited
+to one thread per process:
+
+- **ours**: ``MattingLoader(MattingDataset(..., crop=512))``: shuffle buffer,
+  decode, unknown-centred crop with scale jitter, flips, fresh trimap, tensors;
+- **(a) webdataset**: ``webdataset.WebDataset`` decoding the same members
+  (image, alpha, fg, bg) with no augmentation, to tensors; twice: with
+  webdataset's own ``.decode("rgb8")`` (PIL) and with this project's codecs;
+- **(b) on-the-fly generator**: the per-``__getitem__`` pattern of
+  GCA-Matting's ``data_generator.py`` (read fg/alpha/bg files, random affine,
+  erosion trimap, crop 512 on the unknown region, composite, float tensors),
+  written here from that description, over the same F, alpha and B
+  extracted to files.
+
+Samples/s are counted from the first batch on (worker start-up and the
+buffer's first fill excluded) and divided by the number of workers. Worker
+memory is measured separately: one process iterating the dataset (what a
+worker does) with a 2,000-sample shuffle buffer over >= 2,400 samples
+(shards are hard-linked several times when the dataset is smaller).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from shards import MattingDataset, MattingLoader  # noqa: E402
+from shards.codec import decode_alpha, decode_rgb  # noqa: E402
+from shards.manifest import Manifest, ShardEntry, read_manifest, shard_url, write_manifest  # noqa: E402
+from shards.reader import iter_shard_samples  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def _one_thread(_worker_id: int | None = None) -> None:
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+# --------------------------------------------------------------------- data
+def build_dataset(out: Path, samples: int, canvas: int) -> Path:
+    """Build a dataset with `synth build` from ../shared/data (procedural demo data if absent)."""
+    if (SHARED / "alphamatting" / "alpha").is_dir():
+        recipe = {
+            "name": "bench", "seed": 0,
+            "foregrounds": [{"kind": "image_alpha", "name": "alphamatting",
+                             "image_dir": str(SHARED / "alphamatting" / "image"),
+                             "alpha_dir": str(SHARED / "alphamatting" / "alpha")}],
+            "backgrounds": [{"kind": "folder", "name": "bg", "path": str(SHARED / "backgrounds")}],
+            "splits": [{"name": "train", "fraction": 1.0, "samples": samples}],
+            "canvas": {"height": canvas, "width": canvas},
+            "composition": {"fg_estimation": "blur_fusion"},
+            "output": {"samples_per_shard": 64},
+        }
+        path = out.parent / "bench_recipe.json"
+        path.write_text(json.dumps(recipe))
+        # YAML is a superset of JSON.
+        recipe_path = path.with_suffix(".yaml")
+        path.rename(recipe_path)
+    else:
+        recipe_path = ROOT / "recipes" / "demo.yaml"
+    cmd = [sys.executable, "-m", "synth.cli", "build", str(recipe_path), "-o", str(out), "--quiet",
+           "--set", f"splits.0.samples={samples}", "--cache-dir", str(out.parent / "cache")]
+    print("building:", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return out
+
+
+def replicate(data: Path, out: Path, at_least: int) -> Path:
+    """A dataset whose manifest lists the train shards several times (hard links)."""
+    m = read_manifest(data)
+    shards = m.shards_of("train")
+    out.mkdir(parents=True, exist_ok=True)
+    entries, first, k = [], 0, 0
+    while first < at_least:
+        for e in shards:
+            name = f"train-{k:06d}.tar"
+            dst = out / name
+            if not dst.exists():
+                try:
+                    os.link(shard_url(data, e), dst)
+                except OSError:
+                    dst.write_bytes(Path(shard_url(data, e)).read_bytes())
+            entries.append(ShardEntry(path=name, split="train", samples=e.samples, bytes=e.bytes,
+                                      sha256=e.sha256, first_index=first))
+            first += e.samples
+            k += 1
+    write_manifest(out, Manifest(recipe=m.recipe, recipe_sha256=m.recipe_sha256, splits={"train": first},
+                                 shards=entries))
+    return out
+
+
+def extract_files(data: Path, out: Path) -> list[tuple[str, str, str]]:
+    """F, alpha and B of every train sample as files (for the on-the-fly baseline)."""
+    out.mkdir(parents=True, exist_ok=True)
+    triples = []
+    for e in read_manifest(data).shards_of("train"):
+        for _, (key, members, _err) in iter_shard_samples(shard_url(data, e)):
+            paths = []
+            for stem in ("fg", "alpha", "bg"):
+                name = next(n for n in members if n.startswith(stem + "."))
+                p = out / f"{key}.{name}"
+                p.write_bytes(members[name])
+                paths.append(str(p))
+            triples.append(tuple(paths))
+    return triples
+
+
+# ---------------------------------------------------------------- baselines
+class _WdsMap:
+    """webdataset sample -> tensors with this project's codecs (module level: picklable)."""
+
+    def __call__(self, s: dict) -> dict:
+        img = next(v for k, v in s.items() if k.startswith("image."))
+        fg = next(v for k, v in s.items() if k.startswith("fg."))
+        bg = next(v for k, v in s.items() if k.startswith("bg."))
+        return {"image": torch.from_numpy(decode_rgb(img)).permute(2, 0, 1).contiguous(),
+                "alpha": torch.from_numpy(decode_alpha(s["alpha.png"]))[None],
+                "fg": torch.from_numpy(decode_rgb(fg)).permute(2, 0, 1).contiguous(),
+                "bg": torch.from_numpy(decode_rgb(bg)).permute(2, 0, 1).contiguous()}
+
+
+class _WdsPil:
+    """webdataset's own decoded arrays (``.decode("rgb8")``) -> tensors."""
+
+    def __call__(self, s: dict) -> dict:
+        def t(a):
+            a = np.asarray(a)
+            return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1) if a.ndim == 3 else a[None]))
+        pick = lambda stem: next(v for k, v in s.items() if k.startswith(stem + "."))  # noqa: E731
+        return {"image": t(pick("image")), "alpha": t(np.asarray(pick("alpha"))[..., 0]),
+                "fg": t(pick("fg")), "bg": t(pick("bg"))}
+
+
+def webdataset_pipeline(urls: list[str], own_codec: bool):
+    import webdataset as wds
+
+    keep = lambda s: {k: v for k, v in s.items() if k.split(".")[0] in ("image", "alpha", "fg", "bg") or k.startswith("__")}  # noqa: E731
+    ds = wds.WebDataset(urls, shardshuffle=False, empty_check=False).map(keep)
+    if own_codec:
+        return ds.map(_WdsMap())
+    return ds.decode("rgb8").map(_WdsPil())
+
+
+class OnTheFlyGenerator(Dataset):
+    """GCA-Matting-style per-item generator (written from its description, not copied).
+
+    Per item: read F (jpg), alpha (png) and B (jpg) files; random affine of F and
+    alpha (rotation, scale, shear, flip) with the same matrix; a trimap by random
+    erosion/dilation of the alpha; a 512 crop around an unknown pixel (resizing up
+    when smaller); B resized to the crop; I = aF + (1-a)B in float; normalised
+    float tensors. Each item draws from its own RNG (index, epoch) -- unlike the
+    original's global RNG.
+    """
+
+    def __init__(self, triples, crop=512):
+        self.triples, self.crop = triples, crop
+
+    def __len__(self):
+        return len(self.triples)
+
+    def __getitem__(self, i):
+        rng = np.random.default_rng([i, 1234])
+        fg_p, a_p, bg_p = self.triples[i]
+        fg = cv2.imread(fg_p, cv2.IMREAD_COLOR)
+        alpha = cv2.imread(a_p, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+        bg = cv2.imread(bg_p, cv2.IMREAD_COLOR)
+        h, w = alpha.shape
+        # random affine
+        angle, scale = rng.uniform(-30, 30), rng.uniform(0.8, 1.25)
+        shear = rng.uniform(-10, 10, 2)
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+        sh = np.array([[1, np.tan(np.radians(shear[0])), 0], [np.tan(np.radians(shear[1])), 1, 0]])
+        m = m @ np.vstack([sh, [0, 0, 1]])
+        if rng.random() < 0.5:
+            m = np.array([[-1, 0, w - 1], [0, 1, 0]]) @ np.vstack([m, [0, 0, 1]])
+        fg = cv2.warpAffine(fg, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        alpha = cv2.warpAffine(alpha, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        # erosion trimap
+        k_fg, k_bg = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+        fg_mask = (alpha + 1e-5).astype(np.int32).astype(np.uint8)
+        bg_mask = (1 - alpha + 1e-5).astype(np.int32).astype(np.uint8)
+        fg_mask = cv2.erode(fg_mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k_fg, k_fg)))
+        bg_mask = cv2.erode(bg_mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k_bg, k_bg)))
+        trimap = np.full(alpha.shape, 128, np.uint8)
+        trimap[fg_mask == 1] = 255
+        trimap[bg_mask == 1] = 0
+        # crop around the unknown region
+        c = self.crop
+        if min(h, w) < c:
+            s = c / min(h, w)
+            nh, nw = int(np.ceil(h * s)), int(np.ceil(w * s))
+            fg = cv2.resize(fg, (nw, nh), interpolation=cv2.INTER_LINEAR)
+            alpha = cv2.resize(alpha, (nw, nh), interpolation=cv2.INTER_LINEAR)
+            trimap = cv2.resize(trimap, (nw, nh), interpolation=cv2.INTER_NEAREST)
+            h, w = nh, nw
+        ys, xs = np.where(trimap == 128)
+        if len(ys):
+            j = int(rng.integers(len(ys)))
+            top = int(np.clip(ys[j] - c // 2, 0, h - c))
+            left = int(np.clip(xs[j] - c // 2, 0, w - c))
+        else:
+            top, left = int(rng.integers(h - c + 1)), int(rng.integers(w - c + 1))
+        fg = fg[top:top + c, left:left + c]
+        alpha = alpha[top:top + c, left:left + c]
+        trimap = trimap[top:top + c, left:left + c]
+        bg = cv2.resize(bg, (c, c), interpolation=cv2.INTER_CUBIC)
+        a = alpha[..., None]
+        image = fg.astype(np.float32) * a + bg.astype(np.float32) * (1 - a)
+        mean = np.array([0.406, 0.456, 0.485], np.float32) * 255
+        std = np.array([0.225, 0.224, 0.229], np.float32) * 255
+        to_t = lambda x: torch.from_numpy(np.ascontiguousarray(((x - mean) / std).transpose(2, 0, 1)))  # noqa: E731
+        return {"image": to_t(image[..., ::-1]), "fg": to_t(fg[..., ::-1].astype(np.float32)),
+                "bg": to_t(bg[..., ::-1].astype(np.float32)), "alpha": torch.from_numpy(alpha)[None],
+                "trimap": torch.from_numpy(trimap)[None]}
+
+
+# ------------------------------------------------------------------ timing
+def rate(loader, limit: int) -> tuple[float, int]:
+    """Samples/s from the first batch on (start-up excluded), over at most `limit` samples."""
+    it = iter(loader)
+    first = next(it)
+    n0 = len(first["alpha"])
+    t0 = time.perf_counter()
+    n = 0
+    for b in it:
+        n += len(b["alpha"])
+        if n + n0 >= limit:
+            break
+    dt = time.perf_counter() - t0
+    del it
+    return n / dt, n
+
+
+def memory_probe(data: str, buffer: int, samples: int, crop: int) -> dict:
+    """Run in a fresh process: iterate like one worker does; report peak memory."""
+    _one_thread()
+
+    def status(field: str) -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    ds = MattingDataset(data, "train", crop=crop, buffer_size=buffer)
+    base = status("VmRSS:")
+    n = 0
+    buffered_bytes = 0
+    for s in ds:
+        n += 1
+        if n >= samples:
+            break
+    peak = status("VmHWM:")
+    return {"samples": n, "rss_after_imports": base, "peak_rss": peak, "growth": peak - base,
+            "buffered_bytes_estimate": buffered_bytes}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, help="a built dataset (manifest folder); default: build one")
+    ap.add_argument("--samples", type=int, default=384, help="samples to build when --data is not given")
+    ap.add_argument("--canvas", type=int, default=640, help="canvas of the built dataset")
+    ap.add_argument("--crop", type=int, default=512)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--limit", type=int, default=320, help="samples timed per run")
+    ap.add_argument("--buffer", type=int, default=2000, help="shuffle buffer for the memory probe")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--probe", nargs=3, metavar=("DATA", "BUFFER", "SAMPLES"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.probe:
+        print(json.dumps(memory_probe(args.probe[0], int(args.probe[1]), int(args.probe[2]), args.crop)))
+        return
+
+    _one_thread()
+    tmp = Path(tempfile.mkdtemp(prefix="bench_loader_"))
+    data = args.data or build_dataset(tmp / "data", args.samples, args.canvas)
+    m = read_manifest(data)
+    entries = m.shards_of("train")
+    urls = [shard_url(data, e) for e in entries]
+    n_samples = sum(e.samples for e in entries)
+    sample_bytes = sum(e.bytes for e in entries) / max(n_samples, 1)
+    triples = extract_files(data, tmp / "files")
+    print(f"dataset: {data} ({n_samples} train samples in {len(urls)} shards, "
+          f"{sample_bytes / 1024:.0f} KiB per sample encoded); crop {args.crop}; "
+          f"cv2/torch threads 1 per process; {os.cpu_count()} CPUs")
+    limit = min(args.limit, n_samples)
+    results = {}
+    for w in args.workers:
+        common = dict(num_workers=w, worker_init_fn=_one_thread, persistent_workers=False)
+        ours_ds = MattingDataset(data, "train", crop=args.crop, buffer_size=min(2000, n_samples))
+        runs = {
+            "ours": lambda: MattingLoader(ours_ds, batch_size=args.batch, **common),
+            "webdataset+rgb8": lambda: DataLoader(webdataset_pipeline(urls, False), batch_size=args.batch, **common),
+            "webdataset+codec": lambda: DataLoader(webdataset_pipeline(urls, True), batch_size=args.batch, **common),
+            "on-the-fly": lambda: DataLoader(OnTheFlyGenerator(triples, args.crop), batch_size=args.batch,
+                                             shuffle=True, **common),
+        }
+        for name, make in runs.items():
+            r, n = rate(make(), limit)
+            results[(name, w)] = r / w
+            print(f"workers={w} {name:18s} {r:7.1f} samples/s  {r / w:7.1f} per worker  ({n} samples)", flush=True)
+    print()
+    for w in args.workers:
+        ours = results[("ours", w)]
+        print(f"workers={w}: ours/webdataset(codec) = {ours / results[('webdataset+codec', w)]:.2f}x, "
+              f"ours/webdataset(rgb8) = {ours / results[('webdataset+rgb8', w)]:.2f}x, "
+              f"ours/on-the-fly = {ours / results[('on-the-fly', w)]:.2f}x")
+    if not args.no_memory:
+        big = replicate(Path(data), tmp / "replicated", max(2400, args.buffer + 400))
+        out = subprocess.run([sys.executable, __file__, "--probe", str(big), str(args.buffer),
+                              str(args.buffer + 300), "--crop", str(args.crop)],
+                             check=True, capture_output=True, text=True)
+        mem = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"\nworker memory, buffer {args.buffer}: peak RSS {mem['peak_rss'] / 2**20:.0f} MiB "
+              f"({mem['rss_after_imports'] / 2**20:.0f} MiB after imports, +{mem['growth'] / 2**20:.0f} MiB "
+              f"while streaming {mem['samples']} samples)")
+
+
+if __name__ == "__main__":
+    main()

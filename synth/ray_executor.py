@@ -1,0 +1,229 @@
+"""Running the build's functions as Ray tasks: a local instance by default, or any cluster.
+
+`RayExecutor` implements the `Executor` protocol (see `executors.py`). Per `imap_unordered`
+call the function (for the render stage it closes over the whole BuildPlan, which can be
+MBs) goes to the object store once and every task gets a reference to it; each worker
+process deserialises it once and keeps it. At most `max_in_flight` tasks are pending at any
+time, so the driver's memory stays flat however many items there are; results (small
+records) come back as tasks complete. A task whose worker dies is retried by Ray
+(`max_retries`); an exception raised by the function itself is not retried and reaches the
+caller unwrapped, with its original type and message.
+
+Workers read their inputs from paths/URLs themselves (no pixels travel through the driver),
+so on a multi-node cluster the inputs, the cache folder and the output must be on storage
+every node sees under the same path (or fsspec URLs).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+__all__ = ["RayExecutor", "WorkerLostError"]
+
+T = TypeVar("T")
+
+_LOCAL_OBJECT_STORE_BYTES = 512 * 1024 * 1024  # results are small; the largest object is the plan
+_CANCEL_GRACE_S = 10.0
+
+# Worker side: the deserialised function of the current build stage, by object id.
+_FN_CACHE: dict[str, Any] = {}
+
+
+class WorkerLostError(RuntimeError):
+    """A task could not complete because its worker (or node) kept dying."""
+
+
+def _run_task(box: list, item: Any) -> tuple[Any, int]:
+    """Ray task body: fetch the stage function once per worker process, apply it to `item`.
+
+    Returns `(result, attempt)`; `attempt` > 0 means earlier attempts of this task were lost.
+    """
+    import ray
+
+    ref = box[0]  # wrapped in a list so that Ray passes the reference, not the value
+    key = ref.hex()
+    fn = _FN_CACHE.get(key)
+    if fn is None:
+        fn = ray.get(ref)
+        if len(_FN_CACHE) >= 2:  # one build runs its stages one after the other
+            _FN_CACHE.clear()
+        _FN_CACHE[key] = fn
+    import cv2
+
+    cv2.setNumThreads(1)  # one task per CPU: no oversubscription
+    try:
+        attempt = int(ray._private.worker.global_worker.core_worker.get_current_task_attempt_number())
+    except Exception:  # a private API: progress reporting only
+        attempt = 0
+    return fn(item), attempt
+
+
+class RayExecutor:
+    """Runs `fn(item)` as Ray tasks (one CPU each), a bounded number in flight.
+
+    workers: local instance: its number of CPUs (default: all cores); existing Ray (an
+        `address`, or Ray already initialised in this process, e.g. by a test session or a
+        user's script): the most tasks in flight (default: the cluster's CPUs).
+    address: None starts (or reuses) a local instance; "auto" or "ray://host:port" joins a
+        cluster.
+    max_in_flight: pending tasks at most (default: 2 x workers for a local instance this
+        executor started, else `workers`, which caps the parallelism).
+    max_retries: retries of a task whose worker died (SIGKILL, out of memory, node lost).
+
+    Ray is started lazily on first use; `close()` shuts it down only if this executor
+    started it.
+    """
+
+    name = "ray"
+
+    def __init__(self, workers: int | None = None, address: str | None = None, *,
+                 max_in_flight: int | None = None, max_retries: int = 3, quiet: bool = True) -> None:
+        if workers is not None and workers < 1:
+            raise ValueError(f"RayExecutor: workers must be >= 1, got {workers}")
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValueError(f"RayExecutor: max_in_flight must be >= 1, got {max_in_flight}")
+        if max_retries < 0:
+            raise ValueError(f"RayExecutor: max_retries must be >= 0, got {max_retries}")
+        self._workers = workers
+        self.address = address
+        self._max_in_flight = max_in_flight
+        self.max_retries = max_retries
+        self.quiet = quiet
+        self.failures = 0
+        self._started_here = False
+        self._ready = False
+        self._remote = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _ensure_started(self) -> None:
+        if self._ready:
+            return
+        import ray
+
+        if not ray.is_initialized():
+            common = dict(include_dashboard=False, log_to_driver=not self.quiet,
+                          logging_level=logging.WARNING if self.quiet else logging.INFO)
+            if self.address:
+                ray.init(address=self.address, **common)
+            else:
+                from .executors import default_workers
+
+                ray.init(address="local", num_cpus=self._workers or default_workers(),
+                         object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **common)
+                self._started_here = True
+        if self._workers is None:
+            self._workers = self._local_or_cluster_cpus()
+        if self._max_in_flight is None:
+            self._max_in_flight = 2 * self._workers if self._started_here else self._workers
+        self._remote = ray.remote(_run_task).options(num_cpus=1, max_retries=self.max_retries,
+                                                     retry_exceptions=False)
+        self._ready = True
+
+    def _local_or_cluster_cpus(self) -> int:
+        import ray
+
+        return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    @property
+    def workers(self) -> int:
+        self._ensure_started()
+        assert self._workers is not None
+        return self._workers
+
+    @property
+    def parallelism(self) -> int:
+        self._ensure_started()
+        return min(self.workers, self.max_in_flight)
+
+    @property
+    def max_in_flight(self) -> int:
+        self._ensure_started()
+        assert self._max_in_flight is not None
+        return self._max_in_flight
+
+    def close(self) -> None:
+        if self._started_here:
+            import ray
+
+            if ray.is_initialized():
+                ray.shutdown()
+        self._started_here = False
+        self._ready = False
+
+    def __enter__(self) -> "RayExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ mapping
+
+    def imap_unordered(self, fn: Callable[[Any], T], items: Sequence[Any]) -> Iterator[tuple[int, T]]:
+        """Yield `(position, fn(items[position]))` as tasks complete.
+
+        Raises the exception `fn` raised (unwrapped from Ray's RayTaskError), or
+        WorkerLostError when a task's worker died more than `max_retries` times. On any
+        exit before the end (an error, Ctrl-C, the consumer stopping) the tasks still pending
+        are cancelled; running ones get a KeyboardInterrupt first (so they can clean up)
+        and are killed if they do not stop within a few seconds.
+        """
+        if not items:
+            return
+        self._ensure_started()
+        import ray
+
+        fn_ref = ray.put(fn)
+        box = [fn_ref]
+        pending: dict[Any, int] = {}
+        next_pos = 0
+        try:
+            while next_pos < len(items) or pending:
+                while next_pos < len(items) and len(pending) < self.max_in_flight:
+                    pending[self._remote.remote(box, items[next_pos])] = next_pos
+                    next_pos += 1
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    pos = pending.pop(ref)
+                    result, attempt = self._get(ref, pos)
+                    self.failures += attempt
+                    yield pos, result
+        finally:
+            if pending:
+                self._cancel(list(pending))
+            del fn_ref, box
+
+    def _get(self, ref: Any, pos: int) -> tuple[Any, int]:
+        import ray
+        from ray import exceptions as rex
+
+        try:
+            return ray.get(ref)
+        except rex.RayTaskError as err:
+            cause = getattr(err, "cause", None)
+            if isinstance(cause, Exception) and not isinstance(cause, rex.RayError):
+                raise cause.with_traceback(None) from None
+            raise RuntimeError(f"item {pos} failed in a Ray worker: {err}") from None
+        except (rex.WorkerCrashedError, rex.NodeDiedError, rex.ObjectLostError, rex.OutOfMemoryError) as err:
+            raise WorkerLostError(f"item {pos}: its Ray worker died {self.max_retries + 1} time(s) "
+                                  f"({type(err).__name__}): {str(err).splitlines()[0] if str(err) else ''}") from None
+
+    def _cancel(self, refs: list) -> None:
+        """Cancel pending tasks: interrupt running ones, wait a little, then kill the rest."""
+        import ray
+
+        try:
+            for ref in refs:
+                ray.cancel(ref, force=False)
+            deadline = time.monotonic() + _CANCEL_GRACE_S
+            left = refs
+            while left and time.monotonic() < deadline:
+                _, left = ray.wait(left, num_returns=len(left), timeout=0.2)
+            for ref in left:
+                ray.cancel(ref, force=True)
+            if left:
+                ray.wait(left, num_returns=len(left), timeout=_CANCEL_GRACE_S)
+        except Exception:  # the cluster may already be gone (Ctrl-C reached it too)
+            pass

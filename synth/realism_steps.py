@@ -1,0 +1,148 @@
+"""The realistic composition steps of one sample, as the recipe configures them.
+
+Pre-composite steps change the layers (F is harmonised toward B, degraded to B's
+resolution or sharpness; B is defocused), so the stored fg/bg/alpha still reproduce the
+composite exactly. Post-composite steps (noise, JPEG) change only the composite I; each is
+recorded in `meta.json["post_composite"]` with everything needed to replay it
+(`replay_post_composite`), so the stored image is still derivable from the stored layers.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from augment.harmonize import apply_harmonization, sample_harmonization
+from augment.realism import (
+    NoiseParams,
+    add_sensor_noise,
+    defocus,
+    estimate_noise_sigma,
+    estimate_sharpness,
+    jpeg_recompress,
+    match_resolution,
+    match_sharpness_sigma,
+    sample_noise,
+)
+
+from .recipe import Recipe
+
+__all__ = ["pre_composite", "post_composite", "replay_post_composite"]
+
+RngFor = Callable[[str], np.random.Generator]
+_DEFOCUS_REFERENCE = 1024  # defocus radii in the recipe are px at this long side
+
+
+def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    import cv2
+
+    return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101) if sigma > 0 else image
+
+
+def pre_composite(rng_for: RngFor, recipe: Recipe, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *,
+                  fg_upscale: float, bg_upscale: float) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """Harmonise F toward B, match resolution, defocus B or match F's sharpness.
+
+    fg, bg: uint8 (H, W, 3) canvas layers; alpha: float32 (H, W) in [0, 1], read only.
+    fg_upscale / bg_upscale: how much each layer was enlarged to reach the canvas (> 1 means
+    it lost resolution). Returns (fg, bg, ops) with every applied step and its parameters.
+    """
+    ops: list[dict[str, Any]] = []
+    h_cfg = recipe.harmonization
+    harm = sample_harmonization(rng_for("harmonize"), h_cfg.methods, h_cfg.strength, h_cfg.p)
+    if harm.method != "none":
+        fg = apply_harmonization(harm, fg, alpha, bg)
+        ops.append({"op": "harmonize", "target": "foreground", **harm.to_dict()})
+
+    real = recipe.realism
+    if real.resolution_match:
+        # Both layers end with the resolution of the more enlarged one.
+        worst = max(fg_upscale, bg_upscale, 1.0)
+        f_factor, b_factor = worst / max(fg_upscale, 1.0), worst / max(bg_upscale, 1.0)
+        if f_factor > 1.01:
+            fg = match_resolution(fg, f_factor)
+            ops.append({"op": "match_resolution", "target": "foreground", "factor": f_factor})
+        if b_factor > 1.01:
+            bg = match_resolution(bg, b_factor)
+            ops.append({"op": "match_resolution", "target": "background", "factor": b_factor})
+
+    r = rng_for("sharpness")
+    u_defocus, u_radius, u_match = r.uniform(size=3)
+    if u_defocus < real.defocus.p:
+        lo, hi = real.defocus.radius
+        radius = (lo + (hi - lo) * u_radius) * max(bg.shape[:2]) / _DEFOCUS_REFERENCE
+        bg = defocus(bg, radius)
+        ops.append({"op": "defocus", "target": "background", "radius_px": radius})
+    elif u_match < real.sharpness_match_p:
+        target = estimate_sharpness(bg)
+        if math.isfinite(target) and target > 0:
+            sigma = match_sharpness_sigma(fg, alpha, target)
+            if sigma > 0.05:
+                fg = _gaussian_blur(fg, sigma)
+                ops.append({"op": "match_sharpness", "target": "foreground", "sigma": sigma,
+                            "target_sharpness": target})
+    return fg, bg, ops
+
+
+def _noise_compensation(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, limit: float) -> tuple[float, str]:
+    """Noise std to add to the cleaner layer's region so F and B carry the same noise."""
+    sigma_f = estimate_noise_sigma(fg, alpha > 0.95)
+    sigma_b = estimate_noise_sigma(bg, alpha < 0.05)
+    if not (math.isfinite(sigma_f) and math.isfinite(sigma_b)):
+        return 0.0, "none"
+    extra = math.sqrt(abs(sigma_b**2 - sigma_f**2))
+    target = "foreground" if sigma_b > sigma_f else "background"
+    return min(extra, limit), target
+
+
+def _apply_noise(image: np.ndarray, alpha: np.ndarray, op: dict[str, Any]) -> np.ndarray:
+    rng = np.random.default_rng(op["seed"])
+    extra = op.get("compensation_sigma", 0.0)
+    if extra > 0:
+        weight = alpha if op["compensation_target"] == "foreground" else 1.0 - alpha
+        noise = rng.standard_normal(image.shape, dtype=np.float32)
+        noise *= np.float32(extra) * weight[..., None]
+        noise += image
+        image = np.clip(np.rint(noise), 0, 255).astype(np.uint8)
+    return add_sensor_noise(NoiseParams(**op["params"]), image, rng)
+
+
+def post_composite(rng_for: RngFor, recipe: Recipe, image: np.ndarray, alpha: np.ndarray, fg: np.ndarray,
+                   bg: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Noise (with optional F/B noise-level compensation) and JPEG re-compression of I only."""
+    ops: list[dict[str, Any]] = []
+    n_cfg = recipe.realism.noise
+    r = rng_for("noise")
+    params = sample_noise(r, n_cfg.sigma, p=n_cfg.p)
+    if params.sigma > 0:
+        op: dict[str, Any] = {"op": "noise", "params": params.to_dict(), "seed": int(r.integers(2**63))}
+        if n_cfg.compensate:
+            extra, target = _noise_compensation(fg, bg, alpha, n_cfg.max_compensation)
+            if extra > 0.25:
+                op.update(compensation_sigma=extra, compensation_target=target)
+        image = _apply_noise(image, alpha, op)
+        ops.append(op)
+    j_cfg = recipe.realism.jpeg
+    r = rng_for("jpeg")
+    u, q = r.uniform(), int(r.integers(j_cfg.quality[0], j_cfg.quality[1] + 1))
+    if u < j_cfg.p:
+        image = jpeg_recompress(image, q)
+        ops.append({"op": "jpeg", "quality": q})
+    return image, ops
+
+
+def replay_post_composite(image: np.ndarray, alpha: np.ndarray, ops: list[dict[str, Any]]) -> np.ndarray:
+    """Re-apply recorded post-composite steps (from meta.json) to a composite.
+
+    image: uint8 (H, W, 3), the composite of the stored layers; alpha: float32 (H, W).
+    """
+    for op in ops:
+        if op["op"] == "noise":
+            image = _apply_noise(image, alpha, op)
+        elif op["op"] == "jpeg":
+            image = jpeg_recompress(image, op["quality"])
+        else:
+            raise ValueError(f"unknown post-composite step {op['op']!r}")
+    return image

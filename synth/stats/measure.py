@@ -1,0 +1,377 @@
+"""Per-sample measurements: a pure function of one sample's member bytes.
+
+:func:`measure_sample` decodes only what the statistics need, once each:
+
+- the composite once, at analysis resolution (reduced by 1, 2, 4 or 8 so its long
+  side stays >= :data:`ANALYSIS_SIDE`; JPEGs via DCT scaling), for colour statistics,
+  the perceptual hash and the realism measures (on a window straddling the boundary);
+- the alpha PNG at its native depth (8 or 16 bit) for exact coverage, unknown share
+  and the transparency histogram;
+- the trimap PNG for its unknown share and its consistency with the alpha.
+
+``fg.*`` and ``bg.*`` are never decoded: foreground and background colour statistics
+are measured on the composite where ``alpha >= 0.95`` and ``alpha <= 0.05``, which is
+what a model sees.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import cv2
+import numpy as np
+
+from shards.codec import decode_rgb, sniff_format
+
+try:
+    import simplejpeg as _simplejpeg
+except ImportError:  # pragma: no cover - soft dependency, as in shards.codec
+    _simplejpeg = None
+
+try:  # the realism measures of the composition engineers (preferred)
+    from augment.realism_metrics import realism_mismatch as _realism_mismatch
+
+    REALISM_IMPL = "augment.realism_metrics.realism_mismatch"
+except ImportError:  # pragma: no cover - exercised by a test that hides the module
+    _realism_mismatch = None
+    REALISM_IMPL = "synth.stats.measure (built-in fallback)"
+
+__all__ = [
+    "SampleMeasures",
+    "measure_sample",
+    "phash64",
+    "ANALYSIS_SIDE",
+    "REALISM_IMPL",
+    "realism_measures",
+]
+
+#: The composite is analysed reduced by r in (1, 2, 4, 8), the largest keeping its long side
+#: >= ANALYSIS_SIDE (a 512 canvas at 256, 1024 at 256, 800 at 400): JPEG DCT scaling decodes
+#: it directly at that size, and datasets of different canvas sizes are measured alike.
+ANALYSIS_SIDE = 256
+_FG_T, _BG_T = 0.95, 0.05
+
+
+@dataclass
+class SampleMeasures:
+    """What :func:`measure_sample` found in one sample.
+
+    ``error`` is set (and the pixel fields are empty) when the sample is unusable.
+    ``scalars`` maps dotted names (``"alpha.coverage"``, ``"realism.noise_log_ratio"``) to
+    floats (``nan`` when not measurable). ``alpha_hist`` is ``int64 (256,)``: pixel counts
+    of the alpha quantised to 8 bits. ``phash`` is a 64-bit DCT perceptual hash of the
+    composite. ``thumbs`` (when asked for) holds small encoded PNG/JPEG images for a
+    contact sheet.
+    """
+
+    meta: dict[str, Any] | None = None
+    error: str | None = None
+    hw: tuple[int, int] | None = None
+    image_member: str | None = None
+    alpha_bits: int | None = None
+    member_bytes: dict[str, int] = field(default_factory=dict)
+    alpha_hist: np.ndarray | None = None
+    scalars: dict[str, float] = field(default_factory=dict)
+    trimap_inconsistent: int = 0
+    has_trimap: bool = False
+    phash: int | None = None
+    thumbs: dict[str, bytes] | None = None
+
+
+# ------------------------------------------------------------------ perceptual hash
+def phash64(grey: np.ndarray) -> int:
+    """64-bit DCT perceptual hash of a grey image ``(H, W)`` (uint8 or float).
+
+    The image is shrunk to 32x32 (``INTER_AREA``), transformed with a 2-D DCT, and the
+    8x8 lowest frequencies are thresholded at their median (DC excluded from the
+    median). Bit ``8*r + c`` is coefficient ``(r, c)``. Near-identical images differ in
+    few bits; compare with a Hamming distance.
+    """
+    g = np.asarray(grey)
+    if g.ndim != 2 or g.size == 0:
+        raise ValueError(f"phash64: expected a non-empty grey image (H, W), got shape {g.shape}")
+    small = cv2.resize(g.astype(np.float32), (32, 32), interpolation=cv2.INTER_AREA)
+    low = cv2.dct(small)[:8, :8].ravel()
+    med = np.median(low[1:])
+    bits = (low > med).astype(np.uint64)
+    return int((bits << np.arange(64, dtype=np.uint64)).sum())
+
+
+# ------------------------------------------------------------------ realism
+def _rings(alpha: np.ndarray, band: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    d_fg = cv2.distanceTransform((alpha >= _FG_T).astype(np.uint8), cv2.DIST_L2, 3)
+    d_bg = cv2.distanceTransform((alpha <= _BG_T).astype(np.uint8), cv2.DIST_L2, 3)
+    lo, hi = max(margin, 1.0), margin + band
+    return (d_fg >= lo) & (d_fg <= hi), (d_bg >= lo) & (d_bg <= hi)
+
+
+_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+
+
+def _fallback_mismatch(image: np.ndarray, alpha: np.ndarray, band_px: float = 24.0,
+                       margin_px: float = 3.0) -> dict[str, float]:
+    """Simple F/B mismatch near the boundary (used only without augment.realism_metrics)."""
+    fg, bg = _rings(alpha, band_px, margin_px)
+    nan = float("nan")
+    out = {"noise_log_ratio": nan, "sharpness_log_ratio": nan, "lab_mean_dist": nan, "luma_mean_diff": nan}
+    if fg.sum() < 64 or bg.sum() < 64:
+        return out
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    resp = np.abs(cv2.filter2D(grey, cv2.CV_32F, _IMMERKAER))
+    lap = cv2.Laplacian(cv2.GaussianBlur(grey, (0, 0), 1.0), cv2.CV_32F)
+    s_f, s_b = np.median(resp[fg]) / 4.05, np.median(resp[bg]) / 4.05
+    out["noise_log_ratio"] = math.log(max(s_f, 0.1) / max(s_b, 0.1))
+    out["sharpness_log_ratio"] = 0.5 * math.log(max(float(lap[fg].var()), 1e-3) / max(float(lap[bg].var()), 1e-3))
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab[..., 0] *= 100.0 / 255.0
+    lab[..., 1:] -= 128.0
+    mf, mb = lab[fg].mean(0), lab[bg].mean(0)
+    out["lab_mean_dist"] = float(np.linalg.norm(mf - mb))
+    out["luma_mean_diff"] = float(mf[0] - mb[0])
+    return out
+
+
+def realism_measures(image: np.ndarray, alpha: np.ndarray) -> dict[str, float]:
+    """F/B mismatch measures near the alpha boundary (noise, sharpness, colour).
+
+    ``image: uint8 (H, W, 3)`` RGB, ``alpha: float32 (H, W)`` in ``[0, 1]``. Uses
+    :func:`augment.realism_metrics.realism_mismatch` when available (see
+    :data:`REALISM_IMPL`), else a simple built-in estimate of a subset of its keys.
+    """
+    if _realism_mismatch is not None:
+        return dict(_realism_mismatch(image, alpha))
+    return _fallback_mismatch(image, alpha)
+
+
+def _boundary_window(alpha: np.ndarray, hw: tuple[int, int], win: int) -> tuple[slice, slice]:
+    """The ``win x win`` window (clipped to the image) that best straddles the alpha boundary.
+
+    Chosen on an 8x coarser alpha: the position maximising
+    ``min(share of alpha >= 0.95, share of alpha <= 0.05)`` inside the window (first maximum).
+    """
+    h, w = hw
+    if h <= win and w <= win:
+        return slice(0, h), slice(0, w)
+    step = 8
+    size = (max(1, w // step), max(1, h // step))
+    coarse_fg = cv2.resize((alpha >= _FG_T).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    coarse_bg = cv2.resize((alpha <= _BG_T).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    k = max(1, win // step)
+    score = np.minimum(cv2.blur(coarse_fg, (k, k), borderType=cv2.BORDER_CONSTANT),
+                       cv2.blur(coarse_bg, (k, k), borderType=cv2.BORDER_CONSTANT))
+    cy, cx = np.unravel_index(int(np.argmax(score)), score.shape)
+    y = int(round((cy + 0.5) * h / size[1])) - win // 2
+    x = int(round((cx + 0.5) * w / size[0])) - win // 2
+    y = min(max(y, 0), max(h - win, 0))
+    x = min(max(x, 0), max(w - win, 0))
+    return slice(y, y + min(win, h)), slice(x, x + min(win, w))
+
+
+# ------------------------------------------------------------------ decoding helpers
+def _decode_alpha_raw(data: bytes) -> np.ndarray:
+    """Alpha PNG at its native depth: ``uint8`` or ``uint16 (H, W)`` (no float conversion)."""
+    if not data:
+        raise ValueError("alpha.png is empty")
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ValueError(f"alpha.png: cannot decode {len(data)} bytes")
+    if arr.ndim != 2 or arr.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"alpha.png: expected 8- or 16-bit grey, got {arr.dtype} {arr.shape}")
+    return arr
+
+
+# alpha class: 0 transparent, 1 unknown (0 < a < 1), 2 opaque; trimap class * 3: 0, 3 (128), 6 (255),
+# 9 for any other (invalid) value.
+_ALPHA_CLASS_LUT = np.array([0] + [1] * 254 + [2], np.uint8)
+_TRIMAP_CLASS_LUT = np.full(256, 9, np.uint8)
+_TRIMAP_CLASS_LUT[[0, 128, 255]] = [0, 3, 6]
+
+
+def _decode_trimap_raw(data: bytes) -> np.ndarray:
+    """Trimap PNG as ``uint8 (H, W)`` (its values are checked by the caller)."""
+    if not data:
+        raise ValueError("trimap.png is empty")
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ValueError(f"trimap.png: cannot decode {len(data)} bytes")
+    if arr.ndim != 2 or arr.dtype != np.uint8:
+        raise ValueError(f"trimap.png: expected 8-bit grey, got {arr.dtype} {arr.shape}")
+    return arr
+
+
+def _mean_std(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    if cv2.countNonZero(mask) == 0:
+        return None
+    m, s = cv2.meanStdDev(img, mask=mask)
+    return m.ravel(), s.ravel()
+
+
+def _thumb(arr: np.ndarray, height: int, nearest: bool, jpeg: bool) -> bytes:
+    h, w = arr.shape[:2]
+    if h > height:
+        size = (max(1, int(round(w * height / h))), height)
+        arr = cv2.resize(arr, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    if jpeg:
+        ok, buf = cv2.imencode(".jpg", arr, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    else:
+        ok, buf = cv2.imencode(".png", arr)
+    if not ok:  # pragma: no cover
+        raise ValueError("thumbnail encoding failed")
+    return buf.tobytes()
+
+
+# ------------------------------------------------------------------ the measurement
+def measure_sample(
+    members: Mapping[str, bytes],
+    *,
+    window: int = 128,
+    thumb_height: int | None = None,
+) -> SampleMeasures:
+    """Measure one sample from its member bytes (``{"image.jpg": b"...", ...}``).
+
+    Needs ``meta.json``, ``image.jpg|png`` and ``alpha.png``; ``trimap.png`` is
+    optional. ``window``: side in native pixels of the boundary window on which the
+    realism measures are taken. ``thumb_height``: when set, small thumbnails of the
+    composite (JPEG), alpha and trimap (PNG) are returned for a contact sheet.
+    Never raises for bad data: the reason is returned in ``error``.
+    """
+    out = SampleMeasures(member_bytes={k: len(v) for k, v in members.items()})
+    try:
+        _measure(members, out, window, thumb_height)
+    except (ValueError, cv2.error, json.JSONDecodeError, UnicodeDecodeError) as e:
+        out.error = str(e)
+        out.alpha_hist = None
+        out.scalars = {}
+        out.phash = None
+        out.thumbs = None
+    return out
+
+
+def _analysis_factor(hw: tuple[int, int]) -> int:
+    """Largest r in (1, 2, 4, 8) with ``max(hw) / r >= ANALYSIS_SIDE``."""
+    r = 1
+    while r < 8 and max(hw) / (2 * r) >= ANALYSIS_SIDE:
+        r *= 2
+    return r
+
+
+def _decode_analysis_image(data: bytes, name: str, hw: tuple[int, int], r: int) -> np.ndarray:
+    """The composite reduced by ``r`` (JPEG: DCT scaling, PNG: INTER_AREA), ``uint8 (h, w, 3)`` RGB."""
+    fmt = sniff_format(data)
+    if fmt == "jpg" and r > 1:
+        flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[r]
+        if _simplejpeg is not None:
+            try:
+                h, w = _simplejpeg.decode_jpeg_header(data)[:2]
+            except ValueError as e:
+                raise ValueError(f"{name}: cannot read the JPEG header ({e})") from None
+            if (h, w) != hw:
+                raise ValueError(f"{name} is {w}x{h} but alpha.png is {hw[1]}x{hw[0]}")
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+        if bgr is None:
+            raise ValueError(f"{name}: cannot decode {len(data)} bytes")
+        want = (-(-hw[0] // r), -(-hw[1] // r))
+        if bgr.shape[:2] != want:
+            raise ValueError(f"{name} does not match alpha.png's size {hw[1]}x{hw[0]}")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    img = decode_rgb(data)
+    if img.shape[:2] != hw:
+        raise ValueError(f"{name} is {img.shape[1]}x{img.shape[0]} but alpha.png is {hw[1]}x{hw[0]}")
+    if r > 1:
+        img = cv2.resize(img, (-(-hw[1] // r), -(-hw[0] // r)), interpolation=cv2.INTER_AREA)
+    return img
+
+
+def _measure(members: Mapping[str, bytes], out: SampleMeasures, window: int, thumb_height: int | None) -> None:
+    raw_meta = members.get("meta.json")
+    if raw_meta is None:
+        raise ValueError("missing member meta.json")
+    meta = json.loads(bytes(raw_meta).decode("utf-8"))
+    if not isinstance(meta, dict):
+        raise ValueError(f"meta.json must hold a JSON object, got {type(meta).__name__}")
+    out.meta = meta
+
+    image_names = sorted(n for n in members if n.startswith("image."))
+    if not image_names:
+        raise ValueError("missing member image.jpg/image.png")
+    out.image_member = image_names[0]
+    if "alpha.png" not in members:
+        raise ValueError("missing member alpha.png")
+    alpha = _decode_alpha_raw(members["alpha.png"])
+    hw = (int(alpha.shape[0]), int(alpha.shape[1]))
+    r = _analysis_factor(hw)
+    img_a = _decode_analysis_image(members[out.image_member], out.image_member, hw, r)
+    out.hw = hw
+    npx = float(hw[0] * hw[1])
+    maxv = 255 if alpha.dtype == np.uint8 else 65535
+    out.alpha_bits = 8 if maxv == 255 else 16
+
+    # alpha: exact coverage and unknown share at native size and depth, 8-bit histogram
+    sc = out.scalars
+    if maxv == 255:
+        a8 = alpha
+        hist = cv2.calcHist([a8], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+        sc["alpha.coverage"] = float(hist @ np.arange(256)) / (255.0 * npx)
+        sc["alpha.unknown_share"] = float(npx - hist[0] - hist[255]) / npx
+        alpha_class = cv2.LUT(a8, _ALPHA_CLASS_LUT)
+    else:
+        a8 = ((alpha.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        hist = cv2.calcHist([a8], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+        unknown = cv2.inRange(alpha, 1, maxv - 1)
+        sc["alpha.coverage"] = cv2.mean(alpha)[0] / maxv
+        sc["alpha.unknown_share"] = cv2.countNonZero(unknown) / npx
+        alpha_class = cv2.add(unknown // 255, cv2.inRange(alpha, maxv, maxv) // 255 * 2)
+    out.alpha_hist = hist
+
+    trimap = None
+    if "trimap.png" in members:
+        trimap = _decode_trimap_raw(members["trimap.png"])
+        if trimap.shape != hw:
+            raise ValueError(f"trimap.png is {trimap.shape[1]}x{trimap.shape[0]} but alpha.png is {hw[1]}x{hw[0]}")
+        out.has_trimap = True
+        # one joint histogram of (alpha class, trimap class): 3 * trimap class + alpha class
+        joint = cv2.calcHist([cv2.add(alpha_class, cv2.LUT(trimap, _TRIMAP_CLASS_LUT))], [0], None, [16], [0, 16])
+        joint = joint.ravel().astype(np.int64)
+        if joint[9:].any():
+            bad_values = np.setdiff1d(np.unique(trimap), [0, 128, 255])[:8].tolist()
+            raise ValueError(f"trimap.png: values must be in {{0, 128, 255}}, found {bad_values}")
+        sc["trimap.unknown_share"] = float(joint[3:6].sum()) / npx
+        # inconsistent: alpha unknown outside the unknown band, or definite regions that disagree
+        # (trimap 0, alpha > 0), (trimap 255, alpha < 1)
+        out.trimap_inconsistent = int(joint[1] + joint[2] + joint[6] + joint[7])
+
+    # analysis resolution: colour statistics, perceptual hash, realism window
+    ah, aw = img_a.shape[:2]
+    alpha_a = alpha if r == 1 else cv2.resize(alpha, (aw, ah), interpolation=cv2.INTER_AREA)
+    alpha_a = alpha_a.astype(np.float32) * np.float32(1.0 / maxv)
+    grey_a = cv2.cvtColor(img_a, cv2.COLOR_RGB2GRAY)
+    out.phash = phash64(grey_a)
+    fgm = cv2.inRange(alpha_a, _FG_T, 2.0)
+    bgm = cv2.inRange(alpha_a, -1.0, _BG_T)
+    sat_a = cv2.cvtColor(img_a, cv2.COLOR_RGB2HSV)[..., 1]
+    stack = cv2.merge([img_a, grey_a])
+    nan = float("nan")
+    for name, mask in (("fg", fgm), ("bg", bgm)):
+        ms = _mean_std(stack, mask)
+        for c, ch in enumerate(("r", "g", "b")):
+            sc[f"colour.{name}_{ch}"] = float(ms[0][c]) if ms else nan
+        sc[f"colour.{name}_luma"] = float(ms[0][3]) if ms else nan
+        sc[f"colour.{name}_luma_std"] = float(ms[1][3]) if ms else nan
+        sc[f"colour.{name}_saturation"] = cv2.mean(sat_a, mask)[0] / 255.0 if ms else nan
+    sc["colour.luma_diff"] = sc["colour.fg_luma"] - sc["colour.bg_luma"]
+
+    ys, xs = _boundary_window(alpha_a, (ah, aw), window)
+    for k, v in realism_measures(np.ascontiguousarray(img_a[ys, xs]), np.ascontiguousarray(alpha_a[ys, xs])).items():
+        sc[f"realism.{k}"] = float(v)
+
+    if thumb_height:
+        out.thumbs = {
+            "image": _thumb(img_a, thumb_height, nearest=False, jpeg=True),
+            "alpha": _thumb(a8, thumb_height, nearest=False, jpeg=False),
+        }
+        if trimap is not None:
+            out.thumbs["trimap"] = _thumb(trimap, thumb_height, nearest=True, jpeg=False)

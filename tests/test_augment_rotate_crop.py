@@ -1,0 +1,177 @@
+"""augment.rotate_crop: largest valid rectangle, rotation without fill pixels."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from augment.rotate_crop import (
+    ROTATION_MARGIN_PX,
+    Rotation,
+    apply_rotation,
+    largest_valid_rect,
+    rotation_output_hw,
+    sample_rotation,
+)
+
+
+def _inside(h: float, w: float, angle_deg: float, rect_h: float, rect_w: float) -> bool:
+    """Independent check: are the corners of a centred rect_h x rect_w rectangle inside the
+    h x w rectangle rotated by angle_deg? (Project onto the rotated rectangle's axes.)"""
+    t = math.radians(angle_deg)
+    ux, uy = math.cos(t), -math.sin(t)  # rotated x axis (image y points down)
+    vx, vy = math.sin(t), math.cos(t)  # rotated y axis
+    for sx in (-1, 1):
+        for sy in (-1, 1):
+            x, y = sx * rect_w / 2, sy * rect_h / 2
+            if abs(x * ux + y * uy) > w / 2 + 1e-9 or abs(x * vx + y * vy) > h / 2 + 1e-9:
+                return False
+    return True
+
+
+def _brute_force_max_area(h: float, w: float, angle_deg: float) -> float:
+    """Max area over a fine grid of widths, bisecting the largest height for each."""
+    best = 0.0
+    diag = math.hypot(h, w)
+    for rw in np.linspace(0, diag, 1500)[1:]:
+        if not _inside(h, w, angle_deg, 0.0, rw):
+            break
+        lo, hi = 0.0, diag
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if _inside(h, w, angle_deg, mid, rw) else (lo, mid)
+        best = max(best, lo * rw)
+    return best
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "angle"),
+    [(100, 200, 30), (100, 200, 60), (50, 400, 10), (400, 50, -170), (64, 64, 45), (100, 120, 44), (30, 90, 135)],
+)
+def test_largest_valid_rect_is_optimal(h, w, angle):
+    from augment.rotate_crop import _largest_valid_rect_f
+
+    rh, rw = _largest_valid_rect_f(h, w, angle)
+    assert _inside(h, w, angle, rh, rw)
+    assert not _inside(h, w, angle, rh * 1.01, rw * 1.01)  # slightly larger: reaches the fill
+    assert rh * rw == pytest.approx(_brute_force_max_area(h, w, angle), rel=2e-3)
+    assert largest_valid_rect(h, w, angle) == (math.floor(rh + 1e-6), math.floor(rw + 1e-6))
+
+
+def test_largest_valid_rect_special_angles():
+    assert largest_valid_rect(100, 200, 0) == (100, 200)
+    assert largest_valid_rect(100, 200, 180) == (100, 200)
+    assert largest_valid_rect(100, 200, 90) == (200, 100)
+    assert largest_valid_rect(100, 200, -90) == (200, 100)
+    side = math.floor(100 / math.sqrt(2) + 1e-6)
+    assert largest_valid_rect(100, 100, 45) == (side, side)
+    assert largest_valid_rect(100, 200, 25) == largest_valid_rect(100, 200, -25) == largest_valid_rect(100, 200, 155)
+
+
+def test_brute_force_pixels_against_rect():
+    """Rasterised: the rect lies within rotated image pixels; one pixel more in both
+    directions would include fill."""
+    import cv2
+
+    h, w, angle = 60, 150, 23.0
+    rh, rw = largest_valid_rect(h, w, angle)
+    big = int(math.ceil(math.hypot(h, w))) + 4
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
+    m[:, 2] += ((big - w) / 2, (big - h) / 2)
+    mask = cv2.warpAffine(np.ones((h, w), np.uint8), m, (big, big), flags=cv2.INTER_NEAREST)
+    c = (big - 1) / 2
+
+    def window(hh: int, ww: int) -> np.ndarray:
+        return mask[round(c - (hh - 1) / 2) : round(c - (hh - 1) / 2) + hh, round(c - (ww - 1) / 2) :
+                    round(c - (ww - 1) / 2) + ww]
+
+    assert window(rh - 2, rw - 2).all()
+    assert not window(rh + 3, rw + 3).all()
+
+
+kinds_arrays = {
+    "image": lambda h, w: np.full((h, w, 3), 255, np.uint8),
+    "alpha": lambda h, w: np.ones((h, w), np.float32),
+    "trimap": lambda h, w: np.full((h, w), 255, np.uint8),
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    size=st.integers(8, 400),
+    log_aspect=st.floats(-math.log(8), math.log(8)),
+    angle=st.floats(-180, 180),
+)
+def test_rotation_never_includes_fill(size, log_aspect, angle):
+    r = math.exp(log_aspect)
+    h, w = (size, max(1, round(size / r))) if r >= 1 else (max(1, round(size * r)), size)
+    try:
+        expected = rotation_output_hw(h, w, angle)
+    except ValueError as e:
+        assert "leaves no valid region" in str(e)
+        with pytest.raises(ValueError, match="leaves no valid region"):
+            apply_rotation(Rotation(angle), kinds_arrays["alpha"](h, w), "alpha")
+        return
+    turns = angle / 90
+    if turns != round(turns):
+        rh, rw = largest_valid_rect(h, w, angle)
+        assert expected == (rh - 2 * ROTATION_MARGIN_PX, rw - 2 * ROTATION_MARGIN_PX)
+    for kind, make in kinds_arrays.items():
+        arr = make(h, w)
+        out = apply_rotation(Rotation(angle), arr, kind)  # type: ignore[arg-type]
+        assert out.shape[:2] == expected and out.dtype == arr.dtype and out.ndim == arr.ndim
+        assert out.min() == arr.max(), f"fill pixel in {kind}"
+
+
+def test_rotation_direction_and_centre():
+    """A dot right of the centre ends up above it after +90°-ish (counter-clockwise) turns."""
+    h, w = 101, 151
+    img = np.zeros((h, w), np.float32)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    img[int(cy), int(cx) + 20] = 1.0
+    for angle in (30.0, 60.0):
+        out = apply_rotation(Rotation(angle), img, "alpha")
+        ys, xs = np.nonzero(out)
+        wy = (out[ys, xs] * ys).sum() / out.sum() - (out.shape[0] - 1) / 2
+        wx = (out[ys, xs] * xs).sum() / out.sum() - (out.shape[1] - 1) / 2
+        t = math.radians(angle)
+        assert wx == pytest.approx(20 * math.cos(t), abs=0.3)
+        assert wy == pytest.approx(-20 * math.sin(t), abs=0.3)
+
+
+def test_quarter_turns_are_lossless():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    assert apply_rotation(Rotation(0.0), img, "image") is img
+    np.testing.assert_array_equal(apply_rotation(Rotation(90.0), img, "image"), np.rot90(img, 1))
+    np.testing.assert_array_equal(apply_rotation(Rotation(-90.0), img, "image"), np.rot90(img, 3))
+    np.testing.assert_array_equal(apply_rotation(Rotation(180.0), img, "image"), np.rot90(img, 2))
+
+
+def test_same_geometry_for_all_kinds():
+    rng = np.random.default_rng(1)
+    h, w = 80, 120
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    rot = sample_rotation(rng, 40)
+    ramp = apply_rotation(rot, xx / (w - 1), "alpha")
+    img = apply_rotation(rot, np.dstack([xx, yy, yy]).astype(np.uint8), "image")
+    tri = apply_rotation(rot, np.where(xx < w / 2, 0, 255).astype(np.uint8), "trimap")
+    assert np.abs(img[..., 0] - ramp * (w - 1)).max() <= 1.0
+    # nearest vs linear agree away from the trimap's edge
+    far = np.abs(ramp * (w - 1) - w / 2) > 1.5
+    np.testing.assert_array_equal(tri[far], np.where(ramp[far] * (w - 1) < w / 2, 0, 255))
+
+
+def test_sample_rotation():
+    rng = np.random.default_rng(2)
+    angles = [sample_rotation(rng, 30).angle_deg for _ in range(200)]
+    assert -30 <= min(angles) < -20 and 20 < max(angles) <= 30
+    assert sample_rotation(np.random.default_rng(5), 10) == sample_rotation(np.random.default_rng(5), 10)
+    assert Rotation.from_dict(Rotation(12.5).to_dict()) == Rotation(12.5)
+    with pytest.raises(ValueError, match=r"max_angle_deg must be in \[0, 180\], got 200"):
+        sample_rotation(rng, 200)
+    with pytest.raises(ValueError, match="image size must be positive"):
+        largest_valid_rect(0, 10, 5)

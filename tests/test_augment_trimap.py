@@ -1,0 +1,86 @@
+"""augment.trimap: trimap invariants, band erosion, band width sampling."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import ndimage
+
+from augment.trimap import alpha_to_uint8, make_trimap, sample_band_px
+
+
+def _blob_alpha(seed: int, hw: tuple[int, int]) -> np.ndarray:
+    """Soft-edged blobs with exact 0 and 1 regions, float32 in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.random(hw, dtype=np.float32), (0, 0), max(1.0, min(hw) / 8))
+    lo, hi = np.quantile(noise, [0.35, 0.65])
+    return np.clip((noise - lo) / max(hi - lo, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 80), w=st.integers(1, 80), band=st.integers(0, 12))
+def test_trimap_invariants(seed, h, w, band):
+    alpha = _blob_alpha(seed, (h, w))
+    a8 = alpha_to_uint8(alpha)
+    trimap = make_trimap(alpha, band)
+    assert trimap.dtype == np.uint8 and trimap.shape == (h, w)
+    assert set(np.unique(trimap)) <= {0, 128, 255}
+    assert np.all(trimap[(a8 > 0) & (a8 < 255)] == 128)  # every soft pixel is unknown
+    assert np.all(a8[trimap == 255] == 255) and np.all(a8[trimap == 0] == 0)
+    if band == 0:
+        expected = np.where(a8 == 255, 255, np.where(a8 == 0, 0, 128))
+        np.testing.assert_array_equal(trimap, expected)
+    else:  # a wider band only grows the unknown region
+        assert np.all((make_trimap(alpha, band + 3) == 128)[trimap == 128])
+    np.testing.assert_array_equal(make_trimap(a8, band), trimap)  # uint8 alpha: same result
+
+
+@pytest.mark.parametrize("band", [1, 2, 5, 13])
+def test_band_is_euclidean_erosion(band):
+    """Definite regions shrink by a disc of radius `band` (exact Euclidean erosion, up to
+    a few boundary pixels), like cv2.erode with an elliptical kernel."""
+    alpha = np.zeros((160, 200), np.float32)
+    cv2.circle(alpha, (100, 80), 50, 1.0, -1)
+    alpha[10:40, 10:190] = 0.5
+    trimap = make_trimap(alpha, band)
+    fg = alpha == 1
+    exact_fg = ndimage.distance_transform_edt(fg) > band
+    assert np.count_nonzero((trimap == 255) != exact_fg) <= 0.02 * np.count_nonzero(exact_fg) + 4
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    ellipse_fg = cv2.erode(fg.astype(np.uint8), kernel).astype(bool)
+    assert np.count_nonzero((trimap == 255) != ellipse_fg) <= 0.03 * np.count_nonzero(ellipse_fg) + 4
+    exact_bg = ndimage.distance_transform_edt(alpha == 0) > band
+    assert np.count_nonzero((trimap == 0) != exact_bg) <= 0.01 * np.count_nonzero(exact_bg) + 4
+
+
+def test_image_border_does_not_erode():
+    alpha = np.ones((30, 40), np.float32)
+    assert np.all(make_trimap(alpha, 5) == 255)
+    assert np.all(make_trimap(np.zeros((30, 40), np.float32), 5) == 0)
+
+
+def test_make_trimap_errors():
+    with pytest.raises(ValueError, match="band_px must be an integer >= 0"):
+        make_trimap(np.zeros((4, 4), np.float32), -1)
+    with pytest.raises(ValueError, match=r"alpha must be a non-empty 2-D array"):
+        make_trimap(np.zeros((4, 4, 3), np.float32), 1)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        make_trimap(np.full((4, 4), 2.0, np.float32), 1)
+
+
+def test_sample_band_px():
+    rng = np.random.default_rng(0)
+    at_ref = [sample_band_px(rng, (480, 640)) for _ in range(2000)]
+    assert min(at_ref) == 1 and max(at_ref) == 29 and len(set(at_ref)) == 29  # uniform integers 1..29
+    big = [sample_band_px(np.random.default_rng(i), (1280, 960), (10, 10)) for i in range(5)]
+    assert big == [20] * 5  # scaled by 1280 / 640
+    assert sample_band_px(np.random.default_rng(1), (64, 64), (1, 3)) == 1  # at least 1
+    assert sample_band_px(np.random.default_rng(7), (300, 500), reference=500) == sample_band_px(
+        np.random.default_rng(7), (300, 500), reference=500
+    )
+    with pytest.raises(ValueError, match="band must be finite with low <= high"):
+        sample_band_px(rng, (10, 10), (5, 2))
+    with pytest.raises(ValueError, match="image_hw must be positive integers"):
+        sample_band_px(rng, (0, 10))

@@ -1,0 +1,471 @@
+"""MattingDataset / MattingLoader: order invariants, resume, augmentation, errors, URLs."""
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import types
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import fsspec
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+import shards.dataset as dataset_mod
+from shard_fixtures import sample_key, synthetic_members, write_dataset
+from shards import (
+    MattingDataset,
+    MattingLoader,
+    SampleError,
+    ShardError,
+    collate_matting,
+    write_shard,
+)
+from shards.manifest import read_manifest, shard_filename
+
+SIZES = [5, 3, 7, 4, 9, 1]  # 29 samples in uneven shards
+N = sum(SIZES)
+
+pytestmark = pytest.mark.filterwarnings("ignore:This DataLoader will create")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ds")
+    write_dataset(root, {"train": SIZES, "val": [4, 2]}, hw=(24, 32))
+    return root
+
+
+def make(data, **kw) -> MattingDataset:
+    kw.setdefault("crop", 16)
+    kw.setdefault("buffer_size", 8)
+    return MattingDataset(data, "train", **kw)
+
+
+def fake_worker(monkeypatch, worker: int | None, workers: int = 1) -> None:
+    info = None if worker is None else types.SimpleNamespace(id=worker, num_workers=workers)
+    monkeypatch.setattr(dataset_mod, "get_worker_info", lambda: info)
+
+
+def keys_of(batches) -> list[str]:
+    return [k for b in batches for k in b["key"]]
+
+
+# ------------------------------------------------------------------ order
+@pytest.mark.parametrize("world", [1, 2, 3, 4])
+@pytest.mark.parametrize("workers", [0, 1, 2, 3])
+def test_each_sample_once_per_epoch_equal_counts(data, monkeypatch, world, workers):
+    """Every rank x worker stream through the real __iter__ (workers simulated in-process)."""
+    seen: Counter[str] = Counter()
+    per_rank = []
+    for rank in range(world):
+        ds = make(data, rank=rank, world_size=world, outputs=("alpha",))
+        ds.set_epoch(2)
+        n = 0
+        for w in range(max(workers, 1)):
+            fake_worker(monkeypatch, w if workers else None, workers)
+            for s in ds:
+                seen[s["key"]] += 1
+                n += 1
+        per_rank.append(n)
+        assert n == len(ds)
+    assert per_rank == [N // world] * world
+    assert max(seen.values()) == 1 and len(seen) == N - N % world
+
+
+def test_pad_policy_through_the_dataset(data):
+    seen: Counter[str] = Counter()
+    for rank in range(4):
+        ds = make(data, rank=rank, world_size=4, balance="pad", outputs=("alpha",))
+        ks = [s["key"] for s in ds]
+        assert len(ks) == 8
+        seen.update(ks)
+    assert len(seen) == N and sum(seen.values()) == 32
+
+
+def test_order_repeats_for_seed_and_changes_with_epoch(data):
+    def run(seed, epoch):
+        ds = make(data, seed=seed)
+        ds.set_epoch(epoch)
+        return [(s["key"], s["image"]) for s in ds]
+
+    a, b = run(0, 0), run(0, 0)
+    assert [k for k, _ in a] == [k for k, _ in b]
+    assert all(torch.equal(x, y) for (_, x), (_, y) in zip(a, b))
+    assert sorted(k for k, _ in a) == sorted(sample_key("train", i) for i in range(N))
+    assert [k for k, _ in run(0, 1)] != [k for k, _ in a]
+    assert [k for k, _ in run(1, 0)] != [k for k, _ in a]
+
+
+def test_augmentation_depends_on_sample_not_on_worker_or_rank(data, monkeypatch):
+    ref = {s["key"]: s for s in make(data)}
+    for world, workers in [(2, 2), (3, 1)]:
+        for rank in range(world):
+            ds = make(data, rank=rank, world_size=world)
+            for w in range(workers):
+                fake_worker(monkeypatch, w, workers)
+                for s in ds:
+                    for name in ("image", "alpha", "trimap", "fg", "bg"):
+                        assert torch.equal(s[name], ref[s["key"]][name]), (s["key"], name)
+
+
+def test_interleaving_mixes_shards(tmp_path):
+    # 8 shards of 16 samples; one foreground per shard (index // 16), the worst case.
+    write_dataset(tmp_path, {"train": [16] * 8}, hw=(8, 8))
+    ds = MattingDataset(tmp_path, "train", crop=None, buffer_size=32, interleave=4, outputs=("alpha",))
+    idx = [s["index"] for s in ds]
+    shard = [i // 16 for i in idx]
+    first = shard[:32]
+    assert len(set(first)) >= 4  # four shards read at once, from the first samples on
+    same_neighbour = np.mean([a == b for a, b in zip(shard, shard[1:])])
+    assert same_neighbour < 0.4
+    assert sorted(idx) == list(range(128))
+
+
+def test_unshuffled_order_is_manifest_order(data):
+    ds = make(data, shuffle=False, outputs=("alpha",))
+    assert [s["index"] for s in ds] == list(range(N))
+
+
+# ------------------------------------------------------------------ loader + resume
+def run_loader(data, nw, bs, pw=False, **kw):
+    return MattingLoader(make(data, **kw), batch_size=bs, num_workers=nw, persistent_workers=pw)
+
+
+@pytest.mark.parametrize("nw, bs, pw", [(0, 3, False), (2, 3, True), (3, 4, False), (2, 1, False)])
+def test_exact_resume(data, nw, bs, pw):
+    full = [(b["key"], b["image"], b["trimap"]) for b in run_loader(data, nw, bs, pw)]
+    assert sorted(k for b in full for k in b[0]) == sorted(sample_key("train", i) for i in range(N))
+    for k in (1, 4):
+        loader = run_loader(data, nw, bs, pw)
+        it = iter(loader)
+        head = [(b["key"], b["image"], b["trimap"]) for b in (next(it) for _ in range(k))]
+        state = json.loads(json.dumps(loader.state_dict()))
+        assert state["batches"] == k and state["samples"] == sum(len(b[0]) for b in head)
+        resumed = run_loader(data, nw, bs, pw)
+        resumed.load_state_dict(state)
+        tail = [(b["key"], b["image"], b["trimap"]) for b in resumed]
+        got = head + tail
+        assert [g[0] for g in got] == [f[0] for f in full]
+        assert all(torch.equal(g[1], f[1]) and torch.equal(g[2], f[2]) for g, f in zip(got, full))
+
+
+def test_break_and_iterate_again_continues(data):
+    full = keys_of(run_loader(data, 2, 2))
+    loader = run_loader(data, 2, 2)
+    got = []
+    for i, b in enumerate(loader):
+        got += b["key"]
+        if i == 2:
+            break
+    got += keys_of(loader)
+    assert got == full
+    assert loader.epoch == 1
+
+
+def test_epochs_advance_and_set_epoch(data):
+    loader = run_loader(data, 0, 4)
+    e0, e1 = keys_of(loader), keys_of(loader)
+    assert loader.epoch == 2 and e0 != e1 and sorted(e0) == sorted(e1)
+    loader.set_epoch(0)
+    assert keys_of(loader) == e0
+    state = loader.state_dict()
+    assert state["epoch"] == 1 and state["batches"] == 0
+
+
+def test_len_counts_batches(data):
+    for nw, bs, drop in [(0, 4, False), (3, 4, False), (3, 4, True), (2, 1, False)]:
+        loader = MattingLoader(make(data, outputs=("alpha",)), batch_size=bs, num_workers=nw, drop_last=drop)
+        assert len(loader) == sum(1 for _ in loader)
+    assert len(make(data, world_size=3, rank=1)) == N // 3
+
+
+def test_resume_with_another_batch_size_and_worker_count_reads_the_rest_once(data):
+    loader = run_loader(data, 2, 3)
+    it = iter(loader)
+    head = keys_of([next(it), next(it)])
+    state = loader.state_dict()
+    # another batch size, same workers: exact continuation of each stream
+    other = run_loader(data, 2, 5)
+    other.load_state_dict(state)
+    assert sorted(head + keys_of(other)) == sorted(sample_key("train", i) for i in range(N))
+    # another worker count: warned, still exactly once
+    elastic = run_loader(data, 3, 3)
+    with pytest.warns(UserWarning, match="exactly once"):
+        elastic.load_state_dict(state)
+    rest = keys_of(elastic)
+    assert sorted(head + rest) == sorted(sample_key("train", i) for i in range(N))
+    assert elastic.epoch == 1
+
+
+def test_state_mismatch_is_refused(data):
+    state = run_loader(data, 0, 2).state_dict()
+    for kw, field in [({"seed": 5}, "seed"), ({"world_size": 2, "rank": 0}, "world_size"), ({"buffer_size": 9}, "buffer_size")]:
+        with pytest.raises(ValueError, match=field):
+            run_loader(data, 0, 2, **kw).load_state_dict(state)
+    with pytest.raises(ValueError, match="fingerprint"):
+        MattingLoader(MattingDataset(data, "val", crop=16, buffer_size=8)).load_state_dict(state)
+    with pytest.raises(ValueError, match="version"):
+        run_loader(data, 0, 2).load_state_dict({"epoch": 0})
+
+
+def test_plain_dataloader_with_persistent_workers_follows_set_epoch(data):
+    ds = make(data, outputs=("alpha", "trimap"))
+    loader = DataLoader(ds, batch_size=4, num_workers=2, persistent_workers=True, collate_fn=collate_matting,
+                        pin_memory=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        e0 = keys_of(loader)
+        ds.set_epoch(1)
+        e1 = keys_of(loader)
+    assert sorted(e0) == sorted(e1) == sorted(sample_key("train", i) for i in range(N))
+    assert e0 != e1
+    fresh = DataLoader(make(data, outputs=("alpha",)), batch_size=4, num_workers=2, collate_fn=collate_matting)
+    assert keys_of(fresh) == e0
+
+
+def test_dataset_state_resumes_a_plain_dataloader(data):
+    loader = run_loader(data, 2, 2)
+    it = iter(loader)
+    head = keys_of([next(it), next(it), next(it)])
+    state = loader.state_dict()
+    ds = make(data)
+    ds.load_state_dict(state)
+    assert ds.state_dict()["consumed"] == state["consumed"]
+    plain = DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate_matting)
+    assert head + keys_of(plain) == keys_of(run_loader(data, 2, 2))
+
+
+def test_distributed_defaults(data, monkeypatch):
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda: 1)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 3)
+    ds = make(data)
+    assert (ds.rank, ds.world_size, len(ds)) == (1, 3, N // 3)
+    assert make(data, rank=0, world_size=1).world_size == 1
+
+
+def test_loader_refuses_misuse(data):
+    with pytest.raises(ValueError, match="MattingDataset"):
+        MattingLoader([1, 2, 3])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="in_order"):
+        MattingLoader(make(data), num_workers=2, in_order=False)
+    with pytest.raises(ValueError, match="shuffle"):
+        MattingLoader(make(data), shuffle=True)
+
+
+# ------------------------------------------------------------------ outputs, augmentation
+def test_outputs_shapes_and_dtypes(data):
+    loader = MattingLoader(make(data, normalize=True), batch_size=4, num_workers=0)
+    b = next(iter(loader))
+    assert b["image"].shape == (4, 3, 16, 16) and b["image"].dtype == torch.float32
+    assert b["alpha"].shape == (4, 1, 16, 16) and b["alpha"].dtype == torch.float32
+    assert 0 <= float(b["alpha"].min()) and float(b["alpha"].max()) <= 1
+    assert b["trimap"].dtype == torch.uint8 and set(b["trimap"].unique().tolist()) <= {0, 128, 255}
+    assert b["fg"].shape == b["bg"].shape == (4, 3, 16, 16) and b["fg"].dtype == torch.uint8
+    assert len(b["key"]) == 4 and b["index"].dtype == torch.int64
+    assert not any(k.startswith("_") for k in b)
+    full = next(iter(make(data, crop=None, augment=False)))
+    assert full["image"].shape == (3, 24, 32)
+
+
+@pytest.fixture(scope="module")
+def aligned(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("aligned")
+    write_dataset(root, {"train": [6, 6]}, hw=(48, 40), fmt="png", layer_fmt="png", aligned=True)
+    return root
+
+
+@pytest.mark.parametrize("augment", [
+    {"scale": (0.5, 2.0), "trimap": "fresh"},
+    {"scale": (1.0, 1.0), "trimap": "stored", "flip_p": 0.5},
+    {"scale": (1.5, 1.5), "trimap": "stored", "flip_p": 1.0},
+])
+def test_targets_are_cropped_identically(aligned, augment):
+    for epoch in range(2):
+        ds = MattingDataset(aligned, "train", crop=(20, 24), augment=augment, buffer_size=4)
+        ds.set_epoch(epoch)
+        for s in ds:
+            img, fg, bg = s["image"], s["fg"], s["bg"]
+            assert torch.equal(img, fg) and torch.equal(img, bg)
+            a255 = s["alpha"][0] * 255
+            assert float((a255 - img[0].float()).abs().max()) <= 1.01, s["key"]
+            tri = s["trimap"][0]
+            if augment["trimap"] == "fresh" or augment["scale"] == (1.0, 1.0):
+                assert bool((s["alpha"][0][tri == 255] == 1).all()) and bool((s["alpha"][0][tri == 0] == 0).all())
+            if augment["trimap"] == "stored" and augment["scale"] == (1.0, 1.0):
+                expect = torch.full_like(tri, 128)
+                expect[img[0] == 0] = 0
+                expect[img[0] == 255] = 255
+                assert torch.equal(tri, expect)
+
+
+def test_fresh_trimap_changes_between_epochs(data):
+    def trimaps(epoch):
+        ds = make(data, crop=None, augment={"flip_p": 0.0, "scale": (1.0, 1.0), "band": (1, 120)})
+        ds.set_epoch(epoch)
+        return {s["key"]: s["trimap"] for s in ds}
+
+    t0, t1 = trimaps(0), trimaps(1)
+    assert sum(not torch.equal(t0[k], t1[k]) for k in t0) > N // 2
+
+
+def test_photometric_touches_the_image_only(data):
+    plain = {s["key"]: s for s in make(data)}
+    jitter = {s["key"]: s for s in make(data, augment={"photometric": 1.0})}
+    assert any(not torch.equal(plain[k]["image"], jitter[k]["image"]) for k in plain)
+    for k in plain:
+        for name in ("alpha", "trimap", "fg", "bg"):
+            assert torch.equal(plain[k][name], jitter[k][name])
+
+
+def test_recompositing_uses_another_background(aligned, data):
+    ds = make(data, augment={"recomposite_p": 1.0})
+    plain = {s["key"]: s for s in make(data)}
+    changed = 0
+    for s in ds:
+        if torch.equal(s["bg"], plain[s["key"]]["bg"]):
+            continue  # no partner yet: the stored composite
+        changed += 1
+        a = s["alpha"].float()
+        expect = a * s["fg"].float() + (1 - a) * s["bg"].float()
+        assert float((expect - s["image"].float()).abs().max()) <= 0.51
+        assert torch.equal(s["fg"], plain[s["key"]]["fg"]) and torch.equal(s["alpha"], plain[s["key"]]["alpha"])
+    assert changed >= N - 2  # the first sample of a stream has no partner
+
+
+# ------------------------------------------------------------------ errors and safety
+def _copy(data, tmp_path) -> Path:
+    dst = tmp_path / "copy"
+    shutil.copytree(data, dst)
+    return dst
+
+
+def test_truncated_shard_is_counted_and_skipped(data, tmp_path):
+    root = _copy(data, tmp_path)
+    p = root / shard_filename("train", 2)  # 7 samples
+    raw = p.read_bytes()
+    p.write_bytes(raw[: len(raw) // 2])
+    ds = make(root, outputs=("alpha",))
+    ks = [s["key"] for s in ds]
+    errors = ds.error_counts()
+    assert errors["shard_errors"] == 1 and 0 < errors["samples_lost"] <= 7
+    assert len(ks) == N - errors["samples_lost"] and len(set(ks)) == len(ks)
+    with pytest.raises(ShardError, match="train-000002.tar"):
+        list(make(root, handler="raise", outputs=("alpha",)))
+
+
+def test_truncated_shard_with_workers_does_not_hang(data, tmp_path):
+    root = _copy(data, tmp_path)
+    p = root / shard_filename("train", 4)
+    p.write_bytes(p.read_bytes()[:3000])
+    ds = make(root, outputs=("alpha",))
+    loader = MattingLoader(ds, batch_size=2, num_workers=2, timeout=60)
+    ks = keys_of(loader)
+    assert len(ks) == N - ds.error_counts()["samples_lost"]
+    assert ds.error_counts()["shard_errors"] == 1  # counted in the workers, visible here
+
+
+def test_corrupt_member_and_bad_names(tmp_path):
+    good = [(sample_key("train", i), synthetic_members("train", i, hw=(24, 32))) for i in range(4)]
+    good[1][1]["image.jpg"] = b"\xff\xd8\xff\xe0 not really a jpeg"
+    write_shard(tmp_path / "a.tar", good)
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in [("k1.alpha.png", good[0][1]["alpha.png"]), ("k1.../evil", b"x"),
+                           ("k2.alpha.png", good[2][1]["alpha.png"])]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (tmp_path / "b.tar").write_bytes(buf.getvalue())
+    seen = []
+    ds = MattingDataset([str(tmp_path / "a.tar"), str(tmp_path / "b.tar")], crop=16, buffer_size=4,
+                        handler=seen.append)
+    ks = sorted(s["key"] for s in ds)
+    assert ks == [sample_key("train", i) for i in (0, 2, 3)]  # b.tar: k1 bad name, k2 has no image
+    assert ds.error_counts()["sample_errors"] == 3
+    assert all(isinstance(e, SampleError) for e in seen)
+    assert {e.key for e in seen} == {sample_key("train", 1), "k1", "k2"}
+    with pytest.raises(SampleError):
+        list(MattingDataset([str(tmp_path / "a.tar")], crop=16, handler="raise"))
+
+
+def test_never_unpickles(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    members = synthetic_members("train", 0, hw=(24, 32))
+    members["state.pyd"] = pickle.dumps(Evil())
+    members["weights.pth"] = pickle.dumps(Evil())
+    write_shard(tmp_path / "s.tar", [("train_00000000", members)])
+    out = list(MattingDataset([str(tmp_path / "s.tar")], crop=16))
+    assert len(out) == 1 and not marker.exists()
+
+
+def test_verify_sha256(data, tmp_path):
+    root = _copy(data, tmp_path)
+    p = root / shard_filename("train", 0)
+    raw = bytearray(p.read_bytes())
+    raw[700] ^= 0xFF  # inside the first member's data: still a valid tar
+    p.write_bytes(bytes(raw))
+    ds = make(root, verify=True, outputs=("alpha",))
+    ks = [s["key"] for s in ds]
+    assert ds.error_counts()["shard_errors"] == 1 and len(ks) == N - 5
+    with pytest.raises(ShardError, match="sha256 mismatch"):
+        list(make(root, verify=True, handler="raise"))
+    with pytest.raises(ValueError, match="manifest"):
+        MattingDataset([str(p)], verify=True)
+
+
+def test_missing_shard(data, tmp_path):
+    root = _copy(data, tmp_path)
+    (root / shard_filename("train", 1)).unlink()
+    ds = make(root, outputs=("alpha",))
+    assert len(list(ds)) == N - 3
+    assert ds.error_counts() == {"sample_errors": 0, "shard_errors": 1, "samples_lost": 3}
+
+
+# ------------------------------------------------------------------ sources
+def test_reads_over_an_fsspec_url(data):
+    fs = fsspec.filesystem("memory")
+    for p in Path(data).iterdir():
+        fs.pipe(f"/ds-url/{p.name}", p.read_bytes())
+    remote = MattingDataset("memory://ds-url", "train", crop=16, buffer_size=8)
+    local = make(data)
+    a = [(s["key"], s["image"]) for s in remote]
+    b = [(s["key"], s["image"]) for s in local]
+    assert [k for k, _ in a] == [k for k, _ in b] and all(torch.equal(x, y) for (_, x), (_, y) in zip(a, b))
+    assert remote.fingerprint == local.fingerprint
+
+
+def test_list_of_shard_urls(data):
+    m = read_manifest(data)
+    urls = [str(Path(data) / e.path) for e in m.shards_of("train")]
+    ds = MattingDataset(urls, crop=16, buffer_size=8, outputs=("alpha",))
+    assert ds.sizes == SIZES and len(ds) == N
+    assert sorted(s["index"] for s in ds) == list(range(N))
+
+
+def test_constructor_validation(data):
+    with pytest.raises(ValueError, match="split 'nope'"):
+        MattingDataset(data, "nope")
+    with pytest.raises(FileNotFoundError, match="manifest"):
+        MattingDataset(Path(data) / "missing")
+    with pytest.raises(ValueError, match="outputs"):
+        make(data, outputs=("image", "depth"))
+    with pytest.raises(ValueError, match="handler"):
+        make(data, handler="ignore")
+    with pytest.raises(ValueError, match="crop"):
+        make(data, crop=0)
+    with pytest.raises(ValueError, match="extra"):
+        make(data, augment={"zoom": 2})
