@@ -26,7 +26,7 @@ def _minimal() -> dict:
 
 
 def test_repo_recipes_validate():
-    for name in ("demo.yaml", "portrait.yaml"):
+    for name in ("demo.yaml", "portrait.yaml", "naive.yaml"):
         r = load_recipe(ROOT / "recipes" / name)
         assert r.splits[0].name == "train"
 

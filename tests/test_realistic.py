@@ -1,0 +1,166 @@
+"""The realistic pipeline at the sample level: what each step changes, and what it never touches."""
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from augment.realism import estimate_noise_sigma
+from shards.codec import decode_alpha, decode_rgb
+from synth.build import build, prepare_inputs
+from synth.plan import make_plan
+from synth.recipe import parse_recipe, recipe_sha256
+
+OFF = {"harmonization": {"p": 0.0},
+       "realism": {"resolution_match": False, "defocus": {"p": 0.0}, "sharpness_match_p": 0.0,
+                   "noise": {"p": 0.0}, "jpeg": {"p": 0.0}}}
+
+
+def _recipe(**over) -> dict:
+    data = {
+        "seed": 11,
+        "foregrounds": [{"kind": "procedural", "count": 5, "size": [120, 96]}],
+        "backgrounds": [{"kind": "procedural", "count": 6, "size": [90, 120]}],
+        "splits": [{"name": "train", "fraction": 1.0, "samples": 8}],
+        "canvas": {"height": 128, "width": 128},
+        "output": {"samples_per_shard": 8, "image_format": "png"},
+        **OFF,
+    }
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            merged = json.loads(json.dumps(data[key]))
+            for k, v in value.items():
+                merged[k] = {**merged[k], **v} if isinstance(v, dict) and isinstance(merged.get(k), dict) else v
+            data[key] = merged
+        else:
+            data[key] = value
+    return data
+
+
+def _samples(out: Path) -> dict[str, dict[str, bytes]]:
+    result: dict[str, dict[str, bytes]] = {}
+    for tar in sorted(out.glob("*.tar")):
+        with tarfile.open(tar) as t:
+            for m in t.getmembers():
+                key, name = m.name.split(".", 1)
+                result.setdefault(key, {})[name] = t.extractfile(m).read()
+    return result
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+def _build(tmp_path: Path, cache: Path, name: str, data: dict) -> dict[str, dict[str, bytes]]:
+    build(parse_recipe(data), tmp_path / name, cache_dir=cache)
+    return _samples(tmp_path / name)
+
+
+ALL_ON = {"harmonization": {"p": 1.0},
+          "realism": {"resolution_match": True, "defocus": {"p": 0.5}, "sharpness_match_p": 1.0,
+                      "noise": {"p": 1.0}, "jpeg": {"p": 0.5}}}
+
+
+def test_alpha_and_trimap_never_change_with_realism_steps(tmp_path, cache):
+    off = _build(tmp_path, cache, "off", _recipe())
+    on = _build(tmp_path, cache, "on", _recipe(**ALL_ON))
+    assert off.keys() == on.keys() and len(off) == 8
+    for key in off:
+        assert off[key]["alpha.png"] == on[key]["alpha.png"]
+        assert off[key]["trimap.png"] == on[key]["trimap.png"]
+        assert off[key]["image.png"] != on[key]["image.png"]
+    ops = {op["op"] for s in on.values() for op in json.loads(s["meta.json"])["ops"]}
+    assert {"harmonize", "defocus"} <= ops
+
+
+def test_noise_goes_to_the_composite_only(tmp_path, cache):
+    off = _build(tmp_path, cache, "off", _recipe())
+    noisy = _build(tmp_path, cache, "noisy", _recipe(realism={"noise": {"p": 1.0, "sigma": [6.0, 8.0],
+                                                                        "compensate": False}}))
+    for key in off:
+        assert off[key]["fg.jpg"] == noisy[key]["fg.jpg"] and off[key]["bg.jpg"] == noisy[key]["bg.jpg"]
+        clean, dirty = decode_rgb(off[key]["image.png"]), decode_rgb(noisy[key]["image.png"])
+        assert estimate_noise_sigma(dirty) > estimate_noise_sigma(clean) + 2.0
+        post = json.loads(noisy[key]["meta.json"])["post_composite"]
+        assert [op["op"] for op in post] == ["noise"] and 6.0 <= post[0]["params"]["sigma"] <= 8.0
+
+
+def _lab_mean(img: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    lab = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    w = weight.reshape(-1) / weight.sum()
+    return w @ lab
+
+
+def test_harmonisation_moves_foreground_colour_toward_background(tmp_path, cache):
+    off = _build(tmp_path, cache, "off", _recipe())
+    on = _build(tmp_path, cache, "harm", _recipe(harmonization={"p": 1.0, "methods": ["reinhard_lab"],
+                                                                 "strength": [0.8, 1.0]}))
+    closer = 0
+    for key in off:
+        alpha = decode_alpha(off[key]["alpha.png"])
+        bg = decode_rgb(off[key]["bg.jpg"])
+        target = _lab_mean(bg, np.ones(alpha.shape, np.float32))
+        d_off = np.linalg.norm(_lab_mean(decode_rgb(off[key]["fg.jpg"]), alpha) - target)
+        d_on = np.linalg.norm(_lab_mean(decode_rgb(on[key]["fg.jpg"]), alpha) - target)
+        closer += d_on < 0.5 * d_off
+        assert off[key]["bg.jpg"] == on[key]["bg.jpg"]
+    assert closer == len(off)
+
+
+def test_multiple_foregrounds_union_alpha(tmp_path, cache):
+    single = _build(tmp_path, cache, "one", _recipe())
+    multi = _build(tmp_path, cache, "multi", _recipe(composition={"multi_foreground": {"p": 1.0, "max_count": 2}}))
+    for key in single:
+        meta = json.loads(multi[key]["meta.json"])
+        extra = meta["extra_foregrounds"]
+        assert len(extra) == 1 and extra[0]["id"] != meta["foreground"]["id"]
+        a1 = decode_alpha(single[key]["alpha.png"])
+        a = decode_alpha(multi[key]["alpha.png"])
+        assert np.all(a >= a1 - 1.5 / 255)  # the primary's alpha is inside the union
+        assert a.sum() > a1.sum()
+
+
+def test_resolution_match_when_background_is_upscaled(tmp_path, cache):
+    data = _recipe(backgrounds=[{"kind": "procedural", "count": 3, "size": [40, 40]}],
+                   realism={"resolution_match": True})
+    samples = _build(tmp_path, cache, "res", data)
+    for s in samples.values():
+        meta = json.loads(s["meta.json"])
+        cover = next(op for op in meta["ops"] if op["op"] == "cover_crop")
+        place = next(op for op in meta["ops"] if op["op"] == "place")
+        match = [op for op in meta["ops"] if op["op"] == "match_resolution"]
+        assert cover["scale"] >= 3.2
+        expected = cover["scale"] / max(place["scale"], 1.0)
+        assert len(match) == 1 and match[0]["target"] == "foreground"
+        assert match[0]["factor"] == pytest.approx(expected, rel=0.05)
+
+
+def test_context_choice_prefers_fitting_backgrounds(tmp_path, cache):
+    data = _recipe(backgrounds=[{"kind": "procedural", "count": 12, "size": [90, 120]}],
+                   composition={"background_choice": {"mode": "context", "temperature": 0.3, "balance": 0.0}},
+                   splits=[{"name": "train", "fraction": 1.0, "samples": 60}])
+    recipe = parse_recipe(data)
+    fgs, bgs, _ = prepare_inputs(recipe, cache)
+    plan = make_plan(recipe, recipe_sha256(recipe), fgs, bgs)
+    scores = plan.bg_scores["train"]
+    rng = np.random.default_rng(0)
+    chosen = [scores[f, plan.background_index("train", f, rng)] for f in range(len(fgs)) for _ in range(40)]
+    assert np.mean(chosen) > np.mean(scores) + 0.5 * np.std(scores)
+    # The sample records the fit score it was drawn with.
+    build(recipe, tmp_path / "ctx", cache_dir=cache)
+    meta = json.loads(next(iter(_samples(tmp_path / "ctx").values()))["meta.json"])
+    assert meta["background"]["fit_score"] <= 0 and 0 < meta["background"]["probability"] <= 1
+
+
+def test_stretch_fit_reproduces_the_naive_pipeline(tmp_path, cache):
+    samples = _build(tmp_path, cache, "stretch", _recipe(composition={"background": {"fit": "stretch"},
+                                                                       "background_choice": {"mode": "random"}}))
+    for s in samples.values():
+        ops = [op["op"] for op in json.loads(s["meta.json"])["ops"]]
+        assert "stretch" in ops and "cover_crop" not in ops
+        assert decode_rgb(s["bg.jpg"]).shape == (128, 128, 3)
