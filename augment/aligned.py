@@ -97,7 +97,8 @@ def apply_albumentations(
     )
     res = first(image=image, mask=alpha, **{k: extras[name] for k, name in keys.items()})
     out_alpha = np.asarray(res["mask"], dtype=np.float32)
-    np.clip(out_alpha, 0.0, 1.0, out=out_alpha)
+    if not np.may_share_memory(out_alpha, alpha):  # untouched input: already in [0, 1]
+        np.clip(out_alpha, 0.0, 1.0, out=out_alpha)
     out: dict[str, np.ndarray] = {"image": res["image"], "alpha": out_alpha}
     if trimap is not None:
         second = A.Compose([t], mask_interpolation=cv2.INTER_NEAREST, seed=seed, save_applied_params=True)

@@ -1,0 +1,234 @@
+"""Composite realism of a dataset, measured against real photographs.
+
+A composite betrays itself where its foreground meets its background: different noise,
+sharpness, colour and contrast on either side of the alpha boundary.  Real photos have such
+differences too (depth of field blurs what is behind the subject; subject and scenery have
+different colours), so the reference is not zero but the *distribution* of the same
+indicators over real photos with ground-truth alpha.  This module
+
+- measures the indicators of one image (:func:`measure_image`, a thin wrapper over
+  :func:`augment.realism_metrics.realism_mismatch` with a resolution-scaled ring width),
+- measures every sample of a built dataset (:func:`measure_dataset`, decoding ``image.*``
+  and ``alpha.png`` from the shards listed in its manifest) and real photo + alpha pairs
+  (:func:`measure_photos`),
+- compares each dataset's distribution with the reference, indicator by indicator
+  (:func:`compare`: 1-D Wasserstein distance, medians, dropped ``nan`` counts), and
+  prints the comparison (:func:`format_table`).
+
+Indicators (:data:`INDICATORS`), all measured on rings 3 px to ``3 + band`` px from the
+boundary (``alpha >= 0.95`` inside, ``<= 0.05`` outside):
+
+====================  ==========================================================
+``noise_log_ratio``    ``ln(sigma_F / sigma_B)``, Immerkær noise std
+``sharpness_log_ratio`` ``ln(sharp_F / sharp_B)``, noise-compensated sharpness
+``lab_mean_dist``      Delta E 76 between the LAB means of the two rings
+``luma_mean_diff``     ``L_F - L_B`` (signed)
+``chroma_mean_dist``   distance of the (a, b) means
+``lab_std_log_ratio``  ``ln`` of the ratio of the mean LAB channel stds (contrast)
+====================  ==========================================================
+
+The distance between two distributions of one indicator is the 1-D Wasserstein (earth
+mover's) distance, in the indicator's own unit: how far, on average, the values must move
+to turn one distribution into the other.  It sees shifts of the median *and* differences
+of spread; ratios of distances (dataset A against dataset B, both against the same
+reference) are unit-free.
+"""
+from __future__ import annotations
+
+import glob
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from augment.realism_metrics import realism_mismatch
+from shards.codec import decode_alpha, decode_rgb
+from shards.manifest import read_manifest, shard_url
+from shards.reader import iter_shard_samples
+
+__all__ = [
+    "INDICATORS",
+    "BAND_PX",
+    "BAND_REFERENCE",
+    "IndicatorComparison",
+    "compare",
+    "format_table",
+    "measure_dataset",
+    "measure_image",
+    "measure_photos",
+    "wasserstein",
+]
+
+#: The mismatch indicators compared between datasets and real photos.
+INDICATORS: tuple[str, ...] = (
+    "noise_log_ratio",
+    "sharpness_log_ratio",
+    "lab_mean_dist",
+    "luma_mean_diff",
+    "chroma_mean_dist",
+    "lab_std_log_ratio",
+)
+
+#: Ring width in px at an image whose long side is :data:`BAND_REFERENCE`; scaled with the
+#: long side so that photos and composites of different sizes are measured on rings covering
+#: the same share of the picture.
+BAND_PX = 24.0
+BAND_REFERENCE = 800
+MARGIN_PX = 3.0
+
+Measures = dict[str, float]
+
+
+def measure_image(image: np.ndarray, alpha: np.ndarray, *, band_px: float | None = None,
+                  margin_px: float = MARGIN_PX) -> Measures:
+    """The realism indicators of one image (every key of ``realism_mismatch``).
+
+    Args:
+        image: ``uint8 (H, W, 3)`` RGB, a composite or a real photo.
+        alpha: ``float32 (H, W)`` in ``[0, 1]``.
+        band_px: ring width in px; default :data:`BAND_PX` scaled by ``max(H, W) / 800``.
+        margin_px: distance kept from the boundary, px.
+    Returns:
+        dict of floats; ``nan`` for what could not be measured (a ring under 64 pixels).
+    """
+    if band_px is None:
+        band_px = BAND_PX * max(image.shape[:2]) / BAND_REFERENCE
+    return realism_mismatch(image, alpha, band_px=band_px, margin_px=margin_px)
+
+
+def measure_photos(image_dir: str | os.PathLike, alpha_dir: str | os.PathLike, *,
+                   band_px: float | None = None) -> list[Measures]:
+    """Indicators of real photos with ground-truth alpha, files matched by stem.
+
+    Raises ``ValueError`` naming the folder when no pair is found.
+    """
+    alphas = {Path(p).stem: p for p in glob.glob(os.path.join(os.fspath(alpha_dir), "*"))}
+    pairs = [(p, alphas[Path(p).stem]) for p in sorted(glob.glob(os.path.join(os.fspath(image_dir), "*")))
+             if Path(p).stem in alphas]
+    if not pairs:
+        raise ValueError(f"{image_dir}: no image with a matching alpha (by file stem) in {alpha_dir}")
+    out = []
+    for image_path, alpha_path in pairs:
+        image = decode_rgb(Path(image_path).read_bytes())
+        alpha = decode_alpha(Path(alpha_path).read_bytes())
+        if alpha.shape != image.shape[:2]:
+            raise ValueError(f"{alpha_path}: alpha shape {alpha.shape} differs from its photo's {image.shape[:2]}")
+        out.append(measure_image(image, alpha, band_px=band_px))
+    return out
+
+
+def _dataset_samples(path: str | os.PathLike, limit: int | None) -> Iterator[tuple[str, dict[str, bytes]]]:
+    manifest = read_manifest(path)
+    n = 0
+    for entry in manifest.shards:
+        def keep(member: str) -> bool:
+            return member.startswith("image.") or member == "alpha.png"
+
+        for _, (key, members, error) in iter_shard_samples(shard_url(path, entry), keep=keep):
+            if limit is not None and n >= limit:
+                return
+            n += 1
+            if error is not None:
+                raise ValueError(f"{entry.path}: sample {key}: {error}")
+            yield key, members
+
+
+def measure_dataset(path: str | os.PathLike, *, limit: int | None = None,
+                    band_px: float | None = None) -> list[Measures]:
+    """Indicators of every sample (or the first ``limit``) of a built dataset.
+
+    ``path`` is the dataset folder (or its manifest); the composite ``image.*`` and
+    ``alpha.png`` of each sample are decoded at full resolution.
+    """
+    out = []
+    for key, members in _dataset_samples(path, limit):
+        image_name = next((m for m in sorted(members) if m.startswith("image.")), None)
+        if image_name is None or "alpha.png" not in members:
+            raise ValueError(f"{path}: sample {key} lacks an image.* or alpha.png member")
+        out.append(measure_image(decode_rgb(members[image_name]), decode_alpha(members["alpha.png"]),
+                                 band_px=band_px))
+    return out
+
+
+def _values(measures: Iterable[Mapping[str, float]], key: str) -> tuple[np.ndarray, int]:
+    """(finite values of `key`, number of nan/missing ones dropped)."""
+    raw = np.array([float(m.get(key, math.nan)) for m in measures], dtype=np.float64)
+    ok = np.isfinite(raw)
+    return raw[ok], int(raw.size - ok.sum())
+
+
+def wasserstein(u: Sequence[float] | np.ndarray, v: Sequence[float] | np.ndarray) -> float:
+    """1-D Wasserstein-1 distance between two samples (``nan`` if either is empty)."""
+    u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    if u.size == 0 or v.size == 0:
+        return math.nan
+    from scipy.stats import wasserstein_distance
+
+    return float(wasserstein_distance(u, v))
+
+
+@dataclass(frozen=True)
+class IndicatorComparison:
+    """One indicator: the reference and each dataset's median, distance to it and nan count."""
+
+    indicator: str
+    reference_median: float
+    reference_n: int
+    reference_dropped: int
+    medians: dict[str, float] = field(default_factory=dict)
+    distances: dict[str, float] = field(default_factory=dict)
+    n: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def ratio(self, dataset: str, baseline: str) -> float:
+        """distance(dataset) / distance(baseline); ``inf`` when the baseline is at distance 0."""
+        d, b = self.distances[dataset], self.distances[baseline]
+        if not (math.isfinite(d) and math.isfinite(b)):
+            return math.nan
+        if b == 0:
+            return 0.0 if d == 0 else math.inf
+        return d / b
+
+
+def compare(reference: Sequence[Mapping[str, float]], datasets: Mapping[str, Sequence[Mapping[str, float]]],
+            indicators: Sequence[str] = INDICATORS) -> list[IndicatorComparison]:
+    """Per indicator, each dataset's distribution against the reference's (nans dropped, counted)."""
+    rows = []
+    for key in indicators:
+        ref, ref_dropped = _values(reference, key)
+        medians, dists, ns, dropped = {}, {}, {}, {}
+        for name, measures in datasets.items():
+            vals, nd = _values(measures, key)
+            medians[name] = float(np.median(vals)) if vals.size else math.nan
+            dists[name] = wasserstein(vals, ref)
+            ns[name], dropped[name] = int(vals.size), nd
+        rows.append(IndicatorComparison(key, float(np.median(ref)) if ref.size else math.nan, int(ref.size),
+                                        ref_dropped, medians, dists, ns, dropped))
+    return rows
+
+
+def format_table(rows: Sequence[IndicatorComparison], baseline: str, candidate: str,
+                 max_ratio: float = 0.5) -> str:
+    """A plain-text table: medians, W(dataset, real), the ratio candidate/baseline, pass/fail.
+
+    An indicator passes when ``W(candidate, real) <= max_ratio * W(baseline, real)``.
+    """
+    head = ["indicator", "real median", f"{baseline} median", f"{candidate} median",
+            f"W({baseline},real)", f"W({candidate},real)", "ratio", "pass"]
+    lines = []
+    for r in rows:
+        ratio = r.ratio(candidate, baseline)
+        ok = math.isfinite(ratio) and ratio <= max_ratio
+        lines.append([r.indicator, f"{r.reference_median:.3f}", f"{r.medians[baseline]:.3f}",
+                      f"{r.medians[candidate]:.3f}", f"{r.distances[baseline]:.3f}",
+                      f"{r.distances[candidate]:.3f}", f"{ratio:.2f}", "PASS" if ok else "FAIL"])
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
+
+    def fmt(cells: list[str]) -> str:
+        return " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    out = [fmt(head), "-+-".join("-" * w for w in widths)] + [fmt(line) for line in lines]
+    return "\n".join(out)
