@@ -53,7 +53,7 @@ def build(recipe: str, outdir: str, limit: int | None, overwrite: bool, resume: 
     rec = _load(recipe, overrides)
     log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
     try:
-        executor = make_executor(workers, address, quiet=not verbose)
+        executor = make_executor(workers, address, quiet=not verbose, log=log)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     try:

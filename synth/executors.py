@@ -70,7 +70,8 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def make_executor(workers: int | None = None, address: str | None = None, *, quiet: bool = True) -> Executor:
+def make_executor(workers: int | None = None, address: str | None = None, *, quiet: bool = True,
+                  log: Callable[[str], None] | None = None) -> Executor:
     """`workers=0`: serial in this process; otherwise Ray — a local instance with `workers`
     CPUs (default: all cores), or the cluster at `address` ("auto", "ray://host:port") with
     at most `workers` tasks in flight (default: the cluster's CPUs)."""
@@ -82,4 +83,4 @@ def make_executor(workers: int | None = None, address: str | None = None, *, qui
         return SerialExecutor()
     from .ray_executor import RayExecutor
 
-    return RayExecutor(workers=workers, address=address, quiet=quiet)
+    return RayExecutor(workers=workers, address=address, quiet=quiet, log=log)

@@ -79,7 +79,8 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, workers: int | None = None, address: str | None = None, *,
-                 max_in_flight: int | None = None, max_retries: int = 3, quiet: bool = True) -> None:
+                 max_in_flight: int | None = None, max_retries: int = 3, quiet: bool = True,
+                 log: Callable[[str], None] | None = None) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"RayExecutor: workers must be >= 1, got {workers}")
         if max_in_flight is not None and max_in_flight < 1:
@@ -91,6 +92,7 @@ class RayExecutor:
         self._max_in_flight = max_in_flight
         self.max_retries = max_retries
         self.quiet = quiet
+        self._log = log or (lambda s: None)
         self.failures = 0
         self._started_here = False
         self._ready = False
@@ -107,12 +109,14 @@ class RayExecutor:
             common = dict(include_dashboard=False, log_to_driver=not self.quiet,
                           logging_level=logging.WARNING if self.quiet else logging.INFO)
             if self.address:
+                self._log(f"joining the Ray cluster at {self.address}")
                 ray.init(address=self.address, **common)
             else:
                 from .executors import default_workers
 
-                ray.init(address="local", num_cpus=self._workers or default_workers(),
-                         object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **common)
+                cpus = self._workers or default_workers()
+                self._log(f"starting a local Ray instance with {cpus} worker(s)")
+                ray.init(address="local", num_cpus=cpus, object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **common)
                 self._started_here = True
         if self._workers is None:
             self._workers = self._local_or_cluster_cpus()

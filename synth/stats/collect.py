@@ -342,7 +342,8 @@ class ShardResult:
 
 
 class _HashingReader(io.RawIOBase):
-    """Read-only wrapper that hashes (optionally) and counts what is read through it."""
+    """Raw reader that hashes (optionally) and counts what passes; wrap it in a large
+    ``io.BufferedReader`` so hashing runs once per block, not once per tar header."""
 
     def __init__(self, raw: BinaryIO, do_hash: bool) -> None:
         super().__init__()
@@ -353,25 +354,21 @@ class _HashingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
-        data = self._raw.read(n) if n is not None and n >= 0 else self._raw.read()
-        if data:
+    def readinto(self, b) -> int:  # type: ignore[override]
+        data = self._raw.read(len(b))
+        n = len(data)
+        if n:
+            b[:n] = data
             if self._h is not None:
                 self._h.update(data)
-            self.nbytes += len(data)
-        return data
-
-    def readinto(self, b) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
+            self.nbytes += n
+        return n
 
     def hexdigest(self) -> str | None:
         return self._h.hexdigest() if self._h is not None else None
+
+
+_READ_BLOCK = 1 << 20
 
 
 def run_shard(task: _ShardTask, on_sample: Callable[[int], None] | None = None) -> ShardResult:
@@ -386,7 +383,8 @@ def run_shard(task: _ShardTask, on_sample: Callable[[int], None] | None = None) 
     except ShardError as e:
         res.error = str(e)
         return res
-    reader = _HashingReader(f, task.verify)
+    counter = _HashingReader(f, task.verify)
+    reader = io.BufferedReader(counter, buffer_size=_READ_BLOCK)
     try:
         for pos, (key, members, error) in enumerate(iter_tar_samples(reader, task.url)):
             res.samples_read += 1
@@ -405,7 +403,8 @@ def run_shard(task: _ShardTask, on_sample: Callable[[int], None] | None = None) 
             if not task.verify and last is not None and pos >= last:
                 break
         else:
-            reader.drain()
+            while reader.read(_READ_BLOCK):  # the end-of-archive blocks and padding
+                pass
             res.complete = True
     except ShardError as e:
         res.error = str(e)
@@ -413,8 +412,8 @@ def run_shard(task: _ShardTask, on_sample: Callable[[int], None] | None = None) 
         res.error = f"cannot read shard {task.url}: {e}"
     finally:
         f.close()
-    res.bytes_read = reader.nbytes
-    res.sha256 = reader.hexdigest() if res.complete else None
+    res.bytes_read = counter.nbytes
+    res.sha256 = counter.hexdigest() if res.complete else None
     res.acc.flush()
     return res
 

@@ -145,27 +145,21 @@ def realism_measures(image: np.ndarray, alpha: np.ndarray) -> dict[str, float]:
     return _fallback_mismatch(image, alpha)
 
 
-def _boundary_window(alpha: np.ndarray, hw: tuple[int, int], win: int) -> tuple[slice, slice]:
-    """The ``win x win`` window (clipped to the image) that best straddles the alpha boundary.
+def _boundary_window(alpha_c: np.ndarray, step: int, hw: tuple[int, int], win: int) -> tuple[slice, slice]:
+    """The ``win x win`` window (clipped to the image ``hw``) that best straddles the alpha boundary.
 
-    Chosen on an 8x coarser alpha: the position maximising
+    Chosen on ``alpha_c``, the alpha reduced ``step`` times: the position maximising
     ``min(share of alpha >= 0.95, share of alpha <= 0.05)`` inside the window (first maximum).
     """
     h, w = hw
     if h <= win and w <= win:
         return slice(0, h), slice(0, w)
-    step = 8
-    size = (max(1, w // step), max(1, h // step))
-    coarse_fg = cv2.resize((alpha >= _FG_T).astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    coarse_bg = cv2.resize((alpha <= _BG_T).astype(np.float32), size, interpolation=cv2.INTER_AREA)
     k = max(1, win // step)
-    score = np.minimum(cv2.blur(coarse_fg, (k, k), borderType=cv2.BORDER_CONSTANT),
-                       cv2.blur(coarse_bg, (k, k), borderType=cv2.BORDER_CONSTANT))
+    score = np.minimum(cv2.blur((alpha_c >= _FG_T).astype(np.float32), (k, k), borderType=cv2.BORDER_CONSTANT),
+                       cv2.blur((alpha_c <= _BG_T).astype(np.float32), (k, k), borderType=cv2.BORDER_CONSTANT))
     cy, cx = np.unravel_index(int(np.argmax(score)), score.shape)
-    y = int(round((cy + 0.5) * h / size[1])) - win // 2
-    x = int(round((cx + 0.5) * w / size[0])) - win // 2
-    y = min(max(y, 0), max(h - win, 0))
-    x = min(max(x, 0), max(w - win, 0))
+    y = min(max(int(round((cy + 0.5) * step)) - win // 2, 0), max(h - win, 0))
+    x = min(max(int(round((cx + 0.5) * step)) - win // 2, 0), max(w - win, 0))
     return slice(y, y + min(win, h)), slice(x, x + min(win, w))
 
 
@@ -182,11 +176,9 @@ def _decode_alpha_raw(data: bytes) -> np.ndarray:
     return arr
 
 
-# alpha class: 0 transparent, 1 unknown (0 < a < 1), 2 opaque; trimap class * 3: 0, 3 (128), 6 (255),
-# 9 for any other (invalid) value.
-_ALPHA_CLASS_LUT = np.array([0] + [1] * 254 + [2], np.uint8)
-_TRIMAP_CLASS_LUT = np.full(256, 9, np.uint8)
-_TRIMAP_CLASS_LUT[[0, 128, 255]] = [0, 3, 6]
+# trimap class: 0 (value 0), 1 (128), 2 (255), 3 (any other value: invalid)
+_TRIMAP_CLASS_LUT = np.full(256, 3, np.uint8)
+_TRIMAP_CLASS_LUT[[0, 128, 255]] = [0, 1, 2]
 
 
 def _decode_trimap_raw(data: bytes) -> np.ndarray:
@@ -310,61 +302,64 @@ def _measure(members: Mapping[str, bytes], out: SampleMeasures, window: int, thu
     maxv = 255 if alpha.dtype == np.uint8 else 65535
     out.alpha_bits = 8 if maxv == 255 else 16
 
-    # alpha: exact coverage and unknown share at native size and depth, 8-bit histogram
+    # alpha (exact, native size and depth) and its joint histogram with the trimap classes
     sc = out.scalars
-    if maxv == 255:
-        a8 = alpha
-        hist = cv2.calcHist([a8], [0], None, [256], [0, 256]).ravel().astype(np.int64)
-        sc["alpha.coverage"] = float(hist @ np.arange(256)) / (255.0 * npx)
-        sc["alpha.unknown_share"] = float(npx - hist[0] - hist[255]) / npx
-        alpha_class = cv2.LUT(a8, _ALPHA_CLASS_LUT)
-    else:
-        a8 = ((alpha.astype(np.uint32) + 128) // 257).astype(np.uint8)
-        hist = cv2.calcHist([a8], [0], None, [256], [0, 256]).ravel().astype(np.int64)
-        unknown = cv2.inRange(alpha, 1, maxv - 1)
-        sc["alpha.coverage"] = cv2.mean(alpha)[0] / maxv
-        sc["alpha.unknown_share"] = cv2.countNonZero(unknown) / npx
-        alpha_class = cv2.add(unknown // 255, cv2.inRange(alpha, maxv, maxv) // 255 * 2)
-    out.alpha_hist = hist
-
+    a8 = alpha if maxv == 255 else ((alpha.astype(np.uint32) + 128) // 257).astype(np.uint8)
     trimap = None
     if "trimap.png" in members:
         trimap = _decode_trimap_raw(members["trimap.png"])
         if trimap.shape != hw:
             raise ValueError(f"trimap.png is {trimap.shape[1]}x{trimap.shape[0]} but alpha.png is {hw[1]}x{hw[0]}")
         out.has_trimap = True
-        # one joint histogram of (alpha class, trimap class): 3 * trimap class + alpha class
-        joint = cv2.calcHist([cv2.add(alpha_class, cv2.LUT(trimap, _TRIMAP_CLASS_LUT))], [0], None, [16], [0, 16])
-        joint = joint.ravel().astype(np.int64)
-        if joint[9:].any():
+        t_class = cv2.LUT(trimap, _TRIMAP_CLASS_LUT)
+        # joint[a, t]: pixels with 8-bit alpha a and trimap class t (0: 0, 1: 128, 2: 255, 3: invalid)
+        joint = cv2.calcHist([a8, t_class], [0, 1], None, [256, 4], [0, 256, 0, 4]).astype(np.int64)
+        if joint[:, 3].any():
             bad_values = np.setdiff1d(np.unique(trimap), [0, 128, 255])[:8].tolist()
             raise ValueError(f"trimap.png: values must be in {{0, 128, 255}}, found {bad_values}")
-        sc["trimap.unknown_share"] = float(joint[3:6].sum()) / npx
-        # inconsistent: alpha unknown outside the unknown band, or definite regions that disagree
-        # (trimap 0, alpha > 0), (trimap 255, alpha < 1)
-        out.trimap_inconsistent = int(joint[1] + joint[2] + joint[6] + joint[7])
+        hist = joint.sum(axis=1)
+        sc["trimap.unknown_share"] = float(joint[:, 1].sum()) / npx
+        # inconsistent: trimap 0 where alpha > 0, or trimap 255 where alpha < 1 (this includes
+        # every unknown alpha pixel outside the 128 band)
+        if maxv == 255:
+            out.trimap_inconsistent = int(joint[1:, 0].sum() + joint[:255, 2].sum())
+        else:  # classes from the native 16-bit alpha, not its 8-bit rounding
+            a_class = cv2.add(cv2.inRange(alpha, 1, maxv - 1) // 255, (cv2.inRange(alpha, maxv, maxv) // 255) * 2)
+            j3 = cv2.calcHist([a_class, t_class], [0, 1], None, [3, 4], [0, 3, 0, 4]).astype(np.int64)
+            out.trimap_inconsistent = int(j3[1:, 0].sum() + j3[:2, 2].sum())
+    else:
+        hist = cv2.calcHist([a8], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    out.alpha_hist = hist
+    if maxv == 255:
+        sc["alpha.coverage"] = float(hist @ np.arange(256)) / (255.0 * npx)
+        sc["alpha.unknown_share"] = float(npx - hist[0] - hist[255]) / npx
+    else:
+        sc["alpha.coverage"] = cv2.mean(alpha)[0] / maxv
+        sc["alpha.unknown_share"] = cv2.countNonZero(cv2.inRange(alpha, 1, maxv - 1)) / npx
 
-    # analysis resolution: colour statistics, perceptual hash, realism window
+    # analysis resolution: perceptual hash and realism window; colour statistics at half that
     ah, aw = img_a.shape[:2]
     alpha_a = alpha if r == 1 else cv2.resize(alpha, (aw, ah), interpolation=cv2.INTER_AREA)
     alpha_a = alpha_a.astype(np.float32) * np.float32(1.0 / maxv)
     grey_a = cv2.cvtColor(img_a, cv2.COLOR_RGB2GRAY)
     out.phash = phash64(grey_a)
-    fgm = cv2.inRange(alpha_a, _FG_T, 2.0)
-    bgm = cv2.inRange(alpha_a, -1.0, _BG_T)
-    sat_a = cv2.cvtColor(img_a, cv2.COLOR_RGB2HSV)[..., 1]
-    stack = cv2.merge([img_a, grey_a])
+    csize = (max(1, aw // 2), max(1, ah // 2))
+    img_c = cv2.resize(img_a, csize, interpolation=cv2.INTER_AREA)
+    alpha_c = cv2.resize(alpha_a, csize, interpolation=cv2.INTER_AREA)
+    grey_c = cv2.cvtColor(img_c, cv2.COLOR_RGB2GRAY)
+    sat_c = cv2.cvtColor(img_c, cv2.COLOR_RGB2HSV)[..., 1]
+    stack = cv2.merge([img_c, grey_c])
     nan = float("nan")
-    for name, mask in (("fg", fgm), ("bg", bgm)):
+    for name, mask in (("fg", cv2.inRange(alpha_c, _FG_T, 2.0)), ("bg", cv2.inRange(alpha_c, -1.0, _BG_T))):
         ms = _mean_std(stack, mask)
         for c, ch in enumerate(("r", "g", "b")):
             sc[f"colour.{name}_{ch}"] = float(ms[0][c]) if ms else nan
         sc[f"colour.{name}_luma"] = float(ms[0][3]) if ms else nan
         sc[f"colour.{name}_luma_std"] = float(ms[1][3]) if ms else nan
-        sc[f"colour.{name}_saturation"] = cv2.mean(sat_a, mask)[0] / 255.0 if ms else nan
+        sc[f"colour.{name}_saturation"] = cv2.mean(sat_c, mask)[0] / 255.0 if ms else nan
     sc["colour.luma_diff"] = sc["colour.fg_luma"] - sc["colour.bg_luma"]
 
-    ys, xs = _boundary_window(alpha_a, (ah, aw), window)
+    ys, xs = _boundary_window(alpha_c, 2, (ah, aw), window)
     for k, v in realism_measures(np.ascontiguousarray(img_a[ys, xs]), np.ascontiguousarray(alpha_a[ys, xs])).items():
         sc[f"realism.{k}"] = float(v)
 

@@ -146,12 +146,21 @@ class OpsAcc:
             if k not in seen:
                 acc.samples += 1
                 seen.add(k)
-            params = {n: v for n, v in e.items() if n not in ("op", "target")}
-            for path, v in flatten_params(params):
-                p = acc.params.get(path)
-                if p is None:
-                    p = acc.params[path] = ParamAcc()
-                p.add(v)
+            params = acc.params
+            for name, v in e.items():
+                if name == "op" or name == "target":
+                    continue
+                if v is None or isinstance(v, (bool, int, float, str)):  # fast path: a scalar
+                    p = params.get(name)
+                    if p is None:
+                        p = params[name] = ParamAcc()
+                    p.add(v)
+                    continue
+                for path, leaf in flatten_params(v, name, 1):
+                    p = params.get(path)
+                    if p is None:
+                        p = params[path] = ParamAcc()
+                    p.add(leaf)
 
     def flush(self) -> None:
         for acc in self.ops.values():

@@ -91,7 +91,8 @@ def _trim_x(ax) -> None:
     lo, hi = np.inf, -np.inf
     for art in ax.patches:
         try:
-            vals, edges = art.get_data()
+            sd = art.get_data()
+            vals, edges = sd.values, sd.edges
         except AttributeError:
             continue
         nz = np.flatnonzero(np.asarray(vals) > 0)
@@ -111,7 +112,7 @@ def plot_splits(datasets: Datasets) -> bytes | None:
                 splits.append(s)
     if not splits:
         return None
-    fig, axes = _figure(1, 1, width=6.0, height_per_row=2.6)
+    fig, axes = _figure(1, 1, width=4.8, height_per_row=2.6)
     ax = axes[0, 0]
     width = 0.8 / len(datasets)
     x = np.arange(len(splits))

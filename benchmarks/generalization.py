@@ -1,0 +1,327 @@
+"""Generalisation benchmark: does our data make a matting model better on *real* photos?
+
+    python benchmarks/generalization.py --out /tmp/gen [--scale 1] [--seeds 0 1 2]
+                                        [--real DIR] [--variants naive portrait ...]
+
+End to end, with fixed seeds:
+
+1. From the same sources (the alphamatting photos GT01-GT12 as photo + alpha foregrounds,
+   backgrounds bg001-bg050 of ../shared/data) build one training set per variant:
+   `naive` (recipes/naive.yaml: photo as F, random stretched backgrounds, no harmonisation or
+   realism matching) and `portrait` (recipes/portrait.yaml, the realistic pipeline); and
+   from held-out foregrounds (GT13-GT18) and backgrounds (bg051-bg070) a composited
+   validation set with each variant's own pipeline.
+2. Train the same small trimap-based network (examples/tiny_matting_net.py, ~265k
+   parameters at width 24) on each, paired: same seed, same initialisation, same loader
+   order and augmentation seeds; only the data differs.
+3. Evaluate on the real photographs GT13-GT18 with their hand-made trimaps (`--real DIR`
+   points at any folder of image/ alpha/ trimap/ with the same stems, e.g. AIM-500,
+   P3M-500, PPM-100) and on each variant's composited validation set: SAD, MSE and
+   gradient error in the unknown region. Prints per-seed paired differences, mean ± std,
+   and the composite-vs-real gap.
+
+`--variants` also accepts ablations of the portrait pipeline, e.g. `portrait-noharm`,
+`portrait-nonoise`, `portrait-nodefocus`, `portrait-photoF`, `portrait-random-bg`
+(see ABLATIONS), trained and evaluated the same way.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "examples"))
+
+from shards import MattingDataset, MattingLoader  # noqa: E402
+from synth.build import build  # noqa: E402
+from synth.executors import SerialExecutor  # noqa: E402
+from synth.recipe import load_recipe  # noqa: E402
+from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
+
+TRAIN_FG = [f"GT{i:02d}" for i in range(1, 13)]
+TEST_FG = [f"GT{i:02d}" for i in range(13, 19)]
+
+# Overrides on top of recipes/portrait.yaml for one-step-off ablations.
+ABLATIONS: dict[str, list[str]] = {
+    "portrait-noharm": ["harmonization.p=0"],
+    "portrait-nonoise": ["realism.noise.p=0"],
+    "portrait-nodefocus": ["realism.defocus.p=0", "realism.sharpness_match_p=0"],
+    "portrait-nores": ["realism.resolution_match=false"],
+    "portrait-nojpeg": ["realism.jpeg.p=0"],
+    "portrait-photoF": ["composition.fg_estimation=photo"],
+    "portrait-random-bg": ["composition.background_choice.mode=random"],
+    "portrait-stretch": ["composition.background.fit=stretch"],
+}
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _link_subset(src: Path, dst: Path, stems: list[str] | None, pattern: str = "*") -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    for p in sorted(src.glob(pattern)):
+        if stems is None or p.stem in stems:
+            link = dst / p.name
+            if not link.exists():
+                link.symlink_to(p.resolve())
+    return dst
+
+
+def prepare_sources(shared: Path, work: Path) -> dict[str, Path]:
+    """Symlinked subsets: train/test foregrounds and train/val backgrounds (never copied)."""
+    am, bgs = shared / "alphamatting", shared / "backgrounds"
+    all_bg = sorted(p.stem for p in bgs.glob("*.jpg"))
+    return {
+        "fg_train_image": _link_subset(am / "image", work / "src" / "train" / "image", TRAIN_FG),
+        "fg_train_alpha": _link_subset(am / "alpha", work / "src" / "train" / "alpha", TRAIN_FG),
+        "fg_test_image": _link_subset(am / "image", work / "src" / "test" / "image", TEST_FG),
+        "fg_test_alpha": _link_subset(am / "alpha", work / "src" / "test" / "alpha", TEST_FG),
+        "bg_train": _link_subset(bgs, work / "src" / "bg_train", all_bg[:50]),
+        "bg_val": _link_subset(bgs, work / "src" / "bg_val", all_bg[50:]),
+    }
+
+
+def _recipe_for(variant: str, fg_image: Path, fg_alpha: Path, bg: Path, samples: int, canvas: int, seed: int):
+    base = "naive" if variant == "naive" else "portrait"
+    extra = ABLATIONS.get(variant, [])
+    if variant not in ("naive", "portrait") and not extra:
+        raise SystemExit(f"unknown variant {variant!r}; known: naive, portrait, {', '.join(ABLATIONS)}")
+    overrides = [
+        f"foregrounds.0.image_dir={fg_image}", f"foregrounds.0.alpha_dir={fg_alpha}", f"backgrounds.0.path={bg}",
+        "background_split=shared", f"splits=[{{name: train, fraction: 1.0, samples: {samples}}}]",
+        f"canvas.height={canvas}", f"canvas.width={canvas}", f"seed={seed}", "output.samples_per_shard=64",
+        *extra,
+    ]
+    return load_recipe(ROOT / "recipes" / f"{base}.yaml", overrides)
+
+
+def build_variant(variant: str, src: dict[str, Path], work: Path, samples: int, val_samples: int,
+                  canvas: int) -> tuple[Path, Path]:
+    """(train dataset folder, composited validation folder) of one variant, built if absent."""
+    out = work / "data" / variant
+    cache = work / "cache"
+    train = _recipe_for(variant, src["fg_train_image"], src["fg_train_alpha"], src["bg_train"], samples, canvas, 0)
+    val = _recipe_for(variant, src["fg_test_image"], src["fg_test_alpha"], src["bg_val"], val_samples, canvas, 1)
+    for recipe, folder in ((train, out / "train"), (val, out / "val")):
+        if not (folder / "manifest.json").exists():
+            build(recipe, folder, overwrite=True, cache_dir=cache, executor=SerialExecutor())
+    return out / "train", out / "val"
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _gradient(a: np.ndarray, sigma: float = 1.4) -> np.ndarray:
+    """Gradient magnitude with first-order Gaussian derivative filters (Rhemann et al. 2009)."""
+    gx = cv2.GaussianBlur(cv2.Sobel(a, cv2.CV_64F, 1, 0, ksize=1), (0, 0), sigma)
+    gy = cv2.GaussianBlur(cv2.Sobel(a, cv2.CV_64F, 0, 1, ksize=1), (0, 0), sigma)
+    return np.sqrt(gx * gx + gy * gy)
+
+
+def matting_errors(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> dict[str, float]:
+    """SAD (/1000), MSE (x1000) and gradient error (/1000) over the unknown region.
+
+    pred, gt: float (H, W) in [0, 1]; trimap: uint8 {0, 128, 255}.
+    """
+    unknown = trimap == 128
+    n = max(int(unknown.sum()), 1)
+    diff = (pred - gt)[unknown].astype(np.float64)
+    grad = ((_gradient(pred.astype(np.float64)) - _gradient(gt.astype(np.float64))) ** 2)[unknown]
+    return {"sad": float(np.abs(diff).sum() / 1000), "mse": float((diff ** 2).sum() / n * 1000),
+            "grad": float(grad.sum() / 1000)}
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+    """Full-resolution prediction: uint8 RGB (H, W, 3) + trimap -> float (H, W) alpha."""
+    h, w = trimap.shape
+    ph, pw = (-h) % 4, (-w) % 4
+    img = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+    tri = np.pad(trimap, ((0, ph), (0, pw)), mode="reflect")
+    x = torch.from_numpy(img).permute(2, 0, 1)[None]
+    t = torch.from_numpy(tri)[None, None]
+    return model(x, t)[0, 0, :h, :w].numpy()
+
+
+def _read(path: Path, flags: int) -> np.ndarray:
+    arr = cv2.imread(str(path), flags)
+    if arr is None:
+        raise SystemExit(f"{path}: cannot read image")
+    return arr
+
+
+def real_test_set(real: Path, stems: list[str] | None) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(stem, image RGB, alpha float, trimap) for every stem in real/{image,alpha,trimap}."""
+    out = []
+    for p in sorted((real / "image").iterdir()):
+        if stems is not None and p.stem not in stems:
+            continue
+        alpha_p = next((real / "alpha").glob(p.stem + ".*"), None)
+        trimap_p = next((real / "trimap").glob(p.stem + ".*"), None)
+        if alpha_p is None or trimap_p is None:
+            raise SystemExit(f"{p}: no alpha or trimap with the same stem in {real}")
+        image = cv2.cvtColor(_read(p, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        alpha = _read(alpha_p, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
+        trimap = _read(trimap_p, cv2.IMREAD_GRAYSCALE)
+        trimap = np.where(trimap < 64, 0, np.where(trimap > 191, 255, 128)).astype(np.uint8)
+        out.append((p.stem, image, alpha, trimap))
+    if not out:
+        raise SystemExit(f"{real}: no test images found")
+    return out
+
+
+def composite_val_set(folder: Path, limit: int) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    ds = MattingDataset(folder, "train", crop=None, shuffle=False, augment=False,
+                        outputs=("image", "alpha", "trimap"))
+    out = []
+    for s in ds:
+        out.append((s["key"], s["image"].permute(1, 2, 0).numpy(), s["alpha"][0].numpy(), s["trimap"][0].numpy()))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def evaluate(model: torch.nn.Module, items) -> dict[str, float]:
+    model.eval()
+    totals = {"sad": 0.0, "mse": 0.0, "grad": 0.0}
+    for _, image, alpha, trimap in items:
+        errs = matting_errors(predict(model, image, trimap), alpha, trimap)
+        for k in totals:
+            totals[k] += errs[k]
+    return {k: v / len(items) for k, v in totals.items()}
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainConfig:
+    steps: int
+    batch: int
+    crop: int
+    width: int
+    lr: float
+    workers: int
+
+
+def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
+    """Train from `seed`: same initialisation and same loader order for every dataset."""
+    torch.manual_seed(seed)
+    model = TinyMattingNet(width=cfg.width)
+    dataset = MattingDataset(folder, "train", crop=cfg.crop, seed=seed, buffer_size=256,
+                             outputs=("image", "alpha", "trimap", "fg", "bg"))
+    loader = MattingLoader(dataset, batch_size=cfg.batch, num_workers=cfg.workers,
+                           persistent_workers=cfg.workers > 0, drop_last=True)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.15)
+    model.train()
+    step = 0
+    while step < cfg.steps:
+        for batch in loader:
+            loss = matting_loss(model(batch["image"], batch["trimap"]), batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            if step >= cfg.steps:
+                break
+    return model
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _mean_std(xs: list[float]) -> str:
+    a = np.asarray(xs, np.float64)
+    return f"{a.mean():7.3f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:5.3f}"
+
+
+def report(results: dict, variants: list[str], seeds: list[int]) -> str:
+    lines = []
+    base = variants[0]
+    for metric in ("sad", "mse", "grad"):
+        lines.append(f"\n{metric.upper()} (lower is better): real photos | composited validation | gap (real - comp)")
+        for v in variants:
+            real = [results[v][s]["real"][metric] for s in seeds]
+            comp = [results[v][s]["comp"][metric] for s in seeds]
+            gap = [r - c for r, c in zip(real, comp)]
+            lines.append(f"  {v:22s} real {_mean_std(real)} | comp {_mean_std(comp)} | gap {_mean_std(gap)}")
+    lines.append(f"\nPaired per-seed change of real-photo SAD against {base} (negative = better):")
+    for v in variants[1:]:
+        rel = [(results[v][s]["real"]["sad"] - results[base][s]["real"]["sad"]) / results[base][s]["real"]["sad"]
+               for s in seeds]
+        cells = "  ".join(f"seed {s}: {100 * r:+6.1f}%" for s, r in zip(seeds, rel))
+        verdict = "PASS" if all(r <= -0.20 for r in rel) else "miss"
+        lines.append(f"  {v:22s} {cells}   mean {100 * np.mean(rel):+6.1f}%  (target <= -20% every seed: {verdict})")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True, help="work folder (datasets, cache, results.json)")
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--real", type=Path, default=None,
+                    help="folder with image/ alpha/ trimap/ (default: GT13-GT18 of the shared alphamatting set)")
+    ap.add_argument("--variants", nargs="+", default=["naive", "portrait"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--scale", type=float, default=1.0, help="multiplies samples and steps (use >1 on a GPU box)")
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--samples", type=int, default=480)
+    ap.add_argument("--val-samples", type=int, default=36)
+    ap.add_argument("--canvas", type=int, default=640)
+    ap.add_argument("--crop", type=int, default=192)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--width", type=int, default=24)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--workers", type=int, default=1, help="DataLoader workers")
+    args = ap.parse_args()
+
+    if not (args.shared / "alphamatting").is_dir():
+        raise SystemExit(f"{args.shared}: the shared sample data is needed (alphamatting/, backgrounds/)")
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - args.workers + 1))
+    cv2.setNumThreads(1)
+    work = args.out
+    work.mkdir(parents=True, exist_ok=True)
+    samples = int(round(args.samples * args.scale))
+    cfg = TrainConfig(int(round(args.steps * args.scale)), args.batch, args.crop, args.width, args.lr, args.workers)
+
+    t0 = time.perf_counter()
+    src = prepare_sources(args.shared, work)
+    folders = {v: build_variant(v, src, work, samples, args.val_samples, args.canvas) for v in args.variants}
+    print(f"datasets built in {time.perf_counter() - t0:.0f} s ({samples} training samples each)", flush=True)
+    real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else TEST_FG)
+    comp = {v: composite_val_set(folders[v][1], args.val_samples) for v in args.variants}
+
+    results: dict = {v: {} for v in args.variants}
+    n_params = sum(p.numel() for p in TinyMattingNet(width=args.width).parameters())
+    print(f"model: TinyMattingNet(width={args.width}), {n_params} parameters; {cfg.steps} steps of "
+          f"{cfg.batch}x{cfg.crop}² per run", flush=True)
+    for seed in args.seeds:
+        for v in args.variants:
+            t1 = time.perf_counter()
+            model = train(folders[v][0], seed, cfg)
+            results[v][seed] = {"real": evaluate(model, real), "comp": evaluate(model, comp[v])}
+            r = results[v][seed]
+            print(f"seed {seed} {v:22s} real SAD {r['real']['sad']:.3f}  comp SAD {r['comp']['sad']:.3f}  "
+                  f"({time.perf_counter() - t1:.0f} s)", flush=True)
+    text = report(results, args.variants, args.seeds)
+    print(text)
+    (work / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                                   "parameters": n_params, "results": results}, indent=2))
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s; results in {work / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""`synth stats OUTDIR [OUTDIR_B] ...`: statistics of one dataset, or two side by side.
+
+The lead registers :data:`stats` in :mod:`synth.cli` (``main.add_command(stats)``).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["stats"]
+
+
+def _summary_lines(label: str, d: dict) -> list[str]:
+    c = d["counts"]
+    fg, bg = d["diversity"]["foreground"]["all"], d["diversity"]["background"]["all"]
+    integ = d["integrity"]
+    lines = [
+        f"{label}: {c['samples']} samples ({', '.join(f'{k} {v}' for k, v in c['splits'].items())}) in "
+        f"{c['shards']} shard(s); measured {c['measured']}, bad {c['bad']}; "
+        f"shards verified {integ['ok']}/{integ['checked']}",
+        f"  foregrounds {fg['distinct']} (uses max {fg['max']}, median {fg['median']}, Gini "
+        f"{fg['gini'] if fg['gini'] is None else round(fg['gini'], 3)}), backgrounds {bg['distinct']} (uses max "
+        f"{bg['max']}, median {bg['median']}, Gini {bg['gini'] if bg['gini'] is None else round(bg['gini'], 3)})",
+        f"  leakage: {d['leakage']['foreground']['shared']} foreground(s) in 2+ splits, "
+        f"{d['leakage']['near_duplicates']['pairs']} near-duplicate pair(s) across splits",
+    ]
+    for w in d["warnings"]:
+        lines.append(f"  {w['level'].upper()}: {w['message']}")
+    return lines
+
+
+@click.command("stats")
+@click.argument("datasets", nargs=-1, required=True, type=click.Path())
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a self-contained HTML report here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write every number as JSON here ('-' for stdout).")
+@click.option("--sample", type=click.IntRange(min=1), default=None,
+              help="Measure only N samples, spread uniformly (deterministic).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="0: in this process; N >= 2: a process pool of N (with --ray: Ray tasks in flight).")
+@click.option("--ray", "use_ray", is_flag=True, help="One Ray task per shard (local Ray unless --address).")
+@click.option("--address", default=None, help="Ray cluster address (implies --ray).")
+@click.option("--contact", type=click.IntRange(0, 1000), default=12, show_default=True,
+              help="Random samples in the contact sheet.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the contact-sheet choice.")
+@click.option("--phash-distance", type=click.IntRange(0, 15), default=4, show_default=True,
+              help="Composites across splits whose perceptual hashes differ in at most this many bits are "
+                   "reported as near-duplicates.")
+@click.option("--overuse-factor", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True,
+              help="Warn when a foreground/background is used more than this times the median.")
+@click.option("--overuse-min-uses", type=click.IntRange(min=1), default=10, show_default=True,
+              help="...and at least this many times.")
+@click.option("--no-verify", is_flag=True, help="Do not hash shards against the manifest.")
+@click.option("--fail-on", type=click.Choice(["never", "error", "warning"]), default="never", show_default=True,
+              help="Exit with status 1 when a warning of this level (or worse) is found.")
+@click.option("--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
+def stats(datasets: tuple[str, ...], html_path: str | None, json_path: str | None, sample: int | None,
+          workers: int, use_ray: bool, address: str | None, contact: int, seed: int, phash_distance: int,
+          overuse_factor: float, overuse_min_uses: int, no_verify: bool, fail_on: str, quiet: bool) -> None:
+    """Statistics of the dataset in DATASETS (a folder with manifest.json, or its URL).
+
+    Give two datasets (`synth stats A B`) to compare them side by side. Reports counts,
+    shard integrity, foreground/background reuse, alpha and trimap statistics, colour
+    and realism indicators, recorded operations, leakage between splits, and warnings.
+    """
+    from .stats import StatsOptions, collect_stats, compare_stats, write_html
+    from .stats.compare import unique_labels
+
+    if len(datasets) > 2:
+        raise click.UsageError(f"give one dataset, or two to compare; got {len(datasets)}")
+    try:
+        opts = StatsOptions(sample=sample, workers=workers, ray=use_ray or address is not None,
+                            ray_address=address, contact=contact, seed=seed, phash_distance=phash_distance,
+                            overuse_factor=overuse_factor, overuse_min_uses=overuse_min_uses,
+                            verify=not no_verify, progress=not quiet)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    labels = unique_labels([d.rstrip("/") for d in datasets])
+    results = []
+    for d, label in zip(datasets, labels):
+        try:
+            results.append(collect_stats(d, opts, label=label))
+        except (FileNotFoundError, ValueError) as e:
+            raise click.ClickException(str(e)) from None
+    if len(results) == 1:
+        payload = results[0].data
+    else:
+        payload = compare_stats(results)
+    text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
+    if json_path == "-":
+        click.echo(text, nl=False)
+    elif json_path:
+        Path(json_path).write_text(text, encoding="utf-8")
+    if html_path:
+        write_html(html_path, results)
+    if not quiet:
+        for r in results:
+            for line in _summary_lines(r.label, r.data):
+                click.echo(line, err=True)
+        for p, what in ((json_path, "JSON"), (html_path, "HTML report")):
+            if p and p != "-":
+                click.echo(f"wrote {what} to {p}", err=True)
+    levels = {"never": set(), "error": {"error"}, "warning": {"error", "warning"}}[fail_on]
+    if any(w["level"] in levels for r in results for w in r.warnings):
+        sys.exit(1)

@@ -1,0 +1,383 @@
+"""Distributed build: serial, Ray(1) and Ray(2) byte-identical; worker and driver deaths; errors;
+Ctrl-C; fsspec outputs. Ray tests share the session's local instance (`ray_session`); the
+driver-kill tests run `synth build` in a subprocess in its own session and kill the group."""
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from PIL import Image
+
+from shards.manifest import read_manifest
+from synth.build import BuildError, _chunk_size, build, build_shard
+from synth.cli import main
+from synth.executors import SerialExecutor, make_executor
+from synth.recipe import load_recipe, parse_recipe
+from synth.ray_executor import RayExecutor
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.ray
+
+
+def _recipe_dict(**over) -> dict:
+    data = {
+        "name": "t",
+        "seed": 5,
+        "foregrounds": [{"kind": "procedural", "count": 6, "size": [72, 64]}],
+        "backgrounds": [{"kind": "procedural", "count": 5, "size": [64, 96]}],
+        "splits": [{"name": "train", "fraction": 0.67, "samples": 10},
+                   {"name": "val", "fraction": 0.33, "samples": 3}],
+        "canvas": {"height": 64, "width": 72},
+        "composition": {"placement": {"scale": [0.5, 0.9], "max_outside": 0.1}},
+        "foreground_augment": {"rotation": {"p": 0.7, "max_angle": 30}},
+        "trimap": {"band": [1, 7]},
+        "output": {"samples_per_shard": 3},
+    }
+    data.update(over)
+    return data
+
+
+def _dataset(out: Path) -> dict[str, bytes]:
+    """Every shard and the manifest, by name; asserts no temporary file is left."""
+    names = sorted(p.name for p in out.iterdir())
+    assert not [n for n in names if n.endswith(".partial")], names
+    return {n: (out / n).read_bytes() for n in names if n.endswith(".tar") or n == "manifest.json"}
+
+
+def _keys(out: Path) -> list[str]:
+    keys = []
+    for tar in sorted(out.glob("*.tar")):
+        with tarfile.open(tar) as t:
+            keys += sorted({m.name.split(".", 1)[0] for m in t.getmembers()})
+    return keys
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """A clean serial build (and its warm preparation cache)."""
+    root = tmp_path_factory.mktemp("ref")
+    recipe = parse_recipe(_recipe_dict())
+    build(recipe, root / "out", cache_dir=root / "cache")
+    return root, recipe, _dataset(root / "out")
+
+
+# ------------------------------------------------------------------ executor basics
+
+
+_square = functools.partial(pow, exp=2)  # importable in workers (this module is not)
+
+
+def test_ray_executor_maps_every_item_bounded(ray_session):
+    with RayExecutor(workers=2, max_in_flight=3) as ex:
+        got = dict(ex.imap_unordered(_square, list(range(25))))
+        assert got == {i: i * i for i in range(25)}
+        assert ex.max_in_flight == 3 and ex.parallelism == 2
+        assert list(ex.imap_unordered(_square, [])) == []
+    assert ray_session.is_initialized()  # an instance it did not start is left running
+
+
+def test_ray_executor_defaults_on_an_existing_instance(ray_session):
+    ex = RayExecutor()
+    assert ex.workers == 2 and ex.max_in_flight == 2  # the session's CPUs cap the parallelism
+    ex.close()
+    assert ray_session.is_initialized()
+
+
+def test_chunking_and_executor_choice():
+    assert _chunk_size(20_000, 16) == 64
+    assert _chunk_size(10, 2) == 2
+    assert _chunk_size(10_000, 1) == 1
+    assert isinstance(make_executor(0), SerialExecutor)
+    with pytest.raises(ValueError, match="cannot be combined with address"):
+        make_executor(0, "auto")
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        RayExecutor(workers=0)
+
+
+# ------------------------------------------------------------------ byte identity
+
+
+def test_serial_ray1_ray2_byte_identical(reference, ray_session, tmp_path):
+    root, recipe, expected = reference
+    for workers, cache in ((1, root / "cache"), (2, tmp_path / "cold-cache")):  # Ray(2) prepares too
+        with RayExecutor(workers=workers) as ex:
+            report = build(recipe, tmp_path / f"ray{workers}", executor=ex, cache_dir=cache)
+        assert report.executor == "ray" and report.shards_built == 5
+        assert _dataset(tmp_path / f"ray{workers}") == expected, f"ray with {workers} worker(s)"
+    assert len(list((tmp_path / "cold-cache").rglob("*.png"))) > 0
+
+
+class _KillOwnWorkerOnce:
+    """Renders a shard, but the first attempt anywhere SIGKILLs its own worker process after
+    writing one sample (a marker file, created exclusively, says it already happened)."""
+
+    def __init__(self, fn, marker: str) -> None:
+        self.fn, self.marker = fn, marker
+
+    def _maybe_die(self) -> None:
+        try:
+            with open(self.marker, "x"):
+                pass
+        except FileExistsError:
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def __call__(self, spec):
+        fn = self.fn
+        if isinstance(fn, functools.partial) and fn.func is build_shard:
+            return build_shard(*fn.args, spec, **{**fn.keywords, "on_sample": self._maybe_die})
+        return fn(spec)
+
+
+class _WrapRender:
+    """An executor that runs the render stage's function through `wrap` (test-only hooks)."""
+
+    def __init__(self, inner, wrap) -> None:
+        self.inner, self.wrap, self.name = inner, wrap, inner.name
+
+    @property
+    def parallelism(self):
+        return self.inner.parallelism
+
+    @property
+    def failures(self):
+        return self.inner.failures
+
+    def imap_unordered(self, fn, items):
+        if isinstance(fn, functools.partial) and fn.func is build_shard:
+            fn = self.wrap(fn)
+        return self.inner.imap_unordered(fn, items)
+
+    def close(self):
+        self.inner.close()
+
+
+@pytest.fixture
+def by_value():
+    """Workers cannot import this test module: ship its classes by value."""
+    from ray import cloudpickle
+
+    module = sys.modules[__name__]
+    cloudpickle.register_pickle_by_value(module)
+    yield
+    cloudpickle.unregister_pickle_by_value(module)
+
+
+def test_worker_killed_mid_task_is_retried(reference, ray_session, tmp_path, by_value):
+    root, recipe, expected = reference
+    marker = str(tmp_path / "killed")
+    with RayExecutor(workers=2) as ray_ex:
+        ex = _WrapRender(ray_ex, lambda fn: _KillOwnWorkerOnce(fn, marker))
+        report = build(recipe, tmp_path / "o", executor=ex, cache_dir=root / "cache")
+    assert os.path.exists(marker)  # a worker really died
+    assert report.failures >= 1
+    assert _dataset(tmp_path / "o") == expected
+
+
+# ------------------------------------------------------------------ errors reach the user
+
+
+def _folder_recipe(tmp_path: Path) -> dict:
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        img = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)
+        a = np.zeros((48, 40), np.uint8)
+        a[8:40, 6:34] = 255
+        (tmp_path / "img").mkdir(exist_ok=True)
+        (tmp_path / "alpha").mkdir(exist_ok=True)
+        Image.fromarray(img).save(tmp_path / "img" / f"p{i}.png")
+        Image.fromarray(a).save(tmp_path / "alpha" / f"p{i}.png")
+    (tmp_path / "bg").mkdir(exist_ok=True)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(tmp_path / "bg" / f"b{i}.png")
+    return _recipe_dict(
+        foregrounds=[{"kind": "image_alpha", "image_dir": str(tmp_path / "img"), "alpha_dir": str(tmp_path / "alpha")}],
+        backgrounds=[{"kind": "folder", "path": str(tmp_path / "bg")}],
+        splits=[{"name": "train", "fraction": 1.0, "samples": 6}],
+        composition={"fg_estimation": "blur_fusion"},
+    )
+
+
+def _change_backgrounds(folder: Path):
+    def wrap(fn):
+        for p in sorted(folder.glob("*.png")):  # after preparation, before rendering
+            Image.fromarray(np.zeros((50, 70, 3), np.uint8)).save(p)
+        return fn
+    return wrap
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_worker_error_names_the_input_file(ray_session, tmp_path, workers):
+    recipe = parse_recipe(_folder_recipe(tmp_path))
+    ex = _WrapRender(make_executor(workers), _change_backgrounds(tmp_path / "bg"))
+    try:
+        with pytest.raises(BuildError) as info:
+            build(recipe, tmp_path / "o", executor=ex, cache_dir=tmp_path / "c")
+    finally:
+        ex.close()
+    msg = str(info.value)
+    assert str(tmp_path / "bg") in msg and "changed since the build started" in msg, msg
+    assert msg.startswith("train-00000") and "RayTaskError" not in msg and "Traceback" not in msg
+    assert not list((tmp_path / "o").glob("*.partial")) and not list((tmp_path / "o").glob(".*.partial"))
+
+
+# ------------------------------------------------------------------ fsspec outputs
+
+
+def test_memory_url_output_round_trip(reference, tmp_path):
+    import fsspec
+
+    root, recipe, expected = reference
+    url = f"memory://synth-{uuid.uuid4().hex}/out"
+    report = build(recipe, url, cache_dir=root / "cache")
+    fs = fsspec.filesystem("memory")
+    base = url[len("memory://"):]
+    got = {p.rsplit("/", 1)[-1]: fs.cat_file(p) for p in fs.ls(base, detail=False)}
+    assert {k: v for k, v in got.items() if k in expected} == expected
+    assert not [k for k in got if k.endswith(".partial")]
+    assert report.outdir == url and read_manifest(url).splits == {"train": 10, "val": 3}
+    # Interrupted remote build: manifest and one shard gone, a temporary upload left over.
+    fs.rm(f"{base}/manifest.json")
+    fs.rm(f"{base}/train-000002.tar")
+    fs.pipe_file(f"{base}/.train-000002.tar.partial", b"half")
+    report = build(recipe, url, resume=True, cache_dir=root / "cache")
+    assert report.shards_built == 1 and report.shards_reused == 4
+    again = {p.rsplit("/", 1)[-1]: fs.cat_file(p) for p in fs.ls(base, detail=False)}
+    assert {k: v for k, v in again.items() if k in expected} == expected and set(again) == set(got)
+    with pytest.raises(BuildError, match="already contains a dataset"):
+        build(recipe, url, cache_dir=root / "cache")
+    with pytest.raises(BuildError, match="memory:// output lives in this process only"):
+        build(recipe, url, overwrite=True, cache_dir=root / "cache", executor=RayExecutor(workers=1))
+
+
+def test_file_url_output_on_ray(reference, ray_session, tmp_path):
+    root, recipe, expected = reference
+    with RayExecutor(workers=2) as ex:
+        build(recipe, f"file://{tmp_path / 'o'}", executor=ex, cache_dir=root / "cache")
+    assert _dataset(tmp_path / "o") == expected
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def test_cli_on_the_session_ray_and_usage_errors(reference, ray_session, tmp_path):
+    root, _, expected = reference
+    recipe_path = tmp_path / "r.yaml"
+    recipe_path.write_text(yaml.safe_dump(_recipe_dict()))
+    runner = CliRunner()
+    res = runner.invoke(main, ["build", str(recipe_path), "-o", str(tmp_path / "o"), "--quiet",
+                               "--cache-dir", str(root / "cache"), "--workers", "2"])
+    assert res.exit_code == 0, res.output
+    assert "built 13 samples" in res.output and "on ray" in res.output
+    assert ray_session.is_initialized()  # the CLI did not shut down a Ray it did not start
+    assert _dataset(tmp_path / "o") == expected
+    res = runner.invoke(main, ["build", str(recipe_path), "-o", str(tmp_path / "x"), "--workers", "0",
+                               "--address", "auto"])
+    assert res.exit_code == 2 and "cannot be combined" in res.output
+
+
+# ------------------------------------------------------------------ driver killed / interrupted
+
+
+def _kill_recipe(tmp_path: Path) -> Path:
+    data = _recipe_dict(splits=[{"name": "train", "fraction": 0.67, "samples": 40},
+                                {"name": "val", "fraction": 0.33, "samples": 6}],
+                        canvas={"height": 128, "width": 128}, output={"samples_per_shard": 2})
+    path = tmp_path / "kill.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def kill_reference(tmp_path_factory):
+    root = tmp_path_factory.mktemp("killref")
+    recipe_path = _kill_recipe(root)
+    build(load_recipe(recipe_path), root / "out", cache_dir=root / "cache")
+    return root, recipe_path, _dataset(root / "out")
+
+
+def _session_pids(sid: int) -> list[int]:
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if os.getsid(int(d)) == sid:
+                    pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+def _start_build(recipe_path: Path, out: Path, cache: Path, workers: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    cmd = [sys.executable, "-m", "synth.cli", "build", str(recipe_path), "-o", str(out), "--quiet",
+           "--cache-dir", str(cache), "--workers", str(workers)]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _wait_for(proc: subprocess.Popen, out: Path, shards: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if shards == 0 and (out / ".build-state.json").exists():
+            return
+        if shards > 0 and out.is_dir() and len(list(out.glob("*.tar"))) >= shards:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"build ended before {shards} shard(s) existed: {proc.stdout.read().decode()[-2000:]}")
+        time.sleep(0.002)
+    pytest.fail(f"no {shards} shard(s) after {timeout} s")
+
+
+def _reap(proc: subprocess.Popen, sig: int) -> str:
+    os.killpg(proc.pid, sig)
+    output = proc.communicate(timeout=60)[0].decode()
+    deadline = time.monotonic() + 30
+    while _session_pids(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _session_pids(proc.pid), "processes of the killed build are still alive"
+    return output
+
+
+def _resume_and_check(recipe_path: Path, out: Path, cache: Path, expected: dict[str, bytes]) -> None:
+    complete = {p.name for p in out.glob("*.tar")} if out.is_dir() else set()
+    report = build(load_recipe(recipe_path), out, resume=True, cache_dir=cache)
+    assert report.shards_reused == len(complete)
+    assert _dataset(out) == expected
+    keys = _keys(out)
+    assert len(keys) == len(set(keys)) == 46  # every sample exactly once
+
+
+@pytest.mark.parametrize("workers, shards", [(0, 0), (0, 1), (0, 9), (2, 3)])
+def test_driver_sigkill_then_resume(kill_reference, tmp_path, workers, shards):
+    root, recipe_path, expected = kill_reference
+    out = tmp_path / "o"
+    proc = _start_build(recipe_path, out, root / "cache", workers)
+    _wait_for(proc, out, shards)
+    _reap(proc, signal.SIGKILL)
+    assert not (out / "manifest.json").exists(), "the build finished before it could be killed"
+    _resume_and_check(recipe_path, out, root / "cache", expected)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_ctrl_c_leaves_whole_shards_then_resume(kill_reference, tmp_path, workers):
+    root, recipe_path, expected = kill_reference
+    out = tmp_path / "o"
+    proc = _start_build(recipe_path, out, root / "cache", workers)
+    _wait_for(proc, out, 2)
+    output = _reap(proc, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole foreground group
+    assert proc.returncode == 130, output
+    assert "--resume" in output and "Traceback" not in output, output
+    assert not [p for p in out.iterdir() if p.name.endswith(".partial")]
+    _resume_and_check(recipe_path, out, root / "cache", expected)
