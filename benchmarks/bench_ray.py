@@ -3,7 +3,8 @@
 A fixed procedural recipe (200 samples at 512x512, 10 samples per shard) is built by each
 executor into fresh folders from a preparation cache warmed beforehand, so only rendering is
 compared (each report's `render` time: planning + all shards); each executor builds
-`--repeats` times and the best rate counts (other processes share the machine). The serial
+`--repeats` times and the best rate counts (other processes share the machine; for each
+run the CPU cores used by other processes meanwhile are printed, from /proc/stat). The serial
 executor runs twice: with OpenCV's default thread pool (what `--workers 0` does) and with one
 OpenCV thread, as each Ray task runs; ray1/serial is given against both. Prints samples/s,
 the ratios, and the peak RSS of the driver (per executor, via /proc's VmHWM, reset between
@@ -73,14 +74,27 @@ def _reset_peak() -> bool:
         return False
 
 
+def _busy_seconds() -> float:
+    """CPU seconds all processes of the machine have used so far (/proc/stat), 0 if unknown."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 class _Probe:
-    """Runs the shard function, then reports the worker's pid and peak RSS with the result."""
+    """Runs the shard function, then reports the worker's pid, peak RSS and CPU time used."""
 
     def __init__(self, fn) -> None:
         self.fn = fn
 
     def __call__(self, item):
-        return self.fn(item), os.getpid(), _status_kb("VmHWM")
+        t = time.process_time()
+        result = self.fn(item)
+        return result, os.getpid(), _status_kb("VmHWM"), time.process_time() - t
 
 
 class _Probing:
@@ -89,6 +103,7 @@ class _Probing:
     def __init__(self, inner) -> None:
         self.inner, self.name = inner, inner.name
         self.peaks: dict[int, int] = {}
+        self.cpu = 0.0
 
     parallelism = property(lambda self: self.inner.parallelism)
     failures = property(lambda self: self.inner.failures)
@@ -97,8 +112,10 @@ class _Probing:
         if not (isinstance(fn, functools.partial) and fn.func is build_shard):
             yield from self.inner.imap_unordered(fn, items)
             return
-        for pos, (result, pid, peak) in self.inner.imap_unordered(_Probe(fn), items):
+        for pos, (result, pid, peak, cpu) in self.inner.imap_unordered(_Probe(fn), items):
             self.peaks[pid] = max(self.peaks.get(pid, 0), peak)
+            if pid != os.getpid():
+                self.cpu += cpu  # the driver's own CPU time is counted separately
             yield pos, result
 
     def close(self) -> None:
@@ -143,11 +160,15 @@ def main() -> None:
         for label, make in configs:
             ex = _Probing(make())
             exact_peak = _reset_peak()
-            rates = []
+            rates, others = [], []
             try:
                 for k in range(args.repeats):
                     out = root / f"{label}-{k}"
+                    busy, mine, ex.cpu, t = _busy_seconds(), time.process_time(), 0.0, time.perf_counter()
                     report = build(recipe, out, executor=ex, cache_dir=cache)
+                    wall = time.perf_counter() - t
+                    ours = time.process_time() - mine + ex.cpu
+                    others.append(max(0.0, _busy_seconds() - busy - ours) / wall)
                     rates.append(report.total_samples / report.timings["render"])
                     digest = _digest(out)
             finally:
@@ -156,7 +177,8 @@ def main() -> None:
             driver_mb = _status_kb("VmHWM") / 1024
             rows.append((label, max(rates), digest))
             workers = ", ".join(f"{kb / 1024:.0f}" for kb in sorted(ex.peaks.values())) if label.startswith("ray") else "-"
-            print(f"  {label:9s} best {max(rates):7.2f} samples/s  (runs: {', '.join(f'{r:.2f}' for r in rates)})   "
+            print(f"  {label:9s} best {max(rates):7.2f} samples/s  (runs: {', '.join(f'{r:.2f}' for r in rates)}; "
+                  f"cores busy with other work: {', '.join(f'{o:.1f}' for o in others)})   "
                   f"driver peak {driver_mb:5.0f} MiB{'' if exact_peak else ' (whole process)'}   "
                   f"worker peaks [{workers}] MiB")
         rate = {r[0]: r[1] for r in rows}

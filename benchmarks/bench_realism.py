@@ -1,6 +1,6 @@
 """Composite realism: how far `naive` and `portrait` composites are from real photos.
 
-    python benchmarks/bench_realism.py --out DIR [--limit 200] [--canvas 640] [--data ../shared/data]
+    python benchmarks/bench_realism.py --out DIR [--limit 200] [--canvas 640] [--seed S] [--data ../shared/data]
                                        [--variant NAME=OVERRIDE[,OVERRIDE...]] [--reuse]
 
 Builds `recipes/naive.yaml` and `recipes/portrait.yaml` from the same sources (the real
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="folder for the datasets and the cache")
     ap.add_argument("--limit", type=int, default=200, help="samples per dataset (default 200)")
     ap.add_argument("--canvas", type=int, default=640, help="square canvas side in px (default 640)")
+    ap.add_argument("--seed", type=int, default=None, help="recipe seed for both datasets (default: the recipes')")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--variant", action="append", default=[], help="NAME=override[,override...] (portrait + overrides)")
     ap.add_argument("--reuse", action="store_true", help="reuse datasets already built with the same recipe")
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--limit must be >= 1")
     args.out.mkdir(parents=True, exist_ok=True)
     common = _common_overrides(args.data.resolve(), args.canvas, args.limit)
+    if args.seed is not None:
+        common.append(f"seed={args.seed}")
     builds = {"naive": (ROOT / "recipes" / "naive.yaml", common),
               "portrait": (ROOT / "recipes" / "portrait.yaml", common)}
     for text in args.variant:

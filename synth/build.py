@@ -28,7 +28,7 @@ from pathlib import Path
 from shards.manifest import MANIFEST_NAME, Manifest, ShardEntry, SkippedInput, write_manifest
 from shards.tar_writer import ShardInfo, sha256_file, write_shard
 
-from .executors import Executor, SerialExecutor
+from .executors import Executor, SerialExecutor, TaskError
 from .plan import BuildPlan, ShardSpec, make_plan, sample_key
 from .prepare import PreparedBg, PreparedFg, atomic_write_bytes, default_cache_dir, prepare_background, prepare_foreground
 from .recipe import Recipe, recipe_sha256
@@ -110,15 +110,24 @@ def _run_stage(executor: Executor, fn: Callable, items: list, desc: str, progres
     size = _chunk_size(len(items), executor.parallelism)
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     skipped = 0
-    with tqdm(total=len(items), desc=desc, unit="item", disable=not progress, leave=False) as bar, \
-            contextlib.closing(executor.imap_unordered(functools.partial(_apply_chunk, fn), chunks)) as done:
-        for pos, chunk_results in done:
-            results[pos * size: pos * size + len(chunk_results)] = chunk_results
-            skipped += sum(isinstance(r, Skipped) for r in chunk_results)
-            bar.update(len(chunk_results))
-            if skipped or executor.failures:
-                bar.set_postfix(skipped=skipped, failures=executor.failures, refresh=False)
+    try:
+        with tqdm(total=len(items), desc=desc, unit="item", disable=not progress, leave=False) as bar, \
+                contextlib.closing(executor.imap_unordered(functools.partial(_apply_chunk, fn), chunks)) as done:
+            for pos, chunk_results in done:
+                results[pos * size: pos * size + len(chunk_results)] = chunk_results
+                skipped += sum(isinstance(r, Skipped) for r in chunk_results)
+                bar.update(len(chunk_results))
+                if skipped or executor.failures:
+                    bar.set_postfix(skipped=skipped, failures=executor.failures, refresh=False)
+    except TaskError as err:
+        names = ", ".join(_item_name(x) for x in chunks[err.position][:3])
+        raise BuildError(f"{desc} ({names}{', ...' if len(chunks[err.position]) > 3 else ''}): {err}") from None
     return results
+
+
+def _item_name(item) -> str:
+    paths = getattr(item, "paths", None) or [getattr(item, "path", None)]
+    return " + ".join(str(p) for p in paths if p) or item.name
 
 
 def prepare_inputs(recipe: Recipe, cache_dir: str | Path, executor: Executor | None = None,
@@ -441,10 +450,12 @@ def build(recipe: Recipe, outdir: str | Path, *, overwrite: bool = False, resume
                         bar.update(todo[pos].count)
                     if executor.failures:
                         bar.set_postfix(failures=executor.failures, refresh=False)
-    except BaseException:
+    except BaseException as err:
         # Pending tasks were cancelled when `results` closed; whole shards stay for --resume.
         with contextlib.suppress(Exception):
             out.remove_partials()
+        if isinstance(err, TaskError):
+            raise BuildError(f"{todo[err.position].filename}: {err}") from None
         raise
     t_build = time.perf_counter()
 

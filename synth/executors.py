@@ -14,9 +14,21 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["Executor", "SerialExecutor", "make_executor", "default_workers"]
+__all__ = ["Executor", "SerialExecutor", "TaskError", "make_executor", "default_workers"]
 
 T = TypeVar("T")
+
+
+class TaskError(RuntimeError):
+    """An item failed for a reason other than an exception of `fn` (e.g. its worker kept
+    dying); `position` is the item's index."""
+
+    def __init__(self, position: int, message: str) -> None:
+        super().__init__(message)
+        self.position = position
+
+    def __reduce__(self):
+        return (type(self), (self.position, str(self)))
 
 
 class Executor(Protocol):

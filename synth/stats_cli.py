@@ -54,13 +54,16 @@ def _summary_lines(label: str, d: dict) -> list[str]:
               help="Warn when a foreground/background is used more than this times the median.")
 @click.option("--overuse-min-uses", type=click.IntRange(min=1), default=10, show_default=True,
               help="...and at least this many times.")
+@click.option("--check-trimaps", is_flag=True,
+              help="Also decode every trimap: its unknown share and its consistency with the alpha (~10% slower).")
 @click.option("--no-verify", is_flag=True, help="Do not hash shards against the manifest.")
 @click.option("--fail-on", type=click.Choice(["never", "error", "warning"]), default="never", show_default=True,
               help="Exit with status 1 when a warning of this level (or worse) is found.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 def stats(datasets: tuple[str, ...], html_path: str | None, json_path: str | None, sample: int | None,
           workers: int, use_ray: bool, address: str | None, contact: int, seed: int, phash_distance: int,
-          overuse_factor: float, overuse_min_uses: int, no_verify: bool, fail_on: str, quiet: bool) -> None:
+          overuse_factor: float, overuse_min_uses: int, check_trimaps: bool, no_verify: bool, fail_on: str,
+          quiet: bool) -> None:
     """Statistics of the dataset in DATASETS (a folder with manifest.json, or its URL).
 
     Give two datasets (`synth stats A B`) to compare them side by side. Reports counts,
@@ -76,7 +79,7 @@ def stats(datasets: tuple[str, ...], html_path: str | None, json_path: str | Non
         opts = StatsOptions(sample=sample, workers=workers, ray=use_ray or address is not None,
                             ray_address=address, contact=contact, seed=seed, phash_distance=phash_distance,
                             overuse_factor=overuse_factor, overuse_min_uses=overuse_min_uses,
-                            verify=not no_verify, progress=not quiet)
+                            check_trimaps=check_trimaps, verify=not no_verify, progress=not quiet)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     labels = unique_labels([d.rstrip("/") for d in datasets])

@@ -185,6 +185,15 @@ def test_worker_killed_mid_task_is_retried(reference, ray_session, tmp_path, by_
     assert _dataset(tmp_path / "o") == expected
 
 
+def test_worker_dying_beyond_retries_names_the_shard(reference, ray_session, tmp_path, by_value):
+    root, recipe, _ = reference
+    with RayExecutor(workers=1, max_retries=0) as ray_ex:
+        ex = _WrapRender(ray_ex, lambda fn: _KillOwnWorkerOnce(fn, str(tmp_path / "killed")))
+        with pytest.raises(BuildError, match=r"^train-00000\d\.tar: its Ray worker died 1 time\(s\)"):
+            build(recipe, tmp_path / "o", executor=ex, cache_dir=root / "cache")
+    assert not [p for p in (tmp_path / "o").iterdir() if p.name.endswith(".partial")]
+
+
 # ------------------------------------------------------------------ errors reach the user
 
 
@@ -285,6 +294,22 @@ def test_cli_on_the_session_ray_and_usage_errors(reference, ray_session, tmp_pat
     res = runner.invoke(main, ["build", str(recipe_path), "-o", str(tmp_path / "x"), "--workers", "0",
                                "--address", "auto"])
     assert res.exit_code == 2 and "cannot be combined" in res.output
+
+
+def test_cli_joins_a_cluster_by_address(reference, ray_session, tmp_path):
+    """A second driver (subprocess) joins the session's instance by its address and leaves it running."""
+    root, _, expected = reference
+    recipe_path = tmp_path / "r.yaml"
+    recipe_path.write_text(yaml.safe_dump(_recipe_dict()))
+    address = ray_session.get_runtime_context().gcs_address
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    res = subprocess.run([sys.executable, "-m", "synth.cli", "build", str(recipe_path), "-o", str(tmp_path / "o"),
+                          "--quiet", "--cache-dir", str(root / "cache"), "--address", address, "--workers", "1"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "built 13 samples" in res.stdout
+    assert _dataset(tmp_path / "o") == expected
+    assert ray_session.get(ray_session.put(7)) == 7  # the instance it joined is still up
 
 
 # ------------------------------------------------------------------ driver killed / interrupted

@@ -95,7 +95,7 @@ class Histogram:
         if (other.lo, other.hi, other.bins) != (self.lo, self.hi, self.bins):
             raise ValueError(f"Histogram.merge: bins differ: {(self.lo, self.hi, self.bins)} vs "
                              f"{(other.lo, other.hi, other.bins)}")
-        self.counts += other.counts
+        self.counts = self.counts + other.counts  # not in place: Ray results are read-only
         self.under += other.under
         self.over += other.over
 

@@ -4,7 +4,8 @@ Operations are treated generically: each entry is a JSON object with an ``op`` n
 an optional ``target`` and any parameters. Parameters are flattened to dotted paths
 (``canvas_hw[0]``, ``transforms[].name``) and summarised by type: numbers (moments),
 booleans (true/false counts), strings (value counts, capped), nulls. New operations
-and parameters show up without code changes.
+and parameters show up without code changes. A top-level ``seed`` (a per-sample random
+seed, not a parameter) is left out.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from .accum import Moments, ValueCounts
 __all__ = ["ParamAcc", "OpsAcc", "flatten_params"]
 
 _MAX_DEPTH = 4
+#: Keys that are not parameters: the op's name and target, and per-sample random seeds.
+_SKIP = frozenset({"op", "target", "seed"})
 _SHORT_LIST = 8
 
 
@@ -148,7 +151,7 @@ class OpsAcc:
                 seen.add(k)
             params = acc.params
             for name, v in e.items():
-                if name == "op" or name == "target":
+                if name in _SKIP:
                     continue
                 if v is None or isinstance(v, (bool, int, float, str)):  # fast path: a scalar
                     p = params.get(name)

@@ -43,6 +43,15 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _short(label: str, n: int = 28) -> str:
+    """Legend text: long labels (paths) keep their end."""
+    return label if len(label) <= n else "…" + label[-(n - 1):]
+
+
+def _named(datasets: Datasets) -> list[tuple[str, dict[str, Any]]]:
+    return [(_short(label), d) for label, d in datasets]
+
+
 def _colour(i: int) -> str:
     return _COLOURS[i % len(_COLOURS)]
 
@@ -105,6 +114,7 @@ def _trim_x(ax) -> None:
 
 def plot_splits(datasets: Datasets) -> bytes | None:
     """Samples per split (bars, one group per split, one bar per dataset)."""
+    datasets = _named(datasets)
     splits: list[str] = []
     for _, d in datasets:
         for s in d["counts"]["splits"]:
@@ -130,6 +140,7 @@ def plot_splits(datasets: Datasets) -> bytes | None:
 
 def plot_usage(datasets: Datasets) -> bytes | None:
     """Reuse of foregrounds and backgrounds: uses per item, most used first, and Lorenz curves."""
+    datasets = _named(datasets)
     fig, axes = _figure(2, 2, height_per_row=3.0)
     any_drawn = False
     for row, what in enumerate(("foreground", "background")):
@@ -163,6 +174,7 @@ def plot_usage(datasets: Datasets) -> bytes | None:
 
 def plot_alpha(datasets: Datasets) -> bytes | None:
     """Alpha coverage, unknown share, transparency histogram and trimap band widths."""
+    datasets = _named(datasets)
     fig, axes = _figure(2, 2)
     _hist_panel(axes[0, 0], datasets, "alpha/coverage", "Alpha coverage per sample (mean alpha)", "mean alpha")
     _hist_panel(axes[0, 1], datasets, "alpha/unknown_share", "Unknown pixels per sample (0 < alpha < 1)",
@@ -188,10 +200,11 @@ def plot_alpha(datasets: Datasets) -> bytes | None:
 
 def plot_colour(datasets: Datasets) -> bytes | None:
     """Foreground vs background luma, saturation and their difference, measured on the composite."""
+    datasets = _named(datasets)
     fig, axes = _figure(1, 3, height_per_row=3.2)
-    for col, (key, title, xlabel) in enumerate((("luma", "Luma: foreground (solid) vs background (dashed)", "mean luma"),
-                                                ("saturation", "Saturation: foreground (solid) vs background (dashed)",
-                                                 "mean HSV saturation"))):
+    panels = (("luma", "Luma: foreground (solid) vs background (dashed)", "mean luma"),
+              ("saturation", "Saturation: foreground (solid) vs background (dashed)", "mean HSV saturation"))
+    for col, (key, title, xlabel) in enumerate(panels):
         ax = axes[0, col]
         for i, (label, d) in enumerate(datasets):
             for region, style in (("fg", "-"), ("bg", "--")):
@@ -202,7 +215,8 @@ def plot_colour(datasets: Datasets) -> bytes | None:
         ax.set_ylabel("share of samples", fontsize=9)
         ax.tick_params(labelsize=8)
         _trim_x(ax)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     _hist_panel(axes[0, 2], datasets, "colour/luma_diff", "Luma difference F - B per sample", "luma levels")
     return _png(fig)
 
@@ -210,7 +224,7 @@ def plot_colour(datasets: Datasets) -> bytes | None:
 REALISM_PANELS = (
     ("noise_log_ratio", "Noise mismatch ln(sigma_F / sigma_B)", "0 = same noise"),
     ("sharpness_log_ratio", "Sharpness mismatch ln(sharp_F / sharp_B)", "0 = same sharpness"),
-    ("lab_mean_dist", "Colour distance of F and B near the edge (LAB dE76)", "dE"),
+    ("lab_mean_dist", "F-B colour distance near the edge (LAB dE76)", "dE"),
     ("luma_mean_diff", "Lightness difference L_F - L_B near the edge", "L"),
     ("chroma_mean_dist", "Chroma distance (a, b) near the edge", "ab distance"),
     ("lab_std_log_ratio", "Contrast mismatch ln(std_F / std_B) in LAB", "0 = same contrast"),
@@ -219,6 +233,7 @@ REALISM_PANELS = (
 
 def plot_realism(datasets: Datasets) -> bytes | None:
     """Realism mismatch measures between F and B near the alpha boundary."""
+    datasets = _named(datasets)
     present = [p for p in REALISM_PANELS if any(_get(d, f"realism/measures/{p[0]}") for _, d in datasets)]
     if not present:
         return None
@@ -237,6 +252,7 @@ def plot_realism(datasets: Datasets) -> bytes | None:
 
 def plot_ops(datasets: Datasets) -> bytes | None:
     """How often each recorded operation was applied (share of samples)."""
+    datasets = _named(datasets)
     names: list[str] = []
     rates: list[dict[str, float]] = []
     for _, d in datasets:

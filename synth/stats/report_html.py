@@ -120,7 +120,8 @@ def _metric_rows(stats: Sequence[DatasetStats]) -> list[list[str]]:
         return f
 
     return [
-        row("recipe", lambda d: f"{_e(d['dataset']['name'])} <code>{_e((d['dataset']['recipe_sha256'] or '')[:12])}</code>"),
+        row("recipe", lambda d: f"{_e(d['dataset']['name'])} "
+                                f"<code>{_e((d['dataset']['recipe_sha256'] or '')[:12])}</code>"),
         row("samples", lambda d: _fmt(d["counts"]["samples"])),
         row("samples per split", lambda d: ", ".join(f"{_e(k)} {v:,}" for k, v in d["counts"]["splits"].items())),
         row("measured", lambda d: _fmt(d["counts"]["measured"]) + (" (sampled)" if d["counts"]["sampled"] else "")),
@@ -142,6 +143,25 @@ def _metric_rows(stats: Sequence[DatasetStats]) -> list[list[str]]:
         row("colour distance F–B (ΔE)", med("realism/measures/lab_mean_dist")),
         row("statistics time", lambda d: f"{d['timing']['seconds']:.1f} s"
                                          f" ({_fmt(d['timing']['samples_per_s'], 1)} samples/s)"),
+    ]
+
+
+def _alpha_rows(stats: Sequence[DatasetStats]) -> list[list[str]]:
+    def row(label: str, f: Callable[[dict[str, Any]], str]) -> list[str]:
+        return [_e(label)] + [f(s.data) for s in stats]
+
+    def trimap_check(d: dict[str, Any]) -> str:
+        t = d["trimap"]
+        if not t.get("checked_samples"):
+            return "not checked (use --check-trimaps)"
+        return (f"{t['checked_samples']:,} checked, {t['inconsistent_samples']:,} inconsistent; unknown band "
+                f"{_pct(_get(t, 'unknown_share/mean'))} of pixels")
+
+    return [
+        row("pixels: transparent / unknown / opaque",
+            lambda d: " / ".join(_pct(d["alpha"]["pixel_shares"][k]) for k in ("transparent", "unknown", "opaque"))),
+        row("alpha depth", lambda d: ", ".join(f"{k}-bit ({v})" for k, v in d["alpha_bits"].items()) or "–"),
+        row("trimaps vs alpha", trimap_check),
     ]
 
 
@@ -185,14 +205,15 @@ def _top_table(d: dict[str, Any], what: str) -> str:
     if not rows:
         return '<p class="muted">none</p>'
     srcs = _get(d, f"diversity/{what}/sources") or {}
-    src_rows = [[_e(k), _fmt(v["samples"]), ", ".join(f"{_e(s)} {n}" for s, n in v["by_split"].items())]
-                for k, v in srcs.items()]
+    src_rows = [[_e(k), _fmt(v["samples"]), _fmt(v.get("items")), _fmt(v.get("uses_per_item"), 2),
+                 ", ".join(f"{_e(s)} {n}" for s, n in v["by_split"].items())] for k, v in srcs.items()]
     metrics = [[_e(k), _fmt(a.get(k))] for k in ("distinct", "uses", "min", "median", "mean", "max",
                                                    "max_over_median", "gini", "entropy_norm", "effective_items")]
     return ("<div style='display:flex;gap:28px;flex-wrap:wrap'>"
             f"<div><h3>Most used</h3>{_table(['name', 'id', 'uses'], rows, {2})}</div>"
             f"<div><h3>Metrics</h3>{_table(['metric', 'value'], metrics, {1})}</div>"
-            f"<div><h3>Sources</h3>{_table(['source', 'samples', 'by split'], src_rows, {1})}</div></div>")
+            "<div><h3>Sources</h3>"
+            f"{_table(['source', 'samples', 'items', 'uses/item', 'by split'], src_rows, {1, 2, 3})}</div></div>")
 
 
 def _param_text(p: dict[str, Any]) -> str:
@@ -248,7 +269,8 @@ def _leakage_html(d: dict[str, Any]) -> str:
         out.append(f"<h3>Near-duplicate composites across splits ({nd['pairs']} pairs, perceptual hash within "
                    f"{nd['max_distance']} bits)</h3>" + _table(["key", "split", "key", "split", "bits"], rows, {4}))
     else:
-        out.append(f"<p>No near-duplicate composites across splits (perceptual hash within {nd['max_distance']} bits).</p>")
+        out.append("<p>No near-duplicate composites across splits (perceptual hash within "
+                   f"{nd['max_distance']} bits).</p>")
     bg = lk["background"]
     out.append(f"<p>Backgrounds in more than one split: {bg['shared']} (recipe background_split: "
                f"<code>{_e(bg['policy'])}</code>).</p>")
@@ -295,9 +317,11 @@ def render_html(stats: Sequence[DatasetStats], title: str | None = None) -> str:
         _section("Contact sheet: random samples (composite | alpha | trimap)",
                  each(_contact_sheet), "contact"),
         _section("Diversity: foreground and background reuse",
-                 _img(plots["usage"], "usage") + "<h3>Foregrounds</h3>" + each(lambda s: _top_table(s.data, "foreground"))
+                 _img(plots["usage"], "usage")
+                 + "<h3>Foregrounds</h3>" + each(lambda s: _top_table(s.data, "foreground"))
                  + "<h3>Backgrounds</h3>" + each(lambda s: _top_table(s.data, "background")), "diversity"),
-        _section("Alpha and trimap", _img(plots["alpha"], "alpha"), "alpha"),
+        _section("Alpha and trimap", _table(["", *labels], _alpha_rows(stats)) + _img(plots["alpha"], "alpha"),
+                 "alpha"),
         _section("Colour and realism",
                  "<p class='muted'>Foreground/background statistics are measured on the composite where "
                  "α ≥ 0.95 and α ≤ 0.05. Realism mismatches (noise, sharpness, colour between F and B near the "

@@ -2,7 +2,27 @@
 
 The dict is the single source of every number: the HTML report and the comparison
 are rendered from it (plus contact-sheet thumbnails), and ``--json`` writes it as is.
-Non-finite floats are written as ``null``.
+Non-finite floats are written as ``null``. Top-level keys:
+
+- ``dataset``, ``options``, ``timing``;
+- ``counts`` (manifest samples per split, read, measured, bad), ``shards`` (one row per
+  manifest shard: samples/bytes read, ``sha256_ok``, error), ``integrity``,
+  ``bad_samples``, ``sizes``, ``image_members``, ``alpha_bits``, ``member_bytes``;
+- ``diversity.{foreground,background}``: ``all`` and ``by_split`` usage summaries
+  (:func:`~synth.stats.diversity.usage_summary`: distinct, min/median/max, Gini,
+  normalised entropy, top and overused items), ``sources``, full ``counts`` and
+  ``counts_by_split`` (item id -> uses), ``names``;
+- ``alpha`` (``coverage``, ``unknown_share`` per sample; the 256-bin ``histogram`` of
+  alpha over all pixels, ``pixel_shares``), ``trimap`` (``band_px`` from meta.json;
+  ``unknown_share`` and consistency when trimaps are checked), ``colour`` (F and B
+  regions of the composite), ``realism`` (``measures``: the mismatch measures);
+  every per-sample scalar has n/mean/std/min/max, approximate p05/p50/p95, a fixed-bin
+  ``hist`` and ``by_split`` summaries;
+- ``ops`` (one entry per stage/op/target: count, samples, rate, parameter summaries),
+  ``meta_extra`` (any other meta.json field, summarised generically);
+- ``leakage`` (foregrounds and backgrounds in several splits, near-duplicate composite
+  pairs across splits), ``issues`` (meta/trimap inconsistencies with example keys);
+- ``warnings``: ``[{level: error|warning|info, kind, message, details?}]``, errors first.
 """
 from __future__ import annotations
 
@@ -99,10 +119,16 @@ def _diversity(items: dict, sources: Any, splits: list[str], pool: dict | None, 
     src: dict[str, dict[str, int]] = {}
     for (s, name), n in sorted(sources.items()):
         src.setdefault(name, {})[s] = n
+    items_per_source: dict[str, int] = {}
+    for it in items.values():
+        name = str(it.info.get("source"))
+        items_per_source[name] = items_per_source.get(name, 0) + 1
     return {
         "all": usage_summary(counts, overuse_factor=opts.overuse_factor, names=names),
         "by_split": by_split,
-        "sources": {name: {"samples": sum(v.values()), "by_split": v} for name, v in src.items()},
+        "sources": {name: {"samples": sum(v.values()), "by_split": v, "items": items_per_source.get(name, 0),
+                           "uses_per_item": sum(v.values()) / max(1, items_per_source.get(name, 0))}
+                    for name, v in src.items()},
         "distinct_sources": len(src),
         "counts": dict(sorted(counts.items())),
         "counts_by_split": counts_by_split,
@@ -154,6 +180,8 @@ def summarize(acc: Accumulator, results: list[ShardResult], manifest: Manifest, 
             for b in bad:
                 problems.append({"path": e.path, "problem": b})
         shards.append(row)
+    if total == 0:
+        _warn(warnings, "warning", "empty", "the manifest lists no samples")
     if problems:
         paths = sorted({p["path"] for p in problems})
         _warn(warnings, "error", "corrupt_shards",
@@ -199,6 +227,15 @@ def summarize(acc: Accumulator, results: list[ShardResult], manifest: Manifest, 
                   f"a {what} is used far more than the others: {top['name'] or _short(top['id'])} "
                   f"{top['uses']}x vs median {a['median']:g} (> {opts.overuse_factor:g}x the median)",
                   overused=a["overused"])
+
+        srcs = div["sources"]
+        if len(srcs) >= 2:  # a source whose items are reused far more than the other sources' items
+            for name, v in srcs.items():
+                med = float(np.median([o["uses_per_item"] for k, o in srcs.items() if k != name]))
+                if v["uses_per_item"] > opts.overuse_factor * med and v["samples"] >= opts.overuse_min_uses:
+                    _warn(warnings, "warning", f"overused_{what}_source",
+                          f"{what} source {name!r} is reused far more than the others: {v['uses_per_item']:.1f} "
+                          f"uses per item vs {med:.1f} (median of the other sources)", source=name)
 
     # ---------------------------------------------------------------- leakage
     fg_shared = shared_items({i: it.by_split for i, it in acc.fg.items()})
@@ -248,6 +285,7 @@ def summarize(acc: Accumulator, results: list[ShardResult], manifest: Manifest, 
         "opaque": alpha_hist[255] / px if px else None,
     }
     trimap = _scalars(acc, "trimap", splits)
+    trimap["checked_samples"] = acc.trimaps_checked
     trimap["inconsistent_samples"] = acc.issues.get("trimap_inconsistent", [0])[0]
     trimap["inconsistent_pixels"] = acc.trimap_bad_pixels
 
@@ -260,7 +298,7 @@ def summarize(acc: Accumulator, results: list[ShardResult], manifest: Manifest, 
             "recipe_sha256": manifest.recipe_sha256,
             "background_split": bg_policy,
         },
-        "options": {k: getattr(opts, k) for k in ("sample", "window", "contact", "seed", "verify",
+        "options": {k: getattr(opts, k) for k in ("sample", "window", "check_trimaps", "contact", "seed", "verify",
                                                   "phash_distance", "overuse_factor", "overuse_min_uses")},
         "counts": {
             "samples": total,
