@@ -52,7 +52,9 @@ from shards.reader import iter_shard_samples  # noqa: E402
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def _one_thread(_worker_id: int | None = None) -> None:
+def _one_thread() -> None:
+    """One thread per process; set in the parent before any work, so forked workers inherit it
+    (cv2.setNumThreads inside a forked worker can hang once the parent's pool has run)."""
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
 
@@ -316,7 +318,7 @@ def main() -> None:
     results: dict[tuple[str, int], list[float]] = {}
     for rep in range(args.repeats):
         for w in args.workers:
-            common = dict(num_workers=w, worker_init_fn=_one_thread, persistent_workers=False)
+            common = dict(num_workers=w, persistent_workers=False)  # workers inherit the thread settings
             ours_ds = MattingDataset(data, "train", crop=args.crop, buffer_size=min(2000, n_samples))
             ours_ds.set_epoch(rep)
             runs = {

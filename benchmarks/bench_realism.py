@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=200, help="samples per dataset (default 200)")
     ap.add_argument("--canvas", type=int, default=640, help="square canvas side in px (default 640)")
     ap.add_argument("--seed", type=int, default=None, help="recipe seed for both datasets (default: the recipes')")
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
+                    help="real data: alphamatting/{image,alpha}, backgrounds/ (default ../shared/data)")
     ap.add_argument("--variant", action="append", default=[], help="NAME=override[,override...] (portrait + overrides)")
     ap.add_argument("--reuse", action="store_true", help="reuse datasets already built with the same recipe")
     args = ap.parse_args(argv)

@@ -13,7 +13,7 @@ the same process and interleaved over --rounds rounds (best of each kept):
 and prints the ratio baseline / stats (>= 1: statistics are at least as fast as one
 decode pass). It also reports stats with a process pool and the HTML rendering time.
 
-    python benchmarks/bench_stats.py [--samples 2000] [--data DIR] [--rounds 2] [--workers 2]
+    python benchmarks/bench_stats.py [--samples 2000] [--data DIR] [--rounds 2] [--workers 2] [--check-trimaps]
 """
 from __future__ import annotations
 
@@ -73,6 +73,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None, help="reuse (or build into) this dataset folder")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2, help="process-pool size for the extra parallel timing")
+    ap.add_argument("--check-trimaps", action="store_true", help="time stats with trimap decoding and checks")
     args = ap.parse_args()
 
     tmp = None
@@ -95,7 +96,7 @@ def main() -> None:
         base_t.append(time.perf_counter() - t)
         base_c.append(time.process_time() - c)
         t, c = time.perf_counter(), time.process_time()
-        st = collect_stats(root, StatsOptions())
+        st = collect_stats(root, StatsOptions(check_trimaps=args.check_trimaps))
         stats_t.append(time.perf_counter() - t)
         stats_c.append(time.process_time() - c)
         print(f"round {r + 1}: decode once {base_t[-1]:.2f} s, stats {stats_t[-1]:.2f} s (wall)", flush=True)

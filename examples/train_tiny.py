@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,12 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from shards import MattingDataset, MattingLoader  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
-
-
-def _worker_init(_worker_id: int) -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
 
 
 def save_checkpoint(path: Path, model, optimizer, step: int, loader: MattingLoader) -> None:
@@ -66,6 +61,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
 
     torch.manual_seed(args.seed)
+    # One OpenCV thread per process, set here: the forked workers inherit it. (Calling
+    # cv2.setNumThreads in a worker whose parent already ran OpenCV's thread pool hangs.)
+    cv2.setNumThreads(1)
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - args.workers))
     data = args.data or build_demo(Path(tempfile.mkdtemp(prefix="tiny_demo_")) / "demo")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -73,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     dataset = MattingDataset(data, "train", crop=args.crop, seed=args.seed, buffer_size=args.buffer)
     loader = MattingLoader(dataset, batch_size=args.batch, num_workers=args.workers,
-                           persistent_workers=args.workers > 0, worker_init_fn=_worker_init, drop_last=True)
+                           persistent_workers=args.workers > 0, drop_last=True)
     model = TinyMattingNet()
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     step = 0

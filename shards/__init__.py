@@ -1,4 +1,13 @@
-"""Shard format (codecs, tar writing, manifest) and the streaming loader."""
+"""Shard format (codecs, tar writing, manifest) and the streaming loader.
+
+Format: :mod:`shards.codec` (bytes in, bytes out), :mod:`shards.tar_writer`
+(atomic, reproducible WebDataset tars), :mod:`shards.manifest`.
+Loading: :class:`MattingDataset` (an ``IterableDataset`` over a manifest or
+shard URLs; order in :mod:`shards.order`, tar reading in :mod:`shards.reader`,
+per-epoch augmentation in :mod:`shards.online_augment`, tensors and batches in
+:mod:`shards.collate`) and :class:`MattingLoader` (a ``DataLoader`` with
+``state_dict()`` / ``load_state_dict()`` for exact mid-epoch resume).
+"""
 from .codec import (
     decode_alpha,
     decode_rgb,

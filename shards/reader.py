@@ -4,14 +4,16 @@ Shards are read sequentially (``tarfile`` streaming mode over an fsspec file
 object), so local paths and any fsspec URL (``file://``, ``s3://``,
 ``https://``, ``memory://`` ...) work the same. Nothing is unpickled and
 nothing is written to disk: a member is bytes, a sample is
-``(key, {name: bytes})``. Member names are validated (``{key}.{name}`` with a
+``(key, {name: bytes}, error)``. Member names are validated (``{key}.{name}`` with a
 valid key and a name without ``/``), only regular files are accepted, and
 member sizes are capped.
 
-Errors are raised as :class:`SampleError` (one sample is bad; reading can go
-on) or :class:`ShardError` (the rest of the shard cannot be read: missing,
-truncated, not a tar, checksum mismatch). The policy that decides between
-skipping and raising lives in :mod:`shards.dataset`.
+A bad sample (invalid key or member name, not a regular file, duplicate or
+oversized member) comes out with an ``error`` message so that positions stay
+aligned with the manifest; an unreadable shard (missing, truncated, not a
+tar, checksum mismatch) raises :class:`ShardError`. :mod:`shards.dataset`
+turns bad samples into :class:`SampleError` and applies the ``handler``
+policy to both.
 """
 from __future__ import annotations
 

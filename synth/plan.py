@@ -150,16 +150,22 @@ def make_plan(recipe: Recipe, recipe_sha: str, fgs: list[PreparedFg], bgs: list[
         for split, n in samples.items():
             if n == 0:
                 continue
-            scores = context_scores(foregrounds[split], backgrounds[split], canvas)
+            scores = context_scores(foregrounds[split], backgrounds[split], canvas, choice.weights.model_dump())
             bg_scores[split] = scores
             bg_probs[split] = assignment_matrix(scores, choice.temperature, choice.balance)
     return BuildPlan(recipe, recipe_sha, foregrounds, backgrounds, samples, tuple(shards), bg_scores, bg_probs)
 
 
-def context_scores(fgs: tuple[PreparedFg, ...], bgs: tuple[PreparedBg, ...], canvas_hw: tuple[int, int]) -> np.ndarray:
-    """(n_fg, n_bg) fit scores from the cached descriptors (higher fits better)."""
+def context_scores(fgs: tuple[PreparedFg, ...], bgs: tuple[PreparedBg, ...], canvas_hw: tuple[int, int],
+                   weights: dict[str, float] | None = None) -> np.ndarray:
+    """(n_fg, n_bg) fit scores from the cached descriptors (higher fits better).
+
+    `weights` maps fit-score terms (light, contrast, colour, temperature, clutter,
+    resolution) to their weights; missing ones keep `fit_scores`' defaults.
+    """
+    kwargs = {f"w_{name}": value for name, value in (weights or {}).items()}
     missing = [i.name for i in (*fgs, *bgs) if i.descriptor is None]
     if missing:
         raise ValueError(f"no descriptor for {missing[0]} (prepared without one); clear the cache and rebuild")
     bg_descs = [BgDescriptor(**b.descriptor) for b in bgs]
-    return np.stack([fit_scores(FgDescriptor(**f.descriptor), bg_descs, canvas_hw) for f in fgs])
+    return np.stack([fit_scores(FgDescriptor(**f.descriptor), bg_descs, canvas_hw, **kwargs) for f in fgs])

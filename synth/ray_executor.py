@@ -60,10 +60,10 @@ def _tune_malloc() -> None:
 
 def _worker_setup() -> None:
     global _WORKER_READY
-    if not _WORKER_READY:
-        import cv2
+    import cv2
 
-        cv2.setNumThreads(1)  # one task per CPU: no oversubscription
+    cv2.setNumThreads(1)  # one task per CPU: no oversubscription (cheap; every task)
+    if not _WORKER_READY:
         _tune_malloc()
         _WORKER_READY = True
 

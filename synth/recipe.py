@@ -198,6 +198,21 @@ class BackgroundChoiceSpec(_Model):
     mode: Literal["context", "random"] = "context"
     temperature: float = Field(0.5, gt=0.01, le=100.0)
     balance: float = Field(0.5, ge=0.0, le=1.0)
+    weights: "FitWeights" = Field(default_factory=lambda: FitWeights())
+
+
+class FitWeights(_Model):
+    """Weights of the fit score's terms (see `synth.bg_choice.fit_scores`); 0 switches one off."""
+
+    light: float = Field(1.0, ge=0.0, le=100.0)
+    contrast: float = Field(0.5, ge=0.0, le=100.0)
+    colour: float = Field(1.0, ge=0.0, le=100.0)
+    temperature: float = Field(1.0, ge=0.0, le=100.0)
+    clutter: float = Field(1.0, ge=0.0, le=100.0)
+    resolution: float = Field(1.0, ge=0.0, le=100.0)
+
+
+BackgroundChoiceSpec.model_rebuild()
 
 
 class MultiForegroundSpec(_Model):

@@ -16,6 +16,7 @@ from synth.realism_report import (
     measure_dataset,
     measure_image,
     measure_photos,
+    sampling_floor,
     wasserstein,
 )
 from synth.recipe import parse_recipe
@@ -120,6 +121,20 @@ def test_compare_drops_and_counts_nans_and_ratios():
     assert "W(same,real)" in lines[0] and len(lines) == 2 + len(INDICATORS)
     assert all(line.rstrip().endswith("PASS") for line in lines[2:])
     assert all(line.rstrip().endswith("FAIL") for line in format_table(rows, "same", "shifted").splitlines()[2:])
+
+
+def test_sampling_floor_shrinks_with_more_reference_values_and_is_seeded():
+    rng = np.random.default_rng(3)
+    small, large = rng.normal(size=18), rng.normal(size=400)
+    f_small = sampling_floor(small, 200, draws=50)
+    assert f_small == sampling_floor(small, 200, draws=50)  # deterministic
+    assert 0.05 < f_small < 0.6
+    assert sampling_floor(large, 200, draws=50) < f_small
+    assert math.isnan(sampling_floor([1.0], 200))
+    rows = compare([{k: float(v) for k in INDICATORS} for v in small], {"a": [{k: 0.0 for k in INDICATORS}]},
+                   floor_draws=20)
+    assert all(math.isfinite(r.floor) and r.floor > 0 for r in rows)
+    assert format_table(rows, "a", "a").splitlines()[0].rstrip().endswith("W floor")
 
 
 def test_measure_dataset_reads_every_sample(tmp_path):

@@ -164,3 +164,16 @@ def test_stretch_fit_reproduces_the_naive_pipeline(tmp_path, cache):
         ops = [op["op"] for op in json.loads(s["meta.json"])["ops"]]
         assert "stretch" in ops and "cover_crop" not in ops
         assert decode_rgb(s["bg.jpg"]).shape == (128, 128, 3)
+
+
+def test_fit_weights_reach_the_scores(tmp_path, cache):
+    base = _recipe(backgrounds=[{"kind": "procedural", "count": 6, "size": [90, 120]}])
+    plans = {}
+    for colour in (1.0, 0.0):
+        data = json.loads(json.dumps(base))
+        data["composition"] = {"background_choice": {"mode": "context", "weights": {"colour": colour}}}
+        recipe = parse_recipe(data)
+        fgs, bgs, _ = prepare_inputs(recipe, cache)
+        plans[colour] = make_plan(recipe, recipe_sha256(recipe), fgs, bgs).bg_scores["train"]
+    assert np.all(plans[0.0] >= plans[1.0] - 1e-9)  # a penalty term removed: scores can only rise
+    assert np.any(plans[0.0] > plans[1.0] + 1e-3)

@@ -346,7 +346,7 @@ class ShardResult:
     path: str
     split: str
     samples_read: int = 0
-    measured: int = 0
+    processed: int = 0  # selected samples handled (measured or reported bad)
     bytes_read: int = 0
     sha256: str | None = None
     complete: bool = False
@@ -411,7 +411,7 @@ def run_shard(task: _ShardTask, on_sample: Callable[[int], None] | None = None) 
                 th = task.thumb_height if pos in contact else None
                 m = measure_sample(members, window=task.window, check_trimap=task.check_trimaps, thumb_height=th)
                 res.acc.add(entry.split, key, m)
-                res.measured += 1
+            res.processed += 1
             if on_sample is not None:
                 on_sample(1)
             if not task.verify and last is not None and pos >= last:
@@ -460,18 +460,20 @@ def select_positions(counts: list[int], n: int | None) -> list[tuple[int, ...] |
 
 def _contact_positions(positions: list[tuple[int, ...] | None], counts: list[int], k: int, seed: int
                        ) -> list[tuple[int, ...]]:
-    """``k`` random measured samples (seeded), as positions per shard."""
-    pool = []
-    for s, (pos, c) in enumerate(zip(positions, counts)):
-        for p in (range(c) if pos is None else pos):
-            pool.append((s, p))
+    """``k`` random selected samples (seeded), as positions per shard."""
+    per_shard = np.array([c if p is None else len(p) for p, c in zip(positions, counts)], dtype=np.int64)
+    total = int(per_shard.sum())
     out: list[list[int]] = [[] for _ in counts]
-    if not pool or k == 0:
+    if total == 0 or k == 0:
         return [tuple(x) for x in out]
-    pick = np.random.default_rng(seed).choice(len(pool), size=min(k, len(pool)), replace=False)
-    for i in sorted(int(x) for x in pick):
-        s, p = pool[i]
-        out[s].append(p)
+    picks = np.sort(np.random.default_rng(seed).choice(total, size=min(k, total), replace=False))
+    starts = np.cumsum(per_shard) - per_shard
+    for g in picks.tolist():
+        s = int(np.searchsorted(starts, g, side="right") - 1)
+        while per_shard[s] == 0:  # empty shards share their start with the next one
+            s += 1
+        i = g - int(starts[s])
+        out[s].append(i if positions[s] is None else positions[s][i])  # type: ignore[index]
     return [tuple(x) for x in out]
 
 
@@ -507,7 +509,7 @@ def _run_pool(tasks: list[_ShardTask], workers: int, bar) -> Iterator[ShardResul
             for fut in finished:
                 r = fut.result()
                 if bar is not None:
-                    bar.update(r.measured + r.acc.bad_count)
+                    bar.update(r.processed)
                 done[r.ordinal] = r
                 t = next(it, None)
                 if t is not None:
@@ -535,7 +537,7 @@ def _run_ray(tasks: list[_ShardTask], workers: int, address: str | None, bar) ->
             for ref in finished:
                 r = ray.get(ref)
                 if bar is not None:
-                    bar.update(r.measured + r.acc.bad_count)
+                    bar.update(r.processed)
                 done[r.ordinal] = r
                 t = next(it, None)
                 if t is not None:
