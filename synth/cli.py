@@ -120,5 +120,14 @@ def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tup
         raise click.ClickException(f"{recipe}: no foregrounds found")
 
 
+def _register_stats() -> None:
+    from .stats_cli import stats
+
+    main.add_command(stats)
+
+
+_register_stats()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

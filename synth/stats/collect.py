@@ -56,7 +56,7 @@ class StatsOptions:
         (deterministic); ``None`` measures all.
     window: side (analysis pixels) of the boundary window for the realism measures.
     check_trimaps: also decode every trimap for its unknown share and its consistency
-        with the alpha (about 10 % more time; band widths come from meta.json anyway).
+        with the alpha (about 20 % more time; band widths come from meta.json anyway).
     contact: number of random samples (seeded by ``seed``) in the contact sheet.
     workers: 0 or 1 runs in this process; N >= 2 uses a process pool of N (or, with
         ``ray``, keeps N Ray tasks in flight; 0 then means "number of Ray CPUs").
