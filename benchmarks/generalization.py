@@ -12,7 +12,7 @@ End to end, with fixed seeds:
    from held-out foregrounds (GT13-GT18) and backgrounds (bg051-bg070) a composited
    validation set with each variant's own pipeline.
 2. Train the same small trimap-based network (examples/tiny_matting_net.py, ~265k
-   parameters at width 24) on each, paired: same seed, same initialisation, same loader
+   parameters at widths 16-32-64-128) on each, paired: same seed, same initialisation, same loader
    order and augmentation seeds; only the data differs.
 3. Evaluate on the real photographs GT13-GT18 with their hand-made trimaps (`--real DIR`
    points at any folder of image/ alpha/ trimap/ with the same stems, e.g. AIM-500,
@@ -146,7 +146,8 @@ def matting_errors(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> dict
 def predict(model: torch.nn.Module, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     """Full-resolution prediction: uint8 RGB (H, W, 3) + trimap -> float (H, W) alpha."""
     h, w = trimap.shape
-    ph, pw = (-h) % 4, (-w) % 4
+    m = model.multiple
+    ph, pw = (-h) % m, (-w) % m
     img = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
     tri = np.pad(trimap, ((0, ph), (0, pw)), mode="reflect")
     x = torch.from_numpy(img).permute(2, 0, 1)[None]
@@ -210,7 +211,7 @@ class TrainConfig:
     steps: int
     batch: int
     crop: int
-    width: int
+    widths: tuple[int, ...]
     lr: float
     workers: int
 
@@ -218,7 +219,7 @@ class TrainConfig:
 def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
     """Train from `seed`: same initialisation and same loader order for every dataset."""
     torch.manual_seed(seed)
-    model = TinyMattingNet(width=cfg.width)
+    model = TinyMattingNet(widths=cfg.widths)
     dataset = MattingDataset(folder, "train", crop=cfg.crop, seed=seed, buffer_size=256,
                              outputs=("image", "alpha", "trimap", "fg", "bg"))
     loader = MattingLoader(dataset, batch_size=cfg.batch, num_workers=cfg.workers,
@@ -277,13 +278,14 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=["naive", "portrait"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies samples and steps (use >1 on a GPU box)")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--samples", type=int, default=480)
     ap.add_argument("--val-samples", type=int, default=36)
     ap.add_argument("--canvas", type=int, default=640)
-    ap.add_argument("--crop", type=int, default=192)
+    ap.add_argument("--crop", type=int, default=160)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--width", type=int, default=24)
+    ap.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64, 128],
+                    help="channels per U-Net level (~290k parameters by default)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--workers", type=int, default=1, help="DataLoader workers")
     args = ap.parse_args()
@@ -295,7 +297,8 @@ def main() -> None:
     work = args.out
     work.mkdir(parents=True, exist_ok=True)
     samples = int(round(args.samples * args.scale))
-    cfg = TrainConfig(int(round(args.steps * args.scale)), args.batch, args.crop, args.width, args.lr, args.workers)
+    cfg = TrainConfig(int(round(args.steps * args.scale)), args.batch, args.crop, tuple(args.widths), args.lr,
+                      args.workers)
 
     t0 = time.perf_counter()
     src = prepare_sources(args.shared, work)
@@ -305,8 +308,8 @@ def main() -> None:
     comp = {v: composite_val_set(folders[v][1], args.val_samples) for v in args.variants}
 
     results: dict = {v: {} for v in args.variants}
-    n_params = sum(p.numel() for p in TinyMattingNet(width=args.width).parameters())
-    print(f"model: TinyMattingNet(width={args.width}), {n_params} parameters; {cfg.steps} steps of "
+    n_params = sum(p.numel() for p in TinyMattingNet(widths=cfg.widths).parameters())
+    print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
           f"{cfg.batch}x{cfg.crop}² per run", flush=True)
     for seed in args.seeds:
         for v in args.variants:

@@ -7,7 +7,16 @@ shard URLs; order in :mod:`shards.order`, tar reading in :mod:`shards.reader`,
 per-epoch augmentation in :mod:`shards.online_augment`, tensors and batches in
 :mod:`shards.collate`) and :class:`MattingLoader` (a ``DataLoader`` with
 ``state_dict()`` / ``load_state_dict()`` for exact mid-epoch resume).
+
+The loader names (``MattingDataset``, ``MattingLoader``, ``collate_matting``,
+``AugmentConfig``) are imported lazily (PEP 562), so ``import shards.codec``
+(the build, ``synth stats``) does not import torch.
 """
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .codec import (
     decode_alpha,
     decode_rgb,
@@ -27,11 +36,35 @@ from .manifest import (
     write_manifest,
 )
 from .tar_writer import ShardInfo, sha256_file, write_shard
-from .online_augment import AugmentConfig
-from .collate import collate_matting
 from .reader import LoaderError, SampleError, ShardError
-from .dataset import MattingDataset
-from .loader import MattingLoader
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .collate import collate_matting
+    from .dataset import MattingDataset
+    from .loader import MattingLoader
+    from .online_augment import AugmentConfig
+
+#: name -> submodule, imported on first access (these pull in torch / pydantic).
+_LAZY = {
+    "MattingDataset": "dataset",
+    "MattingLoader": "loader",
+    "collate_matting": "collate",
+    "AugmentConfig": "online_augment",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "MattingDataset",
