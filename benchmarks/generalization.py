@@ -27,8 +27,8 @@ End to end, with fixed seeds:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -311,11 +311,19 @@ def main() -> None:
     n_params = sum(p.numel() for p in TinyMattingNet(widths=cfg.widths).parameters())
     print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
           f"{cfg.batch}x{cfg.crop}² per run", flush=True)
+    run_key = hashlib.sha256(json.dumps([vars(cfg), samples, args.canvas, args.val_samples,
+                                         str(args.real)], sort_keys=True).encode()).hexdigest()[:12]
     for seed in args.seeds:
         for v in args.variants:
             t1 = time.perf_counter()
-            model = train(folders[v][0], seed, cfg)
-            results[v][seed] = {"real": evaluate(model, real), "comp": evaluate(model, comp[v])}
+            done = work / "runs" / f"{v}-seed{seed}-{run_key}.json"  # finished runs are reused
+            if done.exists():
+                results[v][seed] = json.loads(done.read_text())
+            else:
+                model = train(folders[v][0], seed, cfg)
+                results[v][seed] = {"real": evaluate(model, real), "comp": evaluate(model, comp[v])}
+                done.parent.mkdir(exist_ok=True)
+                done.write_text(json.dumps(results[v][seed]))
             r = results[v][seed]
             print(f"seed {seed} {v:22s} real SAD {r['real']['sad']:.3f}  comp SAD {r['comp']['sad']:.3f}  "
                   f"({time.perf_counter() - t1:.0f} s)", flush=True)
