@@ -81,7 +81,7 @@ def build_dataset(out: Path, samples: int, canvas: int) -> Path:
         path.rename(recipe_path)
     else:
         recipe_path = ROOT / "recipes" / "demo.yaml"
-    cmd = [sys.executable, "-m", "synth.cli", "build", str(recipe_path), "-o", str(out), "--quiet",
+    cmd = [sys.executable, "-m", "synth.cli", "build", str(recipe_path), "-o", str(out), "--quiet", "--workers", "0",
            "--set", f"splits.0.samples={samples}", "--cache-dir", str(out.parent / "cache")]
     print("building:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)

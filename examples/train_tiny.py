@@ -39,7 +39,7 @@ def save_checkpoint(path: Path, model, optimizer, step: int, loader: MattingLoad
 
 def build_demo(out: Path) -> Path:
     cmd = [sys.executable, "-m", "synth.cli", "build", str(ROOT / "recipes" / "demo.yaml"), "-o", str(out),
-           "--quiet"]
+           "--quiet", "--workers", "0"]
     subprocess.run(cmd, check=True, cwd=ROOT)
     return out
 
