@@ -95,7 +95,7 @@ def build(recipe: str, outdir: str, limit: int | None, overwrite: bool, resume: 
 def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tuple[str, ...]) -> None:
     """Check RECIPE and its sources without building."""
     from .albu import build_transform
-    from .sources.imageio import InputError
+    from .sources.imageio import InputError, SizeLimits, image_size, read_bytes
     from .sources.scan import scan_backgrounds, scan_foregrounds
 
     rec = _load(recipe, overrides)
@@ -118,6 +118,21 @@ def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tup
     click.echo(f"  backgrounds: {len(bgs)} found")
     if not fgs:
         raise click.ClickException(f"{recipe}: no foregrounds found")
+    # Header check of every input file (readable, an image, within the size limits).
+    limits = SizeLimits(rec.inputs.max_pixels, rec.inputs.min_side)
+    paths = [p for item in fgs for p in item.paths] + [b.path for b in bgs if b.path is not None]
+    bad = []
+    for path in paths:
+        try:
+            image_size(read_bytes(path), path, limits)
+        except InputError as err:
+            bad.append(err)
+    click.echo(f"  headers: {len(paths) - len(bad)} of {len(paths)} input files readable")
+    for err in bad[:10]:
+        click.echo(f"    {err}")
+    if bad:
+        action = "would be skipped (on_error: skip)" if rec.on_error == "skip" else "would stop the build"
+        click.echo(f"  {len(bad)} unreadable input(s) {action}")
 
 
 def _register_stats() -> None:

@@ -244,6 +244,12 @@ def test_cli_build_validate_and_errors(tmp_path):
     assert res.exit_code != 0 and "canvas.height" in res.output and str(recipe_path) in res.output
     res = runner.invoke(main, ["validate", str(recipe_path)])
     assert res.exit_code == 0 and "recipe OK" in res.output and "foregrounds: 6 found" in res.output
+    data = _folder_sources(tmp_path / "src", "truncated_bg")
+    (tmp_path / "src" / "bg" / "b1.png").write_bytes(b"not an image")
+    (tmp_path / "v.yaml").write_text(yaml.safe_dump(data))
+    res = runner.invoke(main, ["validate", str(tmp_path / "v.yaml")])
+    assert res.exit_code == 0 and "headers: 10 of 11 input files readable" in res.output
+    assert "b1.png: not a readable image" in res.output and "would be skipped" in res.output
     res = runner.invoke(main, ["validate", str(ROOT / "recipes" / "portrait.yaml"), "--no-inputs"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["validate", str(ROOT / "recipes" / "portrait.yaml")])
