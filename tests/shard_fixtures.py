@@ -114,3 +114,17 @@ def write_dataset(
     manifest = Manifest(recipe=RECIPE, recipe_sha256=RECIPE_SHA256, splits=splits, shards=entries)
     write_manifest(root, manifest)
     return manifest
+
+
+def read_dataset(folder: Path, pattern: str = "*.tar") -> dict[str, dict[str, bytes]]:
+    """Every sample of the shards in `folder` as {key: {member: bytes}}, read with plain tarfile
+    (an independent reference, not the project's reader)."""
+    import tarfile
+
+    out: dict[str, dict[str, bytes]] = {}
+    for path in sorted(Path(folder).glob(pattern)):
+        with tarfile.open(path) as tar:
+            for m in tar.getmembers():
+                key, member = m.name.split(".", 1)
+                out.setdefault(key, {})[member] = tar.extractfile(m).read()
+    return out

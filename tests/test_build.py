@@ -21,6 +21,8 @@ from synth.cli import main
 from synth.realism_steps import replay_post_composite
 from synth.recipe import load_recipe, parse_recipe
 
+from shard_fixtures import read_dataset
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,15 +43,6 @@ def _small_recipe(**over) -> dict:
     for k, v in over.items():
         data[k] = v
     return data
-
-
-def _read_tar(path: Path) -> dict[str, dict[str, bytes]]:
-    out: dict[str, dict[str, bytes]] = {}
-    with tarfile.open(path) as tar:
-        for m in tar.getmembers():
-            key, member = m.name.split(".", 1)
-            out.setdefault(key, {})[member] = tar.extractfile(m).read()
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +87,7 @@ def test_every_composite_rederives_from_stored_layers(demo_build):
     n = 0
     post_seen: set[str] = set()
     for tar in sorted((root / "out").glob("*.tar")):
-        for key, s in _read_tar(tar).items():
+        for key, s in read_dataset(tar.parent, tar.name).items():
             image = decode_rgb(s["image.png"])
             alpha = decode_alpha(s["alpha.png"])
             fg, bg = decode_rgb(s["fg.jpg"]), decode_rgb(s["bg.jpg"])
@@ -124,7 +117,7 @@ def test_splits_disjoint_by_foreground(demo_build):
     root, _, _ = demo_build
     fg_by_split: dict[str, set] = {}
     for tar in (root / "out").glob("*.tar"):
-        for s in _read_tar(tar).values():
+        for s in read_dataset(tar.parent, tar.name).values():
             meta = json.loads(s["meta.json"])
             fg_by_split.setdefault(meta["split"], set()).add(meta["foreground"]["id"])
     assert not (fg_by_split["train"] & fg_by_split["val"])
@@ -265,7 +258,7 @@ def test_webdataset_reads_shards(demo_build):
     assert [s["__key__"] for s in samples] == [f"train_{i:08d}" for i in range(10)]
     tars = {}
     for tar in sorted((root / "out").glob("train-*.tar")):
-        tars.update(_read_tar(tar))
+        tars.update(read_dataset(tar.parent, tar.name))
     for s in samples:
         assert s["alpha.png"] == tars[s["__key__"]]["alpha.png"]
 
@@ -297,7 +290,7 @@ def test_real_photos_as_image_alpha_sources(shared_data, tmp_path):
     assert m.extra["foregrounds"] == {"train": 16, "val": 2}
     fg_ids = {"train": set(), "val": set()}
     for tar in (tmp_path / "o").glob("*.tar"):
-        for s in _read_tar(tar).values():
+        for s in read_dataset(tar.parent, tar.name).values():
             meta = json.loads(s["meta.json"])
             fg_ids[meta["split"]].add(meta["foreground"]["id"])
             assert meta["foreground"]["file"].startswith("GT") and meta["foreground"]["estimator"] == "blur_fusion"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import tarfile
 from pathlib import Path
 
 import cv2
@@ -14,6 +13,8 @@ from shards.codec import decode_alpha, decode_rgb
 from synth.build import build, prepare_inputs
 from synth.plan import make_plan
 from synth.recipe import parse_recipe, recipe_sha256
+
+from shard_fixtures import read_dataset
 
 OFF = {"harmonization": {"p": 0.0},
        "realism": {"resolution_match": False, "defocus": {"p": 0.0}, "sharpness_match_p": 0.0,
@@ -41,16 +42,6 @@ def _recipe(**over) -> dict:
     return data
 
 
-def _samples(out: Path) -> dict[str, dict[str, bytes]]:
-    result: dict[str, dict[str, bytes]] = {}
-    for tar in sorted(out.glob("*.tar")):
-        with tarfile.open(tar) as t:
-            for m in t.getmembers():
-                key, name = m.name.split(".", 1)
-                result.setdefault(key, {})[name] = t.extractfile(m).read()
-    return result
-
-
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
@@ -58,7 +49,7 @@ def cache(tmp_path_factory):
 
 def _build(tmp_path: Path, cache: Path, name: str, data: dict) -> dict[str, dict[str, bytes]]:
     build(parse_recipe(data), tmp_path / name, cache_dir=cache)
-    return _samples(tmp_path / name)
+    return read_dataset(tmp_path / name)
 
 
 ALL_ON = {"harmonization": {"p": 1.0},
@@ -153,7 +144,7 @@ def test_context_choice_prefers_fitting_backgrounds(tmp_path, cache):
     assert np.mean(chosen) > np.mean(scores) + 0.5 * np.std(scores)
     # The sample records the fit score it was drawn with.
     build(recipe, tmp_path / "ctx", cache_dir=cache)
-    meta = json.loads(next(iter(_samples(tmp_path / "ctx").values()))["meta.json"])
+    meta = json.loads(next(iter(read_dataset(tmp_path / "ctx").values()))["meta.json"])
     assert meta["background"]["fit_score"] <= 0 and 0 < meta["background"]["probability"] <= 1
 
 
