@@ -41,6 +41,11 @@ from synth.sample import render_sample  # noqa: E402
 from synth.sources.imageio import decode_background, read_bytes  # noqa: E402
 
 
+REALISM_OFF = {"harmonization": {"p": 0.0},
+               "realism": {"resolution_match": False, "defocus": {"p": 0.0}, "sharpness_match_p": 0.0,
+                           "noise": {"p": 0.0}, "jpeg": {"p": 0.0}}}
+
+
 def _recipe(canvas: int, samples: int, real: Path | None) -> dict:
     if real is not None:
         fgs = [{"kind": "image_alpha", "image_dir": str(real / "alphamatting" / "image"),
@@ -111,24 +116,27 @@ def main() -> None:
     cv2.setNumThreads(1)  # one core: the per-core figure
 
     data = _recipe(args.canvas, args.samples, real)
-    recipe = parse_recipe(data)
+    print(f"data: {'real (../shared/data)' if real else 'procedural'}; canvas {args.canvas}x{args.canvas}; "
+          f"{args.samples} samples, serial, cv2 threads 1")
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(os.environ.get("SYNTH_BENCH_CACHE", tmp))
-        fgs, bgs, skipped = prepare_inputs(recipe, cache)
-        plan = make_plan(recipe, recipe_sha256(recipe), fgs, bgs)
-        render_sample(plan, "train", 0)  # warm-up (imports, first-call costs)
-        full, floor = 0.0, 0.0
-        for i in range(args.samples):
-            t0 = time.perf_counter()
-            s = render_sample(plan, "train", i)
-            full += time.perf_counter() - t0
-            floor += _codec_floor(plan, "train", i, s.members, args.canvas)
-        n = args.samples
-        print(f"data: {'real (../shared/data)' if real else 'procedural'}; canvas {args.canvas}x{args.canvas}; "
-              f"{n} samples, serial, cv2 threads 1")
-        print(f"full pipeline : {n / full:7.2f} samples/s per core ({1000 * full / n:6.1f} ms/sample)")
-        print(f"codec floor   : {n / floor:7.2f} samples/s per core ({1000 * floor / n:6.1f} ms/sample)")
-        print(f"ratio full / codec floor = {full / floor:.2f}  (target <= 2.0)")
+        for label, extra in (("composition only (realism steps off)", REALISM_OFF),
+                             ("full realistic pipeline (recipe defaults)", {})):
+            recipe = parse_recipe({**data, **extra})
+            fgs, bgs, skipped = prepare_inputs(recipe, cache)
+            plan = make_plan(recipe, recipe_sha256(recipe), fgs, bgs)
+            render_sample(plan, "train", 0)  # warm-up (imports, first-call costs)
+            full, floor = 0.0, 0.0
+            for i in range(args.samples):
+                t0 = time.perf_counter()
+                s = render_sample(plan, "train", i)
+                full += time.perf_counter() - t0
+                floor += _codec_floor(plan, "train", i, s.members, args.canvas)
+            n = args.samples
+            print(f"{label}:")
+            print(f"  pipeline    : {n / full:7.2f} samples/s per core ({1000 * full / n:6.1f} ms/sample)")
+            print(f"  codec floor : {n / floor:7.2f} samples/s per core ({1000 * floor / n:6.1f} ms/sample)")
+            print(f"  ratio pipeline / codec floor = {full / floor:.2f}  (target <= 2.0)")
         if args.memory:
             small, large = _peak_rss_of_build(data, 40, cache), _peak_rss_of_build(data, 160, cache)
             print(f"peak RSS of a whole build: 40 samples {small:.0f} MiB, 160 samples {large:.0f} MiB "
