@@ -275,7 +275,7 @@ class NoiseSpec(_Model):
 
     p: float = Field(0.7, ge=0.0, le=1.0)
     sigma: Range = (0.5, 5.0)
-    compensate: bool = True
+    compensate: bool = False  # off by default: the estimator reads fine texture as noise (bench_realism)
     max_compensation: float = Field(6.0, ge=0.0, le=50.0)
 
     @field_validator("sigma")

@@ -48,7 +48,8 @@ def _small_recipe(**over) -> dict:
 @pytest.fixture(scope="module")
 def demo_build(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    recipe = parse_recipe(_small_recipe(output={"samples_per_shard": 4, "image_format": "png"}))
+    recipe = parse_recipe(_small_recipe(output={"samples_per_shard": 4, "image_format": "png"},
+                                        realism={"noise": {"p": 0.7, "compensate": True}}))
     report = build(recipe, root / "out", cache_dir=root / "cache")
     return root, recipe, report
 
@@ -98,6 +99,7 @@ def test_every_composite_rederives_from_stored_layers(demo_build):
             diff = np.abs(derived.astype(int) - image.astype(int))
             assert diff.max() <= 1, key  # exact up to rounding
             post_seen.update(op["op"] for op in meta["post_composite"])
+            post_seen.update("compensation" for op in meta["post_composite"] if op.get("compensation_sigma"))
             trimap = decode_trimap(s["trimap.png"])
             a8 = np.rint(alpha * 255)
             assert set(np.unique(trimap)) <= {0, 128, 255}
@@ -110,7 +112,7 @@ def test_every_composite_rederives_from_stored_layers(demo_build):
             assert {op["op"] for op in meta["ops"]} >= {"place", "cover_crop", "flip"}
             n += 1
     assert n == 13
-    assert post_seen == {"noise", "jpeg"}  # the replay above was exercised on both steps
+    assert post_seen == {"noise", "jpeg", "compensation"}  # the replay above was exercised on every step
 
 
 def test_splits_disjoint_by_foreground(demo_build):
