@@ -6,7 +6,7 @@ alpha and trimap. `augment` imports neither `synth` nor `shards`.
 """
 from augment.aligned import apply_albumentations
 from augment.compose import alpha_to_float, composite, over
-from augment.crop import Crop, apply_crop, min_scale_to_cover, sample_scale_jitter, sample_unknown_crop
+from augment.crop import Crop, apply_crop, min_scale_to_cover, sample_crop_around, sample_scale_jitter, sample_unknown_crop
 from augment.flip import Flip, apply_flip, sample_flip
 from augment.photometric import photometric_jitter
 from augment.placement import Placement, apply_placement, sample_placement
@@ -67,5 +67,6 @@ __all__ = [
     "sample_rotation",
     "sample_scale_jitter",
     "sample_unknown_crop",
+    "sample_crop_around",
     "scaled_hw",
 ]

@@ -56,14 +56,20 @@ def sample_unknown_crop(
     (unknown: 0 < rint(255·α) < 255). Without unknown pixels the window is uniform over the image.
     The image must be at least `crop_hw`. Always draws two numbers from `rng`.
     """
-    h, w = check_array(trimap_or_alpha, "trimap_or_alpha")
+    check_array(trimap_or_alpha, "trimap_or_alpha")
+    return sample_crop_around(rng, _unknown_mask(trimap_or_alpha), crop_hw)
+
+
+def sample_crop_around(rng: np.random.Generator, mask: np.ndarray, crop_hw: tuple[int, int]) -> Crop:
+    """A `crop_hw` window centred on a uniformly drawn nonzero pixel of `mask` (H, W), clamped
+    inside it; uniform over the image when `mask` is empty. Always draws two numbers from `rng`."""
+    h, w = check_array(mask, "mask")
     ch, cw = check_hw(crop_hw, "crop_hw")
     if ch > h or cw > w:
         raise ValueError(
             f"crop {ch}x{cw} is larger than the image {h}x{w}; resize first "
             f"(min_scale_to_cover gives the smallest scale)"
         )
-    mask = _unknown_mask(trimap_or_alpha)
     count = int(np.count_nonzero(mask))
     u = rng.random(2)
     if count == 0:

@@ -44,7 +44,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from augment.compose import composite
-from augment.crop import Crop, _nth_true, sample_scale_jitter, sample_unknown_crop
+from augment.crop import Crop, sample_crop_around, sample_scale_jitter, sample_unknown_crop
 from augment.flip import apply_flip, sample_flip
 from augment.photometric import photometric_jitter
 from augment.resize import apply_cover_crop, resize_to, sample_cover_crop
@@ -195,22 +195,8 @@ class _Alpha:
         """``augment.crop.sample_unknown_crop(rng, alpha, crop_hw)`` (same draws, same window)."""
         if self.raw.dtype != np.uint8:
             return sample_unknown_crop(rng, self.float(), crop_hw)
-        h, w = self.shape
-        ch, cw = crop_hw
-        if ch > h or cw > w:
-            raise ValueError(f"crop {ch}x{cw} is larger than the image {h}x{w}")
         # 0 < rint(255 a) < 255, i.e. the stored 8-bit value in [1, 254]
-        mask = cv2.inRange(self.raw, 1, 254)
-        count = cv2.countNonZero(mask)
-        u = rng.random(2)
-        if count == 0:
-            top = min(int(u[0] * (h - ch + 1)), h - ch)
-            left = min(int(u[1] * (w - cw + 1)), w - cw)
-        else:
-            y, x = _nth_true(mask, min(int(u[0] * count), count - 1))
-            top = min(max(y - ch // 2, 0), h - ch)
-            left = min(max(x - cw // 2, 0), w - cw)
-        return Crop(top=top, left=left, h=ch, w=cw)
+        return sample_crop_around(rng, cv2.inRange(self.raw, 1, 254), crop_hw)
 
 
 def _to_u8(alpha: np.ndarray) -> np.ndarray:
