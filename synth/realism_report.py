@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from augment.realism_metrics import realism_mismatch
+from augment.realism_metrics import MISMATCH_KEYS, realism_mismatch
 from shards.codec import decode_alpha, decode_rgb
 from shards.manifest import read_manifest, shard_url
 from shards.reader import iter_shard_samples
@@ -64,14 +64,7 @@ __all__ = [
 ]
 
 #: The mismatch indicators compared between datasets and real photos.
-INDICATORS: tuple[str, ...] = (
-    "noise_log_ratio",
-    "sharpness_log_ratio",
-    "lab_mean_dist",
-    "luma_mean_diff",
-    "chroma_mean_dist",
-    "lab_std_log_ratio",
-)
+INDICATORS: tuple[str, ...] = MISMATCH_KEYS[:6]  # the ratios and distances, not the raw levels
 
 #: Ring width in px at an image whose long side is :data:`BAND_REFERENCE`; scaled with the
 #: long side so that photos and composites of different sizes are measured on rings covering
