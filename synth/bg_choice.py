@@ -331,6 +331,7 @@ def assignment_matrix(
     temperature: float,
     balance: float,
     *,
+    max_share: float | None = None,
     max_iter: int = 10_000,
     tol: float = 1e-6,
 ) -> np.ndarray:
@@ -348,6 +349,10 @@ def assignment_matrix(
         scores: ``(n_fg, n_bg)`` finite, higher = better (e.g. rows of :func:`fit_scores`).
         temperature: > 0; small values approach argmax per row (at balance 0).
         balance: in [0, 1].
+        max_share: optional cap (>= 1) on any background's expected use, as a multiple of
+            the fair share ``n_fg / n_bg``; the excess goes to the other backgrounds in
+            proportion to their targets (so no background that fits many foregrounds is
+            reused far more than the rest).
         max_iter, tol: Sinkhorn stops when every column sum is within ``tol`` of
             its target; ``RuntimeError`` if that takes more than ``max_iter`` sweeps
             (raise the temperature or lower the balance).
@@ -363,16 +368,35 @@ def assignment_matrix(
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
     if not (0.0 <= balance <= 1.0):
         raise ValueError(f"balance must be in [0, 1], got {balance!r}")
+    if max_share is not None and not (math.isfinite(max_share) and max_share >= 1.0):
+        raise ValueError(f"max_share must be a number >= 1 (times the fair share), got {max_share!r}")
     n_fg, n_bg = s.shape
     log_p0 = s / temperature
     log_p0 -= logsumexp(log_p0, axis=1, keepdims=True)  # log P0, rows normalised
-    if balance == 0 or n_bg == 1:
-        return np.exp(log_p0)
     p0_cols = np.exp(logsumexp(log_p0, axis=0))
     target = (1.0 - balance) * p0_cols + balance * (n_fg / n_bg)
+    if max_share is not None:
+        target = _cap_targets(target, max_share * n_fg / n_bg)
+    if n_bg == 1 or np.allclose(target, p0_cols, rtol=0, atol=tol):
+        return np.exp(log_p0)
     log_p = _sinkhorn(s - s.max(axis=1, keepdims=True), temperature, np.log(target), max_iter, tol)
     p = np.exp(log_p)
     return p / p.sum(axis=1, keepdims=True)
+
+
+def _cap_targets(target: np.ndarray, cap: float) -> np.ndarray:
+    """Clip column targets at `cap`, handing the excess to the uncapped ones in proportion
+    (water-filling); the total is kept. Feasible whenever cap * n_bg >= total."""
+    t = target.astype(np.float64).copy()
+    for _ in range(t.size):
+        over = t > cap
+        if not over.any():
+            break
+        excess = float((t[over] - cap).sum())
+        t[over] = cap
+        free = t < cap
+        t[free] += excess * t[free] / t[free].sum()
+    return t
 
 
 def _sinkhorn_scaling(s: np.ndarray, temperature: float, log_cols: np.ndarray, max_iter: int, tol: float) -> np.ndarray:

@@ -152,7 +152,8 @@ def make_plan(recipe: Recipe, recipe_sha: str, fgs: list[PreparedFg], bgs: list[
                 continue
             scores = context_scores(foregrounds[split], backgrounds[split], canvas, choice.weights.model_dump())
             bg_scores[split] = scores
-            bg_probs[split] = assignment_matrix(scores, choice.temperature, choice.balance)
+            bg_probs[split] = assignment_matrix(scores, choice.temperature, choice.balance,
+                                                max_share=choice.max_share)
     return BuildPlan(recipe, recipe_sha, foregrounds, backgrounds, samples, tuple(shards), bg_scores, bg_probs)
 
 

@@ -198,6 +198,7 @@ class BackgroundChoiceSpec(_Model):
     mode: Literal["context", "random"] = "context"
     temperature: float = Field(0.5, gt=0.01, le=100.0)
     balance: float = Field(0.5, ge=0.0, le=1.0)
+    max_share: float | None = Field(4.0, ge=1.0, le=1000.0)  # cap on any background's use, x fair share
     weights: "FitWeights" = Field(default_factory=lambda: FitWeights())
 
 

@@ -191,3 +191,19 @@ def test_real_pool_end_to_end(shared_data):
     p = assignment_matrix(scores, 1.0, 1.0)
     np.testing.assert_allclose(p.sum(axis=0), 3 / 30, atol=1e-3)
     assert all(0 <= b.clutter <= 1 and b.noise_sigma >= 0 for b in bgs)
+
+
+def test_max_share_caps_a_background_that_fits_everything():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(0, 0.3, (12, 6))
+    scores[:, 2] += 3.0  # background 2 fits every foreground best
+    fair = 12 / 6
+    free = assignment_matrix(scores, temperature=0.5, balance=0.0)
+    assert free.sum(axis=0)[2] > 3 * fair
+    capped = assignment_matrix(scores, temperature=0.5, balance=0.0, max_share=1.5)
+    np.testing.assert_allclose(capped.sum(axis=1), 1.0, atol=1e-9)
+    assert capped.sum(axis=0).max() <= 1.5 * fair + 1e-4
+    cols = capped.sum(axis=0)
+    assert cols[2] == pytest.approx(1.5 * fair, abs=1e-4) and np.argmax(cols) == 2  # still the most used, at the cap
+    with pytest.raises(ValueError, match="max_share"):
+        assignment_matrix(scores, temperature=0.5, balance=0.0, max_share=0.5)
