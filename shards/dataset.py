@@ -408,19 +408,7 @@ class MattingDataset(IterableDataset):
         gens = [self._stream(epoch, s, plan[s], consumed[s], slot) for s in mine]
         if len(gens) == 1:
             return gens[0]
-        return self._round_robin(gens)
-
-    @staticmethod
-    def _round_robin(gens: list[Iterator[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
-        active = deque(gens)
-        while active:
-            g = active.popleft()
-            try:
-                item = next(g)
-            except StopIteration:
-                continue
-            active.append(g)
-            yield item
+        return _interleave(iter(gens), len(gens))
 
     def iter_encoded(self, epoch: int, stream: int = 0, num_streams: int = 1, batch: int | None = None,
                      ) -> Iterator[tuple[int, str, dict[str, bytes], str | None]]:
@@ -492,18 +480,7 @@ class MattingDataset(IterableDataset):
                        ) -> Iterator[tuple[int, str, dict[str, bytes], str | None]]:
         """Samples of ``segments``, ``interleave`` segments at a time, one from each in turn."""
         width = self.interleave if self.shuffle else 1
-        pending = deque(segments)
-        active: deque[Iterator[Any]] = deque()
-        while pending or active:
-            while pending and len(active) < width:
-                active.append(self._read_segment(pending.popleft(), slot))
-            g = active.popleft()
-            try:
-                item = next(g)
-            except StopIteration:
-                continue
-            active.append(g)
-            yield item
+        return _interleave((self._read_segment(seg, slot) for seg in segments), width)
 
     def _read_segment(self, seg: Segment, slot: int) -> Iterator[tuple[int, str, dict[str, bytes], str | None]]:
         url = self.urls[seg.shard]
@@ -545,3 +522,24 @@ def _member(members: Mapping[str, bytes], stem: str) -> bytes | None:
         if name.partition(".")[0] == stem:
             return data
     return None
+
+
+def _interleave(sources: Iterator[Iterator[Any]], width: int) -> Iterator[Any]:
+    """One item from each of up to `width` open sources in turn; a finished source is replaced
+    by the next one from `sources` (opened lazily, so at most `width` are open at once)."""
+    active: deque[Iterator[Any]] = deque()
+    while True:
+        while len(active) < width:
+            nxt = next(sources, None)
+            if nxt is None:
+                break
+            active.append(nxt)
+        if not active:
+            return
+        g = active.popleft()
+        try:
+            item = next(g)
+        except StopIteration:
+            continue
+        active.append(g)
+        yield item
