@@ -20,38 +20,53 @@ def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
-def _erode(region: np.ndarray, band_px: int) -> np.ndarray:
-    """Pixels of `region` (uint8 0/1) farther than `band_px` from any pixel outside it.
-
-    That is erosion by a disc of radius `band_px` (the image border does not erode),
-    via a 5x5-chamfer Euclidean distance transform: O(H·W) whatever the band, where
-    cv2.erode with a (2r+1) elliptical kernel costs O(H·W·r) (35 ms vs 2.5 ms at r=46,
-    1024², one core); the two differ only in a few boundary pixels.
-    """
-    dist = cv2.distanceTransform(region, cv2.DIST_L2, cv2.DIST_MASK_5)
-    return dist > band_px
+def _edge(a8: np.ndarray) -> np.ndarray:
+    """Where the matte is not definite: 0 < α_u8 < 255, plus definite pixels 8-adjacent to
+    the other definite value (hard 0/255 steps). uint8 (H, W), 255 on the edge, else 0."""
+    mixed = cv2.inRange(a8, 1, 254)
+    fg = cv2.inRange(a8, 255, 255)  # (inRange, not compare: compare rejects 1x1 arrays)
+    bg = cv2.inRange(a8, 0, 0)
+    k = np.ones((3, 3), np.uint8)
+    # dilate never grows past the image border; it only adds pixels of the other value
+    steps = cv2.bitwise_or(cv2.bitwise_and(fg, cv2.dilate(bg, k)), cv2.bitwise_and(bg, cv2.dilate(fg, k)))
+    return cv2.bitwise_or(mixed, steps)
 
 
 def make_trimap(alpha: np.ndarray, band_px: int) -> np.ndarray:
     """Trimap uint8 (H, W) in {0, 128, 255} from alpha (float32 in [0, 1] or uint8) (H, W).
 
-    255: α_u8 == 255 eroded by a disc of radius `band_px`; 0: α_u8 == 0 eroded likewise;
-    128 elsewhere. So every 0 < α_u8 < 255 is 128, and `band_px=0` keeps exactly the
-    quantised definite regions. The image border does not erode. About 3 ms at 1024², any band.
+    Unknown (128): every pixel within `band_px` (Euclidean, 5x5 chamfer) of the *edge*:
+    the pixels with 0 < α_u8 < 255 and the definite pixels touching the other definite
+    value (8-neighbourhood). Elsewhere α_u8 (255 or 0). So every 0 < α_u8 < 255 is 128,
+    `band_px=0` keeps exactly the quantised definite regions, and for `band_px >= 1` this
+    is the definite regions eroded by a disc of radius `band_px` (to within one pixel at
+    hard 0/255 steps). The image border does not erode.
+
+    One distance transform, on the bounding box of the edge grown by `band_px + 1`: O(H·W)
+    whatever the band (cv2.erode with a (2r+1) ellipse is O(H·W·r): 35 ms vs 2.5 ms at
+    r = 46, 1024², one core).
     """
     if not isinstance(alpha, np.ndarray) or alpha.ndim != 2 or alpha.size == 0:
         raise ValueError(f"alpha must be a non-empty 2-D array (H, W), got {getattr(alpha, 'shape', alpha)}")
     if int(band_px) != band_px or band_px < 0:
         raise ValueError(f"band_px must be an integer >= 0, got {band_px!r}")
     a8 = alpha_to_uint8(alpha)
-    fg = a8 == 255
-    bg = a8 == 0
-    if band_px > 0:
-        fg = _erode(fg.view(np.uint8), int(band_px))
-        bg = _erode(bg.view(np.uint8), int(band_px))
-    trimap = np.full(a8.shape, 128, dtype=np.uint8)
-    trimap[fg] = 255
-    trimap[bg] = 0
+    trimap = a8.copy()
+    if band_px == 0:
+        np.copyto(trimap, np.uint8(128), where=(cv2.inRange(a8, 1, 254) != 0))
+        return trimap
+    edge = _edge(a8)
+    x, y, w, h = cv2.boundingRect(edge)
+    if w == 0 or h == 0:  # all definite, one value: nothing to erode
+        return trimap
+    band = int(band_px)
+    hh, ww = a8.shape
+    y0, y1 = max(0, y - band - 1), min(hh, y + h + band + 1)
+    x0, x1 = max(0, x - band - 1), min(ww, x + w + band + 1)
+    # distance of each non-edge pixel to the nearest edge pixel (every edge pixel is in the box,
+    # and every pixel within `band` of one; edge pixels themselves get 0)
+    dist = cv2.distanceTransform(cv2.bitwise_not(edge[y0:y1, x0:x1]), cv2.DIST_L2, cv2.DIST_MASK_5)
+    np.copyto(trimap[y0:y1, x0:x1], np.uint8(128), where=dist <= band)
     return trimap
 
 

@@ -169,8 +169,9 @@ class OnTheFlyGenerator(Dataset):
 
     Per item: read F (jpg), alpha (png) and B (jpg) files; random affine of F and
     alpha (rotation, scale, shear, flip) with the same matrix; a trimap by random
-    erosion/dilation of the alpha; a 512 crop around an unknown pixel (resizing up
-    when smaller); B resized to the crop; I = aF + (1-a)B in float; normalised
+    erosion/dilation of the alpha; B resized (bicubic) to F's size; a 512 crop of
+    F, alpha, trimap and B around an unknown pixel (all resized up when smaller,
+    as GCA's RandomCrop does); I = aF + (1-a)B in float; normalised
     float tensors. Each item draws from its own RNG (index, epoch) -- unlike the
     original's global RNG.
     """
@@ -207,14 +208,16 @@ class OnTheFlyGenerator(Dataset):
         trimap = np.full(alpha.shape, 128, np.uint8)
         trimap[fg_mask == 1] = 255
         trimap[bg_mask == 1] = 0
-        # crop around the unknown region
+        # crop around the unknown region; B is first resized to F's size and cropped with it
         c = self.crop
+        bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_CUBIC)
         if min(h, w) < c:
             s = c / min(h, w)
             nh, nw = int(np.ceil(h * s)), int(np.ceil(w * s))
             fg = cv2.resize(fg, (nw, nh), interpolation=cv2.INTER_LINEAR)
             alpha = cv2.resize(alpha, (nw, nh), interpolation=cv2.INTER_LINEAR)
             trimap = cv2.resize(trimap, (nw, nh), interpolation=cv2.INTER_NEAREST)
+            bg = cv2.resize(bg, (nw, nh), interpolation=cv2.INTER_CUBIC)
             h, w = nh, nw
         ys, xs = np.where(trimap == 128)
         if len(ys):
@@ -226,7 +229,7 @@ class OnTheFlyGenerator(Dataset):
         fg = fg[top:top + c, left:left + c]
         alpha = alpha[top:top + c, left:left + c]
         trimap = trimap[top:top + c, left:left + c]
-        bg = cv2.resize(bg, (c, c), interpolation=cv2.INTER_CUBIC)
+        bg = bg[top:top + c, left:left + c]
         a = alpha[..., None]
         image = fg.astype(np.float32) * a + bg.astype(np.float32) * (1 - a)
         mean = np.array([0.406, 0.456, 0.485], np.float32) * 255

@@ -204,28 +204,6 @@ def _to_u8(alpha: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(alpha, alpha=255.0)
 
 
-def _make_trimap(a8: np.ndarray, band: int) -> np.ndarray:
-    """``augment.trimap.make_trimap(a8, band)`` for a uint8 alpha, with the same result: each
-    distance transform runs only on the bounding box of its region grown by ``band + 1``
-    (a region pixel within ``band`` of the outside has its nearest outside pixel, and the
-    chamfer path to it, inside that box; the box edges are outside pixels or the image
-    border, which does not erode)."""
-    if band <= 0:
-        return make_trimap(a8, band)
-    trimap = np.full(a8.shape, 128, np.uint8)
-    hh, ww = a8.shape
-    for value in (255, 0):
-        region = cv2.compare(a8, value, cv2.CMP_EQ)  # 0 / 255
-        x, y, w, h = cv2.boundingRect(region)
-        if w == 0 or h == 0:
-            continue
-        y0, y1 = max(0, y - band - 1), min(hh, y + h + band + 1)
-        x0, x1 = max(0, x - band - 1), min(ww, x + w + band + 1)
-        dist = cv2.distanceTransform(region[y0:y1, x0:x1], cv2.DIST_L2, cv2.DIST_MASK_5)
-        trimap[y0:y1, x0:x1][dist > band] = value
-    return trimap
-
-
 def _trimap_with_margin(alpha: _Alpha, window: Crop, alpha_out: np.ndarray, band: int) -> np.ndarray:
     """``make_trimap`` of the resized window ``alpha_out`` as if computed on the whole resized
     alpha: the distance transforms see a margin of ``band + 1`` output pixels around the
@@ -234,7 +212,7 @@ def _trimap_with_margin(alpha: _Alpha, window: Crop, alpha_out: np.ndarray, band
     inside the window the trimap sees exactly ``alpha_out``."""
     oh, ow = alpha_out.shape
     if band <= 0:
-        return _make_trimap(_to_u8(alpha_out), band)
+        return make_trimap(_to_u8(alpha_out), band)
     h, w = alpha.shape
     ky, kx = window.h / oh, window.w / ow  # stored pixels per output pixel
     m = band + 1
@@ -243,7 +221,7 @@ def _trimap_with_margin(alpha: _Alpha, window: Crop, alpha_out: np.ndarray, band
     left = min(m, math.floor(window.left / kx))
     right = min(m, math.floor((w - window.left - window.w) / kx))
     if top == bottom == left == right == 0:
-        return _make_trimap(_to_u8(alpha_out), band)
+        return make_trimap(_to_u8(alpha_out), band)
     eh, ew = oh + top + bottom, ow + left + right
     a8 = np.empty((eh, ew), np.uint8)
     a8[top:top + oh, left:left + ow] = _to_u8(alpha_out)
@@ -264,7 +242,7 @@ def _trimap_with_margin(alpha: _Alpha, window: Crop, alpha_out: np.ndarray, band
                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         np.clip(part, 0.0, 1.0, out=part)
         a8[r0:r1, c0:c1] = _to_u8(part)
-    return _make_trimap(a8, band)[top:top + oh, left:left + ow]
+    return make_trimap(a8, band)[top:top + oh, left:left + ow]
 
 
 # ----------------------------------------------------------------- the sample
@@ -351,7 +329,7 @@ def augment_sample(
     if fresh_trimap:
         band = sample_band_px(_rng(seed, _STEP_BAND), full_hw, tuple(config.band), reference=config.band_reference)
         if window is None:
-            arrays["trimap"] = _make_trimap(_to_u8(arrays["alpha"]), band)
+            arrays["trimap"] = make_trimap(_to_u8(arrays["alpha"]), band)
         else:
             arrays["trimap"] = _trimap_with_margin(alpha, window, arrays["alpha"], band)
 

@@ -39,10 +39,13 @@ def test_trimap_invariants(seed, h, w, band):
 
 @pytest.mark.parametrize("band", [1, 2, 5, 13])
 def test_band_is_euclidean_erosion(band):
-    """Definite regions shrink by a disc of radius `band` (exact Euclidean erosion, up to
-    a few boundary pixels), like cv2.erode with an elliptical kernel."""
+    """Definite regions of a soft-edged matte shrink by a disc of radius `band` (exact
+    Euclidean erosion, up to a few boundary pixels), like cv2.erode with an elliptical kernel."""
     alpha = np.zeros((160, 200), np.float32)
     cv2.circle(alpha, (100, 80), 50, 1.0, -1)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 1.5)  # a soft edge: no 0 pixel touches a 255 one
+    alpha[alpha > 0.999] = 1.0
+    alpha[alpha < 0.001] = 0.0
     alpha[10:40, 10:190] = 0.5
     trimap = make_trimap(alpha, band)
     fg = alpha == 1
@@ -50,9 +53,26 @@ def test_band_is_euclidean_erosion(band):
     assert np.count_nonzero((trimap == 255) != exact_fg) <= 0.02 * np.count_nonzero(exact_fg) + 4
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
     ellipse_fg = cv2.erode(fg.astype(np.uint8), kernel).astype(bool)
-    assert np.count_nonzero((trimap == 255) != ellipse_fg) <= 0.03 * np.count_nonzero(ellipse_fg) + 4
+    assert np.count_nonzero((trimap == 255) != ellipse_fg) <= 0.04 * np.count_nonzero(ellipse_fg) + 4
     exact_bg = ndimage.distance_transform_edt(alpha == 0) > band
     assert np.count_nonzero((trimap == 0) != exact_bg) <= 0.01 * np.count_nonzero(exact_bg) + 4
+
+
+@pytest.mark.parametrize("band", [1, 3, 8])
+def test_hard_steps_match_two_sided_erosion_within_a_pixel(band):
+    """A binary matte (0 next to 255, no soft pixels): the unknown band is the definite
+    regions' Euclidean erosion by `band`, to within one pixel, and covers every step."""
+    alpha = np.zeros((120, 150), np.float32)
+    cv2.rectangle(alpha, (30, 20), (110, 90), 1.0, -1)
+    cv2.circle(alpha, (120, 100), 18, 1.0, -1)
+    trimap = make_trimap(alpha, band)
+    fg, bg = alpha == 1, alpha == 0
+    d_fg, d_bg = ndimage.distance_transform_edt(fg), ndimage.distance_transform_edt(bg)
+    unknown = trimap == 128
+    assert np.all(unknown[(fg & (d_fg <= band)) | (bg & (d_bg <= band))])  # at least the erosion
+    assert not np.any(unknown[(fg & (d_fg > band + 1.5)) | (bg & (d_bg > band + 1.5))])  # at most a px more
+    step = (fg & ndimage.binary_dilation(bg, np.ones((3, 3)))) | (bg & ndimage.binary_dilation(fg, np.ones((3, 3))))
+    assert np.all(unknown[step])
 
 
 def test_image_border_does_not_erode():

@@ -29,17 +29,6 @@ def _smooth_rgb(h: int, w: int) -> np.ndarray:
     return cv2.GaussianBlur(img, (0, 0), 3)
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_make_trimap_matches_augment(seed):
-    rng = np.random.default_rng(seed)
-    h, w = (int(x) for x in rng.integers(1, 90, 2))
-    a8 = np.rint(_disc_alpha(h, w, seed) * 255).astype(np.uint8)
-    if seed % 5 == 0:
-        a8[:] = 255 * (seed % 2)
-    band = int(rng.integers(0, 40))
-    assert np.array_equal(oa._make_trimap(a8, band), make_trimap(a8, band))
-
-
 @pytest.mark.parametrize("bits", [8, 16])
 def test_alpha_crop_matches_sample_unknown_crop(bits):
     for t in range(30):
