@@ -266,7 +266,7 @@ def measure(loader) -> tuple[int, float, float]:
     return n, wall, cpu
 
 
-def memory_probe(data: str, buffer: int, samples: int, crop: int) -> dict:
+def memory_probe(data: str, buffer: int, samples: int, crop: int, mode: str) -> dict:
     """Run in a fresh process: iterate like one worker does; report peak memory."""
     _one_thread()
 
@@ -276,17 +276,15 @@ def memory_probe(data: str, buffer: int, samples: int, crop: int) -> dict:
                 return int(line.split()[1]) * 1024
         return 0
 
-    ds = MattingDataset(data, "train", crop=crop, buffer_size=buffer)
+    ds = MattingDataset(data, "train", crop=crop, buffer_size=buffer, buffer=mode)
     base = status("VmRSS:")
     n = 0
-    buffered_bytes = 0
     for s in ds:
         n += 1
         if n >= samples:
             break
     peak = status("VmHWM:")
-    return {"samples": n, "rss_after_imports": base, "peak_rss": peak, "growth": peak - base,
-            "buffered_bytes_estimate": buffered_bytes}
+    return {"samples": n, "rss_after_imports": base, "peak_rss": peak, "growth": peak - base}
 
 
 def main() -> None:
@@ -300,10 +298,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="passes per pipeline (the best counts)")
     ap.add_argument("--buffer", type=int, default=2000, help="shuffle buffer for the memory probe")
     ap.add_argument("--no-memory", action="store_true")
-    ap.add_argument("--probe", nargs=3, metavar=("DATA", "BUFFER", "SAMPLES"), help=argparse.SUPPRESS)
+    ap.add_argument("--probe", nargs=4, metavar=("DATA", "BUFFER", "SAMPLES", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe:
-        print(json.dumps(memory_probe(args.probe[0], int(args.probe[1]), int(args.probe[2]), args.crop)))
+        print(json.dumps(memory_probe(args.probe[0], int(args.probe[1]), int(args.probe[2]), args.crop,
+                                      args.probe[3])))
         return
 
     _one_thread()
@@ -349,13 +348,15 @@ def main() -> None:
               f"{ours / best['webdataset+rgb8']:.2f}x, ours/(b) {ours / best['on-the-fly']:.2f}x")
     if not args.no_memory:
         big = replicate(Path(data), tmp / "replicated", max(2400, args.buffer + 400))
-        out = subprocess.run([sys.executable, __file__, "--probe", str(big), str(args.buffer),
-                              str(args.buffer + 300), "--crop", str(args.crop)],
-                             check=True, capture_output=True, text=True)
-        mem = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"\nworker memory, buffer {args.buffer}: peak RSS {mem['peak_rss'] / 2**20:.0f} MiB "
-              f"({mem['rss_after_imports'] / 2**20:.0f} MiB after imports, +{mem['growth'] / 2**20:.0f} MiB "
-              f"while streaming {mem['samples']} samples)")
+        print()
+        for mode in ("offsets", "bytes"):  # offsets: the default for local .tar shards
+            out = subprocess.run([sys.executable, __file__, "--probe", str(big), str(args.buffer),
+                                  str(args.buffer + 300), mode, "--crop", str(args.crop)],
+                                 check=True, capture_output=True, text=True)
+            mem = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"worker memory, buffer {args.buffer} ({mode}): peak RSS {mem['peak_rss'] / 2**20:.0f} MiB "
+                  f"({mem['rss_after_imports'] / 2**20:.0f} MiB after imports, +{mem['growth'] / 2**20:.0f} MiB "
+                  f"while streaming {mem['samples']} samples)", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,12 @@ Pipeline of one DataLoader worker (every stage a generator):
       -> shuffle buffer over *encoded* samples -> skip k (resume, no decode)
       -> decode + online augmentation (shards.online_augment) -> tensors
 
+The buffer holds the members' bytes, or, for local ``.tar`` shards
+(``buffer="auto"``), only where each member lies in its shard: the bytes are
+read back (``pread``, from the page cache the sequential read-through just
+filled) when the sample leaves the buffer, so a 2,000-sample buffer costs
+kilobytes, not gigabytes, whatever the sample size.
+
 **Order.** Each epoch's order is a pure function of ``(seed, epoch)``, the
 world size and the number of streams (see :mod:`shards.order`): the shards
 are permuted, the resulting sample sequence is cut into equal contiguous
@@ -64,8 +70,11 @@ from .reader import (
     LoaderError,
     SampleError,
     ShardError,
+    Span,
+    is_local_tar,
     iter_shard_samples,
     open_shard,
+    read_span,
     verify_sha256,
 )
 
@@ -74,6 +83,7 @@ __all__ = ["MattingDataset", "Cursor", "Handler", "MAX_STREAMS"]
 log = logging.getLogger("shards")
 
 Handler = Literal["raise", "skip"] | Callable[[LoaderError], None]
+BufferMode = Literal["auto", "bytes", "offsets"]
 
 #: Most streams (DataLoader workers) a cursor can describe.
 MAX_STREAMS = 1024
@@ -139,6 +149,13 @@ class MattingDataset(IterableDataset):
             about ``buffer_size`` times the encoded sample size, per worker).
         buffer_initial: samples buffered before the first one is emitted (the
             buffer then grows to ``buffer_size``); default ``min(100, buffer_size)``.
+        buffer: what the shuffle buffer holds: ``"bytes"`` (the encoded members:
+            memory about ``buffer_size`` times the encoded sample size per
+            worker), ``"offsets"`` (where each member lies in its shard, a few
+            dozen bytes per sample; the bytes are read back with ``pread`` when
+            the sample leaves the buffer, from the page cache the sequential
+            read-through has just filled; local uncompressed ``.tar`` shards
+            only), or ``"auto"``: offsets when every shard is a local ``.tar``.
         interleave: shards read at once by one stream.
         balance: ``"drop"`` or ``"pad"``: how every rank gets the same count.
         augment: an :class:`AugmentConfig`, a dict of its fields, or ``False``
@@ -162,6 +179,7 @@ class MattingDataset(IterableDataset):
         world_size: int | None = None,
         buffer_size: int = 2000,
         buffer_initial: int | None = None,
+        buffer: BufferMode = "auto",
         interleave: int = 4,
         balance: Balance = "drop",
         augment: AugmentConfig | Mapping[str, Any] | bool | None = None,
@@ -215,6 +233,13 @@ class MattingDataset(IterableDataset):
         self.buffer_initial = min(self.buffer_size, int(buffer_initial if buffer_initial is not None else 100))
         if self.buffer_initial < 1:
             raise ValueError(f"buffer_initial must be >= 1, got {buffer_initial}")
+        if buffer not in ("auto", "bytes", "offsets"):
+            raise ValueError(f"buffer must be 'auto', 'bytes' or 'offsets', got {buffer!r}")
+        local = all(is_local_tar(u) for u in self.urls)
+        if buffer == "offsets" and not local:
+            bad = next(u for u in self.urls if not is_local_tar(u))
+            raise ValueError(f"buffer='offsets' needs local uncompressed .tar shards, got {bad}")
+        self.buffer = "offsets" if buffer == "offsets" or (buffer == "auto" and local) else "bytes"
         if interleave < 1:
             raise ValueError(f"interleave must be >= 1, got {interleave}")
         self.interleave = int(interleave)
@@ -412,16 +437,23 @@ class MattingDataset(IterableDataset):
 
     def iter_encoded(self, epoch: int, stream: int = 0, num_streams: int = 1, batch: int | None = None,
                      ) -> Iterator[tuple[int, str, dict[str, bytes], str | None]]:
-        """The shuffled encoded samples ``(index, key, members, error)`` of one stream (no decode)."""
+        """The shuffled encoded samples ``(index, key, members, error)`` of one stream (no decode;
+        members as bytes whatever the ``buffer`` mode)."""
         segs = self.plan(epoch, num_streams, batch)[stream]
         rng = np.random.default_rng(stream_seed(self.seed, epoch, self.rank, stream))
-        return self._shuffled(self._read_segments(segs, MAX_STREAMS), rng)
+        for index, key, members, error in self._shuffled(self._read_segments(segs, MAX_STREAMS), rng):
+            if error is None:
+                try:
+                    members = _load(members, key)
+                except SampleError as e:
+                    members, error = {}, str(e)
+            yield index, key, members, error
 
     def _stream(self, epoch: int, stream: int, segments: list[Segment], consumed: int, slot: int
                 ) -> Iterator[dict[str, Any]]:
         rng = np.random.default_rng(stream_seed(self.seed, epoch, self.rank, stream))
         encoded = self._shuffled(self._read_segments(segments, slot), rng)
-        ring: deque[bytes] | None = deque(maxlen=_RING) if self.augment.recomposite_p > 0 else None
+        ring: deque[bytes | Span] | None = deque(maxlen=_RING) if self.augment.recomposite_p > 0 else None
         for pos, (index, key, members, error) in enumerate(encoded):
             bg = _member(members, "bg") if ring is not None and error is None else None
             if pos < consumed:
@@ -435,7 +467,8 @@ class MattingDataset(IterableDataset):
                 alt = None
                 if ring:
                     alt = ring[int(np.random.default_rng([*seed, _TAG_PARTNER]).integers(len(ring)))]
-                arrays = augment_sample(members, seed, crop=self.crop, config=self.augment,
+                    alt = _load({"bg": alt}, key)["bg"]
+                arrays = augment_sample(_load(members, key), seed, crop=self.crop, config=self.augment,
                                         outputs=self.outputs, alt_bg=alt)
                 sample: dict[str, Any] = to_tensor_sample(arrays, normalize=self.normalize,
                                                           mean=self.mean, std=self.std)
@@ -482,7 +515,8 @@ class MattingDataset(IterableDataset):
         width = self.interleave if self.shuffle else 1
         return _interleave((self._read_segment(seg, slot) for seg in segments), width)
 
-    def _read_segment(self, seg: Segment, slot: int) -> Iterator[tuple[int, str, dict[str, bytes], str | None]]:
+    def _read_segment(self, seg: Segment, slot: int
+                      ) -> Iterator[tuple[int, str, dict[str, bytes | Span], str | None]]:
         url = self.urls[seg.shard]
         first = self.first_index[seg.shard]
         done = 0
@@ -491,7 +525,8 @@ class MattingDataset(IterableDataset):
                 verify_sha256(url, self.sha256[seg.shard])  # type: ignore[index]
                 self._verified.add(seg.shard)
             for pos, (key, members, error) in iter_shard_samples(
-                url, seg.start, seg.stop, keep=self._keep, max_member_bytes=self.max_member_bytes
+                url, seg.start, seg.stop, keep=self._keep, max_member_bytes=self.max_member_bytes,
+                spans=self.buffer == "offsets",
             ):
                 done += 1
                 if error is not None:
@@ -517,7 +552,15 @@ class MattingDataset(IterableDataset):
             self.handler(err)  # type: ignore[operator]
 
 
-def _member(members: Mapping[str, bytes], stem: str) -> bytes | None:
+def _load(members: Mapping[str, bytes | Span], key: str) -> dict[str, bytes]:
+    """Members as bytes: :class:`Span` s (``buffer="offsets"``) are read from their shard."""
+    try:
+        return {name: read_span(v) if isinstance(v, Span) else v for name, v in members.items()}
+    except ShardError as e:
+        raise SampleError(f"sample {key!r}: {e}", url=e.url, key=key) from e
+
+
+def _member(members: Mapping[str, bytes | Span], stem: str) -> bytes | Span | None:
     for name, data in members.items():
         if name.partition(".")[0] == stem:
             return data

@@ -18,8 +18,9 @@ policy to both.
 from __future__ import annotations
 
 import hashlib
+import os
 import tarfile
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 import fsspec
 
@@ -32,14 +33,39 @@ __all__ = [
     "open_shard",
     "iter_tar_samples",
     "iter_shard_samples",
+    "is_local_tar",
+    "local_path",
     "verify_sha256",
+    "read_span",
+    "Span",
     "MAX_MEMBER_BYTES",
 ]
 
 #: Members larger than this are refused (a corrupt header must not allocate gigabytes).
 MAX_MEMBER_BYTES = 256 << 20
 
-RawSample = tuple[str, dict[str, bytes], "str | None"]
+RawSample = tuple[str, dict[str, "bytes | Span"], "str | None"]
+
+
+class Span(NamedTuple):
+    """Where a member's bytes lie in an uncompressed tar: ``size`` bytes at ``offset`` of ``path``."""
+
+    path: str
+    offset: int
+    size: int
+
+
+def read_span(span: Span) -> bytes:
+    """The bytes of one member (:class:`Span`); :class:`ShardError` if the file is shorter now."""
+    try:
+        with open(span.path, "rb", buffering=0) as f:
+            data = os.pread(f.fileno(), span.size, span.offset)
+    except OSError as e:
+        raise ShardError(f"cannot read shard {span.path}: {e}", span.path) from e
+    if len(data) != span.size:
+        raise ShardError(f"truncated shard {span.path}: {len(data)} of {span.size} bytes at offset {span.offset}",
+                         span.path)
+    return data
 
 
 class LoaderError(Exception):
@@ -85,12 +111,16 @@ def iter_tar_samples(
     keep: Callable[[str], bool] | None = None,
     keep_from: int = 0,
     max_member_bytes: int = MAX_MEMBER_BYTES,
+    spans: str | None = None,
 ) -> Iterator[RawSample]:
     """Yield ``(key, members, error)`` for each run of consecutive members sharing a key.
 
     ``members`` maps member names (``"image.jpg"``) to bytes; only names for
     which ``keep(name)`` is true are kept, and samples before ordinal
-    ``keep_from`` keep nothing (they are read past). ``error`` is ``None`` or
+    ``keep_from`` keep nothing (they are read past). With ``spans`` (the local
+    path of ``fileobj``, an uncompressed tar) members map to :class:`Span`
+    instead of bytes (read them with :func:`read_span`); the data is still read
+    past, which checks that it is all there and leaves it in the page cache. ``error`` is ``None`` or
     a message saying why the sample is unusable (invalid key or member name,
     not a regular file, duplicate or oversized member). Raises
     :class:`ShardError` when the tar itself is unreadable; the sample being
@@ -101,7 +131,7 @@ def iter_tar_samples(
     error: str | None = None
     ordinal = -1
     try:
-        tar = tarfile.open(fileobj=fileobj, mode="r|*")
+        tar = tarfile.open(fileobj=fileobj, mode="r|*" if spans is None else "r|")
     except (tarfile.TarError, OSError, EOFError) as e:
         raise ShardError(f"not a readable tar: {url}: {e}", url) from e
     try:
@@ -136,6 +166,9 @@ def iter_tar_samples(
             if info.size > max_member_bytes:
                 error = f"member {name!r} is {info.size} bytes (limit {max_member_bytes})"
                 continue
+            if spans is not None:
+                members[member] = Span(spans, info.offset_data, info.size)
+                continue
             try:
                 f = tar.extractfile(info)
                 data = f.read() if f is not None else b""
@@ -157,18 +190,22 @@ def iter_shard_samples(
     *,
     keep: Callable[[str], bool] | None = None,
     max_member_bytes: int = MAX_MEMBER_BYTES,
+    spans: bool = False,
 ) -> Iterator[tuple[int, RawSample]]:
     """Yield ``(position, (key, members, error))`` for samples ``start .. stop - 1`` of a shard.
 
     Positions are file-order ordinals. Samples before ``start`` are read past
-    without keeping their bytes. Raises :class:`ShardError` if the shard is
-    unreadable or holds fewer than ``stop`` samples.
+    without keeping their bytes. ``spans=True`` (``url`` a local uncompressed
+    tar, see :func:`is_local_tar`): members are :class:`Span` s, not bytes.
+    Raises :class:`ShardError` if the shard is unreadable or holds fewer than
+    ``stop`` samples.
     """
     f = open_shard(url)
     try:
         if stop is not None and stop <= start:
             return
-        samples = iter_tar_samples(f, url, keep=keep, keep_from=start, max_member_bytes=max_member_bytes)
+        samples = iter_tar_samples(f, url, keep=keep, keep_from=start, max_member_bytes=max_member_bytes,
+                                   spans=local_path(url) if spans else None)
         for pos, sample in enumerate(samples):
             if pos >= start:
                 yield pos, sample
@@ -178,6 +215,23 @@ def iter_shard_samples(
             raise ShardError(f"truncated shard {url}: it ended before sample {stop} (expected by the manifest)", url)
     finally:
         f.close()
+
+
+def local_path(url: str) -> str:
+    """The local file path of ``url`` (a plain path or a ``file://`` URL); ``ValueError`` otherwise."""
+    path = url[len("file://"):] if url.startswith("file://") else url
+    if "://" in path or "::" in path:
+        raise ValueError(f"not a local file: {url}")
+    return path
+
+
+def is_local_tar(url: str) -> bool:
+    """True for a local path or ``file://`` URL of an uncompressed ``.tar`` (members can be read by offset)."""
+    try:
+        path = local_path(url)
+    except ValueError:
+        return False
+    return path.endswith(".tar")
 
 
 def verify_sha256(url: str, expected: str, block: int = 1 << 20) -> None:

@@ -345,18 +345,50 @@ def _copy(data, tmp_path) -> Path:
     return dst
 
 
-def test_truncated_shard_is_counted_and_skipped(data, tmp_path):
+@pytest.mark.parametrize("buffer", ["bytes", "offsets"])
+def test_truncated_shard_is_counted_and_skipped(data, tmp_path, buffer):
     root = _copy(data, tmp_path)
     p = root / shard_filename("train", 2)  # 7 samples
     raw = p.read_bytes()
     p.write_bytes(raw[: len(raw) // 2])
-    ds = make(root, outputs=("alpha",))
+    ds = make(root, outputs=("alpha",), buffer=buffer)
     ks = [s["key"] for s in ds]
     errors = ds.error_counts()
     assert errors["shard_errors"] == 1 and 0 < errors["samples_lost"] <= 7
     assert len(ks) == N - errors["samples_lost"] and len(set(ks)) == len(ks)
     with pytest.raises(ShardError, match="train-000002.tar"):
-        list(make(root, handler="raise", outputs=("alpha",)))
+        list(make(root, handler="raise", outputs=("alpha",), buffer=buffer))
+
+
+def test_offsets_buffer_gives_the_same_stream_as_bytes(data):
+    """buffer='offsets' (the default for local .tar) changes memory, never the samples."""
+    for epoch in (0, 1):
+        streams = []
+        for buffer in ("bytes", "offsets"):
+            ds = make(data, buffer=buffer, augment={"recomposite_p": 0.5})
+            ds.set_epoch(epoch)
+            streams.append(list(MattingLoader(ds, batch_size=3, num_workers=2)))
+        assert make(data).buffer == "offsets"
+        assert keys_of(streams[0]) == keys_of(streams[1])
+        for a, b in zip(*streams):
+            for name in ("image", "alpha", "trimap", "fg", "bg"):
+                assert torch.equal(a[name], b[name]), name
+    held = next(iter(make(data, buffer="offsets")._read_segments(make(data).plan(0, 1)[0], 0)))
+    assert all(type(v).__name__ == "Span" for v in held[2].values())  # the buffer holds no bytes
+
+
+def test_shard_shrunk_after_buffering_is_a_sample_error(data, tmp_path):
+    """A member read back by offset from a shard that changed since is counted, not returned."""
+    root = _copy(data, tmp_path)
+    ds = make(root, outputs=("alpha",), buffer="offsets", buffer_size=N, buffer_initial=N)
+    it = iter(ds)
+    first = next(it)  # the whole split is buffered now
+    for i in range(len(SIZES)):
+        p = root / shard_filename("train", i)
+        p.write_bytes(p.read_bytes()[:512])  # the first header only: no member data left
+    rest = list(it)
+    assert first["key"] and rest == []
+    assert ds.error_counts()["sample_errors"] == N - 1
 
 
 def test_truncated_shard_with_workers_does_not_hang(data, tmp_path):
@@ -465,6 +497,13 @@ def test_constructor_validation(data):
         make(data, outputs=("image", "depth"))
     with pytest.raises(ValueError, match="handler"):
         make(data, handler="ignore")
+    with pytest.raises(ValueError, match="buffer must be"):
+        make(data, buffer="disk")
+    fsspec.filesystem("memory").pipe("/offsets/train-000000.tar",
+                                     (Path(data) / shard_filename("train", 0)).read_bytes())
+    with pytest.raises(ValueError, match="local uncompressed .tar"):
+        MattingDataset(["memory://offsets/train-000000.tar"], buffer="offsets")
+    assert MattingDataset(["memory://offsets/train-000000.tar"]).buffer == "bytes"  # auto
     with pytest.raises(ValueError, match="crop"):
         make(data, crop=0)
     with pytest.raises(ValueError, match="extra"):
