@@ -15,15 +15,18 @@ to one thread per process:
   GCA-Matting's ``data_generator.py`` (read fg/alpha/bg files, random affine,
   erosion trimap, crop 512 on the unknown region, composite, float tensors),
   written here from that description, over the same F, alpha and B
-  extracted to files.
+  extracted to files; and **(b) full**: the same plus the rest of GCA's
+  published training augmentation (a second foreground at p 0.5, a 640x640
+  resize at p 0.25, HSV jitter, one-hot trimap).
 
 Each pipeline makes full passes over the data; the per-core figure is
 samples per CPU-second of the DataLoader workers (best of ``--repeats``),
 which a busy machine disturbs far less than wall time; wall-clock samples/s
-are printed too. Worker
-memory is measured separately: one process iterating the dataset (what a
-worker does) with a 2,000-sample shuffle buffer over >= 2,400 samples
-(shards are hard-linked several times when the dataset is smaller).
+are printed too. Worker memory is measured separately: one process iterating
+the dataset (what a worker does) with a 2,000-sample shuffle buffer over
+>= 2,400 samples (shards are hard-linked several times when the dataset is
+smaller), once with each ``buffer`` mode (``offsets``, the default for local
+shards, and ``bytes``).
 """
 from __future__ import annotations
 
@@ -167,20 +170,56 @@ def webdataset_pipeline(urls: list[str], own_codec: bool):
 class OnTheFlyGenerator(Dataset):
     """GCA-Matting-style per-item generator (written from its description, not copied).
 
-    Per item: read F (jpg), alpha (png) and B (jpg) files; random affine of F and
-    alpha (rotation, scale, shear, flip) with the same matrix; a trimap by random
-    erosion/dilation of the alpha; B resized (bicubic) to F's size; a 512 crop of
-    F, alpha, trimap and B around an unknown pixel (all resized up when smaller,
-    as GCA's RandomCrop does); I = aF + (1-a)B in float; normalised
-    float tensors. Each item draws from its own RNG (index, epoch) -- unlike the
-    original's global RNG.
+    Per item (``full=False``, the steps the loader issue lists): read F (jpg), alpha
+    (png) and B (jpg) files; random affine of F and alpha (rotation, scale, shear,
+    flip) with the same matrix; a trimap by random erosion of the alpha's definite
+    regions; B resized (bicubic) to F's size; a 512 crop of F, alpha, trimap and B
+    around an unknown pixel (all resized up when smaller, as GCA's RandomCrop does);
+    I = aF + (1-a)B in float; normalised float tensors.
+
+    ``full=True`` adds the rest of GCA's published training augmentation
+    (``augmentation = true``): with p 0.5 a second F and alpha read and
+    over-composited onto the first, with p 0.25 both resized to 640x640, an HSV
+    jitter of the cropped F, clipping before compositing, and a one-hot trimap.
+    Each item draws from its own RNG (index) -- unlike the original's global RNG.
     """
 
-    def __init__(self, triples, crop=512):
-        self.triples, self.crop = triples, crop
+    def __init__(self, triples, crop=512, full=False):
+        self.triples, self.crop, self.full = triples, crop, full
 
     def __len__(self):
         return len(self.triples)
+
+    def _second_foreground(self, rng, fg, alpha, i):
+        """GCA's _composite_fg: another F/alpha pasted behind this one (p 0.5), then maybe 640x640."""
+        h, w = alpha.shape
+        if rng.random() < 0.5:
+            fg2_p, a2_p, _ = self.triples[(i + 1 + int(rng.integers(len(self.triples) - 1))) % len(self.triples)]
+            fg2 = cv2.resize(cv2.imread(fg2_p, cv2.IMREAD_COLOR), (w, h), interpolation=cv2.INTER_NEAREST)
+            a2 = cv2.resize(cv2.imread(a2_p, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0, (w, h),
+                            interpolation=cv2.INTER_NEAREST)
+            union = 1 - (1 - alpha) * (1 - a2)
+            if np.any(union < 1):
+                fg = (fg.astype(np.float32) * alpha[:, :, None] + fg2.astype(np.float32) * (1 - alpha[:, :, None]))
+                fg, alpha = fg.astype(np.uint8), union
+        if rng.random() < 0.25:
+            fg = cv2.resize(fg, (640, 640), interpolation=cv2.INTER_NEAREST)
+            alpha = cv2.resize(alpha, (640, 640), interpolation=cv2.INTER_NEAREST)
+        return fg, alpha
+
+    @staticmethod
+    def _hsv_jitter(rng, fg, alpha):
+        """GCA's RandomJitter: hue, saturation and value shifts of F in float HSV."""
+        if not np.any(alpha > 0):
+            return fg.astype(np.float32)
+        hsv = cv2.cvtColor(fg.astype(np.float32) / 255.0, cv2.COLOR_BGR2HSV)
+        hsv[:, :, 0] = np.remainder(hsv[:, :, 0] + rng.integers(-40, 40), 360)
+        for c in (1, 2):
+            bar = hsv[:, :, c][alpha > 0].mean()
+            v = np.abs(hsv[:, :, c] + rng.random() * (1.1 - bar) / 5 - (1.1 - bar) / 10)
+            v[v > 1] = 2 - v[v > 1]
+            hsv[:, :, c] = v
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR) * 255
 
     def __getitem__(self, i):
         rng = np.random.default_rng([i, 1234])
@@ -188,6 +227,8 @@ class OnTheFlyGenerator(Dataset):
         fg = cv2.imread(fg_p, cv2.IMREAD_COLOR)
         alpha = cv2.imread(a_p, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
         bg = cv2.imread(bg_p, cv2.IMREAD_COLOR)
+        if self.full:
+            fg, alpha = self._second_foreground(rng, fg, alpha, i)
         h, w = alpha.shape
         # random affine
         angle, scale = rng.uniform(-30, 30), rng.uniform(0.8, 1.25)
@@ -230,14 +271,23 @@ class OnTheFlyGenerator(Dataset):
         alpha = alpha[top:top + c, left:left + c]
         trimap = trimap[top:top + c, left:left + c]
         bg = bg[top:top + c, left:left + c]
+        fg = fg.astype(np.float32)
+        bg = bg.astype(np.float32)
+        if self.full:
+            fg = self._hsv_jitter(rng, fg, alpha)
+            np.clip(alpha, 0, 1, out=alpha)
+            np.clip(fg, 0, 255, out=fg)
+            np.clip(bg, 0, 255, out=bg)
         a = alpha[..., None]
-        image = fg.astype(np.float32) * a + bg.astype(np.float32) * (1 - a)
-        mean = np.array([0.406, 0.456, 0.485], np.float32) * 255
-        std = np.array([0.225, 0.224, 0.229], np.float32) * 255
-        to_t = lambda x: torch.from_numpy(np.ascontiguousarray(((x - mean) / std).transpose(2, 0, 1)))  # noqa: E731
-        return {"image": to_t(image[..., ::-1]), "fg": to_t(fg[..., ::-1].astype(np.float32)),
-                "bg": to_t(bg[..., ::-1].astype(np.float32)), "alpha": torch.from_numpy(alpha)[None],
-                "trimap": torch.from_numpy(trimap)[None]}
+        image = fg * a + bg * (1 - a)
+        mean = np.array([0.485, 0.456, 0.406], np.float32) * 255
+        std = np.array([0.229, 0.224, 0.225], np.float32) * 255
+        to_t = lambda x: torch.from_numpy(np.ascontiguousarray(((x[..., ::-1] - mean) / std).transpose(2, 0, 1)))  # noqa: E731
+        tri = torch.from_numpy(trimap)[None]
+        if self.full:  # GCA's 3-channel one-hot trimap
+            tri = torch.nn.functional.one_hot(torch.from_numpy((trimap >= 85).astype(np.int64) + (trimap >= 170)), 3).permute(2, 0, 1).float()
+        return {"image": to_t(image), "fg": to_t(fg), "bg": to_t(bg), "alpha": torch.from_numpy(alpha)[None],
+                "trimap": tri}
 
 
 # ------------------------------------------------------------------ timing
@@ -331,11 +381,13 @@ def main() -> None:
                                                        **common),
                 "on-the-fly": lambda: DataLoader(OnTheFlyGenerator(triples, args.crop), batch_size=args.batch,
                                                  shuffle=True, **common),
+                "on-the-fly-full": lambda: DataLoader(OnTheFlyGenerator(triples, args.crop, full=True),
+                                                      batch_size=args.batch, shuffle=True, **common),
             }
             for name, make in runs.items():
                 n, wall, cpu = measure(make())
                 results.setdefault((name, w), []).append(n / cpu)
-                print(f"run {rep} workers={w} {name:17s} {n / wall:7.1f} samples/s wall, "
+                print(f"run {rep} workers={w} {name:16s} {n / wall:7.1f} samples/s wall, "
                       f"{n / wall / max(w, 1):6.1f} per worker, {n / cpu:6.1f} per worker-CPU-second ({n} samples)",
                       flush=True)
     print("\nper core (best of the runs, samples per worker-CPU-second):")
@@ -343,9 +395,11 @@ def main() -> None:
         best = {name: max(v) for (name, ww), v in results.items() if ww == w}
         ours = best["ours"]
         print(f"workers={w}: ours {ours:.1f}, webdataset+codec {best['webdataset+codec']:.1f}, "
-              f"webdataset+rgb8 {best['webdataset+rgb8']:.1f}, on-the-fly {best['on-the-fly']:.1f}  ->  "
+              f"webdataset+rgb8 {best['webdataset+rgb8']:.1f}, on-the-fly {best['on-the-fly']:.1f}, "
+              f"on-the-fly-full {best['on-the-fly-full']:.1f}  ->  "
               f"ours/(a) codec {ours / best['webdataset+codec']:.2f}x, ours/(a) rgb8 "
-              f"{ours / best['webdataset+rgb8']:.2f}x, ours/(b) {ours / best['on-the-fly']:.2f}x")
+              f"{ours / best['webdataset+rgb8']:.2f}x, ours/(b) {ours / best['on-the-fly']:.2f}x, "
+              f"ours/(b) full {ours / best['on-the-fly-full']:.2f}x")
     if not args.no_memory:
         big = replicate(Path(data), tmp / "replicated", max(2400, args.buffer + 400))
         print()

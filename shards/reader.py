@@ -118,9 +118,9 @@ def iter_tar_samples(
     ``members`` maps member names (``"image.jpg"``) to bytes; only names for
     which ``keep(name)`` is true are kept, and samples before ordinal
     ``keep_from`` keep nothing (they are read past). With ``spans`` (the local
-    path of ``fileobj``, an uncompressed tar) members map to :class:`Span`
-    instead of bytes (read them with :func:`read_span`); the data is still read
-    past, which checks that it is all there and leaves it in the page cache. ``error`` is ``None`` or
+    path of ``fileobj``, an uncompressed tar opened for random access) members
+    map to :class:`Span` instead of bytes (read them with :func:`read_span`):
+    only the headers are read, and every member is checked to lie within the file. ``error`` is ``None`` or
     a message saying why the sample is unusable (invalid key or member name,
     not a regular file, duplicate or oversized member). Raises
     :class:`ShardError` when the tar itself is unreadable; the sample being
@@ -131,7 +131,8 @@ def iter_tar_samples(
     error: str | None = None
     ordinal = -1
     try:
-        tar = tarfile.open(fileobj=fileobj, mode="r|*" if spans is None else "r|")
+        tar = tarfile.open(fileobj=fileobj, mode="r|*" if spans is None else "r:")
+        file_size = os.fstat(fileobj.fileno()).st_size if spans is not None else 0
     except (tarfile.TarError, OSError, EOFError) as e:
         raise ShardError(f"not a readable tar: {url}: {e}", url) from e
     try:
@@ -167,6 +168,9 @@ def iter_tar_samples(
                 error = f"member {name!r} is {info.size} bytes (limit {max_member_bytes})"
                 continue
             if spans is not None:
+                if info.offset_data + info.size > file_size:
+                    raise ShardError(f"truncated shard {url}: member {name!r} ends at byte "
+                                     f"{info.offset_data + info.size} of a {file_size}-byte file", url)
                 members[member] = Span(spans, info.offset_data, info.size)
                 continue
             try:
@@ -200,7 +204,7 @@ def iter_shard_samples(
     Raises :class:`ShardError` if the shard is unreadable or holds fewer than
     ``stop`` samples.
     """
-    f = open_shard(url)
+    f = _open_local(url) if spans else open_shard(url)
     try:
         if stop is not None and stop <= start:
             return
@@ -215,6 +219,20 @@ def iter_shard_samples(
             raise ShardError(f"truncated shard {url}: it ended before sample {stop} (expected by the manifest)", url)
     finally:
         f.close()
+
+
+def _open_local(url: str) -> BinaryIO:
+    """Open a local shard for random access and ask the kernel to read it ahead (the members
+    are read back by offset soon after: sequential disk reads now, page-cache hits then)."""
+    try:
+        f = open(local_path(url), "rb")
+    except FileNotFoundError as e:
+        raise ShardError(f"shard not found: {url}", url) from e
+    except OSError as e:
+        raise ShardError(f"cannot open shard {url}: {e}", url) from e
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
+    return f
 
 
 def local_path(url: str) -> str:
