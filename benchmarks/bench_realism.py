@@ -17,7 +17,8 @@ distribution to the real one, and the ratio W(portrait, real) / W(naive, real).
 Target: ratio <= 0.5 on every indicator.  With 18 reference photos the reference is itself
 noisy: the last column, `W floor`, is the distance a dataset drawn from the real photos'
 population would still show (`synth.realism_report.sampling_floor`); a W near it means "as
-close to real as this reference can tell".
+close to real as this reference can tell". The quantiles of every indicator (real photos and
+each dataset) follow the table, to tell a shifted median from a wrong spread.
 
 `--variant NAME=a.b=1,c.d=2` also builds portrait with those overrides into `DIR/NAME` and
 adds its distances (ratio against naive) below the table: the ablations of the realism steps.
@@ -38,7 +39,14 @@ sys.path.insert(0, str(ROOT))
 from shards.manifest import read_manifest  # noqa: E402
 from synth.build import build  # noqa: E402
 from synth.recipe import load_recipe, recipe_sha256  # noqa: E402
-from synth.realism_report import INDICATORS, compare, format_table, measure_dataset, measure_photos  # noqa: E402
+from synth.realism_report import (  # noqa: E402
+    INDICATORS,
+    compare,
+    format_table,
+    measure_dataset,
+    measure_photos,
+    quantile_table,
+)
 
 
 def _common_overrides(data: Path, canvas: int, samples: int) -> list[str]:
@@ -133,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     print("raw ring measures (medians, for diagnosis only): "
           + "; ".join(f"{r.indicator} real {r.reference_median:.2f} "
                       + " ".join(f"{n} {r.medians[n]:.2f}" for n in measures) for r in raw))
+    print()
+    print(quantile_table(reference, measures))
     if len(builds) > 2:
         print()
         print("variants (W to real; ratio against naive):")

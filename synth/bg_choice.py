@@ -31,6 +31,7 @@ __all__ = [
     "describe_background",
     "describe_foreground",
     "draw_background",
+    "estimate_illuminant",
     "fit_scores",
 ]
 
@@ -38,6 +39,10 @@ _DESCRIBE_SIDE = 256  # long side of the copy colour/clutter statistics are comp
 _SALIENCY_SIDE = 64  # spectral residual works at this scale (Hou & Zhang 2007)
 _CROP_SIDE = 512  # noise/sharpness: native-resolution centre crop of at most this side
 _EDGE_DENSITY_FULL = 0.15  # edge density that counts as fully cluttered
+_GREY_EDGE_SIGMA = 1.0  # grey-edge: Gaussian pre-smoothing (px at the 256 px copy)
+_GREY_EDGE_P = 6.0  # grey-edge: Minkowski norm of the gradient magnitudes (van de Weijer 2007)
+_GREY_EDGE_EPS = 1e-4  # added to the per-channel norms: no structure -> neutral (0, 0)
+_CLIPPED = 250  # sRGB level at or above which a channel counts as clipped (no light information)
 
 
 # --------------------------------------------------------------------------- descriptors
@@ -51,6 +56,10 @@ class BgDescriptor:
         lab_mean, lab_std: CIELAB (L in [0, 100]) mean and std per channel.
         brightness: mean L / 100, in [0, 1].
         temperature: ``ln((mean R + 1) / (mean B + 1))`` on 0..255 values; > 0 warm.
+            Mean colour: albedo and light together.
+        illuminant: ``(ln(e_R / e_G), ln(e_B / e_G))``, the chromaticity of the light's
+            colour by the grey-edge hypothesis (:func:`estimate_illuminant`); ``(0, 0)``
+            is white light, independent of the scene's own colours.
         edge_density: share of Canny edge pixels at a 256 px long side, in [0, 1].
         saliency_concentration: in [0, 1]; how much of the spectral-residual saliency
             sits in its top 5 % of pixels (0 = spread evenly or no structure, 1 = all
@@ -65,6 +74,7 @@ class BgDescriptor:
     lab_std: tuple[float, float, float]
     brightness: float
     temperature: float
+    illuminant: tuple[float, float]
     edge_density: float
     saliency_concentration: float
     clutter: float
@@ -85,6 +95,8 @@ class FgDescriptor:
         lab_mean, lab_std: alpha-weighted CIELAB mean/std per channel.
         brightness: alpha-weighted mean L / 100, in [0, 1].
         temperature: ``ln((mean R + 1) / (mean B + 1))``, alpha-weighted.
+        illuminant: grey-edge light chromaticity ``(ln(e_R / e_G), ln(e_B / e_G))`` of the
+            opaque interior (:func:`estimate_illuminant`).
         noise_sigma, sharpness: measured on the opaque part (alpha > 0.95, or
             alpha > 0.5 if that is small); nan if too small.
         height, width: size of the foreground image in px.
@@ -95,6 +107,7 @@ class FgDescriptor:
     lab_std: tuple[float, float, float]
     brightness: float
     temperature: float
+    illuminant: tuple[float, float]
     noise_sigma: float
     sharpness: float
     height: int
@@ -165,11 +178,75 @@ def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
     return image[y0 : y0 + side, x0 : x0 + side]
 
 
+def _srgb_to_linear(image: np.ndarray) -> np.ndarray:
+    """uint8 sRGB -> float32 linear light in [0, 1] (IEC 61966-2-1 transfer curve)."""
+    x = np.arange(256, dtype=np.float64) / 255.0
+    lut = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    return lut[image]
+
+
+def _grey_edge(image: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """Grey-edge light chromaticity of a uint8 RGB image; `weights` float32 (H, W) >= 0.
+
+    Pixels within the derivative filters' reach of a clipped pixel get weight 0; the
+    weights are eroded the same way (the caller's region must not see outside pixels).
+    """
+    radius = int(math.ceil(3 * _GREY_EDGE_SIGMA))  # Gaussian kernel radius
+    reach = 2 * (radius + 1) + 1  # Gaussian + 3x3 Sobel, as a square erosion kernel
+    kernel = np.ones((reach, reach), np.uint8)
+    unclipped = (image.max(axis=2) < _CLIPPED).astype(np.float32)
+    w = cv2.erode(np.minimum(weights, unclipped), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    total = float(w.sum())
+    if not total > 0:
+        return 0.0, 0.0
+    lin = cv2.GaussianBlur(_srgb_to_linear(image), (2 * radius + 1, 2 * radius + 1), _GREY_EDGE_SIGMA,
+                           borderType=cv2.BORDER_REFLECT_101)
+    gx = cv2.Sobel(lin, cv2.CV_32F, 1, 0, ksize=3) * np.float32(0.125)
+    gy = cv2.Sobel(lin, cv2.CV_32F, 0, 1, ksize=3) * np.float32(0.125)
+    mag = np.sqrt(gx * gx + gy * gy).reshape(-1, 3).astype(np.float64)
+    wf = w.reshape(-1).astype(np.float64) / total
+    e = (wf @ mag**_GREY_EDGE_P) ** (1.0 / _GREY_EDGE_P) + _GREY_EDGE_EPS  # float64: no underflow
+    return float(math.log(e[0] / e[1])), float(math.log(e[2] / e[1]))
+
+
+def estimate_illuminant(image: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """Chromaticity of the light falling on a scene, by the grey-edge hypothesis.
+
+    Van de Weijer, Gevers & Gijsenij (2007): the average *difference* of reflectances
+    is achromatic, so the Minkowski mean (p = 6) of each channel's gradient magnitude
+    (linear light, Gaussian pre-smoothing sigma 1 px) is proportional to that channel's
+    illuminant ``e_c``.  Unlike the mean colour (grey world), this does not follow the
+    scene's own colours: a red shirt or a green wall is flat inside and only its edges,
+    scaled by the light, count.  Pixels near clipped ones (any channel >= 250) are
+    left out.  A region without structure gives ``(0, 0)`` (neutral, no evidence).
+    Limits: the hypothesis needs several materials; on one subject the shading and
+    texture inside a single coloured material (skin, a red jumper) carry that colour,
+    so a foreground's estimate still leans toward its albedo.
+
+    Args:
+        image: ``uint8 (H, W, 3)`` sRGB, at least 8x8.
+        weights: optional ``float32 (H, W)`` in ``[0, 1]``, e.g. alpha; eroded by the
+            filters' reach (4 px) so nothing outside the region contributes.
+    Returns:
+        ``(ln(e_R / e_G), ln(e_B / e_G))``; ``(0, 0)`` for white light, ``ln(R/G) > 0 >
+        ln(B/G)`` for warm (tungsten-like) light.
+    """
+    _check_rgb(image, "image")
+    if weights is None:
+        weights = np.ones(image.shape[:2], np.float32)
+    elif not isinstance(weights, np.ndarray) or weights.dtype != np.float32 or weights.shape != image.shape[:2]:
+        desc = f"{weights.dtype} {weights.shape}" if isinstance(weights, np.ndarray) else type(weights).__name__
+        raise ValueError(f"weights must be float32 {image.shape[:2]} in [0, 1], got {desc}")
+    elif not (float(weights.min()) >= 0.0 and float(weights.max()) <= 1.0):
+        raise ValueError(f"weights must be in [0, 1], got [{weights.min()}, {weights.max()}]")
+    return _grey_edge(image, weights)
+
+
 def describe_background(image: np.ndarray) -> BgDescriptor:
     """Describe a background photo once (cache the result).
 
-    Colour and clutter statistics on a copy downscaled (INTER_AREA) to a 256 px long
-    side; Canny edges (thresholds 50/150 after a 1 px Gaussian) on that copy;
+    Colour, illuminant and clutter statistics on a copy downscaled (INTER_AREA) to a
+    256 px long side; Canny edges (thresholds 50/150 after a 1 px Gaussian) on that copy;
     spectral-residual saliency at 64x64; noise and sharpness on a native-resolution
     centre crop of at most 512x512 (downscaling would hide both).  About 10 ms.
 
@@ -191,6 +268,7 @@ def describe_background(image: np.ndarray) -> BgDescriptor:
         lab_std=tuple(float(v) for v in std),  # type: ignore[arg-type]
         brightness=float(mean[0] / 100.0),
         temperature=float(temperature),
+        illuminant=_grey_edge(small, np.ones(small.shape[:2], np.float32)),
         edge_density=edge_density,
         saliency_concentration=concentration,
         clutter=float(clutter),
@@ -204,8 +282,8 @@ def describe_background(image: np.ndarray) -> BgDescriptor:
 def describe_foreground(fg: np.ndarray, alpha: np.ndarray) -> FgDescriptor:
     """Describe a foreground once: alpha-weighted colour statistics, noise, sharpness, size.
 
-    Colour statistics on a copy downscaled to a 256 px long side (alpha resized the
-    same way, INTER_AREA); noise and sharpness at native resolution on the opaque
+    Colour statistics and the illuminant (grey edge on the alpha-weighted interior) on a
+    copy downscaled to a 256 px long side (alpha resized the same way, INTER_AREA); noise and sharpness at native resolution on the opaque
     region.
 
     Args:
@@ -228,6 +306,7 @@ def describe_foreground(fg: np.ndarray, alpha: np.ndarray) -> FgDescriptor:
         lab_std=tuple(float(v) for v in std),  # type: ignore[arg-type]
         brightness=float(mean[0] / 100.0),
         temperature=float(temperature),
+        illuminant=_grey_edge(small, small_alpha),
         noise_sigma=estimate_noise_sigma(fg, opaque),
         sharpness=estimate_sharpness(fg, opaque),
         height=int(h),
@@ -246,30 +325,40 @@ def fit_scores(
     *,
     w_light: float = 1.0,
     w_contrast: float = 0.5,
-    w_colour: float = 1.0,
-    w_temperature: float = 1.0,
+    w_colour: float = 0.0,
+    w_temperature: float = 0.0,
+    w_illuminant: float = 1.0,
     w_clutter: float = 1.0,
     w_resolution: float = 1.0,
     light_scale: float = 20.0,
     colour_scale: float = 20.0,
     temperature_scale: float = 0.3,
+    illuminant_scale: float = 0.3,
 ) -> np.ndarray:
     """How well each background fits a foreground; higher is better, 0 is a perfect fit.
 
     For background ``j`` (``L``, ``a``, ``b``: LAB means; ``sL``: L std;
-    ``T``: temperature; subscripts f/j for foreground/background)::
+    ``T``: temperature; ``E``: illuminant chromaticity ``(ln(e_R/e_G), ln(e_B/e_G))``;
+    subscripts f/j for foreground/background)::
 
-        score_j = - w_light       * |L_f - L_j| / light_scale           (illumination)
-                  - w_contrast    * |ln(sL_f / sL_j)|                    (contrast)
-                  - w_colour      * ||(a, b)_f - (a, b)_j|| / colour_scale (colour cast)
-                  - w_temperature * |T_f - T_j| / temperature_scale      (colour temperature)
-                  - w_clutter     * clutter_j                            (in [0, 1])
-                  - w_resolution  * log2(max(1, s_j))                    (upscaling)
+        score_j = - w_light       * |L_f - L_j| / light_scale                (illumination)
+                  - w_contrast    * |ln(sL_f / sL_j)|                         (contrast)
+                  - w_colour      * ||(a, b)_f - (a, b)_j|| / colour_scale     (mean colour)
+                  - w_temperature * |T_f - T_j| / temperature_scale           (colour temperature)
+                  - w_illuminant  * ||E_f - E_j|| / illuminant_scale          (colour of the light)
+                  - w_clutter     * clutter_j                                 (in [0, 1])
+                  - w_resolution  * log2(max(1, s_j))                         (upscaling)
 
     with ``s_j = max(canvas_h / height_j, canvas_w / width_j)`` the factor by which
     the background must be upscaled to cover the canvas.  With the default scales a
-    difference of 20 L units, 20 (a, b) units, 0.3 in ln(R/B), a fully cluttered
-    background or a 2x upscale each cost 1.
+    difference of 20 L units, 20 (a, b) units, 0.3 in ln(R/B), 0.3 in illuminant
+    chromaticity, a fully cluttered background or a 2x upscale each cost 1.
+
+    The mean colour (``w_colour``) and temperature (``w_temperature``, grey world) are
+    mostly the subjects' and scenes' own colours (albedo): matching them puts subjects on
+    backdrops of their own colour, which real photos rarely show, so both are off by
+    default; what subject and scene share in a real photo is the light's colour
+    (``w_illuminant``, grey edge) and the exposure (``w_light``).
 
     Args:
         fg_desc: from :func:`describe_foreground`.
@@ -289,20 +378,21 @@ def fit_scores(
     if len(canvas_hw) != 2 or min(canvas_hw) < 1:
         raise ValueError(f"canvas_hw must be (height, width) with positive sides, got {canvas_hw!r}")
     weights = dict(
-        w_light=w_light, w_contrast=w_contrast, w_colour=w_colour,
-        w_temperature=w_temperature, w_clutter=w_clutter, w_resolution=w_resolution,
+        w_light=w_light, w_contrast=w_contrast, w_colour=w_colour, w_temperature=w_temperature,
+        w_illuminant=w_illuminant, w_clutter=w_clutter, w_resolution=w_resolution,
     )
     for name, v in weights.items():
         if not (math.isfinite(v) and v >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
     for name, v in (("light_scale", light_scale), ("colour_scale", colour_scale),
-                    ("temperature_scale", temperature_scale)):
+                    ("temperature_scale", temperature_scale), ("illuminant_scale", illuminant_scale)):
         if not (math.isfinite(v) and v > 0):
             raise ValueError(f"{name} must be > 0, got {v!r}")
 
     mean = np.array([d.lab_mean for d in bg_descs], np.float64)
     std_l = np.array([d.lab_std[0] for d in bg_descs], np.float64)
     temp = np.array([d.temperature for d in bg_descs], np.float64)
+    illum = np.array([d.illuminant for d in bg_descs], np.float64).reshape(-1, 2)
     clutter = np.array([d.clutter for d in bg_descs], np.float64)
     hw = np.array([(d.height, d.width) for d in bg_descs], np.float64)
     f_mean = np.asarray(fg_desc.lab_mean, np.float64)
@@ -311,6 +401,7 @@ def fit_scores(
     contrast = np.abs(np.log(max(fg_desc.lab_std[0], 0.5) / np.maximum(std_l, 0.5)))
     colour = np.linalg.norm(f_mean[1:] - mean[:, 1:], axis=1) / colour_scale
     temperature = np.abs(fg_desc.temperature - temp) / temperature_scale
+    illuminant = np.linalg.norm(np.asarray(fg_desc.illuminant, np.float64)[None, :] - illum, axis=1) / illuminant_scale
     upscale = np.max(np.asarray(canvas_hw, np.float64)[None, :] / hw, axis=1)
     resolution = np.log2(np.maximum(upscale, 1.0))
     return -(
@@ -318,6 +409,7 @@ def fit_scores(
         + w_contrast * contrast
         + w_colour * colour
         + w_temperature * temperature
+        + w_illuminant * illuminant
         + w_clutter * clutter
         + w_resolution * resolution
     )

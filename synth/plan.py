@@ -161,7 +161,7 @@ def context_scores(fgs: tuple[PreparedFg, ...], bgs: tuple[PreparedBg, ...], can
                    weights: dict[str, float] | None = None) -> np.ndarray:
     """(n_fg, n_bg) fit scores from the cached descriptors (higher fits better).
 
-    `weights` maps fit-score terms (light, contrast, colour, temperature, clutter,
+    `weights` maps fit-score terms (light, contrast, colour, temperature, illuminant, clutter,
     resolution) to their weights; missing ones keep `fit_scores`' defaults.
     """
     kwargs = {f"w_{name}": value for name, value in (weights or {}).items()}

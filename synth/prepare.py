@@ -35,7 +35,7 @@ from .sources.scan import BgInput, FgInput
 
 __all__ = ["PreparedFg", "PreparedBg", "prepare_foreground", "prepare_background", "default_cache_dir"]
 
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"  # 3: descriptors carry the grey-edge illuminant
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ __all__ = [
     "measure_dataset",
     "measure_image",
     "measure_photos",
+    "quantile_table",
     "sampling_floor",
     "wasserstein",
 ]
@@ -258,3 +259,24 @@ def format_table(rows: Sequence[IndicatorComparison], baseline: str, candidate: 
 
     out = [fmt(head), "-+-".join("-" * w for w in widths)] + [fmt(line) for line in lines]
     return "\n".join(out)
+
+
+def quantile_table(reference: Sequence[Mapping[str, float]], datasets: Mapping[str, Sequence[Mapping[str, float]]],
+                   indicators: Sequence[str] = INDICATORS,
+                   quantiles: Sequence[float] = (0.1, 0.25, 0.5, 0.75, 0.9)) -> str:
+    """Plain-text quantiles of each indicator, real photos first, then each dataset (nans dropped).
+
+    Where a W is large this shows whether the median is off or the spread (for diagnosis).
+    """
+    if not all(0.0 <= q <= 1.0 for q in quantiles) or not quantiles:
+        raise ValueError(f"quantiles must be a non-empty list of numbers in [0, 1], got {list(quantiles)!r}")
+    sources = {"real": reference, **datasets}
+    width = max(len(n) for n in sources)
+    lines = []
+    for key in indicators:
+        lines.append(f"{key} (quantiles {', '.join(f'{q:g}' for q in quantiles)})")
+        for name, measures in sources.items():
+            vals, _ = _values(measures, key)
+            cells = np.quantile(vals, quantiles) if vals.size else np.full(len(quantiles), math.nan)
+            lines.append(f"  {name:<{width}} " + " ".join(f"{v:8.3f}" for v in cells))
+    return "\n".join(lines)

@@ -207,8 +207,9 @@ class FitWeights(_Model):
 
     light: float = Field(1.0, ge=0.0, le=100.0)
     contrast: float = Field(0.5, ge=0.0, le=100.0)
-    colour: float = Field(1.0, ge=0.0, le=100.0)
-    temperature: float = Field(1.0, ge=0.0, le=100.0)
+    colour: float = Field(0.0, ge=0.0, le=100.0)  # mean (a, b): the subject's own colours, not the light's
+    temperature: float = Field(0.0, ge=0.0, le=100.0)  # mean R/B (grey world): mostly albedo too
+    illuminant: float = Field(1.0, ge=0.0, le=100.0)  # grey-edge colour of the light
     clutter: float = Field(1.0, ge=0.0, le=100.0)
     resolution: float = Field(1.0, ge=0.0, le=100.0)
 

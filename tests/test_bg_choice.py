@@ -13,6 +13,7 @@ from synth.bg_choice import (
     describe_background,
     describe_foreground,
     draw_background,
+    estimate_illuminant,
     fit_scores,
 )
 
@@ -51,6 +52,25 @@ def _fg(rgb, size=(160, 120)):
     return fg, alpha
 
 
+def _lit(albedo, gain, size=(200, 240), seed=0):
+    """A scene lit by a coloured light: sRGB uint8 of ``(0.6 albedo + 0.35 texture) * gain * 0.8``.
+
+    The reflectance is a flat colour `albedo` (linear, in [0, 1]) plus an achromatic smooth
+    texture, so its edges are grey and its mean colour is `albedo`'s; `gain` is the light.
+    """
+    rng = np.random.default_rng(seed)
+    tex = cv2.GaussianBlur(rng.uniform(0, 1, size).astype(np.float32), (0, 0), 3)
+    tex = (tex - tex.min()) / (tex.max() - tex.min())
+    lin = (0.6 * np.asarray(albedo)[None, None, :] + 0.35 * tex[..., None]) * np.asarray(gain) * 0.8
+    lin = np.clip(lin, 0, 1)
+    srgb = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+    return np.clip(srgb * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _chroma(gain):
+    return np.log(gain[0] / gain[1]), np.log(gain[2] / gain[1])
+
+
 WARM_DARK, WARM_BRIGHT = (110, 70, 40), (235, 200, 160)
 COOL_DARK, COOL_BRIGHT = (35, 60, 105), (170, 205, 240)
 NEUTRAL = (128, 128, 128)
@@ -74,6 +94,64 @@ def test_descriptors_basic_values_and_json():
     assert describe_foreground(fg2, alpha) == d
 
 
+@pytest.mark.parametrize("albedo", [(0.5, 0.5, 0.5), (0.8, 0.2, 0.1), (0.1, 0.35, 0.7)])
+@pytest.mark.parametrize("gain", [(1.0, 1.0, 1.0), (1.3, 1.0, 0.6), (0.7, 0.9, 1.2)])
+def test_illuminant_recovers_a_known_cast_whatever_the_albedo(albedo, gain):
+    est = estimate_illuminant(_lit(albedo, gain))
+    np.testing.assert_allclose(est, _chroma(gain), atol=0.03)
+    bg = describe_background(_lit(albedo, gain))  # records the same estimate (the copy is small already)
+    np.testing.assert_allclose(bg.illuminant, est, atol=1e-9)
+    # grey world (the mean colour) follows the albedo instead: that is what the illuminant avoids
+    grey_world = bg.temperature - describe_background(_lit((0.5, 0.5, 0.5), gain)).temperature
+    assert abs(grey_world) > 0.3 or albedo == (0.5, 0.5, 0.5)
+
+
+def test_foreground_illuminant_uses_the_opaque_interior_only():
+    gain = (1.25, 1.0, 0.7)
+    fg = _lit((0.2, 0.6, 0.3), gain, size=(160, 120), seed=3)
+    alpha = np.zeros((160, 120), np.float32)
+    cv2.ellipse(alpha, (60, 80), (45, 60), 0, 0, 360, 1.0, -1)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 2)
+    rng = np.random.default_rng(1)
+    fg[alpha < 0.01] = rng.integers(0, 256, (int((alpha < 0.01).sum()), 3))  # loud garbage outside
+    np.testing.assert_allclose(describe_foreground(fg, alpha).illuminant, _chroma(gain), atol=0.04)
+    # clipped pixels carry no light information and are left out
+    clipped = _lit((0.5, 0.5, 0.5), gain)
+    clipped[50:120, 60:160] = 255
+    np.testing.assert_allclose(estimate_illuminant(clipped), _chroma(gain), atol=0.03)
+    # no structure: no evidence, neutral
+    assert estimate_illuminant(np.full((40, 40, 3), (200, 120, 60), np.uint8)) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="weights must be float32"):
+        estimate_illuminant(fg, alpha.astype(np.float64))
+    with pytest.raises(ValueError, match=r"weights must be in \[0, 1\]"):
+        estimate_illuminant(fg, alpha * 2)
+
+
+def test_fit_prefers_the_same_light_over_the_same_mean_colour():
+    warm, cool = (1.3, 1.0, 0.6), (0.75, 0.95, 1.25)
+    f_albedo = np.array([0.35, 0.35, 0.45])
+    fg = _lit(f_albedo, warm, size=(160, 120), seed=4)
+    alpha = np.ones((160, 120), np.float32)
+    alpha[:, :10] = 0  # a matte, not a rectangle of ones
+    fd = describe_foreground(fg, alpha)
+    same_light = describe_background(_lit((0.3, 0.5, 0.6), warm, seed=5))  # other colours, same light
+    # other light, albedo chosen so that its mean colour is (nearly) the foreground's (texture mean ~0.5)
+    b_albedo = ((0.6 * f_albedo + 0.175) * np.divide(warm, cool) - 0.175) / 0.6
+    same_colour = describe_background(_lit(np.clip(b_albedo, 0, 1), cool, seed=6))
+    ab_dist = [np.linalg.norm(np.subtract(fd.lab_mean[1:], b.lab_mean[1:])) for b in (same_light, same_colour)]
+    assert ab_dist[1] < 0.5 * ab_dist[0]
+    only_colour = dict(w_light=0.0, w_contrast=0.0, w_clutter=0.0, w_resolution=0.0)
+    s = fit_scores(fd, [same_light, same_colour], (160, 120), **only_colour, w_temperature=0.0)
+    assert s[0] > s[1] + 1.0
+    # the albedo terms alone would choose the other way (the case discriminates)
+    s_old = fit_scores(fd, [same_light, same_colour], (160, 120), **only_colour, w_colour=1.0, w_illuminant=0.0)
+    assert s_old[1] > s_old[0]
+    with pytest.raises(ValueError, match="illuminant_scale"):
+        fit_scores(fd, [same_light], (160, 120), illuminant_scale=0.0)
+    with pytest.raises(ValueError, match="w_illuminant"):
+        fit_scores(fd, [same_light], (160, 120), w_illuminant=-1.0)
+
+
 def test_clutter_proxies():
     plain = describe_background(_plain(NEUTRAL))
     busy = describe_background(_cluttered(NEUTRAL))
@@ -88,15 +166,19 @@ def test_clutter_proxies():
     assert describe_background(spot).saliency_concentration > plain.saliency_concentration + 0.1
 
 
-def test_warm_dark_foreground_prefers_warm_dark_background():
+def test_mean_colour_terms_when_switched_on_prefer_the_same_colour():
     colours = [COOL_BRIGHT, WARM_BRIGHT, WARM_DARK, COOL_DARK, NEUTRAL]
     bgs = [describe_background(_plain(c, seed=i)) for i, c in enumerate(colours)]
+    albedo = dict(w_colour=1.0, w_temperature=1.0, w_illuminant=0.0)
     fd = describe_foreground(*_fg(WARM_DARK))
-    scores = fit_scores(fd, bgs, (200, 240))
+    scores = fit_scores(fd, bgs, (200, 240), **albedo)
     assert scores.shape == (5,) and np.all(scores <= 0)
     assert int(np.argmax(scores)) == 2
     fd = describe_foreground(*_fg(COOL_BRIGHT))
-    assert int(np.argmax(fit_scores(fd, bgs, (200, 240)))) == 0
+    assert int(np.argmax(fit_scores(fd, bgs, (200, 240), **albedo))) == 0
+    # by default only the light counts among the colour terms: the dark ones fit the dark subject
+    fd = describe_foreground(*_fg(WARM_DARK))
+    assert int(np.argmax(fit_scores(fd, bgs, (200, 240)))) in (2, 3)
 
 
 def test_cluttered_and_low_resolution_backgrounds_score_lower():
