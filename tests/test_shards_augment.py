@@ -80,14 +80,14 @@ def test_dct_scaled_decoding_is_aligned_and_deterministic(monkeypatch):
     members = {"image.jpg": encode_rgb(img, "jpg", 95), "fg.png": encode_rgb(img, "png"),
                "bg.jpg": encode_rgb(img, "jpg", 95), "alpha.png": encode_alpha(_disc_alpha(h, w, 1))}
     used = []
-    real = oa._decode_rgb_reduced
+    real = oa._decode_rgb_window
 
-    def spy(data, reduce, hw, name):
-        arr, r = real(data, reduce, hw, name)
+    def spy(data, reduce, hw, rows, name):
+        arr, r, first = real(data, reduce, hw, rows, name)
         used.append((name, r))
-        return arr, r
+        return arr, r, first
 
-    monkeypatch.setattr(oa, "_decode_rgb_reduced", spy)
+    monkeypatch.setattr(oa, "_decode_rgb_window", spy)
     for scale in [(0.1, 0.1), (0.2, 0.3), (0.35, 0.45), (0.9, 1.3)]:
         cfg = AugmentConfig(scale=scale, flip_p=0.5)
         for i in range(4):
@@ -102,6 +102,36 @@ def test_dct_scaled_decoding_is_aligned_and_deterministic(monkeypatch):
             assert diff.mean() < 1.0 and diff.max() <= 8, (scale, i, diff.mean(), diff.max())
             t, a = out["trimap"], np.rint(out["alpha"] * 255)
             assert (a[t == 255] == 255).all() and (a[t == 0] == 0).all()
+
+
+@pytest.mark.parametrize("scale", [(0.1, 0.2), (0.45, 0.6), (0.9, 1.6)])
+def test_row_band_decoding_equals_full_decoding(monkeypatch, scale):
+    """JPEGs with a restart marker per MCU row are decoded over the window's rows only; the
+    samples are identical to those of full decodes (also with DCT scaling)."""
+    h, w = 300, 260
+    img = _smooth_rgb(h, w)
+    img[::7] = 255 - img[::7]  # texture, so that a misplaced row would show
+    members = {"image.jpg": encode_rgb(img, "jpg", 95, restart_rows=True),
+               "fg.jpg": encode_rgb(img[::-1].copy(), "jpg", 90, restart_rows=True),
+               "bg.jpg": encode_rgb(img[:, ::-1].copy(), "jpg", 95, restart_rows=True),
+               "alpha.png": encode_alpha(_disc_alpha(h, w, 2))}
+    cfg = AugmentConfig(scale=scale, flip_p=0.5)
+    calls = []
+    real = oa.decode_rows
+
+    def spy(*args):
+        out = real(*args)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(oa, "decode_rows", spy)
+    banded = [augment_sample(members, [3, 1, i], crop=(48, 40), config=cfg) for i in range(6)]
+    assert any(calls)  # some windows were cut
+    monkeypatch.setattr(oa, "decode_rows", lambda *args: None)
+    full = [augment_sample(members, [3, 1, i], crop=(48, 40), config=cfg) for i in range(6)]
+    for a, b in zip(banded, full):
+        for k in a:
+            assert np.array_equal(a[k], b[k]), k
 
 
 def test_only_needed_members_are_decoded(monkeypatch):
