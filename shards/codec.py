@@ -77,15 +77,16 @@ def encode_rgb(
     quality: int = 95,
     *,
     subsampling: Literal["444", "420"] = "444",
-    restart_rows: bool = False,
+    restart_markers: bool = False,
 ) -> bytes:
     """Encode ``img: uint8 (H, W, 3)`` RGB as JPEG (``quality`` 1–100) or PNG.
 
     JPEG uses 4:4:4 chroma by default (matting cares about colour at hair
     edges); ``subsampling="420"`` halves the chroma for smaller, faster files.
-    ``restart_rows=True`` (JPEG) puts a restart marker after every row of MCUs
-    (a few bytes per 8 or 16 rows), so that :func:`shards.jpeg_rows.decode_rows`
-    can decode a band of rows without the rest; any JPEG decoder reads it as usual.
+    ``restart_markers=True`` (JPEG) puts a restart marker after every strip of
+    :func:`shards.jpeg_window.restart_interval` MCUs (64 px where the width allows, else
+    every MCU row; about 2 % more bytes), so that :func:`shards.jpeg_window.decode_window`
+    can decode a window without the rest; any JPEG decoder reads it as usual.
     """
     img = np.asarray(img)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
@@ -98,8 +99,8 @@ def encode_rgb(
         if subsampling not in ("444", "420"):
             raise ValueError(f"encode_rgb: subsampling must be '444' or '420', got {subsampling!r}")
         img = np.ascontiguousarray(img)
-        if restart_rows:
-            return _encode_jpeg_restart_rows(img, int(quality), subsampling)
+        if restart_markers:
+            return _encode_jpeg_restart_markers(img, int(quality), subsampling)
         if _simplejpeg is not None:
             return bytes(_simplejpeg.encode_jpeg(img, int(quality), "RGB", subsampling))
         factor = (  # pragma: no cover - fallback without simplejpeg
@@ -118,13 +119,15 @@ def encode_rgb(
     raise ValueError(f"encode_rgb: fmt must be 'jpg' or 'png', got {fmt!r}")
 
 
-def _encode_jpeg_restart_rows(img: np.ndarray, quality: int, subsampling: str) -> bytes:
-    """JPEG with a restart interval of one MCU row (OpenCV's encoder exposes the interval)."""
+def _encode_jpeg_restart_markers(img: np.ndarray, quality: int, subsampling: str) -> bytes:
+    """JPEG with restart intervals aligned to the MCU rows (OpenCV's encoder exposes the interval)."""
+    from .jpeg_window import restart_interval
+
     mcu = 8 if subsampling == "444" else 16
     factor = cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444 if subsampling == "444" else cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [
         cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor,
-        cv2.IMWRITE_JPEG_RST_INTERVAL, -(-img.shape[1] // mcu),
+        cv2.IMWRITE_JPEG_RST_INTERVAL, restart_interval(-(-img.shape[1] // mcu)),
     ])
     if not ok:  # pragma: no cover - OpenCV failure
         raise ValueError("encode_rgb: JPEG encoding failed")

@@ -16,10 +16,10 @@ switching one step on or off never changes the draws of the others:
    stored trimap by pixel-centre nearest neighbour. When the window shrinks
    2x, 4x or 8x or more, JPEG members are decoded at 1/2, 1/4 or 1/8 size
    (DCT scaling; the window's corner and sides are then multiples of that
-   factor, so it lies on the reduced pixel grid). JPEGs written with a restart
-   marker per MCU row (``synth build`` writes them so) are decoded only over
-   the window's rows (:mod:`shards.jpeg_rows`; bit-identical to cutting a full
-   decode). Only the members the requested ``outputs`` need are decoded.
+   factor, so it lies on the reduced pixel grid). JPEGs written with restart
+   markers on their block grid (``synth build`` writes them so) are decoded
+   only over the window (:mod:`shards.jpeg_window`; bit-identical to cutting a
+   full decode). Only the members the requested ``outputs`` need are decoded.
 2. **Trimap**: a fresh one from the augmented alpha every epoch, with a band
    width drawn from ``band`` pixels at ``band_reference`` long side (scaled
    to the resolution of the jittered image), or the stored one. A fresh one
@@ -54,7 +54,7 @@ from augment.targets import keep_channels
 from augment.trimap import make_trimap, sample_band_px
 
 from .codec import _simplejpeg, decode_rgb, decode_trimap, sniff_format
-from .jpeg_rows import decode_rows
+from .jpeg_window import decode_window
 
 __all__ = ["AugmentConfig", "augment_sample", "OUTPUTS"]
 
@@ -131,38 +131,39 @@ def _reduction(win: tuple[int, int], crop: tuple[int, int]) -> int:
     return 1
 
 
-def _decode_rgb_window(data: bytes, reduce: int, hw: tuple[int, int], rows: tuple[int, int] | None, name: str
-                       ) -> tuple[np.ndarray, int, int]:
-    """Decode an RGB member of stored size ``hw``, as little of it as the window needs.
+def _decode_rgb_window(data: bytes, reduce: int, hw: tuple[int, int], window: Crop | None, name: str
+                       ) -> tuple[np.ndarray, int, tuple[int, int]]:
+    """Decode an RGB member of stored size ``hw``, as little of it as ``window`` needs.
 
-    ``rows``: the stored rows ``[top, bottom)`` the window uses, or None for all. A JPEG
-    with a restart marker per MCU row is decoded only over those rows
-    (:func:`shards.jpeg_rows.decode_rows`), and any JPEG at 1/``reduce`` of the size (DCT
-    scaling, ``ceil(hw / reduce)`` pixels: pixel j covers stored pixels [j r, j r + r))
-    when ``reduce > 1``. Returns ``(array, r, first)``: r the reduction applied (1 or
-    ``reduce``), ``first`` the stored row of the array's first row (a multiple of 8 and of r).
+    A JPEG with restart markers on its block grid is decoded only over the window
+    (:func:`shards.jpeg_window.decode_window`), and any JPEG at 1/``reduce`` of the size
+    (DCT scaling, ``ceil(hw / reduce)`` pixels: pixel j covers stored pixels [j r, j r + r))
+    when ``reduce > 1``. Returns ``(array, r, origin)``: r the reduction applied (1 or
+    ``reduce``), ``origin`` the stored (row, col) of the array's first pixel (multiples
+    of 8 and of r).
     """
     h, w = hw
-    if _simplejpeg is not None and sniff_format(data) == "jpg" and (reduce > 1 or rows is not None):
+    if _simplejpeg is not None and sniff_format(data) == "jpg" and (reduce > 1 or window is not None):
         try:
             jh, jw, _, _ = _simplejpeg.decode_jpeg_header(data)
             if (jh, jw) == (h, w):
-                if rows is not None:
-                    band = decode_rows(data, rows[0], rows[1], reduce)
-                    if band is not None:
-                        return band[0], reduce, band[1]
+                if window is not None:
+                    part = decode_window(data, window.top, window.top + window.h, window.left,
+                                         window.left + window.w, reduce)
+                    if part is not None:
+                        return part[0], reduce, (part[1], part[2])
                 if reduce > 1:
                     eh, ew = -(-h // reduce), -(-w // reduce)
                     img = _simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=eh, min_width=ew,
                                                   min_factor=reduce)
                     if img.shape == (eh, ew, 3):
-                        return img, reduce, 0
+                        return img, reduce, (0, 0)
         except (ValueError, RuntimeError):
             pass  # decode_rgb below reports a clear failure
     img = decode_rgb(data)
     if img.shape[:2] != (h, w):
         raise ValueError(f"member {name} is {img.shape[:2]} but alpha is {(h, w)}")
-    return img, 1, 0
+    return img, 1, (0, 0)
 
 
 def _resize_window(arr: np.ndarray, window: Crop, r: int, out_hw: tuple[int, int], kind: str) -> np.ndarray:
@@ -322,13 +323,12 @@ def augment_sample(
 
     arrays: dict[str, np.ndarray] = {}
     for name, stem in wanted.items():
-        rows = None if window is None else (window.top, window.top + window.h)
-        arr, r, first = _decode_rgb_window(_require(members, stem), reduce, (h, w), rows, name)
+        arr, r, (y0, x0) = _decode_rgb_window(_require(members, stem), reduce, (h, w), window, name)
         if window is None:
             arrays[name] = arr
         else:
-            band_window = Crop(top=window.top - first, left=window.left, h=window.h, w=window.w)
-            arrays[name] = _resize_window(arr, band_window, r, crop, "image")  # type: ignore[arg-type]
+            local = Crop(top=window.top - y0, left=window.left - x0, h=window.h, w=window.w)
+            arrays[name] = _resize_window(arr, local, r, crop, "image")  # type: ignore[arg-type]
     if window is None:
         arrays["alpha"] = alpha.float()
     else:

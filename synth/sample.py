@@ -173,11 +173,11 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     ops.extend(realism_ops)
 
     # Encode the layers first and composite the decoded ones: the stored F and B are exactly
-    # the layers the composite was made from. JPEGs get a restart marker per MCU row, so the
-    # loader decodes only the rows of its crop (shards.jpeg_rows).
+    # the layers the composite was made from. JPEGs get restart markers on their block grid,
+    # so the loader decodes only the part its crop needs (shards.jpeg_window).
     out = recipe.output
-    fg_bytes = encode_rgb(fg_c, out.layer_format, out.jpeg_quality, restart_rows=True)
-    bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_rows=True)
+    fg_bytes = encode_rgb(fg_c, out.layer_format, out.jpeg_quality, restart_markers=True)
+    bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
     if out.layer_format == "jpg":
         fg_c, bg = decode_rgb(fg_bytes), decode_rgb(bg_bytes)
     if out.alpha_bits == 8:
@@ -209,7 +209,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     if extras:
         meta["extra_foregrounds"] = [_fg_meta(plan.foregrounds[split][pos]) for pos in extras]
     members = {
-        f"image.{out.image_format}": encode_rgb(image, out.image_format, out.jpeg_quality, restart_rows=True),
+        f"image.{out.image_format}": encode_rgb(image, out.image_format, out.jpeg_quality, restart_markers=True),
         "alpha.png": encode_alpha(alpha_c, out.alpha_bits),
         "trimap.png": encode_trimap(trimap),
         f"fg.{out.layer_format}": fg_bytes,

@@ -105,29 +105,29 @@ def test_dct_scaled_decoding_is_aligned_and_deterministic(monkeypatch):
 
 
 @pytest.mark.parametrize("scale", [(0.1, 0.2), (0.45, 0.6), (0.9, 1.6)])
-def test_row_band_decoding_equals_full_decoding(monkeypatch, scale):
-    """JPEGs with a restart marker per MCU row are decoded over the window's rows only; the
-    samples are identical to those of full decodes (also with DCT scaling)."""
-    h, w = 300, 260
+def test_window_decoding_equals_full_decoding(monkeypatch, scale):
+    """JPEGs with restart markers are decoded over the window only; the samples are
+    identical to those of full decodes (also with DCT scaling)."""
+    h, w = 300, 320
     img = _smooth_rgb(h, w)
     img[::7] = 255 - img[::7]  # texture, so that a misplaced row would show
-    members = {"image.jpg": encode_rgb(img, "jpg", 95, restart_rows=True),
-               "fg.jpg": encode_rgb(img[::-1].copy(), "jpg", 90, restart_rows=True),
-               "bg.jpg": encode_rgb(img[:, ::-1].copy(), "jpg", 95, restart_rows=True),
+    members = {"image.jpg": encode_rgb(img, "jpg", 95, restart_markers=True),
+               "fg.jpg": encode_rgb(img[::-1].copy(), "jpg", 90, restart_markers=True),
+               "bg.jpg": encode_rgb(img[:, ::-1].copy(), "jpg", 95, restart_markers=True),
                "alpha.png": encode_alpha(_disc_alpha(h, w, 2))}
     cfg = AugmentConfig(scale=scale, flip_p=0.5)
     calls = []
-    real = oa.decode_rows
+    real = oa.decode_window
 
     def spy(*args):
         out = real(*args)
         calls.append(out is not None)
         return out
 
-    monkeypatch.setattr(oa, "decode_rows", spy)
+    monkeypatch.setattr(oa, "decode_window", spy)
     banded = [augment_sample(members, [3, 1, i], crop=(48, 40), config=cfg) for i in range(6)]
     assert any(calls)  # some windows were cut
-    monkeypatch.setattr(oa, "decode_rows", lambda *args: None)
+    monkeypatch.setattr(oa, "decode_window", lambda *args: None)
     full = [augment_sample(members, [3, 1, i], crop=(48, 40), config=cfg) for i in range(6)]
     for a, b in zip(banded, full):
         for k in a:
