@@ -12,6 +12,18 @@ modified or returned) toward the background's colour statistics:
 * :func:`albu_domain_adaptation`: albumentations 2.0.8's ``HistogramMatching``,
   ``FDA`` and ``PixelDistributionAdaptation`` with the background as reference.
 
+These move F's whole colour distribution, its own colours (albedo) included, toward
+B's: a red jumper in front of a green wall turns greenish.  What a subject and its
+scene share in a real photo is the *light*, not their colours; three methods change
+only the light falling on F, in linear RGB (sRGB decoded), as per-channel gains:
+
+* :func:`von_kries`: chromatic adaptation of F from its grey-edge illuminant to B's
+  (:func:`augment.illuminant.estimate_illuminant`), luminance of neutrals kept;
+* :func:`exposure`: one gain moving F's mean luminance toward B's (in stops),
+  chromaticity kept;
+* :func:`relight`: both, the natural single choice (a change of light changes its
+  colour and its intensity).
+
 Every method takes ``strength`` in ``[0, 1]`` (0 = identity, 1 = full transfer).
 :func:`sample_harmonization` draws a frozen :class:`HarmonizationParams`;
 :func:`apply_harmonization` applies it.  Images are ``uint8 (H, W, 3)`` RGB,
@@ -27,15 +39,21 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from .illuminant import LUMINANCE_WEIGHTS, estimate_illuminant, linear_to_srgb, srgb_to_linear
+
 __all__ = [
     "HARMONIZATION_METHODS",
     "HarmonizationParams",
     "albu_domain_adaptation",
     "apply_harmonization",
+    "exposure",
     "histogram_match",
     "lab_stats",
+    "light_gains",
     "reinhard_lab",
+    "relight",
     "sample_harmonization",
+    "von_kries",
 ]
 
 HARMONIZATION_METHODS: tuple[str, ...] = (
@@ -44,8 +62,12 @@ HARMONIZATION_METHODS: tuple[str, ...] = (
     "albu_histogram",
     "albu_fda",
     "albu_pda",
+    "von_kries",
+    "exposure",
+    "relight",
 )
 _NO_METHOD = "none"
+_ILLUMINANT_SIDE = 256  # long side of the copies the grey-edge illuminant is estimated on
 
 
 # --------------------------------------------------------------------------- validation
@@ -306,6 +328,156 @@ def albu_domain_adaptation(
     return out
 
 
+# --------------------------------------------------------------------------- light (linear RGB gains)
+
+
+def _illuminant(image: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Grey-edge ``(ln(e_R/e_G), ln(e_B/e_G))`` as float64 (2,), on a <= 256 px copy (INTER_AREA)."""
+    h, w = image.shape[:2]
+    scale = _ILLUMINANT_SIDE / max(h, w)
+    if scale < 1:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        if weights is not None:
+            weights = cv2.resize(weights, size, interpolation=cv2.INTER_AREA)
+    if weights is not None:
+        weights = np.clip(weights, 0.0, 1.0).astype(np.float32, copy=False)
+    return np.asarray(estimate_illuminant(image, weights), np.float64)
+
+
+def _mean_luminance(linear: np.ndarray, weights: np.ndarray | None) -> float:
+    """(Weighted) mean linear luminance of a float32 (..., 3) linear-light array."""
+    mean, _ = _weighted_stats(linear, weights)
+    return float(np.dot(LUMINANCE_WEIGHTS, mean))
+
+
+def _check_limit(value: float, name: str) -> None:
+    if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def light_gains(
+    fg: np.ndarray,
+    alpha: np.ndarray,
+    bg: np.ndarray,
+    strength: float,
+    *,
+    chromatic: bool = True,
+    intensity: bool = True,
+    max_log_gain: float = 0.7,
+    max_stops: float = 2.0,
+) -> np.ndarray:
+    """Per-channel linear-light gains that move the light on F toward the light on B.
+
+    Chromatic part (von Kries): with ``E = (ln(e_R/e_G), ln(e_B/e_G))`` the grey-edge
+    illuminant of F (alpha-weighted, bounding box of ``alpha > 0``) and of B (all of
+    it: in the pipeline B is the visible backdrop of the canvas, and the grey-edge
+    hypothesis needs as many materials as possible), ``d = clip(E_B - E_F, +-max_log_gain)``
+    and ``g = exp(strength * (d_R, 0, d_B))`` divided by ``Y(g)``, so a neutral
+    surface keeps its luminance.  So the gains move F's illuminant estimate the
+    fraction ``strength`` of the way to B's, and F's own colours (albedo) are only
+    re-lit, never replaced by B's.
+
+    Intensity part (exposure): ``k = 2 ** (strength * clip(log2(Y_B / Y_F), +-max_stops))``
+    with ``Y_F`` F's alpha-weighted mean linear luminance after the chromatic gains
+    and ``Y_B`` B's mean: F's mean luminance moves the fraction ``strength`` of the
+    way to B's in stops (up to clipping at white).  ``Y_F`` or ``Y_B`` under 1e-4
+    (black) give ``k = 1``.
+
+    Args:
+        fg: ``uint8 (H, W, 3)``; alpha: ``float32 (H, W)`` in ``[0, 1]``, read only;
+        bg: ``uint8 (h, w, 3)`` (any size); strength: in ``[0, 1]``.
+        chromatic, intensity: which parts to include (at least one).
+        max_log_gain: > 0, bound on ``|E_B - E_F|`` per chromaticity (0.7: a factor 2).
+        max_stops: > 0, bound on ``|log2(Y_B / Y_F)|``.
+    Returns:
+        ``float64 (3,)`` gains for linear R, G, B; ``(1, 1, 1)`` at strength 0.
+    """
+    _check_inputs(fg, alpha, bg, strength)
+    _check_limit(max_log_gain, "max_log_gain")
+    _check_limit(max_stops, "max_stops")
+    if not (chromatic or intensity):
+        raise ValueError("light_gains needs chromatic=True or intensity=True (or both)")
+    gains = np.ones(3)
+    s = float(strength)
+    if s == 0:
+        return gains
+    ys, xs = _fg_bbox(alpha)
+    crop, weights = fg[ys, xs], alpha[ys, xs]
+    if chromatic:
+        d = np.clip(_illuminant(bg, None) - _illuminant(crop, weights), -max_log_gain, max_log_gain)
+        gains = np.exp(s * np.array([d[0], 0.0, d[1]]))
+        gains /= float(np.dot(LUMINANCE_WEIGHTS, gains))
+    if intensity:
+        y_f = _mean_luminance(srgb_to_linear(crop) * gains.astype(np.float32), weights)
+        y_b = _mean_luminance(srgb_to_linear(_subsample(bg)), None)
+        if y_f > 1e-4 and y_b > 1e-4:
+            gains = gains * 2.0 ** (s * float(np.clip(math.log2(y_b / y_f), -max_stops, max_stops)))
+    return gains
+
+
+def _apply_gains(fg: np.ndarray, alpha: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """F with its bounding box of ``alpha > 0`` scaled by ``gains`` in linear light; a new array."""
+    out = fg.copy()
+    if np.all(gains == 1.0):
+        return out
+    ys, xs = _fg_bbox(alpha)
+    lin = srgb_to_linear(fg[ys, xs])
+    lin *= gains.astype(np.float32)
+    out[ys, xs] = linear_to_srgb(lin)
+    return out
+
+
+def von_kries(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, strength: float, *,
+              max_log_gain: float = 0.7) -> np.ndarray:
+    """Chromatic adaptation of F to B's illuminant (von Kries gains in linear RGB).
+
+    Scales F's linear R, G, B by ``(e_B / e_F) ** strength`` (grey-edge illuminants,
+    F's weighted by alpha, B's over all of it), normalised so that neutral surfaces
+    keep their luminance: F's light changes colour, F's own colours stay its own.
+    See :func:`light_gains` (``intensity=False``).
+
+    Args:
+        fg: ``uint8 (H, W, 3)``; alpha: ``float32 (H, W)`` in ``[0, 1]``, read only;
+        bg: ``uint8 (h, w, 3)`` (any size); strength: in ``[0, 1]`` (0 = unchanged copy).
+        max_log_gain: > 0, bound on the illuminant difference per chromaticity.
+    Returns:
+        ``uint8 (H, W, 3)``, a new array; pixels outside the box of ``alpha > 0`` unchanged.
+    """
+    gains = light_gains(fg, alpha, bg, strength, intensity=False, max_log_gain=max_log_gain)
+    return _apply_gains(fg, alpha, gains)
+
+
+def exposure(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, strength: float, *,
+             max_stops: float = 2.0) -> np.ndarray:
+    """Change F's exposure toward B's: one linear-light gain, chromaticity unchanged.
+
+    F's alpha-weighted mean linear luminance moves the fraction ``strength`` of the
+    way (in stops) to B's mean, what a brighter or dimmer light on F does; channels
+    that would exceed white are clipped at 255.  See :func:`light_gains`
+    (``chromatic=False``).
+
+    Args:
+        fg: ``uint8 (H, W, 3)``; alpha: ``float32 (H, W)`` in ``[0, 1]``, read only;
+        bg: ``uint8 (h, w, 3)`` (any size); strength: in ``[0, 1]`` (0 = unchanged copy).
+        max_stops: > 0, bound on ``|log2(Y_B / Y_F)|``.
+    Returns:
+        ``uint8 (H, W, 3)``, a new array; pixels outside the box of ``alpha > 0`` unchanged.
+    """
+    gains = light_gains(fg, alpha, bg, strength, chromatic=False, max_stops=max_stops)
+    return _apply_gains(fg, alpha, gains)
+
+
+def relight(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, strength: float, *,
+            max_log_gain: float = 0.7, max_stops: float = 2.0) -> np.ndarray:
+    """:func:`von_kries` then :func:`exposure` at the same strength, as one set of gains.
+
+    Args and return as in :func:`light_gains` / :func:`von_kries`.
+    """
+    gains = light_gains(fg, alpha, bg, strength, max_log_gain=max_log_gain, max_stops=max_stops)
+    return _apply_gains(fg, alpha, gains)
+
+
 # --------------------------------------------------------------------------- sampling / applying
 
 
@@ -381,5 +553,8 @@ def apply_harmonization(
         return reinhard_lab(fg, alpha, bg, params.strength)
     if params.method == "histogram_match":
         return histogram_match(fg, alpha, bg, params.strength)
+    light = {"von_kries": von_kries, "exposure": exposure, "relight": relight}.get(params.method)
+    if light is not None:
+        return light(fg, alpha, bg, params.strength)
     albu = {"albu_histogram": "histogram", "albu_fda": "fda", "albu_pda": "pda"}[params.method]
     return albu_domain_adaptation(fg, alpha, bg, params.strength, method=albu)  # type: ignore[arg-type]

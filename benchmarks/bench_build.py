@@ -79,11 +79,11 @@ def _codec_floor(plan, split: str, index: int, members: dict[str, bytes], canvas
     decode_rgb(read_bytes(fg_item.fg_path))
     decode_alpha(read_bytes(fg_item.alpha_path))
     decode_background(read_bytes(bg_item.path), bg_item.path)
-    encode_rgb(image, "jpg", 95)
+    encode_rgb(image, "jpg", 95, restart_markers=True)  # as synth build writes it
     encode_alpha(alpha, 8)
     encode_trimap(trimap)
-    encode_rgb(fg, "jpg", 95)
-    encode_rgb(bg, "jpg", 95)
+    encode_rgb(fg, "jpg", 95, restart_markers=True)
+    encode_rgb(bg, "jpg", 95, restart_markers=True)
     json.dumps(meta, sort_keys=True).encode()
     return time.perf_counter() - t0
 

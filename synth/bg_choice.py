@@ -22,6 +22,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 from scipy.special import logsumexp
 
+from augment.illuminant import estimate_illuminant
 from augment.realism import estimate_noise_sigma, estimate_sharpness
 
 __all__ = [
@@ -39,10 +40,6 @@ _DESCRIBE_SIDE = 256  # long side of the copy colour/clutter statistics are comp
 _SALIENCY_SIDE = 64  # spectral residual works at this scale (Hou & Zhang 2007)
 _CROP_SIDE = 512  # noise/sharpness: native-resolution centre crop of at most this side
 _EDGE_DENSITY_FULL = 0.15  # edge density that counts as fully cluttered
-_GREY_EDGE_SIGMA = 1.0  # grey-edge: Gaussian pre-smoothing (px at the 256 px copy)
-_GREY_EDGE_P = 6.0  # grey-edge: Minkowski norm of the gradient magnitudes (van de Weijer 2007)
-_GREY_EDGE_EPS = 1e-4  # added to the per-channel norms: no structure -> neutral (0, 0)
-_CLIPPED = 250  # sRGB level at or above which a channel counts as clipped (no light information)
 
 
 # --------------------------------------------------------------------------- descriptors
@@ -178,70 +175,6 @@ def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
     return image[y0 : y0 + side, x0 : x0 + side]
 
 
-def _srgb_to_linear(image: np.ndarray) -> np.ndarray:
-    """uint8 sRGB -> float32 linear light in [0, 1] (IEC 61966-2-1 transfer curve)."""
-    x = np.arange(256, dtype=np.float64) / 255.0
-    lut = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
-    return lut[image]
-
-
-def _grey_edge(image: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
-    """Grey-edge light chromaticity of a uint8 RGB image; `weights` float32 (H, W) >= 0.
-
-    Pixels within the derivative filters' reach of a clipped pixel get weight 0; the
-    weights are eroded the same way (the caller's region must not see outside pixels).
-    """
-    radius = int(math.ceil(3 * _GREY_EDGE_SIGMA))  # Gaussian kernel radius
-    reach = 2 * (radius + 1) + 1  # Gaussian + 3x3 Sobel, as a square erosion kernel
-    kernel = np.ones((reach, reach), np.uint8)
-    unclipped = (image.max(axis=2) < _CLIPPED).astype(np.float32)
-    w = cv2.erode(np.minimum(weights, unclipped), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    total = float(w.sum())
-    if not total > 0:
-        return 0.0, 0.0
-    lin = cv2.GaussianBlur(_srgb_to_linear(image), (2 * radius + 1, 2 * radius + 1), _GREY_EDGE_SIGMA,
-                           borderType=cv2.BORDER_REFLECT_101)
-    gx = cv2.Sobel(lin, cv2.CV_32F, 1, 0, ksize=3) * np.float32(0.125)
-    gy = cv2.Sobel(lin, cv2.CV_32F, 0, 1, ksize=3) * np.float32(0.125)
-    mag = np.sqrt(gx * gx + gy * gy).reshape(-1, 3).astype(np.float64)
-    wf = w.reshape(-1).astype(np.float64) / total
-    e = (wf @ mag**_GREY_EDGE_P) ** (1.0 / _GREY_EDGE_P) + _GREY_EDGE_EPS  # float64: no underflow
-    return float(math.log(e[0] / e[1])), float(math.log(e[2] / e[1]))
-
-
-def estimate_illuminant(image: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
-    """Chromaticity of the light falling on a scene, by the grey-edge hypothesis.
-
-    Van de Weijer, Gevers & Gijsenij (2007): the average *difference* of reflectances
-    is achromatic, so the Minkowski mean (p = 6) of each channel's gradient magnitude
-    (linear light, Gaussian pre-smoothing sigma 1 px) is proportional to that channel's
-    illuminant ``e_c``.  Unlike the mean colour (grey world), this does not follow the
-    scene's own colours: a red shirt or a green wall is flat inside and only its edges,
-    scaled by the light, count.  Pixels near clipped ones (any channel >= 250) are
-    left out.  A region without structure gives ``(0, 0)`` (neutral, no evidence).
-    Limits: the hypothesis needs several materials; on one subject the shading and
-    texture inside a single coloured material (skin, a red jumper) carry that colour,
-    so a foreground's estimate still leans toward its albedo.
-
-    Args:
-        image: ``uint8 (H, W, 3)`` sRGB, at least 8x8.
-        weights: optional ``float32 (H, W)`` in ``[0, 1]``, e.g. alpha; eroded by the
-            filters' reach (4 px) so nothing outside the region contributes.
-    Returns:
-        ``(ln(e_R / e_G), ln(e_B / e_G))``; ``(0, 0)`` for white light, ``ln(R/G) > 0 >
-        ln(B/G)`` for warm (tungsten-like) light.
-    """
-    _check_rgb(image, "image")
-    if weights is None:
-        weights = np.ones(image.shape[:2], np.float32)
-    elif not isinstance(weights, np.ndarray) or weights.dtype != np.float32 or weights.shape != image.shape[:2]:
-        desc = f"{weights.dtype} {weights.shape}" if isinstance(weights, np.ndarray) else type(weights).__name__
-        raise ValueError(f"weights must be float32 {image.shape[:2]} in [0, 1], got {desc}")
-    elif not (float(weights.min()) >= 0.0 and float(weights.max()) <= 1.0):
-        raise ValueError(f"weights must be in [0, 1], got [{weights.min()}, {weights.max()}]")
-    return _grey_edge(image, weights)
-
-
 def describe_background(image: np.ndarray) -> BgDescriptor:
     """Describe a background photo once (cache the result).
 
@@ -268,7 +201,7 @@ def describe_background(image: np.ndarray) -> BgDescriptor:
         lab_std=tuple(float(v) for v in std),  # type: ignore[arg-type]
         brightness=float(mean[0] / 100.0),
         temperature=float(temperature),
-        illuminant=_grey_edge(small, np.ones(small.shape[:2], np.float32)),
+        illuminant=estimate_illuminant(small),
         edge_density=edge_density,
         saliency_concentration=concentration,
         clutter=float(clutter),
@@ -306,7 +239,7 @@ def describe_foreground(fg: np.ndarray, alpha: np.ndarray) -> FgDescriptor:
         lab_std=tuple(float(v) for v in std),  # type: ignore[arg-type]
         brightness=float(mean[0] / 100.0),
         temperature=float(temperature),
-        illuminant=_grey_edge(small, small_alpha),
+        illuminant=estimate_illuminant(small, np.clip(small_alpha, 0.0, 1.0)),
         noise_sigma=estimate_noise_sigma(fg, opaque),
         sharpness=estimate_sharpness(fg, opaque),
         height=int(h),

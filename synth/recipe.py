@@ -239,11 +239,16 @@ class CompositionSpec(_Model):
     multi_foreground: MultiForegroundSpec = MultiForegroundSpec()
 
 
-HarmonizationMethod = Literal["reinhard_lab", "histogram_match", "albu_histogram", "albu_fda", "albu_pda"]
+HarmonizationMethod = Literal["reinhard_lab", "histogram_match", "albu_histogram", "albu_fda", "albu_pda",
+                              "von_kries", "exposure", "relight"]
 
 
 class HarmonizationSpec(_Model):
-    """Shift F toward the background's colour and light (F only, before compositing)."""
+    """Shift F toward the background's colour and light (F only, before compositing).
+
+    ``von_kries`` / ``exposure`` / ``relight`` change only the light on F (its colour, its
+    intensity, both); the others move F's whole colour distribution toward B's.
+    """
 
     p: float = Field(0.7, ge=0.0, le=1.0)
     methods: list[HarmonizationMethod] = Field(default_factory=lambda: ["reinhard_lab", "histogram_match"],

@@ -1,4 +1,5 @@
-"""Harmonisation moves F's alpha-weighted colour statistics toward B's, and touches only F."""
+"""Harmonisation moves F's alpha-weighted colour statistics (or only its light) toward B's,
+and touches only F."""
 from __future__ import annotations
 
 import json
@@ -12,13 +13,25 @@ from augment.harmonize import (
     HarmonizationParams,
     albu_domain_adaptation,
     apply_harmonization,
+    exposure,
     histogram_match,
     lab_stats,
+    light_gains,
     reinhard_lab,
+    relight,
     sample_harmonization,
+    von_kries,
 )
+from augment.illuminant import LUMINANCE_WEIGHTS, estimate_illuminant, linear_to_srgb, srgb_to_linear
 
 H = W = 128
+#: methods that move F's whole colour distribution (the others change only its light)
+DISTRIBUTION_METHODS = ("reinhard_lab", "histogram_match", "albu_histogram", "albu_fda", "albu_pda")
+LIGHT_METHODS = ("von_kries", "exposure", "relight")
+
+
+def test_method_groups_cover_all_methods():
+    assert set(DISTRIBUTION_METHODS) | set(LIGHT_METHODS) == set(HARMONIZATION_METHODS)
 
 
 def _field(base, amp, seed, noise):
@@ -48,7 +61,7 @@ def _distance(fg, alpha, bg):
     return float(np.linalg.norm(mf - mb) + np.linalg.norm(sf - sb))
 
 
-@pytest.mark.parametrize("method", HARMONIZATION_METHODS)
+@pytest.mark.parametrize("method", DISTRIBUTION_METHODS)
 def test_distance_decreases_monotonically_with_strength(scene, method):
     fg, alpha, bg = scene
     dists = [
@@ -169,3 +182,172 @@ def test_real_foreground_toward_real_background(shared_data):
         d = [_distance(apply_harmonization(HarmonizationParams(method, s), img, alpha, bg), alpha, bg)
              for s in (0.0, 0.5, 1.0)]
         assert d[0] > d[1] > d[2], (method, d)
+
+
+# --------------------------------------------------------------------------- light-only methods
+
+
+def _lit_scene(albedo, light, seed, size=(H, W)):
+    """sRGB uint8 of a linear reflectance ``0.55 albedo + 0.4 texture`` lit by ``light`` (linear gains).
+
+    The texture is achromatic (grey edges: the grey-edge estimate of the result is the light's
+    chromaticity) and the mean colour is ``albedo``'s under ``light``.
+    """
+    rng = np.random.default_rng(seed)
+    tex = cv2.GaussianBlur(rng.uniform(0, 1, size).astype(np.float32), (0, 0), 2.5)
+    tex = (tex - tex.min()) / (tex.max() - tex.min())
+    refl = 0.55 * np.asarray(albedo, np.float32)[None, None, :] + 0.4 * tex[..., None]
+    return linear_to_srgb(refl * np.asarray(light, np.float32)[None, None, :])
+
+
+def _chromaticity(light):
+    return np.array([np.log(light[0] / light[1]), np.log(light[2] / light[1])])
+
+
+def _matte():
+    alpha = np.zeros((H, W), np.float32)
+    cv2.ellipse(alpha, (64, 64), (46, 54), 0, 0, 360, 1.0, -1)
+    return cv2.GaussianBlur(alpha, (0, 0), 2)
+
+
+WARM_LIGHT = (1.0, 0.82, 0.55)  # F photographed under warm (tungsten-like) light
+
+
+@pytest.fixture(scope="module")
+def light_scene():
+    """A bluish-grey subject under warm light; a strongly green backdrop under neutral light."""
+    fg = _lit_scene((0.35, 0.4, 0.55), WARM_LIGHT, seed=3)
+    alpha = _matte()
+    fg[alpha == 0] = (255, 0, 255)  # the old background must not count
+    bg = _lit_scene((0.05, 0.6, 0.08), (0.9, 0.9, 0.9), seed=4)
+    alpha.setflags(write=False)
+    return fg, alpha, bg
+
+
+def _ab_mean(image, weights=None):
+    return lab_stats(image, weights)[0][1:]
+
+
+def _interior(alpha):
+    return (alpha > 0.999).astype(np.float32)
+
+
+def test_von_kries_moves_the_illuminant_not_the_colours(light_scene):
+    fg, alpha, bg = light_scene
+    e_b = np.array(estimate_illuminant(bg))
+    e_f = np.array(estimate_illuminant(fg, alpha))
+    np.testing.assert_allclose(e_b, 0.0, atol=0.03)  # the green wall is under neutral light
+    np.testing.assert_allclose(e_f, _chromaticity(WARM_LIGHT), atol=0.03)
+    for s in (0.25, 0.5, 1.0):
+        out = von_kries(fg, alpha, bg, s)
+        np.testing.assert_allclose(estimate_illuminant(out, alpha), e_f + s * (e_b - e_f), atol=0.03)
+    # the subject keeps its own colour: under neutral light it is bluish grey, nowhere near green
+    out = von_kries(fg, alpha, bg, 1.0)
+    d_before = np.linalg.norm(_ab_mean(fg, alpha) - _ab_mean(bg))
+    d_after = np.linalg.norm(_ab_mean(out, alpha) - _ab_mean(bg))
+    assert d_before > 30 and d_after > 0.8 * d_before, (d_before, d_after)
+    relit_truth = _lit_scene((0.35, 0.4, 0.55), (0.9, 0.9, 0.9), seed=3)  # same subject, B's light
+    weights = _interior(alpha)
+    assert np.linalg.norm(_ab_mean(out, weights) - _ab_mean(relit_truth, weights)) < 3.0
+    # a distribution transfer, by contrast, paints the subject green
+    reinhard = reinhard_lab(fg, alpha, bg, 1.0)
+    assert np.linalg.norm(_ab_mean(reinhard, alpha) - _ab_mean(bg)) < 0.2 * d_before
+
+
+def test_von_kries_keeps_the_luminance_of_neutral_surfaces(light_scene):
+    fg, alpha, bg = light_scene
+    gains = light_gains(fg, alpha, bg, 0.8, intensity=False)
+    assert gains.shape == (3,)
+    assert float(np.dot(LUMINANCE_WEIGHTS, gains)) == pytest.approx(1.0, abs=1e-9)
+    # warm light -> neutral: red down, blue up
+    assert gains[0] < gains[1] < gains[2]
+
+
+def _mean_luminance(image, weights):
+    lin = srgb_to_linear(image).reshape(-1, 3).astype(np.float64)
+    w = weights.reshape(-1).astype(np.float64)
+    return float((lin @ np.asarray(LUMINANCE_WEIGHTS)) @ w / w.sum())
+
+
+@pytest.mark.parametrize("bg_light", [0.35, 1.3])  # B darker / brighter than F
+def test_exposure_moves_mean_luminance_in_stops_and_keeps_chromaticity(light_scene, bg_light):
+    fg, alpha, _ = light_scene
+    fg = _lit_scene((0.35, 0.4, 0.55), (0.6, 0.5, 0.35), seed=3)  # dim enough that 1.3x stays below white
+    bg = _lit_scene((0.4, 0.5, 0.3), (bg_light,) * 3, seed=5)
+    y_f = _mean_luminance(fg, alpha)
+    y_b = _mean_luminance(bg, np.ones(bg.shape[:2], np.float32))
+    for s in (0.3, 0.7, 1.0):
+        out = exposure(fg, alpha, bg, s)
+        expected = np.log2(y_f) + s * np.log2(y_b / y_f)
+        assert np.log2(_mean_luminance(out, alpha)) == pytest.approx(expected, abs=0.03)
+    out = exposure(fg, alpha, bg, 1.0)
+    inside = (alpha > 0) & (fg.min(axis=2) >= 60) & (out.min(axis=2) >= 60) & (out.max(axis=2) < 255)
+    assert inside.sum() > 1000
+    before, after = srgb_to_linear(fg)[inside], srgb_to_linear(out)[inside]
+    for c in (0, 2):  # r/g and b/g unchanged up to the 8-bit quantisation
+        drift = np.log(after[:, c] / after[:, 1]) - np.log(before[:, c] / before[:, 1])
+        assert np.abs(drift).max() < 0.04 and abs(float(np.median(drift))) < 0.005
+
+
+def test_relight_is_von_kries_then_exposure(light_scene):
+    fg, alpha, bg = light_scene
+    chromatic = light_gains(fg, alpha, bg, 0.6, intensity=False)
+    both = light_gains(fg, alpha, bg, 0.6)
+    ratio = both / chromatic
+    np.testing.assert_allclose(ratio, ratio[1], rtol=1e-9)  # one extra exposure gain
+    out = relight(fg, alpha, bg, 0.6)
+    np.testing.assert_allclose(estimate_illuminant(out, alpha), estimate_illuminant(von_kries(fg, alpha, bg, 0.6),
+                                                                                    alpha), atol=0.03)
+    y_vk = _mean_luminance(von_kries(fg, alpha, bg, 0.6), alpha)
+    y_b = _mean_luminance(bg, np.ones(bg.shape[:2], np.float32))
+    expected = np.log2(y_vk) + 0.6 * np.log2(y_b / y_vk)
+    assert np.log2(_mean_luminance(out, alpha)) == pytest.approx(expected, abs=0.03)
+
+
+@pytest.mark.parametrize("method", LIGHT_METHODS)
+def test_light_methods_touch_only_f_and_ignore_the_old_background(light_scene, method):
+    fg, alpha, bg = light_scene
+    alpha_bytes, fg_bytes = alpha.tobytes(), fg.tobytes()
+    assert np.array_equal(apply_harmonization(HarmonizationParams(method, 0.0), fg, alpha, bg), fg)
+    out = apply_harmonization(HarmonizationParams(method, 0.8), fg, alpha, bg)
+    assert alpha.tobytes() == alpha_bytes and fg.tobytes() == fg_bytes
+    rows = np.flatnonzero(alpha.max(axis=1) > 0)
+    np.testing.assert_array_equal(out[: rows[0]], fg[: rows[0]])
+    other = fg.copy()
+    other[alpha == 0] = (0, 255, 0)
+    again = apply_harmonization(HarmonizationParams(method, 0.8), other, alpha, bg)
+    inside = alpha > 0
+    np.testing.assert_array_equal(out[inside], again[inside])
+
+
+def test_light_method_validation(light_scene):
+    fg, alpha, bg = light_scene
+    with pytest.raises(ValueError, match="max_log_gain must be"):
+        von_kries(fg, alpha, bg, 0.5, max_log_gain=0.0)
+    with pytest.raises(ValueError, match="max_stops must be"):
+        exposure(fg, alpha, bg, 0.5, max_stops=float("inf"))
+    with pytest.raises(ValueError, match="chromatic=True or intensity=True"):
+        light_gains(fg, alpha, bg, 0.5, chromatic=False, intensity=False)
+    with pytest.raises(ValueError, match="no foreground"):
+        relight(fg, np.zeros_like(alpha), bg, 0.5)
+    with pytest.raises(ValueError, match=r"strength must be in \[0, 1\]"):
+        exposure(fg, alpha, bg, -0.1)
+
+
+def test_light_gains_are_bounded(light_scene):
+    fg, alpha, _ = light_scene
+    black = np.zeros((64, 64, 3), np.uint8)  # no light information: exposure leaves F alone
+    np.testing.assert_array_equal(light_gains(fg, alpha, black, 1.0, chromatic=False), np.ones(3))
+    white = np.full((64, 64, 3), 254, np.uint8)
+    gains = light_gains(fg, alpha, white, 1.0, chromatic=False, max_stops=0.5)
+    np.testing.assert_allclose(gains, 2.0**0.5)
+
+
+def test_every_method_is_selectable_in_a_recipe():
+    from synth.recipe import HarmonizationSpec
+
+    spec = HarmonizationSpec(p=1.0, methods=list(HARMONIZATION_METHODS))
+    assert tuple(spec.methods) == HARMONIZATION_METHODS
+    params = sample_harmonization(np.random.default_rng(3), ["von_kries", "exposure"], (0.4, 0.9), p=1.0)
+    assert params.method in ("von_kries", "exposure") and 0.4 <= params.strength <= 0.9
+    assert json.loads(json.dumps(params.to_dict())) == {"method": params.method, "strength": params.strength}
