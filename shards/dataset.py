@@ -88,7 +88,7 @@ BufferMode = Literal["auto", "bytes", "offsets"]
 #: Most streams (DataLoader workers) a cursor can describe.
 MAX_STREAMS = 1024
 _MAX_SLOTS = MAX_STREAMS + 1  # one error-counter slot per worker id, plus the main process
-_COUNTERS = ("sample_errors", "shard_errors", "samples_lost")
+_COUNTERS = ("sample_errors", "shard_errors", "samples_lost", "samples_substituted")
 # Shared tensor layout.
 _EPOCH, _RANK, _WORLD, _BATCH, _RES_EPOCH, _RES_STREAMS, _RES_OFFSET, _RES_BATCH = range(8)
 _HEADER = 8
@@ -164,6 +164,10 @@ class MattingDataset(IterableDataset):
         normalize: return the image as normalised ``float32`` (``mean``/``std``).
         handler: ``"skip"`` (count, warn, go on), ``"raise"``, or a callable
             called with the :class:`LoaderError`; it skips when it returns.
+        substitute: when samples are skipped (bad bytes, an unreadable shard), repeat
+            other samples of the same stream in their place (counted as
+            ``samples_substituted``), so every rank still yields ``len(dataset)``
+            samples and DDP ranks stay in step; ``False`` yields fewer instead.
         verify: check each shard's sha256 against the manifest before reading.
     """
 
@@ -188,6 +192,7 @@ class MattingDataset(IterableDataset):
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
         handler: Handler = "skip",
+        substitute: bool = True,
         verify: bool = False,
         max_member_bytes: int = MAX_MEMBER_BYTES,
     ) -> None:
@@ -264,6 +269,7 @@ class MattingDataset(IterableDataset):
         if not (handler in ("raise", "skip") or callable(handler)):
             raise ValueError(f"handler must be 'raise', 'skip' or a callable, got {handler!r}")
         self.handler = handler
+        self.substitute = bool(substitute)
         self.verify = bool(verify)
         self.max_member_bytes = int(max_member_bytes)
         self._explicit_dist = (rank, world_size)
@@ -451,39 +457,78 @@ class MattingDataset(IterableDataset):
 
     def _stream(self, epoch: int, stream: int, segments: list[Segment], consumed: int, slot: int
                 ) -> Iterator[dict[str, Any]]:
+        """One stream's samples; each carries ``_cursor = (stream, slot)``.
+
+        A slot is a position of the shuffled encoded stream, then (``substitute``) one
+        per sample the stream lost to an unreadable shard. A sample that fails to decode
+        is replaced by the next good one (so that sample comes twice), and slots left at
+        the end by the most recent good sample: the stream yields exactly its planned
+        length, whatever ``consumed`` it resumes from.
+        """
         rng = np.random.default_rng(stream_seed(self.seed, epoch, self.rank, stream))
         encoded = self._shuffled(self._read_segments(segments, slot), rng)
         ring: deque[bytes | Span] | None = deque(maxlen=_RING) if self.augment.recomposite_p > 0 else None
+        recent: deque[tuple[int, str, dict[str, bytes | Span]]] = deque(maxlen=_RING)
+        owed: list[int] = []  # slots of failed samples, waiting for the next good one
+        pos = -1
         for pos, (index, key, members, error) in enumerate(encoded):
             bg = _member(members, "bg") if ring is not None and error is None else None
-            if pos < consumed:
-                if bg is not None:
-                    ring.append(bg)  # type: ignore[union-attr]
-                continue
-            seed = sample_seed(self.seed, epoch, index)
-            try:
-                if error is not None:
-                    raise SampleError(error, key=key)
-                alt = None
-                if ring:
-                    alt = ring[int(np.random.default_rng([*seed, _TAG_PARTNER]).integers(len(ring)))]
-                    alt = _load({"bg": alt}, key)["bg"]
-                arrays = augment_sample(_load(members, key), seed, crop=self.crop, config=self.augment,
-                                        outputs=self.outputs, alt_bg=alt)
-                sample: dict[str, Any] = to_tensor_sample(arrays, normalize=self.normalize,
-                                                          mean=self.mean, std=self.std)
-            except (SampleError, ValueError, cv2.error) as e:
-                err = e if isinstance(e, SampleError) else SampleError(f"sample {key!r}: {e}", key=key)
-                self._handle(err, slot, "sample_errors")
-                sample = None  # type: ignore[assignment]
+            if error is None:
+                recent.append((index, key, members))
+            if pos >= consumed:
+                sample = self._decode(epoch, index, key, members, error, ring, slot)
+                if sample is None:
+                    if self.substitute:
+                        owed.append(pos)
+                else:
+                    for p in owed:
+                        yield self._substitute(sample, stream, p, slot)
+                    owed = []
+                    yield {**sample, "_cursor": (stream, pos)}
             if bg is not None:
                 ring.append(bg)  # type: ignore[union-attr]
-            if sample is None:
-                continue
-            sample["key"] = key
-            sample["index"] = index
-            sample["_cursor"] = (stream, pos)
-            yield sample
+        if not self.substitute:
+            return
+        planned = sum(len(seg) for seg in segments)
+        owed += [p for p in range(pos + 1, planned) if p >= consumed]
+        if not owed:
+            return
+        for index, key, members in reversed(recent):  # the most recent sample that decodes
+            sample = self._decode(epoch, index, key, members, None, ring, slot, report=False)
+            if sample is not None:
+                for p in owed:
+                    yield self._substitute(sample, stream, p, slot)
+                return
+        log.error("stream %d of rank %d: no readable sample to stand in for %d lost ones; this rank "
+                  "yields fewer samples than the others this epoch", stream, self.rank, len(owed))
+
+    def _substitute(self, sample: dict[str, Any], stream: int, pos: int, slot: int) -> dict[str, Any]:
+        self._count(slot, "samples_substituted")
+        return {**sample, "_cursor": (stream, pos)}
+
+    def _decode(self, epoch: int, index: int, key: str, members: Mapping[str, bytes | Span], error: str | None,
+                ring: deque[bytes | Span] | None, slot: int, report: bool = True) -> dict[str, Any] | None:
+        """Decode and augment one sample into tensors (with ``key`` and ``index``); a failure goes
+        to the handler (when ``report``) and gives None."""
+        seed = sample_seed(self.seed, epoch, index)
+        try:
+            if error is not None:
+                raise SampleError(error, key=key)
+            alt = None
+            if ring:
+                alt = ring[int(np.random.default_rng([*seed, _TAG_PARTNER]).integers(len(ring)))]
+                alt = _load({"bg": alt}, key)["bg"]
+            arrays = augment_sample(_load(members, key), seed, crop=self.crop, config=self.augment,
+                                    outputs=self.outputs, alt_bg=alt)
+            sample: dict[str, Any] = to_tensor_sample(arrays, normalize=self.normalize, mean=self.mean, std=self.std)
+        except (SampleError, ValueError, cv2.error) as e:
+            if report:
+                err = e if isinstance(e, SampleError) else SampleError(f"sample {key!r}: {e}", key=key)
+                self._handle(err, slot, "sample_errors")
+            return None
+        sample["key"] = key
+        sample["index"] = index
+        return sample
 
     def _shuffled(self, source: Iterator[Any], rng: np.random.Generator) -> Iterator[Any]:
         """Bounded shuffle buffer: fills to ``buffer_initial``, grows to ``buffer_size``, drains at the end."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import tarfile
 import types
 import warnings
 from collections import Counter
@@ -351,11 +352,15 @@ def test_truncated_shard_is_counted_and_skipped(data, tmp_path, buffer):
     p = root / shard_filename("train", 2)  # 7 samples
     raw = p.read_bytes()
     p.write_bytes(raw[: len(raw) // 2])
-    ds = make(root, outputs=("alpha",), buffer=buffer)
+    ds = make(root, outputs=("alpha",), buffer=buffer, substitute=False)
     ks = [s["key"] for s in ds]
     errors = ds.error_counts()
     assert errors["shard_errors"] == 1 and 0 < errors["samples_lost"] <= 7
     assert len(ks) == N - errors["samples_lost"] and len(set(ks)) == len(ks)
+    ds = make(root, outputs=("alpha",), buffer=buffer)  # default: repeats stand in for the lost
+    ks = [s["key"] for s in ds]
+    lost = ds.error_counts()["samples_lost"]
+    assert len(ks) == N and len(set(ks)) == N - lost and ds.error_counts()["samples_substituted"] == lost
     with pytest.raises(ShardError, match="train-000002.tar"):
         list(make(root, handler="raise", outputs=("alpha",), buffer=buffer))
 
@@ -398,8 +403,9 @@ def test_truncated_shard_with_workers_does_not_hang(data, tmp_path):
     ds = make(root, outputs=("alpha",))
     loader = MattingLoader(ds, batch_size=2, num_workers=2, timeout=60)
     ks = keys_of(loader)
-    assert len(ks) == N - ds.error_counts()["samples_lost"]
-    assert ds.error_counts()["shard_errors"] == 1  # counted in the workers, visible here
+    errors = ds.error_counts()  # counted in the workers, visible here
+    assert errors["shard_errors"] == 1 and errors["samples_lost"] > 0
+    assert len(ks) == N and len(set(ks)) == N - errors["samples_lost"] == N - errors["samples_substituted"]
 
 
 def test_corrupt_member_and_bad_names(tmp_path):
@@ -419,7 +425,7 @@ def test_corrupt_member_and_bad_names(tmp_path):
     (tmp_path / "b.tar").write_bytes(buf.getvalue())
     seen = []
     ds = MattingDataset([str(tmp_path / "a.tar"), str(tmp_path / "b.tar")], crop=16, buffer_size=4,
-                        handler=seen.append)
+                        handler=seen.append, substitute=False)
     ks = sorted(s["key"] for s in ds)
     assert ks == [sample_key("train", i) for i in (0, 2, 3)]  # b.tar: k1 bad name, k2 has no image
     assert ds.error_counts()["sample_errors"] == 3
@@ -450,7 +456,7 @@ def test_verify_sha256(data, tmp_path):
     raw = bytearray(p.read_bytes())
     raw[700] ^= 0xFF  # inside the first member's data: still a valid tar
     p.write_bytes(bytes(raw))
-    ds = make(root, verify=True, outputs=("alpha",))
+    ds = make(root, verify=True, outputs=("alpha",), substitute=False)
     ks = [s["key"] for s in ds]
     assert ds.error_counts()["shard_errors"] == 1 and len(ks) == N - 5
     with pytest.raises(ShardError, match="sha256 mismatch"):
@@ -462,9 +468,54 @@ def test_verify_sha256(data, tmp_path):
 def test_missing_shard(data, tmp_path):
     root = _copy(data, tmp_path)
     (root / shard_filename("train", 1)).unlink()
-    ds = make(root, outputs=("alpha",))
+    ds = make(root, outputs=("alpha",), substitute=False)
     assert len(list(ds)) == N - 3
-    assert ds.error_counts() == {"sample_errors": 0, "shard_errors": 1, "samples_lost": 3}
+    assert ds.error_counts() == {"sample_errors": 0, "shard_errors": 1, "samples_lost": 3, "samples_substituted": 0}
+
+
+def _corrupt_two(data, tmp_path) -> Path:
+    """A copy of the dataset with shard 1 missing and one undecodable image in shard 4."""
+    root = _copy(data, tmp_path)
+    (root / shard_filename("train", 1)).unlink()
+    p = root / shard_filename("train", 4)
+    with tarfile.open(p) as tar:
+        members = {}
+        for info in tar:
+            key, _, name = info.name.partition(".")
+            members.setdefault(key, {})[name] = tar.extractfile(info).read()
+    bad = sorted(members)[2]
+    members[bad]["image.jpg"] = b"\xff\xd8\xff\xe0 not a jpeg"
+    write_shard(p, sorted(members.items()))
+    return root
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_errors_keep_every_rank_at_the_same_count(data, tmp_path, world):
+    """Lost and undecodable samples are stood in for by repeats: DDP ranks stay in step."""
+    root = _corrupt_two(data, tmp_path)
+    counts = []
+    for rank in range(world):
+        ds = make(root, rank=rank, world_size=world)
+        keys = keys_of(MattingLoader(ds, batch_size=2, num_workers=2))
+        counts.append(len(keys))
+        assert len(keys) == len(ds)
+    assert len(set(counts)) == 1
+
+
+@pytest.mark.parametrize("nw, bs", [(0, 3), (2, 2)])
+def test_exact_resume_across_errors(data, tmp_path, nw, bs):
+    root = _corrupt_two(data, tmp_path)
+    full = [(b["key"], b["image"]) for b in run_loader(root, nw, bs)]
+    assert sum(len(b[0]) for b in full) == N
+    for k in (1, 3, 5):
+        loader = run_loader(root, nw, bs)
+        it = iter(loader)
+        head = [(b["key"], b["image"]) for b in (next(it) for _ in range(k))]
+        resumed = run_loader(root, nw, bs)
+        resumed.load_state_dict(json.loads(json.dumps(loader.state_dict())))
+        got = head + [(b["key"], b["image"]) for b in resumed]
+        assert [g[0] for g in got] == [f[0] for f in full]
+        assert all(torch.equal(g[1], f[1]) for g, f in zip(got, full))
 
 
 # ------------------------------------------------------------------ sources
