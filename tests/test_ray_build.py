@@ -315,21 +315,32 @@ def test_cli_joins_a_cluster_by_address(reference, ray_session, tmp_path):
 # ------------------------------------------------------------------ driver killed / interrupted
 
 
-def _kill_recipe(tmp_path: Path) -> Path:
+def _kill_recipe(tmp_path: Path, side: int = 128) -> Path:
     data = _recipe_dict(splits=[{"name": "train", "fraction": 0.67, "samples": 40},
                                 {"name": "val", "fraction": 0.33, "samples": 6}],
-                        canvas={"height": 128, "width": 128}, output={"samples_per_shard": 2})
+                        canvas={"height": side, "width": side}, output={"samples_per_shard": 2})
     path = tmp_path / "kill.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
 
-@pytest.fixture(scope="module")
-def kill_reference(tmp_path_factory):
-    root = tmp_path_factory.mktemp("killref")
-    recipe_path = _kill_recipe(root)
+def _reference(tmp_path_factory, side: int):
+    root = tmp_path_factory.mktemp(f"killref{side}")
+    recipe_path = _kill_recipe(root, side)
     build(load_recipe(recipe_path), root / "out", cache_dir=root / "cache")
     return root, recipe_path, _dataset(root / "out")
+
+
+@pytest.fixture(scope="module")
+def kill_reference(tmp_path_factory):
+    return _reference(tmp_path_factory, 128)
+
+
+@pytest.fixture(scope="module")
+def slow_reference(tmp_path_factory):
+    """A build that takes a few seconds after its first shards: time for a Ctrl-C to land mid-build
+    (the 128-px one renders its 23 shards in a quarter of a second)."""
+    return _reference(tmp_path_factory, 640)
 
 
 def _session_pids(sid: int) -> list[int]:
@@ -348,7 +359,10 @@ def _start_build(recipe_path: Path, out: Path, cache: Path, workers: int) -> sub
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     cmd = [sys.executable, "-m", "synth.cli", "build", str(recipe_path), "-o", str(out), "--quiet",
            "--cache-dir", str(cache), "--workers", str(workers)]
+    # SIGINT back to its default in the child: a shell that runs the tests in the background
+    # starts them with SIGINT ignored, and Python keeps an inherited SIG_IGN (no KeyboardInterrupt).
     return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -396,8 +410,8 @@ def test_driver_sigkill_then_resume(kill_reference, tmp_path, workers, shards):
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_ctrl_c_leaves_whole_shards_then_resume(kill_reference, tmp_path, workers):
-    root, recipe_path, expected = kill_reference
+def test_ctrl_c_leaves_whole_shards_then_resume(slow_reference, tmp_path, workers):
+    root, recipe_path, expected = slow_reference
     out = tmp_path / "o"
     proc = _start_build(recipe_path, out, root / "cache", workers)
     _wait_for(proc, out, 2)
