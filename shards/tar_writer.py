@@ -6,9 +6,10 @@ normalised (mtime 0, uid/gid 0, empty uname/gname, mode 0o644), so the same
 samples always give byte-identical files. ``webdataset.WebDataset`` and Ray
 Data's ``read_webdataset`` read them unchanged.
 
-The file is written under a temporary name in the destination folder
-(``.{name}.partial``), flushed and fsync'ed, then renamed with ``os.replace``;
-a killed or failing writer never leaves a file at the final name.
+The file is written under a temporary name of its own in the destination folder
+(``.{name}.{random}.partial``, so two writers of one shard, e.g. a retried task
+and a straggler, never share a file), flushed and fsync'ed, then renamed with
+``os.replace``; a killed or failing writer never leaves a file at the final name.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import hashlib
 import io
 import os
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Mapping
@@ -109,10 +111,10 @@ def write_shard(
     final = Path(path)
     if final.name.startswith("."):
         raise ValueError(f"write_shard: shard file name must not start with '.': {final}")
-    tmp = final.with_name(f".{final.name}.partial")
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial")
     n = 0
     seen: set[str] = set()
-    f = open(tmp, "wb")
+    f = os.fdopen(fd, "wb")
     try:
         hw = _HashingWriter(f)
         with tarfile.open(fileobj=hw, mode="w|", format=tarfile.PAX_FORMAT) as tar:

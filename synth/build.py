@@ -21,6 +21,7 @@ import math
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,11 @@ def prepare_inputs(recipe: Recipe, cache_dir: str | Path, executor: Executor | N
 # ------------------------------------------------------------------ output folder
 
 
+def _temp_name(name: str) -> str:
+    """A temporary name for `name` no other writer uses (removed by `remove_partials` if left)."""
+    return f".{name}.{uuid.uuid4().hex[:16]}.partial"
+
+
 def _is_partial(name: str) -> bool:
     return name.startswith(".") and name.endswith(".partial")
 
@@ -235,13 +241,13 @@ class _Output:
         if self.fs is None:
             atomic_write_bytes(self.local / name, data)
             return
-        tmp = self._path(f".{name}.partial")
+        tmp = self._path(_temp_name(name))
         self.fs.pipe_file(tmp, data)
         self.fs.mv(tmp, self._path(name))
 
     def upload(self, local: Path, name: str) -> None:
         """Put a local file under `name`, atomically (temporary name, then move)."""
-        tmp = self._path(f".{name}.partial")
+        tmp = self._path(_temp_name(name))
         self.fs.put_file(str(local), tmp)
         self.fs.mv(tmp, self._path(name))
 
@@ -457,6 +463,7 @@ def build(recipe: Recipe, outdir: str | Path, *, overwrite: bool = False, resume
         if isinstance(err, TaskError):
             raise BuildError(f"{todo[err.position].filename}: {err}") from None
         raise
+    out.remove_partials()  # what writers killed mid-shard left (their retries wrote the shard)
     t_build = time.perf_counter()
 
     entries = [ShardEntry(path=spec.filename, split=spec.split, samples=spec.count, bytes=done[spec].bytes,

@@ -186,6 +186,23 @@ def test_failed_rewrite_keeps_previous_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["s.tar"]
 
 
+def test_two_writers_of_one_shard_do_not_share_a_temporary_file(tmp_path):
+    """A straggler and its retry writing the same shard at once each finish a whole file."""
+    first, second = _samples(3), _samples(3)
+    gen_a = iter(first)
+
+    def interleaved():  # writer A is half-way through when writer B runs from start to end
+        yield next(gen_a)
+        write_shard(tmp_path / "s.tar", second)
+        yield from gen_a
+
+    info = write_shard(tmp_path / "s.tar", interleaved())
+    (tmp_path / "ref").mkdir()
+    reference = write_shard(tmp_path / "ref" / "s.tar", _samples(3))
+    assert sha256_file(tmp_path / "s.tar") == info.sha256 == reference.sha256  # a whole, clean shard
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref", "s.tar"]  # no temporary file left
+
+
 @pytest.mark.parametrize("key, msg", [
     ("a.b", "'a.b'"), ("a/b", "'a/b'"), ("", "non-empty"), ("ké", "'ké'"), ("a b", "'a b'"), (3, "3"),
 ])
