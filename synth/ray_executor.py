@@ -16,6 +16,7 @@ every node sees under the same path (or fsspec URLs).
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -231,7 +232,9 @@ class RayExecutor:
                     yield pos, result
         finally:
             if pending:
-                self._cancel(list(pending))
+                # A Ctrl-C in a terminal reached the workers too (they share its process group):
+                # interrupting them once more can trip a check in Ray's task manager and abort.
+                self._cancel(list(pending), interrupt=not isinstance(sys.exc_info()[1], KeyboardInterrupt))
             del fn_ref, box
 
     def _get(self, ref: Any, pos: int) -> tuple[Any, int]:
@@ -250,13 +253,15 @@ class RayExecutor:
             raise WorkerLostError(pos, f"its Ray worker died {self.max_retries + 1} time(s) "
                                        f"({type(err).__name__}: {first})") from None
 
-    def _cancel(self, refs: list) -> None:
-        """Cancel pending tasks: interrupt running ones, wait a little, then kill the rest."""
+    def _cancel(self, refs: list, interrupt: bool = True) -> None:
+        """Cancel pending tasks: interrupt running ones (unless `interrupt` is False: they already
+        were), wait a little, then kill the rest."""
         import ray
 
         try:
-            for ref in refs:
-                ray.cancel(ref, force=False)
+            if interrupt:
+                for ref in refs:
+                    ray.cancel(ref, force=False)
             deadline = time.monotonic() + _CANCEL_GRACE_S
             left = refs
             while left and time.monotonic() < deadline:
