@@ -473,7 +473,7 @@ class MattingDataset(IterableDataset):
         pos = -1
         for pos, (index, key, members, error) in enumerate(encoded):
             bg = _member(members, "bg") if ring is not None and error is None else None
-            if error is None:
+            if error is None and self.substitute:
                 recent.append((index, key, members))
             if pos >= consumed:
                 sample = self._decode(epoch, index, key, members, error, ring, slot)

@@ -36,6 +36,7 @@ MCU = 8
 #: Restart interval (MCUs) the encoder aims for: 8 MCUs = 64 px strips, about 2 % more bytes.
 TARGET_INTERVAL = 8
 
+_RST_MARKERS = tuple(bytes((0xFF, 0xD0 + k)) for k in range(8))  # RST0 .. RST7
 _SOF_BASELINE = (0xC0, 0xC1)  # baseline / extended sequential, Huffman
 _SOF_OTHER = frozenset({0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
@@ -122,27 +123,21 @@ def _layout(data: bytes) -> _Layout | None:
     return _Layout(bytes(data[:start]), size_at, height, width, interval, mcus // interval, starts, ends)
 
 
-def _window_jpeg(data: bytes, lay: _Layout, rows: tuple[int, int], cols: tuple[int, int]) -> bytes:
-    """A JPEG of MCU rows ``rows`` and intervals ``cols`` of each row (half-open ranges)."""
+def _window_jpeg(data: bytes, lay: _Layout, rows: tuple[int, int], cols: tuple[int, int]
+                 ) -> tuple[bytes, int, int]:
+    """A JPEG of MCU rows ``rows`` and intervals ``cols`` of each row (half-open ranges),
+    with its height and width in px."""
     height = min(lay.height, rows[1] * MCU) - rows[0] * MCU
     width = min(lay.width, cols[1] * lay.interval * MCU) - cols[0] * lay.interval * MCU
     header = bytearray(lay.header)
     header[lay.size_at:lay.size_at + 4] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
-    if cols == (0, lay.per_row):  # whole rows: one contiguous run of the scan
-        first, last = rows[0] * lay.per_row, rows[1] * lay.per_row
-        picks = [(int(lay.starts[first]), int(lay.ends[last - 1]))]
-        inner = lay.ends[first:last - 1]  # markers between the intervals of the run
-        scan = bytearray(data[picks[0][0]:picks[0][1]])
-        for j, at in enumerate(inner):
-            scan[at + 1 - picks[0][0]] = 0xD0 + (j % 8)
-        return bytes(header) + bytes(scan) + b"\xff\xd9"
     idx = (np.arange(rows[0], rows[1])[:, None] * lay.per_row + np.arange(cols[0], cols[1])[None, :]).ravel()
     parts: list[bytes] = []
     for j, i in enumerate(idx):
         if j:
-            parts.append(bytes((0xFF, 0xD0 + ((j - 1) % 8))))
+            parts.append(_RST_MARKERS[(j - 1) % 8])
         parts.append(data[lay.starts[i]:lay.ends[i]])
-    return bytes(header) + b"".join(parts) + b"\xff\xd9"
+    return bytes(header) + b"".join(parts) + b"\xff\xd9", height, width
 
 
 def decode_window(data: bytes, top: int, bottom: int, left: int, right: int, reduce: int = 1
@@ -171,9 +166,7 @@ def decode_window(data: bytes, top: int, bottom: int, left: int, right: int, red
     cols = (left // strip, math.ceil(right / strip))
     if rows == (0, math.ceil(lay.height / MCU)) and cols == (0, lay.per_row):
         return None  # the whole image: nothing to save
-    window = _window_jpeg(data, lay, rows, cols)
-    h = min(lay.height, rows[1] * MCU) - rows[0] * MCU
-    w = min(lay.width, cols[1] * strip) - cols[0] * strip
+    window, h, w = _window_jpeg(data, lay, rows, cols)
     eh, ew = -(-h // reduce), -(-w // reduce)
     try:
         img = _simplejpeg.decode_jpeg(window, colorspace="RGB", min_height=eh, min_width=ew, min_factor=reduce)

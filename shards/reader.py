@@ -89,14 +89,22 @@ class ShardError(LoaderError):
     """The rest of a shard is unreadable (missing, truncated, corrupt, checksum mismatch)."""
 
 
-def open_shard(url: str) -> BinaryIO:
-    """Open a shard for sequential binary reading (local path or fsspec URL)."""
+def open_shard(url: str, *, random_access: bool = False) -> BinaryIO:
+    """Open a shard for binary reading: sequential (local path or fsspec URL), or with
+    ``random_access`` a local file (see :func:`is_local_tar`) whose read-ahead the kernel
+    starts now (its members are read back by offset soon after: sequential disk reads now,
+    page-cache hits then)."""
     try:
-        return fsspec.open(url, "rb").open()
+        if not random_access:
+            return fsspec.open(url, "rb").open()
+        f = open(local_path(url), "rb")
     except FileNotFoundError as e:
         raise ShardError(f"shard not found: {url}", url) from e
     except OSError as e:
         raise ShardError(f"cannot open shard {url}: {e}", url) from e
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
+    return f
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -124,8 +132,8 @@ def iter_tar_samples(
     ``keep_from`` keep nothing (they are read past). With ``spans`` (the local
     path of ``fileobj``, an uncompressed tar opened for random access) members
     map to :class:`Span` instead of bytes (read them with :func:`read_span`):
-    only the headers are read, and every member is checked to lie within the file. ``error`` is ``None`` or
-    a message saying why the sample is unusable (invalid key or member name,
+    only the headers are read, and every member is checked to lie within the
+    file. ``error`` is ``None`` or a message saying why the sample is unusable (invalid key or member name,
     not a regular file, duplicate or oversized member). Raises
     :class:`ShardError` when the tar itself is unreadable; the sample being
     assembled at that point is dropped, since it may be incomplete.
@@ -208,7 +216,7 @@ def iter_shard_samples(
     Raises :class:`ShardError` if the shard is unreadable or holds fewer than
     ``stop`` samples.
     """
-    f = _open_local(url) if spans else open_shard(url)
+    f = open_shard(url, random_access=spans)
     try:
         if stop is not None and stop <= start:
             return
@@ -223,20 +231,6 @@ def iter_shard_samples(
             raise ShardError(f"truncated shard {url}: it ended before sample {stop} (expected by the manifest)", url)
     finally:
         f.close()
-
-
-def _open_local(url: str) -> BinaryIO:
-    """Open a local shard for random access and ask the kernel to read it ahead (the members
-    are read back by offset soon after: sequential disk reads now, page-cache hits then)."""
-    try:
-        f = open(local_path(url), "rb")
-    except FileNotFoundError as e:
-        raise ShardError(f"shard not found: {url}", url) from e
-    except OSError as e:
-        raise ShardError(f"cannot open shard {url}: {e}", url) from e
-    if hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
-    return f
 
 
 def local_path(url: str) -> str:
