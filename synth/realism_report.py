@@ -15,8 +15,9 @@ indicators over real photos with ground-truth alpha.  This module
   (:func:`compare`: 1-D Wasserstein distance, medians, dropped ``nan`` counts), and
   prints the comparison (:func:`format_table`).
 
-Indicators (:data:`INDICATORS`), all measured on rings 3 px to ``3 + band`` px from the
-boundary (``alpha >= 0.95`` inside, ``<= 0.05`` outside):
+Indicators (:data:`INDICATORS`), measured on rings 3 px to ``3 + band`` px from the
+boundary (``alpha >= 0.95`` inside, ``<= 0.05`` outside), the last one on the mixed
+pixels between them:
 
 ====================  ==========================================================
 ``noise_log_ratio``    ``ln(sigma_F / sigma_B)``, Immerkær noise std
@@ -25,6 +26,8 @@ boundary (``alpha >= 0.95`` inside, ``<= 0.05`` outside):
 ``luma_mean_diff``     ``L_F - L_B`` (signed)
 ``chroma_mean_dist``   distance of the (a, b) means
 ``lab_std_log_ratio``  ``ln`` of the ratio of the mean LAB channel stds (contrast)
+``spill_residual``     colour of the mixed pixels that is neither the local F nor B
+                       (levels; the old background bleeding through F)
 ====================  ==========================================================
 
 The distance between two distributions of one indicator is the 1-D Wasserstein (earth
@@ -65,7 +68,7 @@ __all__ = [
 ]
 
 #: The mismatch indicators compared between datasets and real photos.
-INDICATORS: tuple[str, ...] = MISMATCH_KEYS[:6]  # the ratios and distances, not the raw levels
+INDICATORS: tuple[str, ...] = MISMATCH_KEYS[:7]  # the ratios and distances, not the raw levels
 
 #: Ring width in px at an image whose long side is :data:`BAND_REFERENCE`; scaled with the
 #: long side so that photos and composites of different sizes are measured on rings covering

@@ -21,7 +21,7 @@ from augment.realism import (
     match_sharpness_sigma,
     sample_noise,
 )
-from augment.realism_metrics import MISMATCH_KEYS, boundary_regions, realism_mismatch
+from augment.realism_metrics import MISMATCH_KEYS, boundary_regions, realism_mismatch, spill_residual
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -269,6 +269,52 @@ def test_realism_mismatch_flags_a_naive_composite_and_not_a_consistent_one():
     fixed = realism_mismatch(add_sensor_noise(NoiseParams(sigma=5.0), comp, 2), alpha)
     assert abs(fixed["noise_log_ratio"]) < 0.3
     assert abs(fixed["sharpness_log_ratio"]) < abs(m["sharpness_log_ratio"])
+
+
+def _ramp_alpha(h=96, w=160, lo=70, hi=90):
+    """Opaque before column lo, transparent from hi, 0.9 down to 0.1 in between (no 0.95..1 or 0..0.05)."""
+    ramp = np.zeros(w, np.float32)
+    ramp[:lo] = 1.0
+    ramp[lo:hi] = np.linspace(0.9, 0.1, hi - lo, dtype=np.float32)
+    return np.repeat(ramp[None], h, axis=0)
+
+
+def _layers(alpha, *colours):
+    return [np.broadcast_to(np.float32(c) / 255, alpha.shape + (3,)) for c in colours]
+
+
+def test_spill_residual_is_zero_for_a_true_composite_and_for_alpha_errors():
+    alpha = _ramp_alpha()
+    fg, bg = _layers(alpha, (150, 150, 50), (50, 50, 50))
+    a3 = alpha[..., None]
+    assert spill_residual(a3 * fg + (1 - a3) * bg, alpha) == pytest.approx(0.0, abs=1e-3)
+    # an alpha off by 0.2 moves the mixed colours along the F-B line only: not spill
+    off = np.clip(alpha + 0.2, 0, 1)[..., None]
+    assert spill_residual(off * fg + (1 - off) * bg, alpha) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_spill_residual_measures_the_old_background_in_a_photo_used_as_f():
+    alpha = _ramp_alpha()
+    fg, new_bg, old_bg = _layers(alpha, (150, 150, 50), (50, 50, 50), (150, 150, 250))
+    a3 = alpha[..., None]
+    photo = a3 * fg + (1 - a3) * old_bg
+    naive = a3 * photo + (1 - a3) * new_bg  # I - (aF + (1-a)B) = a(1-a)(old_bg - F), across the F-B line
+    mixed = (alpha > 0.05) & (alpha < 0.95)
+    w = (alpha * (1 - alpha))[mixed].astype(np.float64)
+    expected = 200.0 * np.sum(w * w) / np.sum(w)
+    assert spill_residual(naive, alpha) == pytest.approx(expected, rel=1e-3)
+    u8 = np.clip(naive * 255 + 0.5, 0, 255).astype(np.uint8)
+    assert spill_residual(u8, alpha) == pytest.approx(expected, abs=0.5)  # rounding only
+    # where F and B have the same colour the whole residual counts
+    same = a3 * (a3 * fg + (1 - a3) * old_bg) + (1 - a3) * fg
+    assert spill_residual(same, alpha) == pytest.approx(expected, rel=1e-3)
+
+
+def test_spill_residual_needs_mixed_pixels_with_both_sides():
+    hard = (_ramp_alpha() > 0.5).astype(np.float32)
+    assert np.isnan(spill_residual(np.zeros(hard.shape + (3,), np.uint8), hard))
+    with pytest.raises(ValueError, match="sigma_px"):
+        spill_residual(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.float32), sigma_px=0)
 
 
 def test_boundary_regions_and_small_images():

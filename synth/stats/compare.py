@@ -34,6 +34,7 @@ COMPARED_METRICS: tuple[tuple[str, str], ...] = (
     ("luma difference near edge median", "realism/measures/luma_mean_diff/p50"),
     ("chroma distance median", "realism/measures/chroma_mean_dist/p50"),
     ("contrast log ratio median", "realism/measures/lab_std_log_ratio/p50"),
+    ("colour spill median", "realism/measures/spill_residual/p50"),
 )
 
 

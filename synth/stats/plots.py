@@ -228,6 +228,7 @@ REALISM_PANELS = (
     ("luma_mean_diff", "Lightness difference L_F - L_B near the edge", "L"),
     ("chroma_mean_dist", "Chroma distance (a, b) near the edge", "ab distance"),
     ("lab_std_log_ratio", "Contrast mismatch ln(std_F / std_B) in LAB", "0 = same contrast"),
+    ("spill_residual", "Colour spill: mixed pixels off the F-B line", "levels"),
 )
 
 
