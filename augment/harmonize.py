@@ -47,6 +47,7 @@ __all__ = [
     "albu_domain_adaptation",
     "apply_harmonization",
     "exposure",
+    "harmonize_with_details",
     "histogram_match",
     "lab_stats",
     "light_gains",
@@ -544,17 +545,32 @@ def apply_harmonization(
 ) -> np.ndarray:
     """Apply ``params`` to F (``uint8 (H, W, 3)``) with alpha (``float32 (H, W)``, read only)
     toward bg (``uint8 (h, w, 3)``); returns a new ``uint8 (H, W, 3)``."""
+    return harmonize_with_details(params, fg, alpha, bg)[0]
+
+
+def harmonize_with_details(
+    params: HarmonizationParams, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`apply_harmonization` plus what the method derived from the images.
+
+    The light methods (``von_kries``, ``exposure``, ``relight``) report
+    ``{"gains": [g_R, g_G, g_B], "stops": log2(Y(g))}``: the linear-light gains applied to
+    F and the exposure change in stops; the distribution transfers report ``{}``.
+    Returns ``(new uint8 (H, W, 3) F, details)``.
+    """
     if not isinstance(params, HarmonizationParams):
         raise ValueError(f"params must be HarmonizationParams, got {type(params).__name__}")
     if params.method == _NO_METHOD or params.strength == 0:
         _check_inputs(fg, alpha, bg, params.strength)
-        return fg.copy()
+        return fg.copy(), {}
     if params.method == "reinhard_lab":
-        return reinhard_lab(fg, alpha, bg, params.strength)
+        return reinhard_lab(fg, alpha, bg, params.strength), {}
     if params.method == "histogram_match":
-        return histogram_match(fg, alpha, bg, params.strength)
-    light = {"von_kries": von_kries, "exposure": exposure, "relight": relight}.get(params.method)
-    if light is not None:
-        return light(fg, alpha, bg, params.strength)
+        return histogram_match(fg, alpha, bg, params.strength), {}
+    parts = {"von_kries": (True, False), "exposure": (False, True), "relight": (True, True)}.get(params.method)
+    if parts is not None:
+        gains = light_gains(fg, alpha, bg, params.strength, chromatic=parts[0], intensity=parts[1])
+        stops = math.log2(float(np.dot(LUMINANCE_WEIGHTS, gains)))
+        return _apply_gains(fg, alpha, gains), {"gains": [float(g) for g in gains], "stops": stops}
     albu = {"albu_histogram": "histogram", "albu_fda": "fda", "albu_pda": "pda"}[params.method]
-    return albu_domain_adaptation(fg, alpha, bg, params.strength, method=albu)  # type: ignore[arg-type]
+    return albu_domain_adaptation(fg, alpha, bg, params.strength, method=albu), {}  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from augment.harmonize import apply_harmonization, sample_harmonization
+from augment.harmonize import harmonize_with_details, sample_harmonization
 from augment.realism import (
     NoiseParams,
     add_sensor_noise,
@@ -53,8 +53,8 @@ def pre_composite(rng_for: RngFor, recipe: Recipe, fg: np.ndarray, alpha: np.nda
     h_cfg = recipe.harmonization
     harm = sample_harmonization(rng_for("harmonize"), h_cfg.methods, h_cfg.strength, h_cfg.p)
     if harm.method != "none":
-        fg = apply_harmonization(harm, fg, alpha, bg)
-        ops.append({"op": "harmonize", "target": "foreground", **harm.to_dict()})
+        fg, details = harmonize_with_details(harm, fg, alpha, bg)
+        ops.append({"op": "harmonize", "target": "foreground", **harm.to_dict(), **details})
 
     real = recipe.realism
     if real.resolution_match:

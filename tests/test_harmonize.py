@@ -13,6 +13,7 @@ from augment.harmonize import (
     HarmonizationParams,
     albu_domain_adaptation,
     apply_harmonization,
+    harmonize_with_details,
     exposure,
     histogram_match,
     lab_stats,
@@ -318,6 +319,24 @@ def test_light_methods_touch_only_f_and_ignore_the_old_background(light_scene, m
     again = apply_harmonization(HarmonizationParams(method, 0.8), other, alpha, bg)
     inside = alpha > 0
     np.testing.assert_array_equal(out[inside], again[inside])
+
+
+@pytest.mark.parametrize("method, parts", [("von_kries", (True, False)), ("exposure", (False, True)),
+                                           ("relight", (True, True))])
+def test_harmonize_with_details_reports_the_gains_it_applied(light_scene, method, parts):
+    fg, alpha, bg = light_scene
+    params = HarmonizationParams(method, 0.7)
+    out, details = harmonize_with_details(params, fg, alpha, bg)
+    np.testing.assert_array_equal(out, apply_harmonization(params, fg, alpha, bg))
+    gains = light_gains(fg, alpha, bg, 0.7, chromatic=parts[0], intensity=parts[1])
+    np.testing.assert_allclose(details["gains"], gains, rtol=1e-12)
+    assert details["stops"] == pytest.approx(np.log2(np.dot([0.2126, 0.7152, 0.0722], gains)), abs=1e-4)
+    if method == "von_kries":
+        assert details["stops"] == pytest.approx(0.0, abs=1e-9)  # luminance-neutral
+    else:
+        assert abs(details["stops"]) > 0.05  # the scene's F and B differ in exposure
+    assert harmonize_with_details(HarmonizationParams("reinhard_lab", 0.5), fg, alpha, bg)[1] == {}
+    assert harmonize_with_details(HarmonizationParams(), fg, alpha, bg)[1] == {}
 
 
 def test_light_method_validation(light_scene):
