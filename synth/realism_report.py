@@ -206,6 +206,11 @@ class IndicatorComparison:
     dropped: dict[str, int] = field(default_factory=dict)
     floor: float = math.nan  # sampling_floor for the largest dataset's size (nan when not computed)
 
+    def measurable(self, baseline: str, max_ratio: float = 0.5) -> bool:
+        """Whether ``max_ratio * W(baseline)`` lies above the sampling floor, so that a dataset
+        meeting the target could be told apart from one that misses it (True without a floor)."""
+        return not math.isfinite(self.floor) or max_ratio * self.distances[baseline] > self.floor
+
     def ratio(self, dataset: str, baseline: str) -> float:
         """distance(dataset) / distance(baseline); ``inf`` when the baseline is at distance 0."""
         d, b = self.distances[dataset], self.distances[baseline]
@@ -242,11 +247,14 @@ def format_table(rows: Sequence[IndicatorComparison], baseline: str, candidate: 
     """A plain-text table: medians, W(dataset, real), the ratio candidate/baseline, pass/fail.
 
     An indicator passes when ``W(candidate, real) <= max_ratio * W(baseline, real)``.  When
-    the rows carry a :func:`sampling_floor`, a last column shows it.
+    the rows carry a :func:`sampling_floor`, two last columns show it and whether the target
+    ``max_ratio * W(baseline, real)`` lies above it (``measurable``): below the floor no
+    dataset, not even one drawn from the real photos' population, can be shown to meet it.
     """
     with_floor = any(math.isfinite(r.floor) for r in rows)
     head = ["indicator", "real median", f"{baseline} median", f"{candidate} median",
-            f"W({baseline},real)", f"W({candidate},real)", "ratio", "pass"] + (["W floor"] if with_floor else [])
+            f"W({baseline},real)", f"W({candidate},real)", "ratio", "pass"] + (
+        ["W floor", "measurable"] if with_floor else [])
     lines = []
     for r in rows:
         ratio = r.ratio(candidate, baseline)
@@ -254,7 +262,8 @@ def format_table(rows: Sequence[IndicatorComparison], baseline: str, candidate: 
         lines.append([r.indicator, f"{r.reference_median:.3f}", f"{r.medians[baseline]:.3f}",
                       f"{r.medians[candidate]:.3f}", f"{r.distances[baseline]:.3f}",
                       f"{r.distances[candidate]:.3f}", f"{ratio:.2f}", "PASS" if ok else "FAIL"]
-                     + ([f"{r.floor:.3f}"] if with_floor else []))
+                     + ([f"{r.floor:.3f}", "yes" if r.measurable(baseline, max_ratio) else "no"]
+                        if with_floor else []))
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
 
     def fmt(cells: list[str]) -> str:

@@ -134,7 +134,11 @@ def test_sampling_floor_shrinks_with_more_reference_values_and_is_seeded():
     rows = compare([{k: float(v) for k in INDICATORS} for v in small], {"a": [{k: 0.0 for k in INDICATORS}]},
                    floor_draws=20)
     assert all(math.isfinite(r.floor) and r.floor > 0 for r in rows)
-    assert format_table(rows, "a", "a").splitlines()[0].rstrip().endswith("W floor")
+    assert format_table(rows, "a", "a").splitlines()[0].rstrip().endswith("W floor | measurable")
+    for r in rows:
+        assert r.measurable("a") == (0.5 * r.distances["a"] > r.floor)
+        assert r.measurable("a", max_ratio=1e-6) is False
+    assert all(line.rstrip().endswith(("yes", "no")) for line in format_table(rows, "a", "a").splitlines()[2:])
 
 
 def test_measure_dataset_reads_every_sample(tmp_path):
