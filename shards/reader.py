@@ -55,15 +55,19 @@ class Span(NamedTuple):
     size: int
 
 
+def _read_at(f: BinaryIO, offset: int, size: int) -> bytes:
+    """Up to ``size`` bytes of an open local file from ``offset`` (``pread`` where there is one)."""
+    if hasattr(os, "pread"):
+        return os.pread(f.fileno(), size, offset)
+    f.seek(offset)  # pragma: no cover - Windows
+    return f.read(size)  # pragma: no cover
+
+
 def read_span(span: Span) -> bytes:
     """The bytes of one member (:class:`Span`); :class:`ShardError` if the file is shorter now."""
     try:
         with open(span.path, "rb", buffering=0) as f:
-            if hasattr(os, "pread"):
-                data = os.pread(f.fileno(), span.size, span.offset)
-            else:  # pragma: no cover - Windows
-                f.seek(span.offset)
-                data = f.read(span.size)
+            data = _read_at(f, span.offset, span.size)
     except OSError as e:
         raise ShardError(f"cannot read shard {span.path}: {e}", span.path) from e
     if len(data) != span.size:
@@ -107,6 +111,47 @@ def open_shard(url: str, *, random_access: bool = False) -> BinaryIO:
     return f
 
 
+class _TailReader:
+    """Read-through wrapper of a stream that keeps the last bytes read (to look back at
+    the block where ``tarfile`` stopped)."""
+
+    def __init__(self, raw: BinaryIO, keep: int = 1 << 16) -> None:
+        self.raw, self.keep, self.pos, self.tail = raw, keep, 0, bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.pos += len(data)
+        self.tail += data
+        if len(self.tail) > 2 * self.keep:
+            del self.tail[: len(self.tail) - self.keep]
+        return data
+
+    def block_at(self, offset: int, size: int) -> bytes | None:
+        """Up to ``size`` bytes read from ``offset`` on (fewer at the end of the stream);
+        ``None`` if they are no longer kept."""
+        start = self.pos - len(self.tail)
+        if offset < start:
+            return None
+        return bytes(self.tail[offset - start: offset - start + size])
+
+
+def _check_end_of_archive(tar: tarfile.TarFile, block: bytes | None, url: str, last: str | None) -> None:
+    """Raise :class:`ShardError` unless ``block`` (the 512 bytes where ``tarfile`` stopped)
+    is an end-of-archive block of zeros.
+
+    ``tarfile`` ends an archive silently where a header is missing, cut short or invalid,
+    so a shard cut at a member boundary, or with a corrupt header, would read as a
+    shorter valid tar. ``block`` is ``None`` where it cannot be known (compressed stream).
+    """
+    if block is None or (len(block) == tarfile.BLOCKSIZE and block.count(0) == tarfile.BLOCKSIZE):
+        return
+    after = f"after member {last!r}" if last else "at its start"
+    what = "the file ends" if not block else ("the file ends inside a header" if len(block) < tarfile.BLOCKSIZE
+                                              else "an invalid header")
+    raise ShardError(f"truncated or corrupt shard {url}: no end-of-archive block {after} "
+                     f"({what} at byte {tar.offset})", url)
+
+
 def _split_name(name: str) -> tuple[str, str]:
     key, dot, member = name.partition(".")
     if not dot:
@@ -142,8 +187,10 @@ def iter_tar_samples(
     members: dict[str, bytes] = {}
     error: str | None = None
     ordinal = -1
+    name: str | None = None
+    stream = _TailReader(fileobj) if spans is None else None
     try:
-        tar = tarfile.open(fileobj=fileobj, mode="r|*" if spans is None else "r:")
+        tar = tarfile.open(fileobj=stream or fileobj, mode="r|*" if spans is None else "r:")
         file_size = os.fstat(fileobj.fileno()).st_size if spans is not None else 0
     except (tarfile.TarError, OSError, EOFError) as e:
         raise ShardError(f"not a readable tar: {url}: {e}", url) from e
@@ -154,6 +201,13 @@ def iter_tar_samples(
             except (tarfile.TarError, OSError, EOFError, ValueError) as e:
                 raise ShardError(f"truncated or corrupt shard {url}: {e}", url) from e
             if info is None:
+                if stream is None:
+                    end = _read_at(fileobj, tar.offset, tarfile.BLOCKSIZE)
+                elif getattr(tar.fileobj, "comptype", "tar") == "tar":
+                    end = stream.block_at(tar.offset, tarfile.BLOCKSIZE)
+                else:
+                    end = None  # offsets of a decompressed stream: nothing to look back at
+                _check_end_of_archive(tar, end, url, name)
                 break
             name = info.name
             k, _, member = name.partition(".")
