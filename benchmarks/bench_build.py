@@ -46,6 +46,13 @@ REALISM_OFF = {"harmonization": {"p": 0.0},
                            "noise": {"p": 0.0}, "jpeg": {"p": 0.0}}}
 
 
+def _portrait_steps() -> dict:
+    import yaml
+
+    portrait = yaml.safe_load((ROOT / "recipes" / "portrait.yaml").read_text())
+    return {k: portrait[k] for k in ("harmonization", "realism")}
+
+
 def _recipe(canvas: int, samples: int, real: Path | None) -> dict:
     if real is not None:
         fgs = [{"kind": "image_alpha", "image_dir": str(real / "alphamatting" / "image"),
@@ -121,7 +128,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(os.environ.get("SYNTH_BENCH_CACHE", tmp))
         for label, extra in (("composition only (realism steps off)", REALISM_OFF),
-                             ("full realistic pipeline (recipe defaults)", {})):
+                             ("full realistic pipeline (recipe defaults)", {}),
+                             ("portrait.yaml's harmonisation and realism steps", _portrait_steps())):
             recipe = parse_recipe({**data, **extra})
             fgs, bgs, skipped = prepare_inputs(recipe, cache)
             plan = make_plan(recipe, recipe_sha256(recipe), fgs, bgs)

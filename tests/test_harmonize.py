@@ -339,6 +339,32 @@ def test_harmonize_with_details_reports_the_gains_it_applied(light_scene, method
     assert harmonize_with_details(HarmonizationParams(), fg, alpha, bg)[1] == {}
 
 
+def test_exposure_scales_the_subjects_noise_like_photon_noise_and_its_edges_like_light():
+    """4x the light (2 stops) gives 4x the signal, edges included, but only 2x the noise."""
+    rng = np.random.default_rng(11)
+    h, w = 192, 192
+    clean = np.full((h, w, 3), 70.0, np.float32)
+    clean[:, w // 2:] = 120.0  # one strong edge: reflectance, which scales with the light
+    noisy = np.clip(np.rint(clean + rng.normal(0.0, 3.0, clean.shape)), 0, 255).astype(np.uint8)
+    alpha = np.ones((h, w), np.float32)
+    bg = np.full((32, 32, 3), 255, np.uint8)
+    gains = light_gains(noisy, alpha, bg, 1.0, chromatic=False)
+    assert gains[0] == pytest.approx(4.0)  # clipped at max_stops = 2
+    out = exposure(noisy, alpha, bg, 1.0)
+    naive = linear_to_srgb(srgb_to_linear(noisy) * np.float32(4.0))  # noise scaled with the signal
+    lin_in, lin_out, lin_naive = (srgb_to_linear(x).astype(np.float64) for x in (noisy, out, naive))
+    flat = (slice(8, h - 8), slice(8, w // 2 - 8))
+    noise_in, noise_out, noise_naive = (x[flat].std() for x in (lin_in, lin_out, lin_naive))
+    assert noise_naive / noise_in == pytest.approx(4.0, rel=0.05)
+    assert 1.8 < noise_out / noise_in < 2.5  # 2 = all of the noise found
+    for half in (flat, (slice(8, h - 8), slice(w // 2 + 8, w - 8))):  # the means get the full gain
+        assert lin_out[half].mean() == pytest.approx(4.0 * lin_in[half].mean(), rel=0.02)
+    # without measurable noise F is scaled as is
+    smooth = np.clip(np.rint(clean), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(exposure(smooth, alpha, bg, 1.0),
+                                  linear_to_srgb(srgb_to_linear(smooth) * np.float32(gains[0])))
+
+
 def test_light_method_validation(light_scene):
     fg, alpha, bg = light_scene
     with pytest.raises(ValueError, match="max_log_gain must be"):
