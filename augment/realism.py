@@ -34,6 +34,7 @@ __all__ = [
     "match_sharpness",
     "match_sharpness_sigma",
     "sample_noise",
+    "unit_normals",
 ]
 
 DenoiseKind = Literal["none", "gaussian", "bilateral"]
@@ -395,6 +396,27 @@ def sample_noise(
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _normal_quantiles() -> np.ndarray:
+    """The 65 536 quantiles ``Phi^-1((k + 0.5) / 65536)`` of the standard normal, rescaled to
+    unit variance (float32; they reach +-4.3)."""
+    from statistics import NormalDist
+
+    dist = NormalDist()
+    q = np.array([dist.inv_cdf((k + 0.5) / 65536.0) for k in range(65536)], np.float64)
+    return (q / q.std()).astype(np.float32)
+
+
+def unit_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """float32 standard-normal noise of ``shape``, 3-4x faster than ``rng.standard_normal``.
+
+    Inverse-CDF sampling from uniform 16-bit integers: the values are the 65 536 normal
+    quantiles, so the tails stop at 4.3 sigma (one draw in 60 000 would lie further out),
+    which image noise of a few levels cannot show. Deterministic given ``rng``.
+    """
+    return _normal_quantiles()[rng.integers(0, 65536, size=shape, dtype=np.uint16)]
+
+
 def _correlate(noise: np.ndarray, grain_px: float) -> np.ndarray:
     """Gaussian-correlate unit-variance white noise and restore unit variance."""
     if grain_px <= 0:
@@ -451,13 +473,13 @@ def add_sensor_noise(
     x = work.astype(np.float32) * np.float32(1.0 / 255.0) if work.dtype == np.uint8 else work.astype(np.float32)
     c = params.chroma
     if c < 1.0:
-        lum = _correlate(rng.standard_normal((h, w), dtype=np.float32), params.grain_px)
+        lum = _correlate(unit_normals(rng, (h, w)), params.grain_px)
         noise = np.repeat(lum[..., None], 3, axis=2)
         noise *= np.float32(math.sqrt(1.0 - c))
     else:
         noise = np.zeros((h, w, 3), np.float32)
     if c > 0.0:
-        rgb = _correlate(rng.standard_normal((h, w, 3), dtype=np.float32), params.grain_px)
+        rgb = _correlate(unit_normals(rng, (h, w, 3)), params.grain_px)
         noise += np.float32(math.sqrt(c)) * rgb
     s = np.float32(params.sigma / 255.0)
     f = params.shot_fraction

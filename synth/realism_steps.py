@@ -25,6 +25,7 @@ from augment.realism import (
     match_resolution,
     match_sharpness_sigma,
     sample_noise,
+    unit_normals,
 )
 
 from .recipe import Recipe
@@ -102,7 +103,7 @@ def _apply_noise(image: np.ndarray, alpha: np.ndarray, op: dict[str, Any]) -> np
     extra = op.get("compensation_sigma", 0.0)
     if extra > 0:
         weight = alpha if op["compensation_target"] == "foreground" else 1.0 - alpha
-        noise = rng.standard_normal(image.shape, dtype=np.float32)
+        noise = unit_normals(rng, image.shape)
         noise *= np.float32(extra) * weight[..., None]
         noise += image
         image = np.clip(np.rint(noise), 0, 255).astype(np.uint8)

@@ -20,6 +20,7 @@ from augment.realism import (
     match_sharpness,
     match_sharpness_sigma,
     sample_noise,
+    unit_normals,
 )
 from augment.realism_metrics import MISMATCH_KEYS, boundary_regions, realism_mismatch, spill_residual
 
@@ -152,6 +153,22 @@ def test_sample_noise_determinism_and_json():
         sample_noise(np.random.default_rng(0), (4.0, 1.0))
     with pytest.raises(ValueError, match="denoise must be one of"):
         sample_noise(np.random.default_rng(0), denoise="nlmeans")  # type: ignore[arg-type]
+
+
+def test_unit_normals_are_standard_normal_and_seeded():
+    from statistics import NormalDist
+
+    x = unit_normals(np.random.default_rng(4), (1000, 1000))
+    assert x.dtype == np.float32 and x.shape == (1000, 1000)
+    assert abs(float(x.mean())) < 0.003 and float(x.std()) == pytest.approx(1.0, abs=0.003)
+    qs = np.array([0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999])
+    expected = [NormalDist().inv_cdf(q) for q in qs]
+    np.testing.assert_allclose(np.quantile(x, qs), expected, atol=0.02)
+    assert 4.2 < float(np.abs(x).max()) < 4.4  # the tails stop at the extreme quantile
+    np.testing.assert_array_equal(unit_normals(np.random.default_rng(4), (1000, 1000)), x)
+    assert not np.array_equal(unit_normals(np.random.default_rng(5), (8, 8)), x[:8, :8])
+    # neighbouring values are independent
+    assert abs(float(np.corrcoef(x[:, :-1].ravel(), x[:, 1:].ravel())[0, 1])) < 0.005
 
 
 def test_add_sensor_noise_level_signal_dependence_and_determinism():
