@@ -122,7 +122,7 @@ def test_step_edge_reads_its_blur_scale():
 def test_defocus_disk_kernel():
     img = np.zeros((41, 41, 3), np.float32)
     img[20, 20] = 1.0
-    out = defocus(img, 5.0)
+    out = defocus(img, 5.0, exact=True)
     psf = out[..., 0]
     assert psf.sum() == pytest.approx(1.0, rel=1e-4)
     # a pillbox: flat inside, zero outside (a Gaussian would fall off smoothly)
@@ -136,6 +136,29 @@ def test_defocus_disk_kernel():
     assert lin.dtype == np.uint8 and lin.shape == u8.shape
     with pytest.raises(ValueError, match="radius_px"):
         defocus(u8, -1.0)
+
+
+@pytest.mark.parametrize("radius", [4.5, 7.0, 12.0, 24.0])
+def test_large_defocus_at_low_resolution_matches_the_full_convolution(radius):
+    """Disks over 4 px are applied on a shrunk copy: close to the exact convolution, much cheaper."""
+    img = cv2.resize(_detailed(160, 192, seed=3), (384, 320), interpolation=cv2.INTER_CUBIC)
+    img[100:104, 200:204] = 255  # a highlight: its bokeh disc is where the two differ most
+    fast, exact = defocus(img, radius), defocus(img, radius, exact=True)
+    err = fast.astype(np.float64) - exact
+    assert np.sqrt(np.mean(err ** 2)) < 1.5 and np.quantile(np.abs(err), 0.999) <= 10
+    assert abs(err.mean()) < 0.1  # no brightness change
+    # the same blur strength: sharpness within 10 % (only the bokeh rims are softer)
+    assert estimate_sharpness(fast) == pytest.approx(estimate_sharpness(exact), rel=0.1)
+    flat = np.full((50, 70, 3), 90, np.uint8)
+    assert np.array_equal(defocus(flat, radius), flat)
+    lin = defocus(img, radius, linear_light=True).astype(np.float64) - defocus(img, radius, linear_light=True, exact=True)
+    assert np.sqrt(np.mean(lin ** 2)) < 1.5
+
+
+def test_defocus_blurs_more_with_the_radius_across_the_low_resolution_switch():
+    img = cv2.resize(_detailed(160, 192, seed=4), (384, 320), interpolation=cv2.INTER_CUBIC)
+    sharp = [estimate_sharpness(defocus(img, r)) for r in (2.0, 3.5, 4.0, 4.2, 5.0, 8.0, 16.0, 32.0)]
+    assert all(b < a for a, b in zip(sharp, sharp[1:])), sharp
 
 
 # --------------------------------------------------------------------------- sensor noise, JPEG
