@@ -175,3 +175,28 @@ def test_real_photos_reference(shared_data):
     # noise estimator reads the subject's fine texture as extra noise
     assert np.median(vals["sharpness_log_ratio"]) > 0.3
     assert np.median(vals["noise_log_ratio"]) > 0.3
+
+
+@pytest.mark.realdata
+def test_spill_residual_tells_an_estimated_f_from_the_photo_used_as_f(shared_data):
+    """On real photos: composites whose F is the photo show their old backdrop in the mixed
+    pixels; with F estimated (blur_fusion, ml) they are close to the real photos' own value."""
+    from augment.realism import defocus
+    from augment.realism_metrics import spill_residual
+    from synth.fg_estimation import estimate_foreground
+
+    bg = cv2.cvtColor(cv2.imread(str(shared_data / "backgrounds" / "bg005.jpg")), cv2.COLOR_BGR2RGB)
+    for name in ("GT04", "GT07", "GT16"):
+        photo = cv2.cvtColor(cv2.imread(str(shared_data / f"alphamatting/image/{name}.png")), cv2.COLOR_BGR2RGB)
+        alpha = cv2.imread(str(shared_data / f"alphamatting/alpha/{name}.png"), cv2.IMREAD_GRAYSCALE) / np.float32(255)
+        alpha = alpha.astype(np.float32)
+        new_bg = defocus(cv2.resize(bg, photo.shape[1::-1], interpolation=cv2.INTER_CUBIC), 8.0).astype(np.float32)
+        a3 = alpha[..., None]
+        real = spill_residual(photo, alpha, 12.0)
+        spill = {}
+        for method in ("photo", "blur_fusion", "ml"):
+            fg = estimate_foreground(photo, alpha, method).astype(np.float32)
+            comp = np.clip(a3 * fg + (1 - a3) * new_bg + 0.5, 0, 255).astype(np.uint8)
+            spill[method] = spill_residual(comp, alpha, 12.0)
+        assert spill["photo"] > 1.2 * max(spill["blur_fusion"], spill["ml"]), (name, spill)
+        assert spill["photo"] > real and abs(spill["ml"] - real) < abs(spill["photo"] - real), (name, real, spill)
