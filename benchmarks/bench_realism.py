@@ -17,8 +17,10 @@ distribution to the real one, and the ratio W(portrait, real) / W(naive, real).
 Target: ratio <= 0.5 on every indicator.  With 18 reference photos the reference is itself
 noisy: the last column, `W floor`, is the distance a dataset drawn from the real photos'
 population would still show (`synth.realism_report.sampling_floor`); a W near it means "as
-close to real as this reference can tell". The quantiles of every indicator (real photos and
-each dataset) follow the table, to tell a shifted median from a wrong spread.
+close to real as this reference can tell", and `measurable` says whether half of naive's W
+lies above it (where it does not, no dataset can be shown to meet the target, and a second
+verdict covers the indicators that are measurable). The quantiles of every indicator (real
+photos and each dataset) follow the table, to tell a shifted median from a wrong spread.
 
 `--variant NAME=a.b=1,c.d=2` also builds portrait with those overrides into `DIR/NAME` and
 adds its distances (ratio against naive) below the table: the ablations of the realism steps.
