@@ -456,10 +456,10 @@ def _noise_free_linear(crop: np.ndarray, weights: np.ndarray) -> np.ndarray | No
     return _levels_to_linear(base)
 
 
-def _apply_gains(fg: np.ndarray, alpha: np.ndarray, gains: np.ndarray, *, shot_noise: bool = True) -> np.ndarray:
+def _apply_gains(fg: np.ndarray, alpha: np.ndarray, gains: np.ndarray) -> np.ndarray:
     """F with its bounding box of ``alpha > 0`` scaled by ``gains`` in linear light; a new array.
 
-    ``shot_noise``: F's own noise is scaled by ``sqrt(gains)``, not ``gains``. Photon
+    F's own noise is scaled by ``sqrt(gains)``, not ``gains``. Photon
     noise grows with the square root of the light, so a subject lit 4x brighter shows
     twice (not 4x) its noise; scaling the noise with the signal would give brightened
     subjects more noise than their new backgrounds. The noise is what an edge-preserving
@@ -473,7 +473,7 @@ def _apply_gains(fg: np.ndarray, alpha: np.ndarray, gains: np.ndarray, *, shot_n
     crop = fg[ys, xs]
     lin = srgb_to_linear(crop)
     g = gains.astype(np.float32)
-    base = _noise_free_linear(crop, alpha[ys, xs]) if shot_noise else None
+    base = _noise_free_linear(crop, alpha[ys, xs])
     if base is None:
         lin *= g
     else:
