@@ -108,21 +108,27 @@ def spill_residual(image: np.ndarray, alpha: np.ndarray, sigma_px: float = 12.0)
     _check_alpha(alpha, image.shape[:2])
     if not sigma_px > 0:
         raise ValueError(f"sigma_px must be > 0, got {sigma_px!r}")
-    levels = _to_levels(image)
-
-    def local_mean(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m = mask.astype(np.float32)
-        weight = cv2.GaussianBlur(m, (0, 0), sigma_px)
-        total = cv2.GaussianBlur(levels * m[..., None], (0, 0), sigma_px)
-        return total / np.maximum(weight, np.float32(1e-6))[..., None], weight
-
-    f_local, f_weight = local_mean(alpha >= 0.95)
-    b_local, b_weight = local_mean(alpha <= 0.05)
-    mixed = (alpha > 0.05) & (alpha < 0.95) & (f_weight > 0.02) & (b_weight > 0.02)
+    mixed = (alpha > 0.05) & (alpha < 0.95)
+    if np.count_nonzero(mixed) < _MIN_PIXELS:
+        return float("nan")
+    # only the box around the mixed pixels, with the Gaussian's reach
+    rows, cols = np.flatnonzero(mixed.any(axis=1)), np.flatnonzero(mixed.any(axis=0))
+    reach = int(math.ceil(3 * sigma_px))
+    ys = slice(max(int(rows[0]) - reach, 0), int(rows[-1]) + reach + 1)
+    xs = slice(max(int(cols[0]) - reach, 0), int(cols[-1]) + reach + 1)
+    alpha, mixed = alpha[ys, xs], mixed[ys, xs]
+    levels = _to_levels(image[ys, xs])
+    f_mask = (alpha >= 0.95).astype(np.float32)[..., None]
+    b_mask = (alpha <= 0.05).astype(np.float32)[..., None]
+    f_sums = _smooth(np.concatenate([levels * f_mask, f_mask], axis=2), sigma_px)  # 4 channels: sum, weight
+    b_sums = _smooth(np.concatenate([levels * b_mask, b_mask], axis=2), sigma_px)
+    mixed &= (f_sums[..., 3] > 0.02) & (b_sums[..., 3] > 0.02)
     if np.count_nonzero(mixed) < _MIN_PIXELS:
         return float("nan")
     a = alpha[mixed][:, None]
-    f, b = f_local[mixed], b_local[mixed]
+    f_at, b_at = f_sums[mixed], b_sums[mixed]
+    f = f_at[:, :3] / f_at[:, 3:]
+    b = b_at[:, :3] / b_at[:, 3:]
     residual = levels[mixed] - (a * f + (1.0 - a) * b)
     direction = f - b
     norm = np.linalg.norm(direction, axis=1, keepdims=True)
@@ -130,6 +136,18 @@ def spill_residual(image: np.ndarray, alpha: np.ndarray, sigma_px: float = 12.0)
     across = residual - np.sum(residual * unit, axis=1, keepdims=True) * unit
     w = (a * (1.0 - a))[:, 0]
     return float(np.sum(w * np.linalg.norm(across, axis=1)) / np.sum(w))
+
+
+def _smooth(x: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Gaussian blur of a float32 (H, W, C <= 4) array; wide ones on a copy shrunk to sigma 3 px
+    (area average down, bilinear up: a smooth result needs no more resolution)."""
+    h, w = x.shape[:2]
+    k = int(sigma_px // 3)
+    if k < 2:
+        return cv2.GaussianBlur(x, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT_101)
+    small = cv2.resize(x, (-(-w // k), -(-h // k)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma_px / k, borderType=cv2.BORDER_REFLECT_101)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def realism_mismatch(
