@@ -37,7 +37,8 @@ from .sample import render_sample, step_rng
 from .sources.imageio import InputError, SizeLimits
 from .sources.scan import BgInput, FgInput, Skipped, scan_backgrounds, scan_foregrounds
 
-__all__ = ["BuildError", "BuildReport", "build", "build_shard", "prepare_inputs", "STATE_NAME"]
+__all__ = ["BuildError", "BuildReport", "build", "build_shard", "prepare_inputs", "software_fingerprint",
+           "STATE_NAME"]
 
 STATE_NAME = ".build-state.json"
 
@@ -353,6 +354,21 @@ def _clear(out: _Output) -> None:
             out.remove(name)
 
 
+def software_fingerprint() -> dict[str, str]:
+    """What decides a shard's bytes besides the recipe and the inputs: the sha256 of this
+    project's source (the ``augment``, ``shards`` and ``synth`` packages, every ``.py``
+    file) and the versions of the libraries that encode (:func:`_versions`)."""
+    import importlib
+
+    h = hashlib.sha256()
+    for name in ("augment", "shards", "synth"):
+        root = Path(importlib.import_module(name).__file__).resolve().parent
+        for path in sorted(root.rglob("*.py")):
+            h.update(f"{name}/{path.relative_to(root).as_posix()}".encode() + b"\0")
+            h.update(path.read_bytes())
+    return {"code_sha256": h.hexdigest(), **_versions()}
+
+
 def _versions() -> dict[str, str]:
     """Library versions that can change encoded bytes (recorded for provenance)."""
     import cv2
@@ -420,14 +436,22 @@ def build(recipe: Recipe, outdir: str | Path, *, overwrite: bool = False, resume
         raise BuildError(str(err)) from None
     fingerprint = _fingerprint(plan, limit)
 
+    software = software_fingerprint()
     if resume and out.exists(STATE_NAME):
         state = json.loads(out.read_bytes(STATE_NAME))
         if state.get("fingerprint") != fingerprint:
             raise BuildError(f"{out.location}: cannot resume: the recipe or its inputs changed since the "
                              "interrupted build (use --overwrite to start again)")
+        before = state.get("software") or {}
+        if before != software:
+            changed = sorted(k for k in set(before) | set(software) if before.get(k) != software.get(k))
+            raise BuildError(f"{out.location}: cannot resume: the software changed since the interrupted build "
+                             f"({', '.join(changed)}), so new shards would not match the finished ones "
+                             "(use --overwrite to start again)")
     elif resume and _existing_outputs(out):
         raise BuildError(f"{out.location}: cannot resume: no build state found (use --overwrite to start again)")
-    out.write_bytes(STATE_NAME, json.dumps({"fingerprint": fingerprint, "recipe_sha256": sha}).encode())
+    out.write_bytes(STATE_NAME, json.dumps({"fingerprint": fingerprint, "recipe_sha256": sha,
+                                            "software": software}).encode())
 
     done: dict[ShardSpec, ShardInfo] = {}
     todo: list[ShardSpec] = []

@@ -16,7 +16,7 @@ from PIL import Image
 from augment.compose import composite
 from shards.codec import decode_alpha, decode_rgb, decode_trimap
 from shards.manifest import read_manifest
-from synth.build import BuildError, build
+from synth.build import STATE_NAME, BuildError, build, software_fingerprint
 from synth.cli import main
 from synth.realism_steps import replay_post_composite
 from synth.recipe import load_recipe, parse_recipe
@@ -164,6 +164,46 @@ def test_refuses_to_overwrite_and_resumes_identically(demo_build, tmp_path):
         build(changed, out, resume=True, cache_dir=root / "cache")
     build(changed, out, overwrite=True, cache_dir=root / "cache")
     assert (out / "manifest.json").exists()
+
+
+def test_resume_is_refused_after_a_software_change(demo_build, tmp_path):
+    """Shards made by other code or codec versions would not match: resume refuses, naming what changed."""
+    root, recipe, _ = demo_build
+    out = tmp_path / "s"
+    build(recipe, out, cache_dir=root / "cache")
+    state = json.loads((out / STATE_NAME).read_text())
+    assert state["software"] == software_fingerprint() and len(state["software"]["code_sha256"]) == 64
+    (out / "manifest.json").unlink()
+    (out / "train-000001.tar").unlink()
+    for key, value in (("code_sha256", "0" * 64), ("opencv", "3.0.0")):
+        edited = dict(state, software={**state["software"], key: value})
+        (out / STATE_NAME).write_text(json.dumps(edited))
+        with pytest.raises(BuildError, match=rf"the software changed since the interrupted build \({key}\)"):
+            build(recipe, out, resume=True, cache_dir=root / "cache")
+    (out / STATE_NAME).write_text(json.dumps({k: v for k, v in state.items() if k != "software"}))  # older build
+    with pytest.raises(BuildError, match="software changed"):
+        build(recipe, out, resume=True, cache_dir=root / "cache")
+    (out / STATE_NAME).write_text(json.dumps(state))
+    assert build(recipe, out, resume=True, cache_dir=root / "cache").shards_built == 1
+
+
+def test_software_fingerprint_follows_the_source(tmp_path, monkeypatch):
+    import importlib
+
+    first = software_fingerprint()
+    assert software_fingerprint() == first  # stable
+    fake = tmp_path / "augment"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("x = 1\n")
+    real_import = importlib.import_module
+
+    class FakeModule:
+        __file__ = str(fake / "__init__.py")
+
+    monkeypatch.setattr(importlib, "import_module", lambda name: FakeModule if name == "augment" else real_import(name))
+    one = software_fingerprint()["code_sha256"]
+    (fake / "__init__.py").write_text("x = 2\n")
+    assert software_fingerprint()["code_sha256"] not in (one, first["code_sha256"])
 
 
 def test_max_shard_bytes_splits_shards(tmp_path):
