@@ -31,7 +31,6 @@ alpha is ``float32 (H, W)`` in ``[0, 1]``; the background may have any size.
 """
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -40,7 +39,13 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from .illuminant import LUMINANCE_WEIGHTS, estimate_illuminant, linear_to_srgb, srgb_to_linear
+from .illuminant import (
+    LUMINANCE_WEIGHTS,
+    estimate_illuminant,
+    linear_to_srgb,
+    srgb_levels_to_linear,
+    srgb_to_linear,
+)
 from .realism import estimate_noise_sigma
 
 __all__ = [
@@ -419,22 +424,6 @@ def light_gains(
     return gains
 
 
-_SUBLEVELS = 16  # steps per sRGB level of the float transfer-curve table
-
-
-@functools.lru_cache(maxsize=1)
-def _sublevel_lut() -> np.ndarray:
-    x = np.arange(255 * _SUBLEVELS + 1, dtype=np.float64) / (255.0 * _SUBLEVELS)
-    lin = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-    return lin.astype(np.float32)
-
-
-def _levels_to_linear(levels: np.ndarray) -> np.ndarray:
-    """float32 sRGB on the 0..255 scale -> float32 linear light (IEC 61966-2-1 curve, to 1/16 level)."""
-    idx = np.clip(levels * np.float32(_SUBLEVELS) + np.float32(0.5), 0, 255 * _SUBLEVELS).astype(np.uint16)
-    return _sublevel_lut()[idx]
-
-
 def _noise_free_linear(crop: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
     """Linear light of ``crop`` (uint8 RGB) with its sensor noise smoothed away, or ``None``
     when F shows no measurable noise (under 0.3 level inside ``weights > 0.95``).
@@ -453,7 +442,7 @@ def _noise_free_linear(crop: np.ndarray, weights: np.ndarray) -> np.ndarray | No
     base = crop.astype(np.float32)
     for _ in range(2):
         base = cv2.bilateralFilter(base, 5, 4.0 * sigma, 1.5, borderType=cv2.BORDER_REFLECT_101)
-    return _levels_to_linear(base)
+    return srgb_levels_to_linear(base)
 
 
 def _apply_gains(fg: np.ndarray, alpha: np.ndarray, gains: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ Images are ``uint8 (H, W, 3)`` sRGB; linear light is ``float32`` in ``[0, 1]``.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import cv2
@@ -15,6 +16,7 @@ __all__ = [
     "LUMINANCE_WEIGHTS",
     "estimate_illuminant",
     "linear_to_srgb",
+    "srgb_levels_to_linear",
     "srgb_to_linear",
 ]
 
@@ -27,8 +29,13 @@ _GREY_EDGE_EPS = 1e-4  # added to the per-channel norms: no structure -> neutral
 _CLIPPED = 250  # sRGB level at or above which a channel counts as clipped (no light information)
 
 
-def _srgb_lut() -> np.ndarray:
-    x = np.arange(256, dtype=np.float64) / 255.0
+_SUBLEVELS = 16  # table steps per sRGB level for float input
+
+
+@functools.lru_cache(maxsize=2)
+def _srgb_lut(steps: int = 1) -> np.ndarray:
+    """Linear light of the sRGB levels ``0, 1/steps, ..., 255`` (IEC 61966-2-1 curve), float32."""
+    x = np.arange(255 * steps + 1, dtype=np.float64) / (255.0 * steps)
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
@@ -38,6 +45,16 @@ def srgb_to_linear(image: np.ndarray) -> np.ndarray:
         desc = image.dtype if isinstance(image, np.ndarray) else type(image).__name__
         raise ValueError(f"image must be a uint8 array, got {desc}")
     return _srgb_lut()[image]
+
+
+def srgb_levels_to_linear(levels: np.ndarray) -> np.ndarray:
+    """float sRGB on the 0..255 scale (any shape; clipped) -> float32 linear light in [0, 1],
+    to 1/16 of a level; equal to :func:`srgb_to_linear` at whole levels."""
+    if not isinstance(levels, np.ndarray) or levels.dtype.kind != "f":
+        desc = levels.dtype if isinstance(levels, np.ndarray) else type(levels).__name__
+        raise ValueError(f"levels must be a float array, got {desc}")
+    idx = np.clip(levels * np.float32(_SUBLEVELS) + np.float32(0.5), 0, 255 * _SUBLEVELS).astype(np.uint16)
+    return _srgb_lut(_SUBLEVELS)[idx]
 
 
 def linear_to_srgb(linear: np.ndarray) -> np.ndarray:

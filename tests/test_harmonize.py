@@ -23,7 +23,13 @@ from augment.harmonize import (
     sample_harmonization,
     von_kries,
 )
-from augment.illuminant import LUMINANCE_WEIGHTS, estimate_illuminant, linear_to_srgb, srgb_to_linear
+from augment.illuminant import (
+    LUMINANCE_WEIGHTS,
+    estimate_illuminant,
+    linear_to_srgb,
+    srgb_levels_to_linear,
+    srgb_to_linear,
+)
 
 H = W = 128
 #: methods that move F's whole colour distribution (the others change only its light)
@@ -337,6 +343,19 @@ def test_harmonize_with_details_reports_the_gains_it_applied(light_scene, method
         assert abs(details["stops"]) > 0.05  # the scene's F and B differ in exposure
     assert harmonize_with_details(HarmonizationParams("reinhard_lab", 0.5), fg, alpha, bg)[1] == {}
     assert harmonize_with_details(HarmonizationParams(), fg, alpha, bg)[1] == {}
+
+
+def test_srgb_levels_to_linear_follows_the_transfer_curve_between_levels():
+    whole = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal(srgb_levels_to_linear(whole.astype(np.float32)), srgb_to_linear(whole))
+    x = np.linspace(-3.0, 260.0, 5001, dtype=np.float32)
+    lin = srgb_levels_to_linear(x)
+    assert np.all(np.diff(lin) >= 0) and lin[0] == 0.0 and lin[-1] == 1.0  # monotone, clipped
+    c = np.clip(x.astype(np.float64) / 255.0, 0, 1)
+    exact = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    assert np.max(np.abs(lin - exact)) < 3e-4  # half a 1/16-level step where the curve is steepest
+    with pytest.raises(ValueError, match="float array"):
+        srgb_levels_to_linear(whole)
 
 
 def test_exposure_scales_the_subjects_noise_like_photon_noise_and_its_edges_like_light():
