@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ import numpy as np
 __all__ = [
     "NoiseParams",
     "add_sensor_noise",
+    "apply_shrunk",
     "defocus",
     "estimate_noise_sigma",
     "estimate_sharpness",
@@ -270,16 +272,29 @@ def _disk_blur(image: np.ndarray, radius_px: float, exact: bool) -> np.ndarray:
     """float32 (H, W, C) convolved with the disk; large disks at a lower resolution (see defocus)."""
     if exact or radius_px <= _DEFOCUS_WORK_RADIUS:
         return cv2.filter2D(image, -1, _disk_kernel(int(round(radius_px * 1000))), borderType=cv2.BORDER_REFLECT_101)
+
+    def blur(small: np.ndarray, factor: float) -> np.ndarray:
+        # the area shrink and the bilinear enlargement blur too: together about as much as a
+        # disk of radius 1 (variance 1/4 small px^2), taken off the disk's variance r^2 / 4
+        radius_small = math.sqrt(max((radius_px * factor) ** 2 - 1.0, 1.0))
+        kernel = _disk_kernel(int(round(radius_small * 1000)))
+        return cv2.filter2D(small, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+
+    return apply_shrunk(image, radius_px / _DEFOCUS_WORK_RADIUS, blur)
+
+
+def apply_shrunk(image: np.ndarray, shrink: float,
+                 fn: Callable[[np.ndarray, float], np.ndarray]) -> np.ndarray:
+    """``fn`` applied at a lower resolution, for filters whose output is smooth anyway.
+
+    ``image`` (``float32 (H, W, C)``, ``C <= 4``) is shrunk ``shrink`` times (area average),
+    ``fn(small, factor)`` filters it (``factor``: small px per image px, the smaller of the
+    two axes' after rounding), and the result is enlarged back to ``(H, W)`` (bilinear).
+    """
     h, w = image.shape[:2]
-    sw = max(1, round(w * _DEFOCUS_WORK_RADIUS / radius_px))
-    sh = max(1, round(h * _DEFOCUS_WORK_RADIUS / radius_px))
+    sw, sh = max(1, round(w / shrink)), max(1, round(h / shrink))
     small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
-    # the area shrink and the bilinear enlargement blur too: together about as much as a
-    # disk of radius 1 (variance 1/4 small px^2), taken off the disk's variance r^2 / 4
-    radius_small = math.sqrt(max((radius_px * min(sw / w, sh / h)) ** 2 - 1.0, 1.0))
-    kernel = _disk_kernel(int(round(radius_small * 1000)))
-    small = cv2.filter2D(small, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(fn(small, min(sw / w, sh / h)), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def defocus(image: np.ndarray, radius_px: float, *, linear_light: bool = False, exact: bool = False) -> np.ndarray:
@@ -427,10 +442,9 @@ def sample_noise(
 def _normal_quantiles() -> np.ndarray:
     """The 65 536 quantiles ``Phi^-1((k + 0.5) / 65536)`` of the standard normal, rescaled to
     unit variance (float32; they reach +-4.3)."""
-    from statistics import NormalDist
+    from scipy.special import ndtri
 
-    dist = NormalDist()
-    q = np.array([dist.inv_cdf((k + 0.5) / 65536.0) for k in range(65536)], np.float64)
+    q = ndtri((np.arange(65536, dtype=np.float64) + 0.5) / 65536.0)
     return (q / q.std()).astype(np.float32)
 
 

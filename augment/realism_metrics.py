@@ -24,6 +24,7 @@ from .realism import (
     _sharpness_grey,
     _to_levels,
     _valid_interior,
+    apply_shrunk,
     estimate_noise_sigma,
 )
 
@@ -141,13 +142,11 @@ def spill_residual(image: np.ndarray, alpha: np.ndarray, sigma_px: float = 12.0)
 def _smooth(x: np.ndarray, sigma_px: float) -> np.ndarray:
     """Gaussian blur of a float32 (H, W, C <= 4) array; wide ones on a copy shrunk to sigma 3 px
     (area average down, bilinear up: a smooth result needs no more resolution)."""
-    h, w = x.shape[:2]
     k = int(sigma_px // 3)
     if k < 2:
         return cv2.GaussianBlur(x, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT_101)
-    small = cv2.resize(x, (-(-w // k), -(-h // k)), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), sigma_px / k, borderType=cv2.BORDER_REFLECT_101)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return apply_shrunk(x, k, lambda small, factor: cv2.GaussianBlur(
+        small, (0, 0), sigma_px * factor, borderType=cv2.BORDER_REFLECT_101))
 
 
 def realism_mismatch(
