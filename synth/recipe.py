@@ -231,9 +231,23 @@ class MultiForegroundSpec(_Model):
         return _check_range(v, 0.05, 4.0, "scale")
 
 
+class FramingSpec(_Model):
+    """Where on the background the subject stands: the calmest of `candidates` placements.
+
+    Each candidate is drawn from `placement`; the one whose background is calmest
+    (lowest lightness std within `reach` of the outline, as a fraction of the canvas's long
+    side) is kept, as a photographer avoids cutting an edge or an object with the subject's
+    outline. `candidates: 1` (the default) places the subject where the first draw says.
+    """
+
+    candidates: int = Field(1, ge=1, le=16)
+    reach: float = Field(0.04, gt=0.0, le=0.5)
+
+
 class CompositionSpec(_Model):
     fg_estimation: Literal["blur_fusion", "ml", "photo"] = "ml"
     placement: PlacementSpec = PlacementSpec()
+    framing: FramingSpec = FramingSpec()
     background: BackgroundSpec = BackgroundSpec()
     background_choice: BackgroundChoiceSpec = BackgroundChoiceSpec()
     multi_foreground: MultiForegroundSpec = MultiForegroundSpec()

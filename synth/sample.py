@@ -18,6 +18,7 @@ import numpy as np
 from augment.aligned import apply_albumentations
 from augment.compose import composite, over
 from augment.flip import apply_flip, sample_flip
+from augment.framing import calmest, framing_busyness
 from augment.placement import apply_placement, sample_placement
 from augment.resize import CoverCrop, apply_cover_crop, resize_to, sample_cover_crop
 from augment.rotate_crop import apply_rotation, sample_rotation
@@ -72,16 +73,14 @@ def _for_reduced_source(cover: CoverCrop, hw: tuple[int, int]) -> CoverCrop:
     return dataclasses.replace(cover, src_hw=(nh, nw), scale=scale)
 
 
-def _augment_and_place(plan: BuildPlan, item: PreparedFg, rng: Callable[[str], np.random.Generator], tag: str,
-                       scale: tuple[float, float], ops: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, float]:
-    """Load one foreground, augment it (same parameters for F and alpha), place it on the canvas.
+def _augment_foreground(plan: BuildPlan, item: PreparedFg, rng: Callable[[str], np.random.Generator], tag: str,
+                        ops: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Load one foreground and augment it (same parameters for F and alpha).
 
-    Returns (F uint8 canvas, alpha float32 canvas, how much F was enlarged).
+    Returns (F uint8 (h, w, 3), alpha float32 (h, w)) before placement.
     """
-    recipe = plan.recipe
-    canvas = (recipe.canvas.height, recipe.canvas.width)
+    aug = plan.recipe.foreground_augment
     fg, alpha = _load_foreground(item)
-    aug = recipe.foreground_augment
     flip = sample_flip(rng(f"{tag}_flip"), p_horizontal=aug.flip_p)
     fg, alpha = apply_flip(flip, fg), apply_flip(flip, alpha)
     ops.append({"op": "flip", "target": tag, **flip.to_dict()})
@@ -95,9 +94,30 @@ def _augment_and_place(plan: BuildPlan, item: PreparedFg, rng: Callable[[str], n
                                    image=fg, alpha=alpha)
         fg, alpha = out["image"], out["alpha"]
         ops.append({"op": "albumentations", "target": tag, "transforms": [s.model_dump() for s in aug.albumentations]})
-    pl = recipe.composition.placement
-    placement = sample_placement(rng(f"{tag}_placement"), fg.shape[:2], canvas, scale=scale,
-                                 max_outside=pl.max_outside, anchor=pl.anchor)
+    return fg, alpha
+
+
+def _place(plan: BuildPlan, rng: Callable[[str], np.random.Generator], tag: str, fg: np.ndarray,
+           alpha: np.ndarray, scale: tuple[float, float], ops: list[dict[str, Any]],
+           background: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Place an augmented foreground on the canvas; with a `background` and framing on, on
+    the calmest part of it (augment.framing). Returns (F uint8 canvas, alpha float32 canvas,
+    how much F was enlarged)."""
+    recipe = plan.recipe
+    canvas = (recipe.canvas.height, recipe.canvas.width)
+    pl, framing = recipe.composition.placement, recipe.composition.framing
+    r = rng(f"{tag}_placement")
+    # the first candidate is the draw an unframed build makes
+    n = framing.candidates if background is not None else 1
+    candidates = [sample_placement(r, fg.shape[:2], canvas, scale=scale, max_outside=pl.max_outside,
+                                   anchor=pl.anchor) for _ in range(n)]
+    placement = candidates[0]
+    if n > 1:
+        busyness = framing_busyness(candidates, alpha, background, reach=framing.reach)
+        chosen = calmest(busyness)
+        placement = candidates[chosen]
+        ops.append({"op": "frame", "target": tag, "candidates": n, "reach": framing.reach, "chosen": chosen,
+                    "busyness": [round(float(b), 3) if np.isfinite(b) else None for b in busyness]})
     ops.append({"op": "place", "target": tag, **placement.to_dict()})
     return (apply_placement(placement, fg, canvas, "image"), apply_placement(placement, alpha, canvas, "alpha"),
             placement.scale)
@@ -152,22 +172,28 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     bg_index = plan.background_index(split, fg_index, rng("background"))
     bg_item = plan.backgrounds[split][bg_index]
 
-    fg_c, alpha_c, fg_upscale = _augment_and_place(plan, fg_item, rng, "foreground",
-                                                   recipe.composition.placement.scale, ops)
+    # the background is fitted first (its own generators: the order changes no draw), so the
+    # subject can be framed on it; its ops are listed after the foregrounds' as before
+    bg_ops: list[dict[str, Any]] = []
+    bg, bg_upscale = _fit_background(plan, bg_item, rng, bg_ops)
+    fg, alpha = _augment_foreground(plan, fg_item, rng, "foreground", ops)
+    fg_c, alpha_c, fg_upscale = _place(plan, rng, "foreground", fg, alpha, recipe.composition.placement.scale,
+                                       ops, background=bg)
     extras = _extra_foregrounds(plan, split, fg_index, rng("multi_foreground"))
     if extras:
         layers = [(fg_c, alpha_c)]
         r = rng("multi_order")
         for k, pos in enumerate(extras):
-            f, a, _ = _augment_and_place(plan, plan.foregrounds[split][pos], rng, f"foreground{k + 2}",
-                                         recipe.composition.multi_foreground.scale, ops)
+            tag = f"foreground{k + 2}"
+            f, a = _augment_foreground(plan, plan.foregrounds[split][pos], rng, tag, ops)
+            f, a, _ = _place(plan, rng, tag, f, a, recipe.composition.multi_foreground.scale, ops)
             behind = bool(r.random() < recipe.composition.multi_foreground.behind_p)
             layers.append((f, a)) if behind else layers.insert(0, (f, a))
             ops.append({"op": "over", "target": f"foreground{k + 2}", "behind": behind})
         fg_f, alpha_c = over(layers)
         fg_c = np.clip(np.rint(fg_f * 255.0), 0, 255).astype(np.uint8)
 
-    bg, bg_upscale = _fit_background(plan, bg_item, rng, ops)
+    ops.extend(bg_ops)
     fg_c, bg, realism_ops = pre_composite(rng, recipe, fg_c, alpha_c, bg, fg_upscale=fg_upscale,
                                           bg_upscale=bg_upscale)
     ops.extend(realism_ops)

@@ -168,3 +168,32 @@ def test_fit_weights_reach_the_scores(tmp_path, cache):
         plans[colour] = make_plan(recipe, recipe_sha256(recipe), fgs, bgs).bg_scores["train"]
     assert np.all(plans[0.0] >= plans[1.0] - 1e-9)  # a penalty term removed: scores can only rise
     assert np.any(plans[0.0] > plans[1.0] + 1e-3)
+
+
+def test_framing_keeps_the_calmest_of_the_sampled_placements(tmp_path, cache):
+    from augment.placement import sample_placement
+    from synth.sample import step_rng
+
+    plain = _build(tmp_path, cache, "plain", _recipe())
+    framed = _build(tmp_path, cache, "framed", _recipe(composition={"framing": {"candidates": 4}}))
+    moved = 0
+    for key in plain:
+        meta_plain, meta = json.loads(plain[key]["meta.json"]), json.loads(framed[key]["meta.json"])
+        frame = next(op for op in meta["ops"] if op["op"] == "frame")
+        place = next(op for op in meta["ops"] if op["op"] == "place" and op["target"] == "foreground")
+        place_plain = next(op for op in meta_plain["ops"] if op["op"] == "place")
+        assert not any(op["op"] == "frame" for op in meta_plain["ops"])
+        busy = np.array([np.inf if b is None else b for b in frame["busyness"]])
+        assert frame["candidates"] == 4 and frame["chosen"] == int(np.argmin(busy))
+        # the candidates replay from the sample's placement generator; the first is the unframed draw
+        r = step_rng(meta["seed"], meta["split"], meta["index"], "foreground_placement")
+        draws = [sample_placement(r, tuple(place["src_hw"]), (128, 128), scale=(0.6, 1.0)).to_dict()
+                 for _ in range(4)]
+        assert draws[0] == {k: place_plain[k] for k in draws[0]}
+        assert draws[frame["chosen"]] == {k: place[k] for k in draws[0]}
+        moved += frame["chosen"] != 0
+        # framing moves the subject, not the background
+        assert framed[key]["bg.jpg"] == plain[key]["bg.jpg"]
+        if frame["chosen"] == 0:
+            assert framed[key]["image.png"] == plain[key]["image.png"]
+    assert moved >= 2

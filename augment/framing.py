@@ -1,0 +1,112 @@
+"""Framing: which part of the background the subject stands against.
+
+A photographer puts the subject against a calm part of the scene: a strong edge, a
+lamp or another person cut by the subject's outline makes a confusing picture, and
+for a matting model an ambiguous one (which side of that edge is the subject?).  A
+composite that drops the subject at a uniformly random position does this often.
+:func:`busyness_around` measures the luminance contrast of the background in a band
+just outside the subject's outline; a caller samples a few placements and keeps the
+calmest (:func:`calmest`), which leaves every position possible but favours the ones
+a camera would frame.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from augment.placement import Placement, apply_placement
+from augment.targets import check_array
+
+__all__ = ["busyness_around", "calmest", "framing_busyness"]
+
+_MIN_RING = 16  # fewer background pixels around the subject than this: not measurable
+
+
+def busyness_around(lightness: np.ndarray, alpha: np.ndarray, reach_px: float) -> float:
+    """Std of the background's lightness within ``reach_px`` outside the subject.
+
+    Args:
+        lightness: ``float32 (H, W)``, CIELAB L (0..100) of the background.
+        alpha: ``float32 (H, W)`` in ``[0, 1]``, the subject placed on the same canvas.
+        reach_px: width of the band outside the outline (``alpha <= 0.05``), px, > 0.
+    Returns:
+        The std in L units; ``nan`` when the band holds fewer than 16 pixels (the
+        subject covers nearly all of the canvas).
+    """
+    if lightness.shape != alpha.shape or lightness.ndim != 2:
+        raise ValueError(f"lightness {lightness.shape} and alpha {alpha.shape} must be the same (H, W)")
+    if not reach_px > 0:
+        raise ValueError(f"reach_px must be > 0, got {reach_px!r}")
+    outside = (alpha <= 0.05).astype(np.uint8)
+    if outside.all():
+        return math.nan  # no subject on the canvas: nothing to frame
+    # distance of every outside pixel to the nearest subject pixel
+    dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)
+    band = (outside > 0) & (dist <= np.float32(reach_px))
+    if np.count_nonzero(band) < _MIN_RING:
+        return math.nan
+    return float(lightness[band].std())
+
+
+def framing_busyness(
+    placements: Sequence[Placement],
+    alpha: np.ndarray,
+    background: np.ndarray,
+    *,
+    reach: float = 0.04,
+    side: int = 160,
+) -> np.ndarray:
+    """:func:`busyness_around` for each candidate placement of one foreground.
+
+    Everything is measured on copies shrunk to a ``side`` px long side (area average):
+    what matters is contrast at the scale of the subject, and each candidate costs
+    well under a millisecond.
+
+    Args:
+        placements: candidates from :func:`augment.placement.sample_placement`, all for
+            ``alpha`` and the background's canvas.
+        alpha: ``float32 (h, w)`` in ``[0, 1]``, the foreground's alpha before placement.
+        background: ``uint8 (H, W, 3)`` RGB, the background fitted to the canvas.
+        reach: band width as a fraction of the canvas's long side, in ``(0, 0.5]``.
+        side: long side of the working copies, px.
+    Returns:
+        ``float64 (len(placements),)``, L std per candidate (``nan``: not measurable).
+    """
+    if not placements:
+        raise ValueError("placements must not be empty")
+    if background.dtype != np.uint8 or background.ndim != 3 or background.shape[2] != 3:
+        raise ValueError(f"background must be uint8 (H, W, 3) RGB, got {background.dtype} {background.shape}")
+    if not 0 < reach <= 0.5:
+        raise ValueError(f"reach must be in (0, 0.5], got {reach!r}")
+    if side < 16:
+        raise ValueError(f"side must be >= 16, got {side!r}")
+    check_array(alpha)
+    canvas = background.shape[:2]
+    for p in placements:
+        if tuple(p.canvas_hw) != canvas or tuple(p.src_hw) != alpha.shape[:2]:
+            raise ValueError(f"placement for {p.src_hw} on {p.canvas_hw} does not fit alpha {alpha.shape[:2]} "
+                             f"on background {canvas}")
+    f = min(1.0, side / max(canvas))
+    small_hw = (max(1, round(canvas[0] * f)), max(1, round(canvas[1] * f)))
+    small = cv2.resize(background, small_hw[::-1], interpolation=cv2.INTER_AREA)
+    lightness = cv2.cvtColor(small.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_RGB2Lab)[..., 0]
+    reach_px = max(reach * max(small_hw), 1.0)
+    out = np.empty(len(placements), np.float64)
+    for i, p in enumerate(placements):
+        size = (max(1, round(p.size_hw[0] * f)), max(1, round(p.size_hw[1] * f)))
+        shrunk = Placement(src_hw=p.src_hw, canvas_hw=small_hw, scale=p.scale * f, size_hw=size,
+                           top=math.floor(p.top * f), left=math.floor(p.left * f))
+        out[i] = busyness_around(lightness, apply_placement(shrunk, alpha, small_hw, "alpha"), reach_px)
+    return out
+
+
+def calmest(busyness: np.ndarray) -> int:
+    """Index of the calmest candidate (lowest busyness; ``nan`` counts as worst, ties go to
+    the earliest, so the first candidate wins when nothing can be measured)."""
+    b = np.asarray(busyness, np.float64)
+    if b.ndim != 1 or b.size == 0:
+        raise ValueError(f"busyness must be a non-empty 1-D array, got shape {b.shape}")
+    return int(np.argmin(np.where(np.isfinite(b), b, np.inf))) if np.isfinite(b).any() else 0
