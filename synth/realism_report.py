@@ -63,6 +63,7 @@ __all__ = [
     "measure_image",
     "measure_photos",
     "quantile_table",
+    "ratio_interval",
     "sampling_floor",
     "wasserstein",
 ]
@@ -192,6 +193,35 @@ def sampling_floor(reference: Sequence[float] | np.ndarray, n: int, *, draws: in
     return float(np.mean([wasserstein(draw(n), draw(ref.size)) for _ in range(draws)]))
 
 
+def ratio_interval(reference: Sequence[Mapping[str, float]], candidate: Sequence[Mapping[str, float]],
+                   baseline: Sequence[Mapping[str, float]], key: str, *, draws: int = 200, level: float = 0.9,
+                   seed: int = 0) -> tuple[float, float]:
+    """Bootstrap interval of ``W(candidate, real) / W(baseline, real)`` for one indicator.
+
+    Both datasets' composites are resampled with replacement (the reference is held fixed:
+    its own sampling error is what :func:`sampling_floor` describes), so the interval shows
+    how much the ratio would move with another draw of the same number of composites, e.g.
+    another recipe seed. A target met by the point estimate but not by the whole interval
+    is not a robust pass. Seeded, deterministic; ``(nan, nan)`` when a side has no values.
+    """
+    if not 0.0 < level < 1.0 or draws < 1:
+        raise ValueError(f"level must be in (0, 1) and draws >= 1, got {level!r}, {draws!r}")
+    ref, _ = _values(reference, key)
+    cand, _ = _values(candidate, key)
+    base, _ = _values(baseline, key)
+    if not (ref.size and cand.size and base.size):
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    ratios = []
+    for _ in range(draws):
+        b = wasserstein(rng.choice(base, base.size), ref)
+        c = wasserstein(rng.choice(cand, cand.size), ref)
+        ratios.append(c / b if b > 0 else (0.0 if c == 0 else math.inf))
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(np.asarray(ratios, np.float64), [tail, 1.0 - tail])
+    return float(lo), float(hi)
+
+
 @dataclass(frozen=True)
 class IndicatorComparison:
     """One indicator: the reference and each dataset's median, distance to it and nan count."""
@@ -243,17 +273,20 @@ def compare(reference: Sequence[Mapping[str, float]], datasets: Mapping[str, Seq
 
 
 def format_table(rows: Sequence[IndicatorComparison], baseline: str, candidate: str,
-                 max_ratio: float = 0.5) -> str:
+                 max_ratio: float = 0.5, intervals: Mapping[str, tuple[float, float]] | None = None) -> str:
     """A plain-text table: medians, W(dataset, real), the ratio candidate/baseline, pass/fail.
 
     An indicator passes when ``W(candidate, real) <= max_ratio * W(baseline, real)``.  When
     the rows carry a :func:`sampling_floor`, two last columns show it and whether the target
     ``max_ratio * W(baseline, real)`` lies above it (``measurable``): below the floor no
     dataset, not even one drawn from the real photos' population, can be shown to meet it.
+    ``intervals`` (indicator -> (low, high), from :func:`ratio_interval`) adds a column with
+    the ratio's bootstrap interval.
     """
     with_floor = any(math.isfinite(r.floor) for r in rows)
     head = ["indicator", "real median", f"{baseline} median", f"{candidate} median",
-            f"W({baseline},real)", f"W({candidate},real)", "ratio", "pass"] + (
+            f"W({baseline},real)", f"W({candidate},real)", "ratio"] + (["ratio interval"] if intervals else []) + [
+            "pass"] + (
         ["W floor", "measurable"] if with_floor else [])
     lines = []
     for r in rows:
@@ -261,7 +294,9 @@ def format_table(rows: Sequence[IndicatorComparison], baseline: str, candidate: 
         ok = math.isfinite(ratio) and ratio <= max_ratio
         lines.append([r.indicator, f"{r.reference_median:.3f}", f"{r.medians[baseline]:.3f}",
                       f"{r.medians[candidate]:.3f}", f"{r.distances[baseline]:.3f}",
-                      f"{r.distances[candidate]:.3f}", f"{ratio:.2f}", "PASS" if ok else "FAIL"]
+                      f"{r.distances[candidate]:.3f}", f"{ratio:.2f}"]
+                     + ([_interval_text(intervals.get(r.indicator))] if intervals else [])
+                     + ["PASS" if ok else "FAIL"]
                      + ([f"{r.floor:.3f}", "yes" if r.measurable(baseline, max_ratio) else "no"]
                         if with_floor else []))
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
@@ -271,6 +306,10 @@ def format_table(rows: Sequence[IndicatorComparison], baseline: str, candidate: 
 
     out = [fmt(head), "-+-".join("-" * w for w in widths)] + [fmt(line) for line in lines]
     return "\n".join(out)
+
+
+def _interval_text(interval: tuple[float, float] | None) -> str:
+    return "-" if interval is None else f"{interval[0]:.2f}-{interval[1]:.2f}"
 
 
 def quantile_table(reference: Sequence[Mapping[str, float]], datasets: Mapping[str, Sequence[Mapping[str, float]]],

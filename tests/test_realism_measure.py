@@ -16,6 +16,7 @@ from synth.realism_report import (
     measure_dataset,
     measure_image,
     measure_photos,
+    ratio_interval,
     sampling_floor,
     wasserstein,
 )
@@ -200,3 +201,23 @@ def test_spill_residual_tells_an_estimated_f_from_the_photo_used_as_f(shared_dat
             spill[method] = spill_residual(comp, alpha, 12.0)
         assert spill["photo"] > 1.2 * max(spill["blur_fusion"], spill["ml"]), (name, spill)
         assert spill["photo"] > real and abs(spill["ml"] - real) < abs(spill["photo"] - real), (name, real, spill)
+
+
+def test_ratio_interval_brackets_the_ratio_and_says_when_a_pass_is_fragile():
+    rng = np.random.default_rng(4)
+    ref = [{"x": float(v)} for v in rng.normal(size=18)]
+    far = [{"x": float(v)} for v in rng.normal(2.0, 1.0, size=300)]
+    near = [{"x": float(v)} for v in rng.normal(0.2, 1.0, size=300)]
+    mid = [{"x": float(v)} for v in rng.normal(1.0, 1.0, size=300)]
+    point = compare(ref, {"far": far, "near": near, "mid": mid}, ("x",))[0]
+    lo, hi = ratio_interval(ref, near, far, "x", draws=100)
+    assert lo < point.ratio("near", "far") < hi < 0.5  # a clear pass: the whole interval is below
+    assert (lo, hi) == ratio_interval(ref, near, far, "x", draws=100)  # seeded
+    lo_m, hi_m = ratio_interval(ref, mid, far, "x", draws=100)
+    assert lo_m < point.ratio("mid", "far") < hi_m and hi_m - lo_m > 0.05  # an interval, not a point
+    assert hi - lo < hi_m - lo_m or hi < lo_m
+    assert all(math.isnan(v) for v in ratio_interval(ref, [], far, "x"))
+    with pytest.raises(ValueError, match="level"):
+        ratio_interval(ref, near, far, "x", level=1.0)
+    table = format_table([point], "far", "near", intervals={"x": (lo, hi)})
+    assert "ratio interval" in table.splitlines()[0] and f"{lo:.2f}-{hi:.2f}" in table.splitlines()[2]
