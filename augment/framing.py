@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from augment.harmonize import _to_lab
 from augment.placement import Placement, apply_placement
 from augment.targets import check_array
 
@@ -92,7 +93,7 @@ def framing_busyness(
     f = min(1.0, side / max(canvas))
     small_hw = (max(1, round(canvas[0] * f)), max(1, round(canvas[1] * f)))
     small = cv2.resize(background, small_hw[::-1], interpolation=cv2.INTER_AREA)
-    lightness = cv2.cvtColor(small.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_RGB2Lab)[..., 0]
+    lightness = _to_lab(small)[..., 0]
     reach_px = max(reach * max(small_hw), 1.0)
     out = np.empty(len(placements), np.float64)
     for i, p in enumerate(placements):

@@ -189,7 +189,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
             f, a, _ = _place(plan, rng, tag, f, a, recipe.composition.multi_foreground.scale, ops)
             behind = bool(r.random() < recipe.composition.multi_foreground.behind_p)
             layers.append((f, a)) if behind else layers.insert(0, (f, a))
-            ops.append({"op": "over", "target": f"foreground{k + 2}", "behind": behind})
+            ops.append({"op": "over", "target": tag, "behind": behind})
         fg_f, alpha_c = over(layers)
         fg_c = np.clip(np.rint(fg_f * 255.0), 0, 255).astype(np.uint8)
 
