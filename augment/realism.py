@@ -29,6 +29,7 @@ __all__ = [
     "add_sensor_noise",
     "apply_shrunk",
     "defocus",
+    "estimate_noise_floor",
     "estimate_noise_sigma",
     "estimate_sharpness",
     "jpeg_recompress",
@@ -183,6 +184,77 @@ def estimate_noise_sigma(image: np.ndarray, mask: np.ndarray | None = None) -> f
         return _robust_sigma(resp, valid, integer_valued)
     sigmas = [_robust_sigma(resp[..., c], valid, integer_valued) for c in range(resp.shape[2])]
     return float(np.sqrt(np.mean(np.square(sigmas))))
+
+
+_ABS_TO_SIGMA = math.sqrt(math.pi / 2.0) / 6.0  # Immerkær: sigma = sqrt(pi/2) mean|r| / 6
+
+
+def _block_sigmas(levels: np.ndarray, valid: np.ndarray, block: int) -> np.ndarray:
+    """Immerkær sigma (mean-absolute form, RMS over channels) of each ``block``-px tile
+    with at least 3/4 of its pixels valid; float64 (n,)."""
+    h, w = valid.shape
+    hb, wb = h // block, w // block
+    if hb == 0 or wb == 0:
+        return np.zeros(0)
+    resp = cv2.filter2D(levels[: hb * block, : wb * block], cv2.CV_32F, _IMMERKAER,
+                        borderType=cv2.BORDER_REFLECT_101)
+    np.abs(resp, out=resp)
+    v = valid[: hb * block, : wb * block].astype(np.float32)
+    resp *= v if resp.ndim == 2 else v[..., None]
+    # an area resize by a whole factor is the exact mean of each tile
+    sums = cv2.resize(resp, (wb, hb), interpolation=cv2.INTER_AREA).reshape(hb * wb, -1).astype(np.float64)
+    shares = cv2.resize(v, (wb, hb), interpolation=cv2.INTER_AREA).reshape(-1).astype(np.float64)
+    keep = shares >= 0.75
+    mean_abs = sums[keep] / shares[keep][:, None]
+    return np.sqrt(np.mean(np.square(mean_abs * _ABS_TO_SIGMA), axis=1))
+
+
+@functools.lru_cache(maxsize=8)
+def _floor_bias(block: int, quantile: float) -> float:
+    """The ``quantile`` of block sigmas over unit white noise (fixed seed): the low
+    quantile of a texture-free image reads this fraction of the true sigma."""
+    noise = np.random.default_rng(0).standard_normal((512, 512, 3)).astype(np.float32)
+    return float(np.quantile(_block_sigmas(noise, np.ones((512, 512), bool), block), quantile))
+
+
+def estimate_noise_floor(image: np.ndarray, mask: np.ndarray | None = None, *, block: int = 16,
+                         quantile: float = 0.1, min_blocks: int = 8) -> float:
+    """Noise standard deviation in levels, read in the flattest parts of the image.
+
+    :func:`estimate_noise_sigma` takes the median response over the whole region, which
+    fine texture (hair, fabric, foliage) inflates when it covers much of it.  Here the
+    region is cut into ``block`` x ``block`` tiles, each gets its own Immerkær sigma, and
+    the ``quantile`` of those (the flattest tiles: skin, a wall, a sky) is divided by
+    what that quantile reads on pure white noise, so a texture-free image reads its true
+    sigma.  Clipped pixels (0 or 255 in a channel) are left out: they carry no noise.
+
+    Args:
+        image: ``uint8 (H, W, 3)``/``(H, W)`` or ``float32`` in ``[0, 1]``.
+        mask: optional bool-like ``(H, W)``; only pixels whose 3x3 neighbourhood is inside
+            it (and unclipped) count.
+        block: tile side in px, >= 4.
+        quantile: in ``(0, 1)``.
+        min_blocks: fewer usable tiles than this gives ``nan``.
+    Returns:
+        sigma >= 0 in levels, or ``nan``.
+    """
+    _check_image(image, allow_grey=True)
+    if not (block >= 4 and 0.0 < quantile < 1.0 and min_blocks >= 1):
+        raise ValueError(f"need block >= 4, 0 < quantile < 1, min_blocks >= 1; got {block!r}, {quantile!r}, "
+                         f"{min_blocks!r}")
+    m = _check_mask(mask, image.shape[:2])
+    levels = _to_levels(image)
+    if image.dtype == np.uint8:
+        lo, hi = ((1,) * image.shape[2], (254,) * image.shape[2]) if image.ndim == 3 else (1, 254)
+        unclipped = cv2.inRange(image, lo, hi) > 0
+    else:
+        clipped = (levels <= 0.5) | (levels >= 254.5)
+        unclipped = ~(clipped.any(axis=2) if clipped.ndim == 3 else clipped)
+    valid = _valid_interior(unclipped if m is None else unclipped & m, image.shape[:2])
+    sigmas = _block_sigmas(levels, valid, block)
+    if sigmas.size < min_blocks:
+        return float("nan")
+    return float(np.quantile(sigmas, quantile)) / _floor_bias(block, quantile)
 
 
 _DX = np.array([[-0.5, 0.0, 0.5]], dtype=np.float32)

@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from augment.backdrop import backdrop_contrast_factor, contrast_ratio, scale_contrast
 from augment.harmonize import harmonize_with_details, sample_harmonization
 from augment.realism import (
     NoiseParams,
     add_sensor_noise,
     defocus,
-    estimate_noise_sigma,
+    estimate_noise_floor,
     estimate_sharpness,
     jpeg_recompress,
     match_resolution,
@@ -44,7 +45,7 @@ def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 def pre_composite(rng_for: RngFor, recipe: Recipe, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *,
                   fg_upscale: float, bg_upscale: float) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
-    """Harmonise F toward B, match resolution, defocus B or match F's sharpness.
+    """Harmonise F toward B, match resolution, defocus B or match F's sharpness, calm B.
 
     fg, bg: uint8 (H, W, 3) canvas layers; alpha: float32 (H, W) in [0, 1], read only.
     fg_upscale / bg_upscale: how much each layer was enlarged to reach the canvas (> 1 means
@@ -84,13 +85,25 @@ def pre_composite(rng_for: RngFor, recipe: Recipe, fg: np.ndarray, alpha: np.nda
                 fg = _gaussian_blur(fg, sigma)
                 ops.append({"op": "match_sharpness", "target": "foreground", "sigma": sigma,
                             "target_sharpness": target})
+
+    r = rng_for("backdrop")
+    u_apply, u_ratio = r.uniform(size=2)
+    if u_apply < real.backdrop.p:
+        lo, hi = real.backdrop.ratio
+        target = lo + (hi - lo) * u_ratio
+        ratio = contrast_ratio(fg, alpha, bg)
+        factor = backdrop_contrast_factor(ratio, target)
+        if factor < 0.99:
+            bg = scale_contrast(bg, alpha, factor)
+            ops.append({"op": "backdrop_contrast", "target": "background", "factor": factor,
+                        "ratio": ratio, "target_ratio": target})
     return fg, bg, ops
 
 
 def _noise_compensation(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, limit: float) -> tuple[float, str]:
     """Noise std to add to the cleaner layer's region so F and B carry the same noise."""
-    sigma_f = estimate_noise_sigma(fg, alpha > 0.95)
-    sigma_b = estimate_noise_sigma(bg, alpha < 0.05)
+    sigma_f = estimate_noise_floor(fg, alpha > 0.95)
+    sigma_b = estimate_noise_floor(bg, alpha < 0.05)
     if not (math.isfinite(sigma_f) and math.isfinite(sigma_b)):
         return 0.0, "none"
     extra = math.sqrt(abs(sigma_b**2 - sigma_f**2))

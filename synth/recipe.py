@@ -287,16 +287,35 @@ class DefocusSpec(_Model):
         return _check_range(v, 0.0, 64.0, "radius")
 
 
+class BackdropSpec(_Model):
+    """Lower the background's contrast toward a ratio to the subject's (augment.backdrop).
+
+    With probability `p`, a target ratio (background lightness std / subject's) is drawn
+    uniformly from `ratio`; a background above it has its contrast scaled down to it, one
+    below keeps its own. Off by default.
+    """
+
+    p: float = Field(0.0, ge=0.0, le=1.0)
+    ratio: Range = (0.45, 1.0)
+
+    @field_validator("ratio")
+    @classmethod
+    def _ratio(cls, v: Range) -> Range:
+        return _check_range(v, 0.05, 4.0, "ratio")
+
+
 class NoiseSpec(_Model):
     """Sensor-like noise added to the composite after compositing (F and B share it).
 
     `compensate` first adds the missing noise to the cleaner layer (alpha-weighted) so the
-    foreground and background regions carry the same noise level before the common noise.
+    foreground and background regions carry the same noise level before the common noise;
+    each layer's level is read in its flattest tiles (`augment.realism.estimate_noise_floor`),
+    so that fine texture (hair, fabric) is not taken for noise.
     """
 
     p: float = Field(0.7, ge=0.0, le=1.0)
     sigma: Range = (0.5, 5.0)
-    compensate: bool = False  # off by default: the estimator reads fine texture as noise (bench_realism)
+    compensate: bool = False
     max_compensation: float = Field(6.0, ge=0.0, le=50.0)
 
     @field_validator("sigma")
@@ -325,6 +344,7 @@ class RealismSpec(_Model):
     resolution_match: bool = True
     defocus: DefocusSpec = DefocusSpec()
     sharpness_match_p: float = Field(0.5, ge=0.0, le=1.0)  # when not defocused: blur F down to B's sharpness
+    backdrop: BackdropSpec = BackdropSpec()
     noise: NoiseSpec = NoiseSpec()
     jpeg: JpegSpec = JpegSpec()
 

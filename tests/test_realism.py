@@ -13,6 +13,7 @@ from augment.realism import (
     NoiseParams,
     add_sensor_noise,
     defocus,
+    estimate_noise_floor,
     estimate_noise_sigma,
     estimate_sharpness,
     jpeg_recompress,
@@ -76,6 +77,45 @@ def test_noise_sigma_in_a_region_and_robust_to_edges():
     assert np.isnan(estimate_noise_sigma(img, np.zeros((256, 256), bool)))
     with pytest.raises(ValueError, match="mask must have shape"):
         estimate_noise_sigma(img, right[:10])
+
+
+@pytest.mark.parametrize("sigma", [1.0, 3.0, 6.0])
+def test_noise_floor_reads_the_true_sigma_of_a_texture_free_image(sigma):
+    rng = np.random.default_rng(int(sigma * 7))
+    smooth = _smooth()
+    noisy = np.clip(smooth + rng.normal(0, sigma, smooth.shape), 0, 255).round().astype(np.uint8)
+    assert estimate_noise_floor(noisy) == pytest.approx(sigma, rel=0.1)
+    assert estimate_noise_floor(noisy.astype(np.float32) / 255) == pytest.approx(sigma, rel=0.1)
+    # a noise field twice as strong reads twice as much
+    noisier = np.clip(smooth + 2 * (noisy.astype(np.float32) - smooth), 0, 255).round().astype(np.uint8)
+    assert estimate_noise_floor(noisier) == pytest.approx(2 * estimate_noise_floor(noisy), rel=0.1)
+
+
+def test_noise_floor_sees_through_texture_that_the_median_reads_as_noise():
+    # 3/4 of the picture is fine texture (hair, fabric), 1/4 is flat: both carry noise of std 2
+    rng = np.random.default_rng(5)
+    img = np.full((256, 256, 3), 120.0, np.float32)
+    img[:192] += rng.normal(0, 25, (192, 256, 3))  # texture: strong, pixel-scale
+    img += rng.normal(0, 2.0, img.shape)
+    img = np.clip(img, 0, 255).round().astype(np.uint8)
+    assert estimate_noise_sigma(img) > 10.0
+    assert estimate_noise_floor(img) == pytest.approx(2.0, rel=0.2)
+    # clipped pixels carry no noise and are left out, not read as a noise-free region
+    burnt = img.copy()
+    burnt[:, :128] = 255
+    assert estimate_noise_floor(burnt) == pytest.approx(2.0, rel=0.2)
+
+
+def test_noise_floor_needs_enough_tiles_and_valid_arguments():
+    img = np.full((64, 64, 3), 100, np.uint8)
+    assert np.isnan(estimate_noise_floor(img[:20, :20]))  # one tile
+    mask = np.zeros((64, 64), bool)
+    assert np.isnan(estimate_noise_floor(img, mask))
+    assert estimate_noise_floor(img) == 0.0
+    with pytest.raises(ValueError, match="quantile"):
+        estimate_noise_floor(img, quantile=1.0)
+    with pytest.raises(ValueError, match="mask must have shape"):
+        estimate_noise_floor(img, mask[:10])
 
 
 # --------------------------------------------------------------------------- sharpness

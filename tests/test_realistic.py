@@ -81,6 +81,33 @@ def test_noise_goes_to_the_composite_only(tmp_path, cache):
         assert [op["op"] for op in post] == ["noise"] and 6.0 <= post[0]["params"]["sigma"] <= 8.0
 
 
+def test_noise_compensation_gives_a_clean_background_the_textured_foregrounds_own_noise():
+    from augment.realism import estimate_noise_floor
+    from synth.realism_steps import post_composite, replay_post_composite
+
+    rng = np.random.default_rng(4)
+    h, w = 192, 192
+    alpha = np.zeros((h, w), np.float32)
+    alpha[:, : w // 2] = 1.0
+    # F: a photo's subject with noise of std 3, hair-like texture on 3/4 of it; B: upscaled and
+    # defocused, noise-free
+    fg = np.full((h, w, 3), 120.0, np.float32)
+    fg[: 3 * h // 4] += rng.normal(0, 25, (3 * h // 4, w, 3))
+    fg = np.clip(fg + rng.normal(0, 3.0, fg.shape), 0, 255).round().astype(np.uint8)
+    bg = np.full((h, w, 3), 90, np.uint8)
+    image = np.where(alpha[..., None] > 0.5, fg, bg)
+    recipe = parse_recipe(_recipe(realism={"noise": {"p": 1.0, "sigma": [1.0, 1.0], "compensate": True}}))
+    out, ops = post_composite(lambda step: np.random.default_rng(0), recipe, image, alpha, fg, bg)
+    (op,) = ops
+    assert op["compensation_target"] == "background" and op["compensation_sigma"] == pytest.approx(3.0, rel=0.15)
+    f_level = estimate_noise_floor(out, alpha > 0.95)
+    assert estimate_noise_floor(out, alpha < 0.05) == pytest.approx(f_level, rel=0.15)
+    # what meta.json records replays the same bytes from the stored layers' composite
+    assert np.array_equal(replay_post_composite(image, alpha, ops), out)
+    # the median reading takes F's texture for noise and would have given B several times too much
+    assert estimate_noise_sigma(fg, alpha > 0.95) > 3 * f_level
+
+
 def _lab_mean(img: np.ndarray, weight: np.ndarray) -> np.ndarray:
     lab = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_RGB2Lab).reshape(-1, 3)
     w = weight.reshape(-1) / weight.sum()
@@ -197,3 +224,28 @@ def test_framing_keeps_the_calmest_of_the_sampled_placements(tmp_path, cache):
         if frame["chosen"] == 0:
             assert framed[key]["image.png"] == plain[key]["image.png"]
     assert moved >= 2
+
+
+def test_backdrop_step_lowers_only_the_background_contrast_to_the_drawn_ratio(tmp_path, cache):
+    from augment.backdrop import contrast_ratio
+
+    lossless = {"output": {"samples_per_shard": 8, "image_format": "png", "layer_format": "png"}}
+    plain = _build(tmp_path, cache, "plain", _recipe(**lossless))
+    calm = _build(tmp_path, cache, "calm", _recipe(**lossless, realism={"backdrop": {"p": 1.0, "ratio": [0.3, 0.5]}}))
+    lowered = 0
+    for key in plain:
+        before, after = plain[key], calm[key]
+        assert after["alpha.png"] == before["alpha.png"] and after["fg.png"] == before["fg.png"]
+        ops = [op for op in json.loads(after["meta.json"])["ops"] if op["op"] == "backdrop_contrast"]
+        if not ops:
+            assert after["bg.png"] == before["bg.png"]
+            continue
+        (op,) = ops
+        lowered += 1
+        alpha, fg = decode_alpha(before["alpha.png"]), decode_rgb(before["fg.png"])
+        # the recorded ratio is the unchanged layers' (up to the 8-bit alpha stored); after the step
+        # the backdrop sits at the target
+        assert op["ratio"] == pytest.approx(contrast_ratio(fg, alpha, decode_rgb(before["bg.png"])), rel=0.01)
+        assert 0.3 <= op["target_ratio"] <= 0.5 and op["factor"] == pytest.approx(op["target_ratio"] / op["ratio"])
+        assert contrast_ratio(fg, alpha, decode_rgb(after["bg.png"])) == pytest.approx(op["target_ratio"], rel=0.1)
+    assert lowered >= 4

@@ -1,0 +1,133 @@
+"""Backdrop contrast: a background as calm, next to its subject, as real photos show it.
+
+Behind a photographed subject the scene is out of focus, usually less lit than the
+subject and veiled by the lens's flare, so its contrast is lower than the subject's:
+on the alphamatting photos the backdrop's lightness std is 0.42-1.03x the subject's
+(median 0.64).  Everyday photos used as backgrounds were shot with their own subject in
+focus and lit, and keep their full contrast (the 70 in ``../shared/data``: 1.0-1.8x the
+alphamatting subjects' median), which defocus alone does not remove: defocus
+takes out fine detail, not the large light/dark structure of a scene.
+:func:`backdrop_contrast_factor` says by how much to lower the background's contrast so
+that its ratio to the subject's is a target; :func:`scale_contrast` applies it (about
+the visible background's mean colour, so its mean light and colour are kept).
+The alpha and the foreground are untouched.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from augment.harmonize import _from_lab, _to_lab, _weighted_stats
+
+__all__ = ["backdrop_contrast_factor", "contrast_ratio", "scale_contrast"]
+
+_SIDE = 160  # statistics on copies shrunk to this long side: contrast at the scale of the subject
+_MIN_PIXELS = 16  # fewer pixels in either band: not measurable
+
+
+def _check(name: str, arr: np.ndarray, dtype: type, ndim: int) -> None:
+    if not (isinstance(arr, np.ndarray) and arr.dtype == dtype and arr.ndim == ndim
+            and (ndim == 2 or arr.shape[2] == 3) and min(arr.shape[:2]) >= 1):
+        what = f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
+        want = "(H, W)" if ndim == 2 else "(H, W, 3)"
+        raise ValueError(f"{name} must be {np.dtype(dtype).name} {want}, got {what}")
+
+
+def _shrunk(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    f = side / max(h, w)
+    if f >= 1.0:
+        return image
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def contrast_ratio(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *, reach: float = 0.04,
+                   side: int = _SIDE) -> float:
+    """Lightness std of the background just outside the subject over the subject's just inside.
+
+    Both on bands ``reach`` (a fraction of the canvas's long side) wide along the outline:
+    ``alpha <= 0.05`` outside, ``alpha >= 0.95`` inside, where a viewer (or a matting
+    model) compares the two.  CIELAB L, on copies shrunk to a ``side`` px long side.
+
+    Args:
+        fg, bg: ``uint8 (H, W, 3)`` RGB canvas layers.
+        alpha: ``float32 (H, W)`` in ``[0, 1]``.
+        reach: band width, in ``(0, 0.5]``.
+    Returns:
+        The ratio (> 0); ``nan`` when either band holds under 16 pixels or the subject's
+        band is flat (std under 0.5 L).
+    """
+    _check("fg", fg, np.uint8, 3)
+    _check("bg", bg, np.uint8, 3)
+    _check("alpha", alpha, np.float32, 2)
+    if fg.shape != bg.shape or alpha.shape != fg.shape[:2]:
+        raise ValueError(f"fg {fg.shape}, bg {bg.shape} and alpha {alpha.shape} must share (H, W)")
+    if not 0.0 < reach <= 0.5:
+        raise ValueError(f"reach must be in (0, 0.5], got {reach!r}")
+    a = _shrunk(alpha, side)
+    reach_px = np.float32(max(reach * max(a.shape), 1.0))
+    inside, outside = (a >= 0.95).astype(np.uint8), (a <= 0.05).astype(np.uint8)
+    # distanceTransform: distance of each non-zero pixel to the nearest zero one
+    band_b = (outside > 0) & (cv2.distanceTransform(outside, cv2.DIST_L2, 3) <= reach_px)
+    band_f = (inside > 0) & (cv2.distanceTransform(inside, cv2.DIST_L2, 3) <= reach_px)
+    if np.count_nonzero(band_b) < _MIN_PIXELS or np.count_nonzero(band_f) < _MIN_PIXELS:
+        return math.nan
+    sd_f = float(_to_lab(_shrunk(fg, side))[..., 0][band_f].std())
+    sd_b = float(_to_lab(_shrunk(bg, side))[..., 0][band_b].std())
+    if sd_f < 0.5:
+        return math.nan
+    return sd_b / sd_f
+
+
+def backdrop_contrast_factor(ratio: float, target: float) -> float:
+    """Gain on the background's contrast that brings ``ratio`` down to ``target``.
+
+    Never above 1: a background already calmer than the target keeps its contrast.
+
+    Args:
+        ratio: current background/subject contrast ratio (:func:`contrast_ratio`);
+            ``nan`` gives 1.
+        target: wanted ratio, > 0.
+    Returns:
+        The factor in ``(0, 1]``.
+    """
+    if not target > 0:
+        raise ValueError(f"target must be > 0, got {target!r}")
+    if not (math.isfinite(ratio) and ratio > target):
+        return 1.0
+    return target / ratio
+
+
+def scale_contrast(bg: np.ndarray, alpha: np.ndarray, factor: float) -> np.ndarray:
+    """Scale the background's lightness deviations from its visible mean by ``factor``.
+
+    ``L' = m + factor (L - m)`` in CIELAB, with ``m`` the ``(1 - alpha)``-weighted mean L
+    (the mean light of what shows); a and b (the colours) are kept.
+
+    Args:
+        bg: ``uint8 (H, W, 3)`` RGB.
+        alpha: ``float32 (H, W)`` in ``[0, 1]``, the subject on the same canvas.
+        factor: in ``(0, 1]``; 1 returns a copy.
+    Returns:
+        ``uint8 (H, W, 3)``.
+    """
+    _check("bg", bg, np.uint8, 3)
+    _check("alpha", alpha, np.float32, 2)
+    if alpha.shape != bg.shape[:2]:
+        raise ValueError(f"alpha {alpha.shape} must match bg {bg.shape[:2]}")
+    if not (0.0 < factor <= 1.0):
+        raise ValueError(f"factor must be in (0, 1], got {factor!r}")
+    if factor == 1.0:
+        return bg.copy()
+    lab = _to_lab(bg)
+    weight = 1.0 - alpha
+    if not float(weight.sum()) > 0:
+        weight = None  # the subject covers everything: the whole layer's mean
+    mean, _ = _weighted_stats(lab, weight)
+    lightness = lab[..., 0]
+    lightness *= np.float32(factor)
+    lightness += np.float32((1.0 - factor) * mean[0])
+    return _from_lab(lab)
