@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from augment.harmonize import _from_lab, _to_lab, _weighted_stats
+from augment.resize import shrink_long_side
 
 __all__ = ["backdrop_contrast_factor", "contrast_ratio", "scale_contrast"]
 
@@ -33,15 +34,6 @@ def _check(name: str, arr: np.ndarray, dtype: type, ndim: int) -> None:
         what = f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
         want = "(H, W)" if ndim == 2 else "(H, W, 3)"
         raise ValueError(f"{name} must be {np.dtype(dtype).name} {want}, got {what}")
-
-
-def _shrunk(image: np.ndarray, side: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    f = side / max(h, w)
-    if f >= 1.0:
-        return image
-    size = (max(1, round(w * f)), max(1, round(h * f)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def contrast_ratio(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *, reach: float = 0.04,
@@ -67,7 +59,7 @@ def contrast_ratio(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *, reach: 
         raise ValueError(f"fg {fg.shape}, bg {bg.shape} and alpha {alpha.shape} must share (H, W)")
     if not 0.0 < reach <= 0.5:
         raise ValueError(f"reach must be in (0, 0.5], got {reach!r}")
-    a = _shrunk(alpha, side)
+    a = shrink_long_side(alpha, side)
     reach_px = np.float32(max(reach * max(a.shape), 1.0))
     inside, outside = (a >= 0.95).astype(np.uint8), (a <= 0.05).astype(np.uint8)
     # distanceTransform: distance of each non-zero pixel to the nearest zero one
@@ -75,8 +67,8 @@ def contrast_ratio(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *, reach: 
     band_f = (inside > 0) & (cv2.distanceTransform(inside, cv2.DIST_L2, 3) <= reach_px)
     if np.count_nonzero(band_b) < _MIN_PIXELS or np.count_nonzero(band_f) < _MIN_PIXELS:
         return math.nan
-    sd_f = float(_to_lab(_shrunk(fg, side))[..., 0][band_f].std())
-    sd_b = float(_to_lab(_shrunk(bg, side))[..., 0][band_b].std())
+    sd_f = float(_to_lab(shrink_long_side(fg, side))[..., 0][band_f].std())
+    sd_b = float(_to_lab(shrink_long_side(bg, side))[..., 0][band_b].std())
     if sd_f < 0.5:
         return math.nan
     return sd_b / sd_f

@@ -33,6 +33,7 @@ __all__ = [
     "resize_to",
     "sample_cover_crop",
     "scaled_hw",
+    "shrink_long_side",
 ]
 
 
@@ -118,6 +119,16 @@ def resize_long_side(arr: np.ndarray, long_side: int, kind: Kind) -> np.ndarray:
     if h >= w:
         return resize_to(arr, (long_side, max(1, round(w * long_side / h))), kind)
     return resize_to(arr, (max(1, round(h * long_side / w)), long_side), kind)
+
+
+def shrink_long_side(arr: np.ndarray, side: int) -> np.ndarray:
+    """Area-average a larger image down so that max(H, W) == ``side``; a smaller one is
+    returned as is (statistics on a working copy: nothing is gained by enlarging)."""
+    h, w = check_array(arr)
+    scale = side / max(h, w)
+    if scale >= 1:
+        return arr
+    return cv2.resize(arr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
 def resize_short_side(arr: np.ndarray, short_side: int, kind: Kind) -> np.ndarray:

@@ -11,7 +11,8 @@ measures, for the very same samples in the same run:
   background file) and encoding its outputs (image, alpha, trimap, fg, bg, meta), nothing else.
 
 Four configurations: composition only, the recipe defaults' realism steps, portrait.yaml's
-harmonisation and realism steps, and those with portrait.yaml's framing.
+harmonisation, realism steps and framing, and the same without its backdrop contrast step and
+noise compensation (what those two cost).
 It prints samples/s per core, the ratio full / floor (target <= 2), and the peak RSS of
 whole builds of two sizes run in fresh subprocesses (target: independent of the size).
 Uses the real data in ../shared/data when present (photo + alpha foregrounds, real
@@ -48,14 +49,17 @@ REALISM_OFF = {"harmonization": {"p": 0.0},
                            "noise": {"p": 0.0}, "jpeg": {"p": 0.0}}}
 
 
-def _portrait_steps(framing: bool) -> dict:
-    """portrait.yaml's harmonisation and realism sections (and its framing: where the subject goes)."""
+def _portrait_steps(calming: bool) -> dict:
+    """portrait.yaml's harmonisation and realism sections and its framing; with ``calming=False``
+    without the backdrop contrast step and the noise compensation (to price those two)."""
     import yaml
 
     portrait = yaml.safe_load((ROOT / "recipes" / "portrait.yaml").read_text())
     steps = {k: portrait[k] for k in ("harmonization", "realism")}
-    if framing:
-        steps["composition"] = {"fg_estimation": "blur_fusion", "framing": portrait["composition"]["framing"]}
+    steps["composition"] = {"fg_estimation": "blur_fusion", "framing": portrait["composition"]["framing"]}
+    if not calming:
+        realism = steps["realism"]
+        steps["realism"] = {**realism, "backdrop": {"p": 0.0}, "noise": {**realism["noise"], "compensate": False}}
     return steps
 
 
@@ -135,8 +139,9 @@ def main() -> None:
         cache = Path(os.environ.get("SYNTH_BENCH_CACHE", tmp))
         for label, extra in (("composition only (realism steps off)", REALISM_OFF),
                              ("full realistic pipeline (recipe defaults)", {}),
-                             ("portrait.yaml's harmonisation and realism steps", _portrait_steps(False)),
-                             ("the same and portrait.yaml's framing", _portrait_steps(True))):
+                             ("portrait.yaml's steps without backdrop contrast and noise compensation",
+                              _portrait_steps(False)),
+                             ("portrait.yaml's harmonisation, realism steps and framing", _portrait_steps(True))):
             recipe = parse_recipe({**data, **extra})
             fgs, bgs, skipped = prepare_inputs(recipe, cache)
             plan = make_plan(recipe, recipe_sha256(recipe), fgs, bgs)

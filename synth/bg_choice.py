@@ -24,6 +24,7 @@ from scipy.special import logsumexp
 
 from augment.illuminant import estimate_illuminant
 from augment.realism import estimate_noise_sigma, estimate_sharpness
+from augment.resize import shrink_long_side
 
 __all__ = [
     "BgDescriptor",
@@ -123,14 +124,6 @@ def _check_rgb(image: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} is too small to describe (need at least 8x8), got {image.shape}")
 
 
-def _downscale(image: np.ndarray, side: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    scale = side / max(h, w)
-    if scale >= 1:
-        return image
-    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-
-
 def _colour_stats(image: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
     """(lab mean (3,), lab std (3,), temperature) of a uint8 RGB image, optionally weighted."""
     f = image.astype(np.float32) * np.float32(1.0 / 255.0)
@@ -187,7 +180,7 @@ def describe_background(image: np.ndarray) -> BgDescriptor:
         image: ``uint8 (H, W, 3)`` RGB, at least 8x8.
     """
     _check_rgb(image, "image")
-    small = _downscale(image, _DESCRIBE_SIDE)
+    small = shrink_long_side(image, _DESCRIBE_SIDE)
     mean, std, temperature = _colour_stats(small, None)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     edges = cv2.Canny(cv2.GaussianBlur(grey, (0, 0), 1.0), 50, 150)
@@ -227,7 +220,7 @@ def describe_foreground(fg: np.ndarray, alpha: np.ndarray) -> FgDescriptor:
     if not isinstance(alpha, np.ndarray) or alpha.dtype != np.float32 or alpha.shape != fg.shape[:2]:
         desc = f"{alpha.dtype} {alpha.shape}" if isinstance(alpha, np.ndarray) else type(alpha).__name__
         raise ValueError(f"alpha must be float32 {fg.shape[:2]} in [0, 1], got {desc}")
-    small = _downscale(fg, _DESCRIBE_SIDE)
+    small = shrink_long_side(fg, _DESCRIBE_SIDE)
     small_alpha = alpha if small is fg else cv2.resize(alpha, small.shape[1::-1], interpolation=cv2.INTER_AREA)
     mean, std, temperature = _colour_stats(small, small_alpha)
     opaque = alpha > 0.95

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from augment.resize import (
+    shrink_long_side,
     CoverCrop,
     apply_cover_crop,
     resize_by_scale,
@@ -103,6 +104,20 @@ def test_resize_long_and_short_side(h, w, side):
         assert o == 1 or abs(o - n * side / max(h, w)) <= 0.5 + 1e-9
     short = resize_short_side(img, side, "trimap")
     assert min(short.shape[:2]) == side
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 300), w=st.integers(1, 300), side=st.integers(1, 200), seed=st.integers(0, 2**16))
+def test_shrink_long_side_area_averages_down_and_never_enlarges(h, w, side, seed):
+    img = np.random.default_rng(seed).uniform(0, 1, (h, w)).astype(np.float32)
+    out = shrink_long_side(img, side)
+    if max(h, w) <= side:
+        assert out is img
+        return
+    assert max(out.shape) == side
+    assert out.shape == cv2.resize(img, out.shape[::-1], interpolation=cv2.INTER_AREA).shape
+    assert np.array_equal(out, cv2.resize(img, out.shape[::-1], interpolation=cv2.INTER_AREA))
+    assert abs(float(out.mean()) - float(img.mean())) < 0.05  # an average: the mean is kept
 
 
 def test_resize_no_op_returns_input_and_errors():
