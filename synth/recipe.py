@@ -290,13 +290,15 @@ class DefocusSpec(_Model):
 class BackdropSpec(_Model):
     """Lower the background's contrast toward a ratio to the subject's (augment.backdrop).
 
-    With probability `p`, a target ratio (background lightness std / subject's) is drawn
-    uniformly from `ratio`; a background above it has its contrast scaled down to it, one
-    below keeps its own. Off by default.
+    With probability `p`, a target ratio is drawn uniformly from `ratio`: the lightness std
+    of the background in a band 4 % of the canvas wide just outside the subject's outline,
+    over the subject's in the same band just inside. A background above it has its lightness
+    contrast scaled down to it; one below keeps its own. Off by default; the default range is
+    the one measured best in `benchmarks/bench_realism.py` (see `recipes/portrait.yaml`).
     """
 
     p: float = Field(0.0, ge=0.0, le=1.0)
-    ratio: Range = (0.45, 1.0)
+    ratio: Range = (0.8, 1.6)
 
     @field_validator("ratio")
     @classmethod
