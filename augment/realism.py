@@ -243,11 +243,12 @@ def estimate_noise_floor(image: np.ndarray, mask: np.ndarray | None = None, *, b
         raise ValueError(f"need block >= 4, 0 < quantile < 1, min_blocks >= 1; got {block!r}, {quantile!r}, "
                          f"{min_blocks!r}")
     m = _check_mask(mask, image.shape[:2])
-    levels = _to_levels(image)
     if image.dtype == np.uint8:
+        levels = image  # the Immerkær filter takes uint8 and answers in float32
         lo, hi = ((1,) * image.shape[2], (254,) * image.shape[2]) if image.ndim == 3 else (1, 254)
         unclipped = cv2.inRange(image, lo, hi) > 0
     else:
+        levels = _to_levels(image)
         clipped = (levels <= 0.5) | (levels >= 254.5)
         unclipped = ~(clipped.any(axis=2) if clipped.ndim == 3 else clipped)
     valid = _valid_interior(unclipped if m is None else unclipped & m, image.shape[:2])
