@@ -293,12 +293,14 @@ class BackdropSpec(_Model):
     With probability `p`, a target ratio is drawn uniformly from `ratio`: the lightness std
     of the background in a band 4 % of the canvas wide just outside the subject's outline,
     over the subject's in the same band just inside. A background above it has its lightness
-    contrast scaled down to it; one below keeps its own. Off by default; the default range is
-    the one measured best in `benchmarks/bench_realism.py` (see `recipes/portrait.yaml`).
+    contrast scaled down to it, by no less than `min_factor` (stronger reductions look like
+    fog); one below keeps its own. Off by default; the defaults are the values measured best
+    in `benchmarks/bench_realism.py` (see `recipes/portrait.yaml`).
     """
 
     p: float = Field(0.0, ge=0.0, le=1.0)
     ratio: Range = (0.8, 1.6)
+    min_factor: float = Field(0.6, ge=0.0, le=1.0)  # never scale the contrast by less than this
 
     @field_validator("ratio")
     @classmethod

@@ -231,7 +231,10 @@ def test_backdrop_step_lowers_only_the_background_contrast_to_the_drawn_ratio(tm
 
     lossless = {"output": {"samples_per_shard": 8, "image_format": "png", "layer_format": "png"}}
     plain = _build(tmp_path, cache, "plain", _recipe(**lossless))
-    calm = _build(tmp_path, cache, "calm", _recipe(**lossless, realism={"backdrop": {"p": 1.0, "ratio": [0.3, 0.5]}}))
+    calm = _build(tmp_path, cache, "calm", _recipe(**lossless, realism={"backdrop": {"p": 1.0, "ratio": [0.3, 0.5],
+                                                                                   "min_factor": 0.0}}))
+    capped = _build(tmp_path, cache, "capped", _recipe(**lossless, realism={"backdrop": {"p": 1.0, "ratio": [0.3, 0.5],
+                                                                                       "min_factor": 0.7}}))
     lowered = 0
     for key in plain:
         before, after = plain[key], calm[key]
@@ -248,4 +251,7 @@ def test_backdrop_step_lowers_only_the_background_contrast_to_the_drawn_ratio(tm
         assert op["ratio"] == pytest.approx(contrast_ratio(fg, alpha, decode_rgb(before["bg.png"])), rel=0.01)
         assert 0.3 <= op["target_ratio"] <= 0.5 and op["factor"] == pytest.approx(op["target_ratio"] / op["ratio"])
         assert contrast_ratio(fg, alpha, decode_rgb(after["bg.png"])) == pytest.approx(op["target_ratio"], rel=0.1)
+        # min_factor bounds the reduction (where the target asked for less, the same step is taken)
+        (op_capped,) = [op for op in json.loads(capped[key]["meta.json"])["ops"] if op["op"] == "backdrop_contrast"]
+        assert op_capped["factor"] == pytest.approx(max(op["factor"], 0.7))
     assert lowered >= 4
