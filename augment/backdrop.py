@@ -7,7 +7,7 @@ bands along the outline: on the 18 alphamatting photos the backdrop's lightness 
 is 0.46-1.2x the subject's (quantiles 0.1-0.9, median 0.69).  Everyday photos used as
 backgrounds were shot with their own subject in focus and lit, and keep their contrast:
 composited unchanged (portrait.yaml's placement and defocus, the 70 backgrounds in
-``../shared/data``) they give 0.48-1.71x, median 1.02.  Defocus alone does not close
+``../shared/data``) they give 0.48-1.73x, median 1.04.  Defocus alone does not close
 that gap: it takes out fine detail, not the large light/dark structure of a scene.
 :func:`backdrop_contrast_factor` says by how much to lower the background's contrast so
 that the ratio meets a target; :func:`scale_contrast` applies it to the lightness (CIELAB
