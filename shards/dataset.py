@@ -447,7 +447,7 @@ class MattingDataset(IterableDataset):
         members as bytes whatever the ``buffer`` mode)."""
         segs = self.plan(epoch, num_streams, batch)[stream]
         rng = np.random.default_rng(stream_seed(self.seed, epoch, self.rank, stream))
-        for index, key, members, error in self._shuffled(self._read_segments(segs, MAX_STREAMS), rng):
+        for index, key, members, error, _ in self._shuffled(self._read_segments(segs, MAX_STREAMS), rng):
             if error is None:
                 try:
                     members = _load(members, key)
@@ -468,15 +468,15 @@ class MattingDataset(IterableDataset):
         rng = np.random.default_rng(stream_seed(self.seed, epoch, self.rank, stream))
         encoded = self._shuffled(self._read_segments(segments, slot), rng)
         ring: deque[bytes | Span] | None = deque(maxlen=_RING) if self.augment.recomposite_p > 0 else None
-        recent: deque[tuple[int, str, dict[str, bytes | Span]]] = deque(maxlen=_RING)
+        recent: deque[tuple[int, str, dict[str, bytes | Span], int]] = deque(maxlen=_RING)
         owed: list[int] = []  # slots of failed samples, waiting for the next good one
         pos = -1
-        for pos, (index, key, members, error) in enumerate(encoded):
+        for pos, (index, key, members, error, lap) in enumerate(encoded):
             bg = _member(members, "bg") if ring is not None and error is None else None
             if error is None and self.substitute:
-                recent.append((index, key, members))
+                recent.append((index, key, members, lap))
             if pos >= consumed:
-                sample = self._decode(epoch, index, key, members, error, ring, slot)
+                sample = self._decode(epoch, index, key, members, error, ring, slot, lap=lap)
                 if sample is None:
                     if self.substitute:
                         owed.append(pos)
@@ -493,8 +493,8 @@ class MattingDataset(IterableDataset):
         owed += [p for p in range(pos + 1, planned) if p >= consumed]
         if not owed:
             return
-        for index, key, members in reversed(recent):  # the most recent sample that decodes
-            sample = self._decode(epoch, index, key, members, None, ring, slot, report=False)
+        for index, key, members, lap in reversed(recent):  # the most recent sample that decodes
+            sample = self._decode(epoch, index, key, members, None, ring, slot, report=False, lap=lap)
             if sample is not None:
                 for p in owed:
                     yield self._substitute(sample, stream, p, slot)
@@ -507,10 +507,11 @@ class MattingDataset(IterableDataset):
         return {**sample, "_cursor": (stream, pos)}
 
     def _decode(self, epoch: int, index: int, key: str, members: Mapping[str, bytes | Span], error: str | None,
-                ring: deque[bytes | Span] | None, slot: int, report: bool = True) -> dict[str, Any] | None:
+                ring: deque[bytes | Span] | None, slot: int, report: bool = True, lap: int = 0
+                ) -> dict[str, Any] | None:
         """Decode and augment one sample into tensors (with ``key`` and ``index``); a failure goes
-        to the handler (when ``report``) and gives None."""
-        seed = sample_seed(self.seed, epoch, index)
+        to the handler (when ``report``) and gives None. ``lap``: see :func:`sample_seed`."""
+        seed = sample_seed(self.seed, epoch, index, lap)
         try:
             if error is not None:
                 raise SampleError(error, key=key)
@@ -555,13 +556,14 @@ class MattingDataset(IterableDataset):
             yield buf.pop()
 
     def _read_segments(self, segments: list[Segment], slot: int
-                       ) -> Iterator[tuple[int, str, dict[str, bytes], str | None]]:
-        """Samples of ``segments``, ``interleave`` segments at a time, one from each in turn."""
+                       ) -> Iterator[tuple[int, str, dict[str, bytes], str | None, int]]:
+        """Samples ``(index, key, members, error, lap)`` of ``segments``, ``interleave`` segments
+        at a time, one from each in turn."""
         width = self.interleave if self.shuffle else 1
         return _interleave((self._read_segment(seg, slot) for seg in segments), width)
 
     def _read_segment(self, seg: Segment, slot: int
-                      ) -> Iterator[tuple[int, str, dict[str, bytes | Span], str | None]]:
+                      ) -> Iterator[tuple[int, str, dict[str, bytes | Span], str | None, int]]:
         url = self.urls[seg.shard]
         first = self.first_index[seg.shard]
         done = 0
@@ -576,7 +578,7 @@ class MattingDataset(IterableDataset):
                 done += 1
                 if error is not None:
                     error = f"bad sample {key!r} in {url}: {error}"
-                yield first + pos, key, members, error
+                yield first + pos, key, members, error, seg.lap
         except ShardError as e:
             self._count(slot, "samples_lost", len(seg) - done)
             self._handle(e, slot, "shard_errors")

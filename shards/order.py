@@ -13,7 +13,8 @@ arguments (no global state, no ``hash()``):
    ``N % world_size`` positions of the epoch sequence, i.e. part of the last
    shard of the permutation, different samples every epoch, are left out) or
    ``ceil(N / world_size)`` samples (``balance="pad"``: the sequence is
-   extended by repeating its first samples). Every rank gets the same count.
+   extended by repeating its first samples, each repeat with an augmentation of its own:
+   :func:`sample_seed` takes the lap). Every rank gets the same count.
 3. **Streams.** A rank's piece is cut into ``num_streams`` contiguous pieces
    (one per DataLoader worker). When a batch size is known the cut is in
    whole batches, so the rank yields ``ceil(n / batch)`` batches in all and
@@ -57,11 +58,13 @@ _TAG_SAMPLE = 0x534D
 
 @dataclass(frozen=True)
 class Segment:
-    """Samples ``start .. stop - 1`` (file order) of shard number ``shard``."""
+    """Samples ``start .. stop - 1`` (file order) of shard number ``shard``; ``lap`` counts
+    how often the epoch's sequence wrapped before them (``balance="pad"`` repeats: 1)."""
 
     shard: int
     start: int
     stop: int
+    lap: int = 0
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -131,10 +134,10 @@ def segments_for_span(sizes: Sequence[int], order: Sequence[int], start: int, st
         shard = int(order[k])
         lo = p - int(bounds[k])
         hi = min(int(sizes[shard]), lo + (stop - pos))
-        if out and out[-1].shard == shard and out[-1].stop == lo:
-            out[-1] = Segment(shard, out[-1].start, hi)
+        if out and out[-1].shard == shard and out[-1].stop == lo and out[-1].lap == lap:
+            out[-1] = Segment(shard, out[-1].start, hi, lap)
         else:
-            out.append(Segment(shard, lo, hi))
+            out.append(Segment(shard, lo, hi, lap))
         pos += hi - lo
     return out
 
@@ -176,6 +179,10 @@ def stream_seed(seed: int, epoch: int, rank: int, stream: int) -> list[int]:
     return [seed, epoch, rank, stream, _TAG_STREAM]
 
 
-def sample_seed(seed: int, epoch: int, index: int) -> list[int]:
-    """Seed sequence of the augmentation RNG of sample ``index`` (independent of rank and worker)."""
-    return [seed, epoch, index, _TAG_SAMPLE]
+def sample_seed(seed: int, epoch: int, index: int, lap: int = 0) -> list[int]:
+    """Seed sequence of the augmentation RNG of sample ``index`` (independent of rank and worker).
+
+    ``lap`` >= 1 marks a repeat of the sample in the same epoch (``balance="pad"``), which gets
+    an augmentation of its own instead of a copy of the first one's.
+    """
+    return [seed, epoch, index, _TAG_SAMPLE] if lap == 0 else [seed, epoch, index, _TAG_SAMPLE, lap]

@@ -88,6 +88,23 @@ def test_pad_policy_through_the_dataset(data):
     assert len(seen) == N and sum(seen.values()) == 32
 
 
+def test_a_padded_repeat_is_augmented_afresh_and_the_first_occurrence_unchanged(data):
+    drop = {s["key"]: s["image"] for rank in range(4)
+            for s in make(data, rank=rank, world_size=4, outputs=("image",))}
+    seen: dict[str, list] = {}
+    for rank in range(4):
+        for s in make(data, rank=rank, world_size=4, balance="pad", outputs=("image",)):
+            seen.setdefault(s["key"], []).append(s["image"])
+    repeats = {k: v for k, v in seen.items() if len(v) == 2}
+    assert len(repeats) == 32 - N  # 3 samples are read twice in the epoch
+    for key, (first, again) in repeats.items():
+        assert not torch.equal(first, again), key  # not a copy of the same augmented crop
+    # every first occurrence is augmented as without padding (lap 0 keeps the seed)
+    for key, images in seen.items():
+        if key in drop:
+            assert torch.equal(images[0], drop[key]), key
+
+
 def test_order_repeats_for_seed_and_changes_with_epoch(data):
     def run(seed, epoch):
         ds = make(data, seed=seed)

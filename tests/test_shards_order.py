@@ -46,6 +46,14 @@ def test_pad_policy_repeats_the_fewest_samples(world):
     seen = Counter(i for streams in plan.values() for s in streams for i in s)
     assert set(seen) == set(range(N))
     assert sum(seen.values()) - N == (-N) % world
+    # the repeats, and only they, are marked as the sequence's second lap
+    laps = Counter((FIRST[seg.shard] + i, seg.lap)
+                   for r in range(world)
+                   for streams in [plan_streams(SIZES, seed=0, epoch=0, world_size=world, rank=r, num_streams=2,
+                                                balance="pad")]
+                   for segs in streams for seg in segs for i in range(seg.start, seg.stop))
+    assert sorted(i for i, lap in laps if lap == 1) == sorted(i for i, n in seen.items() if n == 2)
+    assert {lap for _, lap in laps} <= {0, 1} and max(laps.values()) == 1
 
 
 def test_dropped_samples_change_with_the_epoch():
