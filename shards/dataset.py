@@ -23,8 +23,9 @@ into a shuffle buffer of ``buffer_size`` encoded samples seeded by
 ``(seed, epoch, rank, stream)``; samples of different shards, and so of
 different foregrounds, are mixed over a window of ``buffer_size`` samples
 drawn from ``interleave`` shards at once. Every sample carries its own
-augmentation RNG seeded by ``(seed, epoch, index)``, so its augmentation does
-not depend on which rank or worker reads it.
+augmentation RNG seeded by ``(seed, epoch, index)`` (and the lap, for a repeat
+that ``"pad"`` adds), so its augmentation does not depend on which rank or worker
+reads it.
 
 **Sharing state with workers.** Epoch, rank/world size, batch size and the
 resume cursor live in a small shared-memory tensor, so ``set_epoch`` and
