@@ -415,3 +415,15 @@ def test_every_method_is_selectable_in_a_recipe():
     params = sample_harmonization(np.random.default_rng(3), ["von_kries", "exposure"], (0.4, 0.9), p=1.0)
     assert params.method in ("von_kries", "exposure") and 0.4 <= params.strength <= 0.9
     assert json.loads(json.dumps(params.to_dict())) == {"method": params.method, "strength": params.strength}
+
+
+@pytest.mark.parametrize("shape", [(5,), (7, 9), (7, 9, 1), (7, 9, 3), (7, 9, 4), (3, 4, 5), (2, 3, 4, 5), (0, 3, 3)])
+def test_srgb_to_linear_is_the_iec_curve_for_every_shape_and_layout(shape):
+    rng = np.random.default_rng(len(shape))
+    x = rng.integers(0, 256, shape, dtype=np.uint8)
+    v = x.astype(np.float64) / 255.0
+    ref = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    for arr, want in ((x, ref), (x[..., ::-1], ref[..., ::-1])):  # also a strided view
+        out = srgb_to_linear(arr)
+        assert out.shape == arr.shape and out.dtype == np.float32
+        np.testing.assert_allclose(out, want, rtol=0, atol=1e-7)
