@@ -21,8 +21,8 @@ End to end, with fixed seeds:
    and the composite-vs-real gap.
 
 `--variants` also accepts ablations of the portrait pipeline, e.g. `portrait-noharm`,
-`portrait-nonoise`, `portrait-nodefocus`, `portrait-photoF`, `portrait-random-bg`
-(see ABLATIONS), trained and evaluated the same way.
+`portrait-nonoise`, `portrait-nodefocus`, `portrait-photoF`, `portrait-random-bg`,
+`portrait-nobackdrop`, `portrait-nocomp` (see ABLATIONS), trained and evaluated the same way.
 """
 from __future__ import annotations
 
@@ -61,6 +61,8 @@ ABLATIONS: dict[str, list[str]] = {
     "portrait-nojpeg": ["realism.jpeg.p=0"],
     "portrait-photoF": ["composition.fg_estimation=photo"],
     "portrait-random-bg": ["composition.background_choice.mode=random"],
+    "portrait-nobackdrop": ["realism.backdrop.p=0"],
+    "portrait-nocomp": ["realism.noise.compensate=false"],
     "portrait-stretch": ["composition.background.fit=stretch"],
 }
 
