@@ -21,7 +21,7 @@ import math
 import cv2
 import numpy as np
 
-from augment.harmonize import _from_lab, _to_lab, _weighted_stats
+from augment.harmonize import _check_rgb, _from_lab, _to_lab, _weighted_stats
 from augment.resize import shrink_long_side
 
 __all__ = ["backdrop_contrast_factor", "contrast_ratio", "scale_contrast"]
@@ -30,12 +30,10 @@ _SIDE = 160  # statistics on copies shrunk to this long side: contrast at the sc
 _MIN_PIXELS = 16  # fewer pixels in either band: not measurable
 
 
-def _check(name: str, arr: np.ndarray, dtype: type, ndim: int) -> None:
-    if not (isinstance(arr, np.ndarray) and arr.dtype == dtype and arr.ndim == ndim
-            and (ndim == 2 or arr.shape[2] == 3) and min(arr.shape[:2]) >= 1):
-        what = f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
-        want = "(H, W)" if ndim == 2 else "(H, W, 3)"
-        raise ValueError(f"{name} must be {np.dtype(dtype).name} {want}, got {what}")
+def _check_alpha(alpha: np.ndarray, hw: tuple[int, ...]) -> None:
+    if not (isinstance(alpha, np.ndarray) and alpha.dtype == np.float32 and alpha.shape == hw):
+        what = f"{alpha.dtype} {alpha.shape}" if isinstance(alpha, np.ndarray) else type(alpha).__name__
+        raise ValueError(f"alpha must be float32 and share the layers' (H, W) {hw}, got {what}")
 
 
 def contrast_ratio(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *, reach: float = 0.04,
@@ -54,11 +52,11 @@ def contrast_ratio(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *, reach: 
         The ratio (> 0); ``nan`` when either band holds under 16 pixels or the subject's
         band is flat (std under 0.5 L).
     """
-    _check("fg", fg, np.uint8, 3)
-    _check("bg", bg, np.uint8, 3)
-    _check("alpha", alpha, np.float32, 2)
-    if fg.shape != bg.shape or alpha.shape != fg.shape[:2]:
-        raise ValueError(f"fg {fg.shape}, bg {bg.shape} and alpha {alpha.shape} must share (H, W)")
+    _check_rgb(fg, "fg")
+    _check_rgb(bg, "bg")
+    if fg.shape != bg.shape:
+        raise ValueError(f"fg {fg.shape} and bg {bg.shape} must share (H, W)")
+    _check_alpha(alpha, fg.shape[:2])
     if not 0.0 < reach <= 0.5:
         raise ValueError(f"reach must be in (0, 0.5], got {reach!r}")
     a = shrink_long_side(alpha, side)
@@ -76,23 +74,27 @@ def contrast_ratio(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *, reach: 
     return sd_b / sd_f
 
 
-def backdrop_contrast_factor(ratio: float, target: float) -> float:
+def backdrop_contrast_factor(ratio: float, target: float, min_factor: float = 0.0) -> float:
     """Gain on the background's contrast that brings ``ratio`` down to ``target``.
 
-    Never above 1: a background already calmer than the target keeps its contrast.
+    Never above 1: a background already calmer than the target keeps its contrast; never
+    below ``min_factor`` (a stronger reduction looks like fog).
 
     Args:
         ratio: current background/subject contrast ratio (:func:`contrast_ratio`);
             ``nan`` gives 1.
         target: wanted ratio, > 0.
+        min_factor: in ``[0, 1]``.
     Returns:
         The factor in ``(0, 1]``.
     """
     if not target > 0:
         raise ValueError(f"target must be > 0, got {target!r}")
+    if not 0.0 <= min_factor <= 1.0:
+        raise ValueError(f"min_factor must be in [0, 1], got {min_factor!r}")
     if not (math.isfinite(ratio) and ratio > target):
         return 1.0
-    return target / ratio
+    return max(target / ratio, min_factor)
 
 
 def scale_contrast(bg: np.ndarray, alpha: np.ndarray, factor: float) -> np.ndarray:
@@ -108,10 +110,8 @@ def scale_contrast(bg: np.ndarray, alpha: np.ndarray, factor: float) -> np.ndarr
     Returns:
         ``uint8 (H, W, 3)``.
     """
-    _check("bg", bg, np.uint8, 3)
-    _check("alpha", alpha, np.float32, 2)
-    if alpha.shape != bg.shape[:2]:
-        raise ValueError(f"alpha {alpha.shape} must match bg {bg.shape[:2]}")
+    _check_rgb(bg, "bg")
+    _check_alpha(alpha, bg.shape[:2])
     if not (0.0 < factor <= 1.0):
         raise ValueError(f"factor must be in (0, 1], got {factor!r}")
     if factor == 1.0:

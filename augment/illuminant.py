@@ -45,7 +45,7 @@ def srgb_to_linear(image: np.ndarray) -> np.ndarray:
         desc = image.dtype if isinstance(image, np.ndarray) else type(image).__name__
         raise ValueError(f"image must be a uint8 array, got {desc}")
     if image.ndim in (2, 3) and image.size and (image.ndim == 2 or image.shape[2] <= 4):
-        # OpenCV's table lookup: the same values, 2-3x faster than numpy's gather
+        # OpenCV's table lookup gives the same values as numpy's gather below, in one native pass
         return cv2.LUT(np.ascontiguousarray(image), _srgb_lut()).reshape(image.shape)
     return _srgb_lut()[image]
 

@@ -92,7 +92,7 @@ def pre_composite(rng_for: RngFor, recipe: Recipe, fg: np.ndarray, alpha: np.nda
         lo, hi = real.backdrop.ratio
         target = lo + (hi - lo) * u_ratio
         ratio = contrast_ratio(fg, alpha, bg)
-        factor = max(backdrop_contrast_factor(ratio, target), real.backdrop.min_factor)
+        factor = backdrop_contrast_factor(ratio, target, real.backdrop.min_factor)
         if factor < 0.99:
             bg = scale_contrast(bg, alpha, factor)
             ops.append({"op": "backdrop_contrast", "target": "background", "factor": factor,
