@@ -9,7 +9,7 @@ from augment.compose import alpha_to_float, composite, over
 from augment.crop import Crop, apply_crop, min_scale_to_cover, sample_crop_around, sample_scale_jitter, sample_unknown_crop
 from augment.flip import Flip, apply_flip, sample_flip
 from augment.photometric import photometric_jitter
-from augment.placement import Placement, apply_placement, sample_placement
+from augment.placement import Placement, apply_placement, cut_sides, sample_placement
 from augment.resize import (
     CoverCrop,
     apply_cover_crop,
@@ -63,6 +63,7 @@ __all__ = [
     "sample_band_px",
     "sample_cover_crop",
     "sample_flip",
+    "cut_sides",
     "sample_placement",
     "sample_rotation",
     "sample_scale_jitter",

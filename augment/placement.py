@@ -1,4 +1,11 @@
-"""Placing a (resized) foreground on a canvas."""
+"""Placing a (resized) foreground on a canvas.
+
+A subject cut by its photo's frame (a portrait's torso at the bottom, a shoulder at the
+side) has a straight edge there; pasted inside a new picture, that edge becomes a straight
+cut through the subject that no photograph shows, and a model learns it as a matte
+boundary. :func:`cut_sides` finds those sides, and :func:`sample_placement` pins them to
+the canvas border (``cut=``): the new frame cuts the subject where the old one did.
+"""
 from __future__ import annotations
 
 import math
@@ -10,15 +17,19 @@ import numpy as np
 from augment.resize import resize_to
 from augment.targets import Kind, Params, check_array, check_hw, check_kind, check_range
 
-__all__ = ["Placement", "apply_placement", "sample_placement"]
+__all__ = ["SIDES", "Placement", "apply_placement", "cut_sides", "sample_placement"]
 
 Anchor = Literal["any", "bottom"]
+Side = Literal["top", "bottom", "left", "right"]
+#: The four sides of a frame, in the order :class:`Placement` records them.
+SIDES: tuple[Side, ...] = ("top", "bottom", "left", "right")
 
 
 @dataclass(frozen=True)
 class Placement(Params):
     """Resize a `src_hw` foreground by `scale` to `size_hw`, paste its top-left corner at
-    (top, left) on a `canvas_hw` canvas. Offsets may be negative (parts outside are cut)."""
+    (top, left) on a `canvas_hw` canvas. Offsets may be negative (parts outside are cut).
+    `pinned`: the sides of the foreground's frame that lie on (or beyond) the canvas border."""
 
     src_hw: tuple[int, int]
     canvas_hw: tuple[int, int]
@@ -26,6 +37,42 @@ class Placement(Params):
     size_hw: tuple[int, int]
     top: int
     left: int
+    pinned: tuple[str, ...] = ()
+
+
+def cut_sides(alpha: np.ndarray, min_share: float = 0.01) -> tuple[Side, ...]:
+    """The sides of the frame that cut the subject, most cut first.
+
+    A side cuts the subject when the alpha along its outermost row (column) sums to at
+    least ``min_share`` of that line's length: the subject goes on beyond the frame.
+
+    Args:
+        alpha: ``float32 (H, W)`` in ``[0, 1]``.
+        min_share: in ``(0, 1]``; 0.01 ignores stray low-alpha pixels on a border.
+    Returns:
+        a tuple of sides from :data:`SIDES`, by decreasing alpha mass on the border
+        (ties in :data:`SIDES` order); empty when the subject lies inside its frame.
+    """
+    check_array(alpha)
+    if alpha.ndim != 2:
+        raise ValueError(f"alpha must be (H, W), got shape {alpha.shape}")
+    if not 0.0 < min_share <= 1.0:
+        raise ValueError(f"min_share must be in (0, 1], got {min_share!r}")
+    lines = (alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1])
+    shares = [float(np.mean(line, dtype=np.float64)) for line in lines]
+    cut = [i for i in range(4) if shares[i] >= min_share]
+    return tuple(SIDES[i] for i in sorted(cut, key=lambda i: -shares[i]))
+
+
+def _offset_range(size: int, canvas: int, k: int, pin_low: bool, pin_high: bool) -> tuple[int, int]:
+    """Allowed offsets of a `size`-long foreground on a `canvas`-long axis, at most `k` px of
+    overhang per side; a pinned low (high) side stays on or beyond the canvas's start (end)."""
+    lo, hi = -k, canvas - size + k
+    if pin_low:
+        hi = min(hi, 0)
+    if pin_high:
+        lo = max(lo, canvas - size)
+    return lo, hi
 
 
 def _check_outside(max_outside: float | tuple[float, float]) -> tuple[float, float]:
@@ -51,6 +98,7 @@ def sample_placement(
     scale: tuple[float, float] = (0.6, 1.0),
     max_outside: float | tuple[float, float] = 0.0,
     anchor: Anchor = "any",
+    cut: tuple[str, ...] = (),
 ) -> Placement:
     """Sample where and how large a foreground goes on the canvas.
 
@@ -59,6 +107,15 @@ def sample_placement(
     outside the canvas; within that, the position is uniform over integer offsets.
     ``anchor="bottom"`` puts the bottom edge on the canvas bottom, extending below by a
     uniform 0..floor(max_outside_y * height) px. max_outside: a fraction or (y, x).
+
+    ``cut`` (sides from :func:`cut_sides`, most important first) pins those sides of the
+    foreground's frame to the canvas border in the same way (on it or beyond, within
+    ``max_outside``), so a subject cut by its photo's frame is cut by the canvas there
+    too. Two opposite pinned sides make the foreground span that axis, which raises the
+    smallest scale; where even the largest scale cannot span it, the later side of the
+    pair is left free (``anchor="bottom"`` counts as the first). The sides kept are
+    recorded in ``Placement.pinned``. A foreground without cut sides draws exactly what
+    it drew without ``cut``.
     Raises ValueError when the largest scale cannot satisfy `max_outside`.
     """
     fh, fw = check_hw(fg_hw, "fg_hw")
@@ -79,15 +136,28 @@ def sample_placement(
             f"more than max_outside={max_outside!r} of it would fall outside"
         )
 
+    bad = [c for c in cut if c not in SIDES]
+    if bad:
+        raise ValueError(f"cut sides must be among {SIDES}, got {bad!r}")
+    order = (["bottom"] if anchor == "bottom" else []) + [c for c in cut if not (anchor == "bottom" and c == "bottom")]
+    pinned = set(order)
+    for first, second, f, c in (("top", "bottom", fh, ch), ("left", "right", fw, cw)):
+        if first in pinned and second in pinned:
+            span = c / f * fit  # the scale at which the foreground spans this axis
+            if span <= s_hi * (1 + 1e-12):
+                s_lo = max(s_lo, min(span, s_hi))
+            else:  # cannot span: the side that comes later in `order` stays free
+                pinned.discard(max(first, second, key=order.index))
+
     r = float(rng.uniform(s_lo, s_hi)) / fit
     h, w = _size((fh, fw), r)
     ky, kx = math.floor(oy * h), math.floor(ox * w)
-    left = int(rng.integers(-kx, cw - w + kx + 1))
-    if anchor == "bottom":
-        top = ch - h + int(rng.integers(0, ky + 1))
-    else:
-        top = int(rng.integers(-ky, ch - h + ky + 1))
-    return Placement(src_hw=(fh, fw), canvas_hw=(ch, cw), scale=r, size_hw=(h, w), top=top, left=left)
+    x_lo, x_hi = _offset_range(w, cw, kx, "left" in pinned, "right" in pinned)
+    y_lo, y_hi = _offset_range(h, ch, ky, "top" in pinned, "bottom" in pinned)
+    left = int(rng.integers(x_lo, x_hi + 1))
+    top = int(rng.integers(y_lo, y_hi + 1))
+    return Placement(src_hw=(fh, fw), canvas_hw=(ch, cw), scale=r, size_hw=(h, w), top=top, left=left,
+                     pinned=tuple(side for side in SIDES if side in pinned))
 
 
 def apply_placement(

@@ -28,6 +28,8 @@ pixels between them:
 ``lab_std_log_ratio``  ``ln`` of the ratio of the mean LAB channel stds (contrast)
 ``spill_residual``     colour of the mixed pixels that is neither the local F nor B
                        (levels; the old background bleeding through F)
+``straight_cut``       longest straight axis-aligned subject edge inside the picture
+                       (share of its side; a photo frame's cut pasted inside a new one)
 ====================  ==========================================================
 
 The distance between two distributions of one indicator is the 1-D Wasserstein (earth
@@ -69,7 +71,7 @@ __all__ = [
 ]
 
 #: The mismatch indicators compared between datasets and real photos.
-INDICATORS: tuple[str, ...] = MISMATCH_KEYS[:7]  # the ratios and distances, not the raw levels
+INDICATORS: tuple[str, ...] = MISMATCH_KEYS[:8]  # the ratios and distances, not the raw levels
 
 #: Ring width in px at an image whose long side is :data:`BAND_REFERENCE`; scaled with the
 #: long side so that photos and composites of different sizes are measured on rings covering

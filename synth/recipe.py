@@ -138,11 +138,17 @@ class CanvasSpec(_Model):
 
 
 class PlacementSpec(_Model):
-    """Foreground size (fraction of the canvas, longest relative side) and position."""
+    """Foreground size (fraction of the canvas, longest relative side) and position.
+
+    `cut_edges`: ``border`` keeps a side of the subject that its photo's frame cuts on the
+    canvas border (augment.placement.cut_sides), so no straight cut through the subject
+    shows inside the picture; ``anywhere`` places it freely (the field's composites).
+    """
 
     scale: Range = (0.6, 1.0)
     max_outside: float = Field(0.0, ge=0.0, le=0.5)
     anchor: Literal["any", "bottom"] = "any"
+    cut_edges: Literal["border", "anywhere"] = "border"
 
     @field_validator("scale")
     @classmethod

@@ -19,7 +19,7 @@ from augment.aligned import apply_albumentations
 from augment.compose import composite, over
 from augment.flip import apply_flip, sample_flip
 from augment.framing import calmest, framing_busyness
-from augment.placement import apply_placement, sample_placement
+from augment.placement import apply_placement, cut_sides, sample_placement
 from augment.resize import CoverCrop, apply_cover_crop, resize_to, sample_cover_crop
 from augment.rotate_crop import apply_rotation, sample_rotation
 from augment.trimap import make_trimap, sample_band_px
@@ -109,8 +109,9 @@ def _place(plan: BuildPlan, rng: Callable[[str], np.random.Generator], tag: str,
     r = rng(f"{tag}_placement")
     # the first candidate is the draw an unframed build makes
     n = framing.candidates if background is not None else 1
+    cut = cut_sides(alpha) if pl.cut_edges == "border" else ()
     candidates = [sample_placement(r, fg.shape[:2], canvas, scale=scale, max_outside=pl.max_outside,
-                                   anchor=pl.anchor) for _ in range(n)]
+                                   anchor=pl.anchor, cut=cut) for _ in range(n)]
     placement = candidates[0]
     if n > 1:
         busyness = framing_busyness(candidates, alpha, background, reach=framing.reach)
@@ -118,7 +119,7 @@ def _place(plan: BuildPlan, rng: Callable[[str], np.random.Generator], tag: str,
         placement = candidates[chosen]
         ops.append({"op": "frame", "target": tag, "candidates": n, "reach": framing.reach, "chosen": chosen,
                     "busyness": [round(float(b), 3) if np.isfinite(b) else None for b in busyness]})
-    ops.append({"op": "place", "target": tag, **placement.to_dict()})
+    ops.append({"op": "place", "target": tag, **placement.to_dict(), **({"cut": list(cut)} if cut else {})})
     return (apply_placement(placement, fg, canvas, "image"), apply_placement(placement, alpha, canvas, "alpha"),
             placement.scale)
 
