@@ -248,9 +248,9 @@ def realism_mismatch(
     out = dict.fromkeys(MISMATCH_KEYS, nan)
     out["fg_pixels"], out["bg_pixels"] = float(n_fg), float(n_bg)
     out["spill_residual"] = spill_residual(image, alpha, band_px / 2.0)
-    out["straight_cut"] = straight_cut(alpha)
     if n_fg < _MIN_PIXELS or n_bg < _MIN_PIXELS:
         return out
+    out["straight_cut"] = straight_cut(alpha)
 
     sig_f = estimate_noise_sigma(image, fg_ring)
     sig_b = estimate_noise_sigma(image, bg_ring)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from augment.placement import Placement, apply_placement, sample_placement
+from augment.placement import Placement, apply_placement, cut_sides, sample_placement
 from augment.resize import resize_to
 
 sizes = st.tuples(st.integers(4, 400), st.integers(4, 400))
@@ -117,3 +117,96 @@ def test_placement_errors():
         apply_placement(p, np.zeros((99, 100), np.float32), (100, 100), "alpha")
     with pytest.raises(ValueError, match="differs from the Placement's canvas"):
         apply_placement(p, np.zeros((100, 100), np.float32), (100, 101), "alpha")
+
+
+# ---------------------------------------------------------------- sides cut by the photo's frame
+
+
+def test_cut_sides_finds_the_frame_cuts_most_cut_first():
+    alpha = np.zeros((60, 80), np.float32)
+    alpha[20:, 30:50] = 1.0  # a torso cut by the bottom edge (20 of 80 px)
+    alpha[25:35, :10] = 1.0  # an arm cut by the left edge (10 of 60 px)
+    assert cut_sides(alpha) == ("bottom", "left")
+    alpha[0, 70] = 0.3  # one stray low-alpha pixel on the top: 0.3 / 80 < 1 %
+    assert cut_sides(alpha) == ("bottom", "left")
+    assert cut_sides(alpha, min_share=0.2) == ("bottom",)  # 20/80 >= 0.2 > 10/60
+    inside = np.zeros((60, 80), np.float32)
+    inside[5:55, 5:75] = 1.0
+    assert cut_sides(inside) == ()
+    with pytest.raises(ValueError, match="min_share"):
+        cut_sides(alpha, min_share=0.0)
+    with pytest.raises(ValueError, match=r"alpha must be \(H, W\)"):
+        cut_sides(np.zeros((4, 4, 1), np.float32))
+
+
+def _overhang(p: Placement) -> dict[str, int]:
+    """How far each side of the placed frame lies beyond the canvas border (negative: inside)."""
+    (ch, cw), (h, w) = p.canvas_hw, p.size_hw
+    return {"top": -p.top, "bottom": p.top + h - ch, "left": -p.left, "right": p.left + w - cw}
+
+
+@settings(max_examples=200, deadline=None)
+@given(fg=sizes, canvas=sizes, outside=st.tuples(st.floats(0.0, 0.4), st.floats(0.0, 0.4)),
+       lo=st.floats(0.3, 1.0), anchor=st.sampled_from(["any", "bottom"]),
+       cut=st.lists(st.sampled_from(["top", "bottom", "left", "right"]), unique=True, max_size=4),
+       seed=st.integers(0, 2**32 - 1))
+def test_cut_sides_are_pinned_to_the_canvas_border(fg, canvas, outside, lo, anchor, cut, seed):
+    cut = tuple(cut)
+    p = sample_placement(np.random.default_rng(seed), fg, canvas, scale=(lo, 1.0), max_outside=outside,
+                         anchor=anchor, cut=cut)
+    over = _overhang(p)
+    wanted = set(cut) | ({"bottom"} if anchor == "bottom" else set())
+    assert set(p.pinned) <= wanted
+    for side in p.pinned:  # on the border or beyond it, never inside
+        assert over[side] >= 0
+    # the overhang limits still hold, pinned or not
+    h, w = p.size_hw
+    assert max(0, over["top"]) + max(0, over["bottom"]) <= math.floor(outside[0] * h)
+    assert max(0, over["left"]) + max(0, over["right"]) <= math.floor(outside[1] * w)
+    s = p.scale * max(fg[0] / canvas[0], fg[1] / canvas[1])
+    assert lo - 1e-9 <= s <= 1.0 + 1e-9  # never outside the recipe's scale range
+    # a side is left free only when its pair cannot be spanned at the largest scale
+    for a, b, f, c in (("top", "bottom", fg[0], canvas[0]), ("left", "right", fg[1], canvas[1])):
+        for side in (a, b):
+            if side in wanted and side not in p.pinned:
+                other = b if side == a else a
+                assert other in p.pinned and round(f * 1.0 / max(fg[0] / canvas[0], fg[1] / canvas[1])) < c
+    if anchor == "bottom":
+        assert "bottom" in p.pinned  # the anchor comes first
+
+
+@settings(max_examples=100, deadline=None)
+@given(fg=sizes, canvas=sizes, outside=st.floats(0.0, 0.4), anchor=st.sampled_from(["any", "bottom"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_no_cut_draws_what_it_drew_before(fg, canvas, outside, anchor, seed):
+    """Without cut sides the placement (and so every earlier build) is unchanged."""
+    a = sample_placement(np.random.default_rng(seed), fg, canvas, scale=(0.5, 1.0), max_outside=outside,
+                         anchor=anchor)
+    b = sample_placement(np.random.default_rng(seed), fg, canvas, scale=(0.5, 1.0), max_outside=outside,
+                         anchor=anchor, cut=())
+    assert a == b
+    if anchor == "bottom":  # the draw of the earlier anchor code: ch - h + U{0..ky}
+        r = np.random.default_rng(seed)
+        fit = max(fg[0] / canvas[0], fg[1] / canvas[1])
+        scale = float(r.uniform(0.5, 1.0)) / fit
+        h, w = max(1, round(fg[0] * scale)), max(1, round(fg[1] * scale))
+        kx, ky = math.floor(outside * w), math.floor(outside * h)
+        left = int(r.integers(-kx, canvas[1] - w + kx + 1))
+        top = canvas[0] - h + int(r.integers(0, ky + 1))
+        assert (a.scale, a.left, a.top, a.pinned) == (scale, left, top, ("bottom",))
+
+
+def test_opposite_cuts_span_the_axis_or_leave_the_later_side_free():
+    rng = np.random.default_rng(0)
+    # a tall subject cut at top and bottom: it must fill the canvas height
+    for _ in range(20):
+        p = sample_placement(rng, (400, 100), (200, 200), scale=(0.3, 1.0), cut=("top", "bottom"))
+        assert p.size_hw[0] == 200 and p.top == 0 and p.pinned == ("top", "bottom")
+    # a wide subject cut at top and bottom cannot fill the height at scale <= 1: bottom (anchor) kept
+    for _ in range(20):
+        p = sample_placement(rng, (100, 400), (200, 200), scale=(0.3, 1.0), anchor="bottom", cut=("top",))
+        assert p.pinned == ("bottom",) and p.top + p.size_hw[0] == 200
+        q = sample_placement(rng, (100, 400), (200, 200), scale=(0.3, 1.0), cut=("top", "bottom"))
+        assert q.pinned == ("top",) and q.top == 0  # without an anchor, the first listed side wins
+    with pytest.raises(ValueError, match="cut sides must be among"):
+        sample_placement(rng, (10, 10), (20, 20), cut=("middle",))

@@ -344,3 +344,46 @@ def test_real_photos_as_image_alpha_sources(shared_data, tmp_path):
             assert img.shape == (320, 320, 3)
     assert not (fg_ids["train"] & fg_ids["val"])
     assert report.total_samples == 8
+
+
+@pytest.mark.parametrize("mode", ["border", "anywhere"])
+def test_a_frame_cut_subject_is_cut_by_the_canvas_border(tmp_path, mode):
+    """Subjects cut by their photo's left edge: with cut_edges=border the canvas cuts them there
+    too (no straight cut through the subject inside the picture); `anywhere` shows the cut."""
+    from augment.realism_metrics import straight_cut
+
+    rng = np.random.default_rng(5)
+    for i in range(4):
+        yy, xx = np.mgrid[0:64, 0:48]
+        disk = ((xx - 2) ** 2 + (yy - 32) ** 2 <= 24**2).astype(np.float32)
+        a = cv2.GaussianBlur(disk, (0, 0), 1.0)  # a round subject whose left part the photo's edge cuts
+        _write_png(tmp_path / "img" / f"p{i}.png", rng.integers(0, 256, (64, 48, 3), dtype=np.uint8))
+        _write_png(tmp_path / "alpha" / f"p{i}.png", np.rint(a * 255).astype(np.uint8))
+    data = _small_recipe(
+        foregrounds=[{"kind": "image_alpha", "image_dir": str(tmp_path / "img"), "alpha_dir": str(tmp_path / "alpha")}],
+        splits=[{"name": "train", "fraction": 1.0, "samples": 16}],
+        composition={"fg_estimation": "blur_fusion",
+                     "placement": {"scale": [0.4, 0.8], "max_outside": 0.1, "cut_edges": mode}},
+        foreground_augment={"flip_p": 0.5, "rotation": {"p": 0.0}},
+    )
+    build(parse_recipe(data), tmp_path / "out", cache_dir=tmp_path / "c")
+    samples = read_dataset(tmp_path / "out")
+    cuts, flips = [], 0
+    for s in samples.values():
+        meta = json.loads(s["meta.json"])
+        place = next(o for o in meta["ops"] if o["op"] == "place")
+        flipped = next(o for o in meta["ops"] if o["op"] == "flip" and o["target"] == "foreground")["horizontal"]
+        flips += flipped
+        side = "right" if flipped else "left"
+        cuts.append(straight_cut(decode_alpha(s["alpha.png"])))
+        if mode == "border":
+            assert place["cut"] == [side] and place["pinned"] == [side]
+            w = place["size_hw"][1]
+            assert (place["left"] <= 0) if side == "left" else (place["left"] + w >= 112)
+        else:
+            assert "cut" not in place and place["pinned"] == []
+    assert 0 < flips < len(samples)  # both sides exercised
+    if mode == "border":
+        assert max(cuts) < 0.2  # only the soft outline's short straight stretches
+    else:
+        assert max(cuts) > 0.7  # the cut (over 3/4 of the subject's height) standing inside the canvas

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -23,7 +24,7 @@ from augment.realism import (
     sample_noise,
     unit_normals,
 )
-from augment.realism_metrics import MISMATCH_KEYS, boundary_regions, realism_mismatch, spill_residual
+from augment.realism_metrics import MISMATCH_KEYS, boundary_regions, realism_mismatch, spill_residual, straight_cut
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -429,3 +430,36 @@ def test_augment_modules_do_not_import_synth_or_shards():
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 mods = [node.module]
             assert not any(m.split(".")[0] in ("synth", "shards") for m in mods), (name, mods)
+
+
+def test_straight_cut_measures_a_frame_cut_inside_the_picture():
+    # a subject cut by a vertical line over 30 of its 50 rows, then resampled to a fractional position
+    yy, xx = np.mgrid[0:100, 0:200]
+    subject = (((xx - 60) ** 2 / 40**2 + (yy - 50) ** 2 / 25**2) <= 1).astype(np.float32)
+    cut = subject.copy()
+    cut[:, 90:] = 0  # the old frame's edge at column 90 crosses the ellipse over 2*25*sqrt(1-0.75^2)
+    expected = (np.abs(np.diff(cut[:, 89:91], axis=1)) > 0.5).sum() / 51
+    assert straight_cut(cut) == pytest.approx(expected, abs=1e-9) and expected > 0.6
+    assert straight_cut(subject) < 0.15  # a curved outline has only short straight stretches
+    small = cv2.resize(cut, (137, 69), interpolation=cv2.INTER_AREA)  # the cut lands between columns
+    assert straight_cut(small) == pytest.approx(expected, abs=0.05)
+    # the same cut on the picture's border is the frame's own, not a cut inside the picture
+    assert straight_cut(np.ascontiguousarray(cut[:, :91])) < 0.2  # the outline's flat top: 11 of 70 px
+    # horizontal cuts count the same, as a share of the subject's width
+    assert straight_cut(np.ascontiguousarray(cut.T)) == pytest.approx(expected, abs=1e-9)
+    # a line tilted by 1 px in 20 breaks into short runs
+    tilt = (xx < 90 + yy / 20.0).astype(np.float32) * subject
+    assert straight_cut(tilt) < 0.4
+    assert math.isnan(straight_cut(np.zeros((10, 10), np.float32)))
+    with pytest.raises(ValueError, match="alpha must be float32"):
+        straight_cut(np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError, match="step"):
+        straight_cut(cut, step=0.0)
+
+
+def test_straight_cut_on_the_real_photos_is_small(shared_data):
+    from shards.codec import decode_alpha
+
+    values = [straight_cut(decode_alpha(p.read_bytes()))
+              for p in sorted((shared_data / "alphamatting" / "alpha").glob("*.png"))]
+    assert len(values) == 18 and max(values) < 0.15 and float(np.median(values)) < 0.03

@@ -214,7 +214,8 @@ def test_framing_keeps_the_calmest_of_the_sampled_placements(tmp_path, cache):
         assert frame["candidates"] == 4 and frame["chosen"] == int(np.argmin(busy))
         # the candidates replay from the sample's placement generator; the first is the unframed draw
         r = step_rng(meta["seed"], meta["split"], meta["index"], "foreground_placement")
-        draws = [sample_placement(r, tuple(place["src_hw"]), (128, 128), scale=(0.6, 1.0)).to_dict()
+        cut = tuple(place.get("cut", ()))  # sides cut by the subject's frame, pinned to the border
+        draws = [sample_placement(r, tuple(place["src_hw"]), (128, 128), scale=(0.6, 1.0), cut=cut).to_dict()
                  for _ in range(4)]
         assert draws[0] == {k: place_plain[k] for k in draws[0]}
         assert draws[frame["chosen"]] == {k: place[k] for k in draws[0]}
