@@ -29,6 +29,7 @@ __all__ = [
     "ROTATION_MARGIN_PX",
     "Rotation",
     "apply_rotation",
+    "expand_for_cuts",
     "largest_valid_rect",
     "rotation_output_hw",
     "sample_rotation",
@@ -94,9 +95,83 @@ def rotation_output_hw(h: int, w: int, angle_deg: float) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Rotation(Params):
-    """Counter-clockwise rotation (as displayed) by `angle_deg` about the image centre."""
+    """Counter-clockwise rotation (as displayed) by `angle_deg` about the image centre.
+
+    `expand`: px added to the centred valid crop on its (top, bottom, left, right); what
+    they add beyond the rotated image is fill (0). See :func:`expand_for_cuts`.
+    """
 
     angle_deg: float
+    expand: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+
+def _valid_crop_matrix(h: int, w: int, angle: float) -> tuple[np.ndarray, int, int]:
+    """The source -> output affine map of the centred valid crop, and its (height, width)."""
+    out_h, out_w = rotation_output_hw(h, w, angle)
+    m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), angle, 1.0)
+    m[0, 2] += (out_w - w) / 2.0  # move the image centre onto the output centre
+    m[1, 2] += (out_h - h) / 2.0
+    return m, out_h, out_w
+
+
+def expand_for_cuts(params: Rotation, h: int, w: int, cut: tuple[str, ...]) -> Rotation:
+    """Grow the valid crop of a rotated subject on the sides where its frame does not cut it.
+
+    The centred valid crop cuts every side of the rotated image, so a subject that came near
+    its frame's top gets a new straight cut there. Only the sides in ``cut`` (``"top"``,
+    ``"bottom"``, ``"left"``, ``"right"`` of the *source*, e.g. from
+    :func:`augment.placement.cut_sides`) need to stay out of the window: beyond an uncut
+    side alpha is 0, and so is the fill. Each side of the crop (top, bottom, left, right in
+    turn) is pushed out to the rotated image's bounding box, or until a corner of the window
+    would sample beyond a cut side of the source.
+
+    Args:
+        params: the rotation (``expand`` is replaced).
+        h, w: source size.
+        cut: the source's cut sides.
+    Returns:
+        the rotation with ``expand`` set; unchanged for exact multiples of 90 degrees.
+    """
+    _check_size(h, w)
+    bad = [c for c in cut if c not in ("top", "bottom", "left", "right")]
+    if bad:
+        raise ValueError(f"cut sides must be top, bottom, left or right, got {bad!r}")
+    angle = float(params.angle_deg)
+    if _quarter_turns(angle) is not None:
+        return Rotation(angle_deg=angle)
+    m, out_h, out_w = _valid_crop_matrix(h, w, angle)
+    inv = cv2.invertAffineTransform(m)
+    corners = np.array([[-0.5, -0.5, 1.0], [w - 0.5, -0.5, 1.0], [-0.5, h - 0.5, 1.0], [w - 0.5, h - 0.5, 1.0]])
+    box = corners @ m.T  # the rotated image's bounding box, output coordinates
+    limit = (math.floor(-box[:, 1].min()), math.floor(box[:, 1].max() - (out_h - 1)),
+             math.floor(-box[:, 0].min()), math.floor(box[:, 0].max() - (out_w - 1)))
+
+    def inside(e: list[int]) -> bool:
+        xs, ys = (-e[2], out_w - 1 + e[3]), (-e[0], out_h - 1 + e[1])
+        src = np.array([[x, y, 1.0] for x in xs for y in ys]) @ inv.T  # window corners in the source
+        ok = np.ones(4, bool)  # half a px inside the outer pixel centres: no fill reaches the output
+        if "top" in cut:
+            ok &= src[:, 1] >= 0.5
+        if "bottom" in cut:
+            ok &= src[:, 1] <= h - 1.5
+        if "left" in cut:
+            ok &= src[:, 0] >= 0.5
+        if "right" in cut:
+            ok &= src[:, 0] <= w - 1.5
+        return bool(ok.all())
+
+    e = [0, 0, 0, 0]
+    for side in range(4):
+        lo, hi = 0, max(0, limit[side])  # largest e in [lo, hi] that keeps the window inside
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            e[side] = mid
+            if inside(e):
+                lo = mid
+            else:
+                hi = mid - 1
+        e[side] = lo
+    return Rotation(angle_deg=angle, expand=(e[0], e[1], e[2], e[3]))
 
 
 def sample_rotation(rng: np.random.Generator, max_angle_deg: float) -> Rotation:
@@ -113,6 +188,8 @@ def apply_rotation(params: Rotation, arr: np.ndarray, kind: Kind) -> np.ndarray:
     cropping `rotation_output_hw(H, W, angle)`, but warps straight into the crop, so every
     output pixel interpolates image pixels only. Linear for image/alpha, nearest for
     trimaps; the output size is the same for every kind. 0° returns `arr` itself.
+    A non-zero ``params.expand`` grows the crop by that many px per side (fill 0 where it
+    reaches beyond the rotated image).
     """
     check_kind(kind)
     h, w = check_array(arr)
@@ -122,14 +199,16 @@ def apply_rotation(params: Rotation, arr: np.ndarray, kind: Kind) -> np.ndarray:
         return arr
     if turns is not None:
         return np.ascontiguousarray(np.rot90(arr, turns))
-    out_h, out_w = rotation_output_hw(h, w, angle)
-    m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), angle, 1.0)
-    m[0, 2] += (out_w - w) / 2.0  # move the image centre onto the output centre
-    m[1, 2] += (out_h - h) / 2.0
+    m, out_h, out_w = _valid_crop_matrix(h, w, angle)
+    top, bottom, left, right = (int(v) for v in params.expand)
+    if min(top, bottom, left, right) < 0:
+        raise ValueError(f"expand must be >= 0 px per side, got {params.expand!r}")
+    m[0, 2] += left
+    m[1, 2] += top
     out = cv2.warpAffine(
         arr,
         m,
-        (out_w, out_h),
+        (out_w + left + right, out_h + top + bottom),
         flags=interpolation(kind, shrinking=False),
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,

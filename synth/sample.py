@@ -21,7 +21,7 @@ from augment.flip import apply_flip, sample_flip
 from augment.framing import calmest, framing_busyness
 from augment.placement import apply_placement, cut_sides, sample_placement
 from augment.resize import CoverCrop, apply_cover_crop, resize_to, sample_cover_crop
-from augment.rotate_crop import apply_rotation, sample_rotation
+from augment.rotate_crop import apply_rotation, expand_for_cuts, sample_rotation
 from augment.trimap import make_trimap, sample_band_px
 from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_rgb, encode_trimap
 
@@ -87,6 +87,8 @@ def _augment_foreground(plan: BuildPlan, item: PreparedFg, rng: Callable[[str], 
     r = rng(f"{tag}_rotation")
     if aug.rotation.max_angle > 0 and r.random() < aug.rotation.p:
         rot = sample_rotation(r, aug.rotation.max_angle)
+        if plan.recipe.composition.placement.cut_edges == "border":  # crop only where the frame cuts
+            rot = expand_for_cuts(rot, *alpha.shape, cut_sides(alpha))
         fg, alpha = apply_rotation(rot, fg, "image"), apply_rotation(rot, alpha, "alpha")
         ops.append({"op": "rotate_valid_crop", "target": tag, **rot.to_dict()})
     if aug.albumentations:
