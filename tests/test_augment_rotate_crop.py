@@ -12,6 +12,7 @@ from augment.rotate_crop import (
     ROTATION_MARGIN_PX,
     Rotation,
     apply_rotation,
+    expand_for_cuts,
     largest_valid_rect,
     rotation_output_hw,
     sample_rotation,
@@ -175,3 +176,60 @@ def test_sample_rotation():
         sample_rotation(rng, 200)
     with pytest.raises(ValueError, match="image size must be positive"):
         largest_valid_rect(0, 10, 5)
+
+
+SIDES = ("top", "bottom", "left", "right")
+
+
+@settings(max_examples=150, deadline=None)
+@given(h=st.integers(24, 300), w=st.integers(24, 300), angle=st.floats(-40, 40).filter(lambda a: abs(a) > 0.5),
+       cut=st.lists(st.sampled_from(SIDES), unique=True, max_size=4))
+def test_expanded_crop_never_samples_beyond_a_cut_side(h, w, angle, cut):
+    import cv2
+
+    try:
+        out_h, out_w = rotation_output_hw(h, w, angle)
+    except ValueError:
+        return
+    rot = expand_for_cuts(Rotation(angle), h, w, tuple(cut))
+    top, bottom, left, right = rot.expand
+    assert min(rot.expand) >= 0
+    full = np.full((h, w), 255, np.uint8)
+    out = apply_rotation(rot, full, "image")
+    assert out.shape == (out_h + top + bottom, out_w + left + right)
+    # every output pixel's source position, from the documented geometry
+    m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), angle, 1.0)
+    m[0, 2] += (out_w - w) / 2.0 + left
+    m[1, 2] += (out_h - h) / 2.0 + top
+    inv = cv2.invertAffineTransform(m)
+    ys, xs = np.mgrid[0 : out.shape[0], 0 : out.shape[1]]
+    sx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
+    sy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
+    bounds = {"top": sy >= 0, "bottom": sy <= h - 1, "left": sx >= 0, "right": sx <= w - 1}
+    for side in cut:
+        assert bounds[side].all(), f"the window reaches beyond the cut {side} side"
+    inside = bounds["top"] & bounds["bottom"] & bounds["left"] & bounds["right"]
+    assert (out[inside] == 255).all()  # where the source is, no fill
+    if not cut:  # nothing cut: the whole rotated image is kept (up to its anti-aliased rim)
+        assert abs(float(out.sum()) / 255 - h * w) <= 2 * (h + w) + 4
+    if len(cut) == 4:  # cut everywhere: a crop inside the rotated image, like the valid crop
+        assert out.min() == 255  # no fill anywhere (sides may still grow where the max-area crop left room)
+
+
+def test_a_bottom_cut_subject_keeps_its_top_when_rotated():
+    from augment.placement import cut_sides
+
+    yy, xx = np.mgrid[0:200, 0:160]
+    alpha = (((xx - 80) / 60.0) ** 2 + ((yy - 110) / 100.0) ** 2 <= 1).astype(np.float32)  # top at row 10
+    alpha[190:] = alpha[189]  # cut by the photo's bottom edge
+    assert cut_sides(alpha) == ("bottom",)
+    plain = apply_rotation(Rotation(12.0), alpha, "alpha")
+    assert "top" in cut_sides(plain)  # the centred valid crop cuts the head: a new straight edge
+    grown = apply_rotation(expand_for_cuts(Rotation(12.0), 200, 160, ("bottom",)), alpha, "alpha")
+    assert "top" not in cut_sides(grown) and "bottom" in cut_sides(grown)
+    assert grown.sum() > plain.sum()  # more of the subject kept
+    with pytest.raises(ValueError, match="cut sides must be"):
+        expand_for_cuts(Rotation(12.0), 200, 160, ("up",))
+    assert expand_for_cuts(Rotation(90.0), 200, 160, ()) == Rotation(90.0)
+    with pytest.raises(ValueError, match="expand must be >= 0"):
+        apply_rotation(Rotation(12.0, expand=(-1, 0, 0, 0)), alpha, "alpha")

@@ -346,8 +346,8 @@ def test_real_photos_as_image_alpha_sources(shared_data, tmp_path):
     assert report.total_samples == 8
 
 
-@pytest.mark.parametrize("mode", ["border", "anywhere"])
-def test_a_frame_cut_subject_is_cut_by_the_canvas_border(tmp_path, mode):
+@pytest.mark.parametrize("mode, rotation_p", [("border", 0.0), ("anywhere", 0.0), ("border", 1.0)])
+def test_a_frame_cut_subject_is_cut_by_the_canvas_border(tmp_path, mode, rotation_p):
     """Subjects cut by their photo's left edge: with cut_edges=border the canvas cuts them there
     too (no straight cut through the subject inside the picture); `anywhere` shows the cut."""
     from augment.realism_metrics import straight_cut
@@ -364,7 +364,7 @@ def test_a_frame_cut_subject_is_cut_by_the_canvas_border(tmp_path, mode):
         splits=[{"name": "train", "fraction": 1.0, "samples": 16}],
         composition={"fg_estimation": "blur_fusion",
                      "placement": {"scale": [0.4, 0.8], "max_outside": 0.1, "cut_edges": mode}},
-        foreground_augment={"flip_p": 0.5, "rotation": {"p": 0.0}},
+        foreground_augment={"flip_p": 0.5, "rotation": {"p": rotation_p, "max_angle": 15}},
     )
     build(parse_recipe(data), tmp_path / "out", cache_dir=tmp_path / "c")
     samples = read_dataset(tmp_path / "out")
@@ -376,7 +376,11 @@ def test_a_frame_cut_subject_is_cut_by_the_canvas_border(tmp_path, mode):
         flips += flipped
         side = "right" if flipped else "left"
         cuts.append(straight_cut(decode_alpha(s["alpha.png"])))
-        if mode == "border":
+        if rotation_p > 0:  # rotated: cropped only where the frame cut it, and every cut side pinned
+            rot = next(o for o in meta["ops"] if o["op"] == "rotate_valid_crop")
+            assert sum(rot["expand"]) > 0 and side in place["cut"] and place["pinned"] == sorted(
+                place["cut"], key=["top", "bottom", "left", "right"].index)
+        elif mode == "border":
             assert place["cut"] == [side] and place["pinned"] == [side]
             w = place["size_hw"][1]
             assert (place["left"] <= 0) if side == "left" else (place["left"] + w >= 112)
