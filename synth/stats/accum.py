@@ -140,6 +140,7 @@ BINS: dict[str, tuple[float, float, int]] = {
     "realism.chroma_mean_dist": (0.0, 100.0, 50),
     "realism.lab_std_log_ratio": (-3.0, 3.0, 60),
     "realism.spill_residual": (0.0, 60.0, 60),
+    "realism.straight_cut": (0.0, 1.0, 50),
     "realism.fg_noise_sigma": (0.0, 20.0, 40),
     "realism.bg_noise_sigma": (0.0, 20.0, 40),
     "realism.fg_sharpness": (0.0, 1.0, 50),

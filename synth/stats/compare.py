@@ -35,6 +35,7 @@ COMPARED_METRICS: tuple[tuple[str, str], ...] = (
     ("chroma distance median", "realism/measures/chroma_mean_dist/p50"),
     ("contrast log ratio median", "realism/measures/lab_std_log_ratio/p50"),
     ("colour spill median", "realism/measures/spill_residual/p50"),
+    ("straight cut inside the picture p95", "realism/measures/straight_cut/p95"),
 )
 
 

@@ -229,6 +229,7 @@ REALISM_PANELS = (
     ("chroma_mean_dist", "Chroma distance (a, b) near the edge", "ab distance"),
     ("lab_std_log_ratio", "Contrast mismatch ln(std_F / std_B) in LAB", "0 = same contrast"),
     ("spill_residual", "Colour spill: mixed pixels off the F-B line", "levels"),
+    ("straight_cut", "Straight cut through the subject inside the picture", "share of the subject"),
 )
 
 

@@ -142,6 +142,7 @@ def _metric_rows(stats: Sequence[DatasetStats]) -> list[list[str]]:
         row("sharpness mismatch ln(sF/sB)", med("realism/measures/sharpness_log_ratio")),
         row("colour distance F–B (ΔE)", med("realism/measures/lab_mean_dist")),
         row("colour spill in mixed pixels (levels)", med("realism/measures/spill_residual")),
+        row("straight cut inside the picture (share of subject)", med("realism/measures/straight_cut")),
         row("statistics time", lambda d: f"{d['timing']['seconds']:.1f} s"
                                          f" ({_fmt(d['timing']['samples_per_s'], 1)} samples/s)"),
     ]
