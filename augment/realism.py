@@ -243,6 +243,13 @@ def estimate_noise_floor(image: np.ndarray, mask: np.ndarray | None = None, *, b
         raise ValueError(f"need block >= 4, 0 < quantile < 1, min_blocks >= 1; got {block!r}, {quantile!r}, "
                          f"{min_blocks!r}")
     m = _check_mask(mask, image.shape[:2])
+    if m is not None:  # only the tiles around the region: its box, a tile more, on the tile grid
+        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+        if rows.size == 0:
+            return float("nan")
+        y0, x0 = max(int(rows[0]) // block - 1, 0) * block, max(int(cols[0]) // block - 1, 0) * block
+        y1, x1 = (int(rows[-1]) // block + 2) * block, (int(cols[-1]) // block + 2) * block
+        image, m = image[y0:y1, x0:x1], m[y0:y1, x0:x1]
     if image.dtype == np.uint8:
         levels = image  # the Immerkær filter takes uint8 and answers in float32
         lo, hi = ((1,) * image.shape[2], (254,) * image.shape[2]) if image.ndim == 3 else (1, 254)
@@ -586,15 +593,13 @@ def add_sensor_noise(
     h, w = image.shape[:2]
     x = work.astype(np.float32) * np.float32(1.0 / 255.0) if work.dtype == np.uint8 else work.astype(np.float32)
     c = params.chroma
+    lum = rgb = None  # unit fields: one shared by the channels (luminance), one per channel
     if c < 1.0:
         lum = _correlate(unit_normals(rng, (h, w)), params.grain_px)
-        noise = np.repeat(lum[..., None], 3, axis=2)
-        noise *= np.float32(math.sqrt(1.0 - c))
-    else:
-        noise = np.zeros((h, w, 3), np.float32)
+        lum *= np.float32(math.sqrt(1.0 - c))
     if c > 0.0:
         rgb = _correlate(unit_normals(rng, (h, w, 3)), params.grain_px)
-        noise += np.float32(math.sqrt(c)) * rgb
+        rgb *= np.float32(math.sqrt(c))
     s = np.float32(params.sigma / 255.0)
     f = params.shot_fraction
     # std(x) = s * sqrt((1 - f) + 2 f x)
@@ -602,7 +607,13 @@ def add_sensor_noise(
     std += np.float32(1.0 - f)
     np.sqrt(std, out=std)
     std *= s
-    noise *= std
+    if rgb is None:  # the luminance field broadcast over the channels (no 3-channel copy of it)
+        noise = std
+    else:
+        noise = rgb
+        if lum is not None:
+            noise += lum[..., None]
+    noise *= std if rgb is not None else lum[..., None]
     noise += x
     return _from_float01(noise, image.dtype)
 

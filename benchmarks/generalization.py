@@ -22,7 +22,7 @@ End to end, with fixed seeds:
 
 `--variants` also accepts ablations of the portrait pipeline, e.g. `portrait-noharm`,
 `portrait-nonoise`, `portrait-nodefocus`, `portrait-photoF`, `portrait-random-bg`,
-`portrait-nobackdrop`, `portrait-nocomp` (see ABLATIONS), trained and evaluated the same way.
+`portrait-nobackdrop`, `portrait-nocomp`, `portrait-cutanywhere` (see ABLATIONS), trained and evaluated the same way.
 """
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ ABLATIONS: dict[str, list[str]] = {
     "portrait-nobackdrop": ["realism.backdrop.p=0"],
     "portrait-nocomp": ["realism.noise.compensate=false"],
     "portrait-stretch": ["composition.background.fit=stretch"],
+    "portrait-cutanywhere": ["composition.placement.cut_edges=anywhere"],
 }
 
 

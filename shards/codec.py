@@ -115,8 +115,14 @@ def encode_rgb(
             raise ValueError("encode_rgb: JPEG encoding failed")
         return buf.tobytes()  # pragma: no cover
     if fmt == "png":
-        return _png(np.ascontiguousarray(img[..., ::-1]), "encode_rgb")
+        return _png(_bgr(img), "encode_rgb")
     raise ValueError(f"encode_rgb: fmt must be 'jpg' or 'png', got {fmt!r}")
+
+
+def _bgr(img: np.ndarray) -> np.ndarray:
+    """RGB -> BGR copy for OpenCV's encoders (a native channel swap: several times faster
+    than copying the reversed-channel view, same bytes)."""
+    return cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR)
 
 
 def _encode_jpeg_restart_markers(img: np.ndarray, quality: int, subsampling: str) -> bytes:
@@ -125,7 +131,7 @@ def _encode_jpeg_restart_markers(img: np.ndarray, quality: int, subsampling: str
 
     mcu = 8 if subsampling == "444" else 16
     factor = cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444 if subsampling == "444" else cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [
+    ok, buf = cv2.imencode(".jpg", _bgr(img), [
         cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor,
         cv2.IMWRITE_JPEG_RST_INTERVAL, restart_interval(-(-img.shape[1] // mcu)),
     ])

@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from augment.realism import (
     NoiseParams,
@@ -117,6 +119,24 @@ def test_noise_floor_needs_enough_tiles_and_valid_arguments():
         estimate_noise_floor(img, quantile=1.0)
     with pytest.raises(ValueError, match="mask must have shape"):
         estimate_noise_floor(img, mask[:10])
+
+
+@settings(max_examples=25, deadline=None)
+@given(ty=st.integers(0, 4), tx=st.integers(0, 4), seed=st.integers(0, 2**16))
+def test_noise_floor_reads_only_the_tiles_of_its_region(ty, tx, seed):
+    """What lies further than a tile from the region changes nothing (the estimate reads the
+    region's tiles only), wherever the region sits on the tile grid."""
+    rng = np.random.default_rng(seed)
+    region = np.clip(rng.normal(120, 3, (80, 96, 3)), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[0:80, 0:96]
+    mask = ((yy - 40) / rng.uniform(25, 39)) ** 2 + ((xx - 48) / rng.uniform(30, 47)) ** 2 <= 1
+    big = rng.integers(0, 256, (80 + 16 * 6, 96 + 16 * 6, 3), dtype=np.uint8)  # loud elsewhere
+    big_mask = np.zeros(big.shape[:2], bool)
+    y, x = 16 * ty, 16 * tx
+    big[y : y + 80, x : x + 96] = region
+    big_mask[y : y + 80, x : x + 96] = mask
+    value = estimate_noise_floor(region, mask)
+    assert 2.0 < value < 4.0 and estimate_noise_floor(big, big_mask) == value
 
 
 # --------------------------------------------------------------------------- sharpness

@@ -48,8 +48,11 @@ def test_png_rgb_keeps_channel_order():
     img[..., 0] = 200  # pure red
     out = decode_rgb(encode_rgb(img, "png"))
     assert out[0, 0].tolist() == [200, 0, 0]
-    out = decode_rgb(encode_rgb(img, "jpg", 100))
-    assert out[0, 0, 0] > 190 and out[0, 0, 1] < 10 and out[0, 0, 2] < 10
+    for restart in (False, True):
+        out = decode_rgb(encode_rgb(img, "jpg", 100, restart_markers=restart))
+        assert out[0, 0, 0] > 190 and out[0, 0, 1] < 10 and out[0, 0, 2] < 10
+    strided = _rgb(2, 40, 60)[:, ::2]  # a non-contiguous view is encoded as its values
+    assert np.array_equal(decode_rgb(encode_rgb(strided, "png")), strided)
 
 
 def test_jpeg_round_trip_close():
