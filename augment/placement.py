@@ -139,7 +139,7 @@ def sample_placement(
     bad = [c for c in cut if c not in SIDES]
     if bad:
         raise ValueError(f"cut sides must be among {SIDES}, got {bad!r}")
-    order = (["bottom"] if anchor == "bottom" else []) + [c for c in cut if not (anchor == "bottom" and c == "bottom")]
+    order = list(dict.fromkeys((["bottom"] if anchor == "bottom" else []) + list(cut)))  # the anchor first
     pinned = set(order)
     for first, second, f, c in (("top", "bottom", fh, ch), ("left", "right", fw, cw)):
         if first in pinned and second in pinned:
