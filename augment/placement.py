@@ -15,14 +15,11 @@ from typing import Literal
 import numpy as np
 
 from augment.resize import resize_to
-from augment.targets import Kind, Params, check_array, check_hw, check_kind, check_range
+from augment.targets import SIDES, Kind, Params, Side, check_array, check_hw, check_kind, check_range, check_sides
 
 __all__ = ["SIDES", "Placement", "apply_placement", "cut_sides", "sample_placement"]
 
 Anchor = Literal["any", "bottom"]
-Side = Literal["top", "bottom", "left", "right"]
-#: The four sides of a frame, in the order :class:`Placement` records them.
-SIDES: tuple[Side, ...] = ("top", "bottom", "left", "right")
 
 
 @dataclass(frozen=True)
@@ -136,9 +133,7 @@ def sample_placement(
             f"more than max_outside={max_outside!r} of it would fall outside"
         )
 
-    bad = [c for c in cut if c not in SIDES]
-    if bad:
-        raise ValueError(f"cut sides must be among {SIDES}, got {bad!r}")
+    check_sides(cut)
     order = list(dict.fromkeys((["bottom"] if anchor == "bottom" else []) + list(cut)))  # the anchor first
     pinned = set(order)
     for first, second, f, c in (("top", "bottom", fh, ch), ("left", "right", fw, cw)):

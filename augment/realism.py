@@ -608,12 +608,12 @@ def add_sensor_noise(
     np.sqrt(std, out=std)
     std *= s
     if rgb is None:  # the luminance field broadcast over the channels (no 3-channel copy of it)
-        noise = std
+        noise = std * lum[..., None]
     else:
         noise = rgb
         if lum is not None:
             noise += lum[..., None]
-    noise *= std if rgb is not None else lum[..., None]
+        noise *= std
     noise += x
     return _from_float01(noise, image.dtype)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from augment.targets import Kind, Params, check_array, check_kind, interpolation, keep_channels
+from augment.targets import Kind, Params, check_array, check_kind, check_sides, interpolation, keep_channels
 
 __all__ = [
     "ROTATION_MARGIN_PX",
@@ -133,9 +133,7 @@ def expand_for_cuts(params: Rotation, h: int, w: int, cut: tuple[str, ...]) -> R
         the rotation with ``expand`` set; unchanged for exact multiples of 90 degrees.
     """
     _check_size(h, w)
-    bad = [c for c in cut if c not in ("top", "bottom", "left", "right")]
-    if bad:
-        raise ValueError(f"cut sides must be top, bottom, left or right, got {bad!r}")
+    check_sides(cut)
     angle = float(params.angle_deg)
     if _quarter_turns(angle) is not None:
         return Rotation(angle_deg=angle)

@@ -27,6 +27,19 @@ def check_kind(kind: str) -> Kind:
     return kind  # type: ignore[return-value]
 
 
+Side = Literal["top", "bottom", "left", "right"]
+#: The four sides of a frame (placement pins them, rotation crops them), in this order.
+SIDES: tuple[Side, ...] = get_args(Side)
+
+
+def check_sides(sides: tuple[str, ...], name: str = "cut") -> tuple[Side, ...]:
+    """Return `sides` if every one is in :data:`SIDES`, else raise ValueError."""
+    bad = [s for s in sides if s not in SIDES]
+    if bad:
+        raise ValueError(f"{name} sides must be among {SIDES}, got {bad!r}")
+    return tuple(sides)  # type: ignore[return-value]
+
+
 def interpolation(kind: Kind, shrinking: bool) -> int:
     """OpenCV interpolation flag for resampling a target of `kind`.
 
