@@ -97,8 +97,9 @@ def rotation_output_hw(h: int, w: int, angle_deg: float) -> tuple[int, int]:
 class Rotation(Params):
     """Counter-clockwise rotation (as displayed) by `angle_deg` about the image centre.
 
-    `expand`: px added to the centred valid crop on its (top, bottom, left, right); what
-    they add beyond the rotated image is fill (0). See :func:`expand_for_cuts`.
+    `expand`: px added to the centred valid crop on its (top, bottom, left, right), negative
+    to crop further; what they add beyond the rotated image is fill (0). See
+    :func:`expand_for_cuts`.
     """
 
     angle_deg: float
@@ -114,62 +115,66 @@ def _valid_crop_matrix(h: int, w: int, angle: float) -> tuple[np.ndarray, int, i
     return m, out_h, out_w
 
 
-def expand_for_cuts(params: Rotation, h: int, w: int, cut: tuple[str, ...]) -> Rotation:
-    """Grow the valid crop of a rotated subject on the sides where its frame does not cut it.
+def _cut_segment(alpha: np.ndarray, side: str) -> tuple[float, float] | None:
+    """Where along one side of the frame the subject is cut: the first and last position
+    (column for top/bottom, row for left/right) with alpha > 0 on that border line."""
+    line = {"top": alpha[0], "bottom": alpha[-1], "left": alpha[:, 0], "right": alpha[:, -1]}[side]
+    where = np.flatnonzero(line > 0.5 / 255)
+    return (float(where[0]), float(where[-1])) if where.size else None
 
-    The centred valid crop cuts every side of the rotated image, so a subject that came near
-    its frame's top gets a new straight cut there. Only the sides in ``cut`` (``"top"``,
-    ``"bottom"``, ``"left"``, ``"right"`` of the *source*, e.g. from
-    :func:`augment.placement.cut_sides`) need to stay out of the window: beyond an uncut
-    side alpha is 0, and so is the fill. Each side of the crop (top, bottom, left, right in
-    turn) is pushed out to the rotated image's bounding box, or until a corner of the window
-    would sample beyond a cut side of the source.
+
+def expand_for_cuts(params: Rotation, alpha: np.ndarray, cut: tuple[str, ...]) -> Rotation:
+    """The crop of a rotated subject that keeps it whole except where its frame cuts it.
+
+    The centred valid crop cuts every side of the rotated image, so a subject that came
+    near its frame's top gets a new straight cut there. Only where the subject meets a side
+    in ``cut`` (the *source's* cut sides, e.g. from :func:`augment.placement.cut_sides`)
+    must the crop stay clear of the rotated frame edge, or fill would show as a tilted cut
+    through the subject; elsewhere beyond the frame alpha is 0, and so is the fill. So each
+    side of the window goes out to the rotated image's bounding box, except a cut side,
+    which comes in until the rotated stretch of edge where the subject is cut (alpha > 0
+    on that border line, 1 px of margin) lies outside it: the subject loses a little more
+    of a side it was already cut on, and no side it was not. Where that leaves under half
+    the valid crop's height or width (long cuts at a steep angle), the plain valid crop is
+    kept.
 
     Args:
         params: the rotation (``expand`` is replaced).
-        h, w: source size.
-        cut: the source's cut sides.
+        alpha: ``float32 (H, W)`` source alpha in ``[0, 1]``.
+        cut: the source's cut sides (subset of :data:`augment.targets.SIDES`).
     Returns:
-        the rotation with ``expand`` set; unchanged for exact multiples of 90 degrees.
+        the rotation with ``expand`` (negative: cropped further) set; unchanged for exact
+        multiples of 90 degrees.
     """
-    _check_size(h, w)
+    h, w = check_array(alpha)
     check_sides(cut)
     angle = float(params.angle_deg)
     if _quarter_turns(angle) is not None:
         return Rotation(angle_deg=angle)
     m, out_h, out_w = _valid_crop_matrix(h, w, angle)
-    inv = cv2.invertAffineTransform(m)
     corners = np.array([[-0.5, -0.5, 1.0], [w - 0.5, -0.5, 1.0], [-0.5, h - 0.5, 1.0], [w - 0.5, h - 0.5, 1.0]])
     box = corners @ m.T  # the rotated image's bounding box, output coordinates
-    limit = (math.floor(-box[:, 1].min()), math.floor(box[:, 1].max() - (out_h - 1)),
-             math.floor(-box[:, 0].min()), math.floor(box[:, 0].max() - (out_w - 1)))
-
-    def inside(e: list[int]) -> bool:
-        xs, ys = (-e[2], out_w - 1 + e[3]), (-e[0], out_h - 1 + e[1])
-        src = np.array([[x, y, 1.0] for x in xs for y in ys]) @ inv.T  # window corners in the source
-        ok = np.ones(4, bool)  # half a px inside the outer pixel centres: no fill reaches the output
-        if "top" in cut:
-            ok &= src[:, 1] >= 0.5
-        if "bottom" in cut:
-            ok &= src[:, 1] <= h - 1.5
-        if "left" in cut:
-            ok &= src[:, 0] >= 0.5
-        if "right" in cut:
-            ok &= src[:, 0] <= w - 1.5
-        return bool(ok.all())
-
-    e = [0, 0, 0, 0]
-    for side in range(4):
-        lo, hi = 0, max(0, limit[side])  # largest e in [lo, hi] that keeps the window inside
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            e[side] = mid
-            if inside(e):
-                lo = mid
-            else:
-                hi = mid - 1
-        e[side] = lo
-    return Rotation(angle_deg=angle, expand=(e[0], e[1], e[2], e[3]))
+    lo_y, hi_y, lo_x, hi_x = box[:, 1].min(), box[:, 1].max(), box[:, 0].min(), box[:, 0].max()
+    for side in cut:
+        seg = _cut_segment(alpha, side)
+        if seg is None:
+            continue
+        a, b = seg[0] - 1.0, seg[1] + 1.0  # the interpolation's reach
+        ends = {"top": [(a, 0.5), (b, 0.5)], "bottom": [(a, h - 1.5), (b, h - 1.5)],
+                "left": [(0.5, a), (0.5, b)], "right": [(w - 1.5, a), (w - 1.5, b)]}[side]
+        pts = np.array([[x, y, 1.0] for x, y in ends]) @ m.T  # that stretch of edge, rotated
+        if side == "top":
+            lo_y = max(lo_y, pts[:, 1].max())
+        elif side == "bottom":
+            hi_y = min(hi_y, pts[:, 1].min())
+        elif side == "left":
+            lo_x = max(lo_x, pts[:, 0].max())
+        else:
+            hi_x = min(hi_x, pts[:, 0].min())
+    e = (math.floor(-lo_y), math.floor(hi_y - (out_h - 1)), math.floor(-lo_x), math.floor(hi_x - (out_w - 1)))
+    if out_h + e[0] + e[1] < out_h / 2 or out_w + e[2] + e[3] < out_w / 2:
+        return Rotation(angle_deg=angle)
+    return Rotation(angle_deg=angle, expand=e)
 
 
 def sample_rotation(rng: np.random.Generator, max_angle_deg: float) -> Rotation:
@@ -186,8 +191,8 @@ def apply_rotation(params: Rotation, arr: np.ndarray, kind: Kind) -> np.ndarray:
     cropping `rotation_output_hw(H, W, angle)`, but warps straight into the crop, so every
     output pixel interpolates image pixels only. Linear for image/alpha, nearest for
     trimaps; the output size is the same for every kind. 0° returns `arr` itself.
-    A non-zero ``params.expand`` grows the crop by that many px per side (fill 0 where it
-    reaches beyond the rotated image).
+    A non-zero ``params.expand`` grows (or, negative, shrinks) the crop by that many px per
+    side (fill 0 where it reaches beyond the rotated image).
     """
     check_kind(kind)
     h, w = check_array(arr)
@@ -199,8 +204,8 @@ def apply_rotation(params: Rotation, arr: np.ndarray, kind: Kind) -> np.ndarray:
         return np.ascontiguousarray(np.rot90(arr, turns))
     m, out_h, out_w = _valid_crop_matrix(h, w, angle)
     top, bottom, left, right = (int(v) for v in params.expand)
-    if min(top, bottom, left, right) < 0:
-        raise ValueError(f"expand must be >= 0 px per side, got {params.expand!r}")
+    if out_h + top + bottom < 1 or out_w + left + right < 1:
+        raise ValueError(f"expand {params.expand!r} leaves nothing of the {out_h}x{out_w} valid crop")
     m[0, 2] += left
     m[1, 2] += top
     out = cv2.warpAffine(

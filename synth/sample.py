@@ -88,7 +88,7 @@ def _augment_foreground(plan: BuildPlan, item: PreparedFg, rng: Callable[[str], 
     if aug.rotation.max_angle > 0 and r.random() < aug.rotation.p:
         rot = sample_rotation(r, aug.rotation.max_angle)
         if plan.recipe.composition.placement.cut_edges == "border":  # crop only where the frame cuts
-            rot = expand_for_cuts(rot, *alpha.shape, cut_sides(alpha))
+            rot = expand_for_cuts(rot, alpha, cut_sides(alpha))
         fg, alpha = apply_rotation(rot, fg, "image"), apply_rotation(rot, alpha, "alpha")
         ops.append({"op": "rotate_valid_crop", "target": tag, **rot.to_dict()})
     if aug.albumentations:
