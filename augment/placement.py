@@ -17,7 +17,7 @@ import numpy as np
 from augment.resize import resize_to
 from augment.targets import SIDES, Kind, Params, Side, check_array, check_hw, check_kind, check_range, check_sides
 
-__all__ = ["SIDES", "Placement", "apply_placement", "cut_sides", "sample_placement"]
+__all__ = ["Placement", "apply_placement", "cut_sides", "sample_placement"]
 
 Anchor = Literal["any", "bottom"]
 
@@ -47,8 +47,8 @@ def cut_sides(alpha: np.ndarray, min_share: float = 0.01) -> tuple[Side, ...]:
         alpha: ``float32 (H, W)`` in ``[0, 1]``.
         min_share: in ``(0, 1]``; 0.01 ignores stray low-alpha pixels on a border.
     Returns:
-        a tuple of sides from :data:`SIDES`, by decreasing alpha mass on the border
-        (ties in :data:`SIDES` order); empty when the subject lies inside its frame.
+        a tuple of sides from :data:`augment.targets.SIDES`, by decreasing alpha mass on the
+        border (ties in that order); empty when the subject lies inside its frame.
     """
     check_array(alpha)
     if alpha.ndim != 2:
