@@ -40,7 +40,7 @@ from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_rgb, enc
 from synth.build import prepare_inputs  # noqa: E402
 from synth.plan import make_plan  # noqa: E402
 from synth.recipe import parse_recipe, recipe_sha256  # noqa: E402
-from synth.sample import render_sample  # noqa: E402
+from synth.render import render_sample  # noqa: E402
 from synth.sources.imageio import decode_background, read_bytes  # noqa: E402
 
 

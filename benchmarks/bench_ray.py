@@ -29,8 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from synth.build import build, build_shard, prepare_inputs  # noqa: E402
-from synth.executors import SerialExecutor  # noqa: E402
-from synth.ray_executor import RayExecutor  # noqa: E402
+from synth.execution import RayExecutor, SerialExecutor  # noqa: E402
 from synth.recipe import parse_recipe  # noqa: E402
 
 

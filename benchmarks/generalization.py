@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from shards import MattingDataset, MattingLoader  # noqa: E402
 from synth.build import build  # noqa: E402
-from synth.executors import SerialExecutor  # noqa: E402
+from synth.execution import SerialExecutor  # noqa: E402
 from synth.recipe import load_recipe  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 

@@ -48,7 +48,7 @@ def build(recipe: str, outdir: str, limit: int | None, overwrite: bool, resume: 
     """Build the dataset described by RECIPE into OUT (a folder or an fsspec URL)."""
     from .build import BuildError
     from .build import build as run_build
-    from .executors import make_executor
+    from .execution import make_executor
 
     rec = _load(recipe, overrides)
     log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))

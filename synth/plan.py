@@ -6,7 +6,6 @@ assigned by foreground identity (content hash), so no foreground appears in two 
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 
@@ -15,13 +14,9 @@ import numpy as np
 from .bg_choice import BgDescriptor, FgDescriptor, assignment_matrix, draw_background, fit_scores
 from .prepare import PreparedBg, PreparedFg
 from .recipe import Recipe, SplitSpec
+from .rng import cycle_rng, keyed_rank
 
-__all__ = ["ShardSpec", "BuildPlan", "assign_by_fraction", "split_code", "make_plan", "sample_key"]
-
-
-def split_code(name: str) -> int:
-    """A stable integer for a split name (for RNG seeding; never Python's salted hash())."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
+__all__ = ["ShardSpec", "BuildPlan", "assign_by_fraction", "make_plan", "sample_key"]
 
 
 def sample_key(split: str, index: int) -> str:
@@ -54,7 +49,7 @@ def assign_by_fraction(ids: list[str], splits: list[SplitSpec], seed: int, salt:
     Sorting by a keyed hash makes the assignment independent of listing order; ids beyond the
     fractions' sum are left out. Returns split name -> sorted ids.
     """
-    ranked = sorted(set(ids), key=lambda i: hashlib.sha256(f"{salt}:{seed}:{i}".encode()).hexdigest())
+    ranked = sorted(set(ids), key=lambda i: keyed_rank(salt, seed, i))
     out: dict[str, list[str]] = {}
     start = 0
     for spec, count in zip(splits, _split_counts(len(ranked), splits)):
@@ -101,7 +96,7 @@ class BuildPlan:
         and still a pure function of the index."""
         n = len(self.foregrounds[split])
         cycle, pos = divmod(index, n)
-        perm = np.random.default_rng([self.recipe.seed, split_code(split), cycle, 0xF6]).permutation(n)
+        perm = cycle_rng(self.recipe.seed, split, cycle).permutation(n)
         return int(perm[pos])
 
     def foreground_for(self, split: str, index: int) -> PreparedFg:

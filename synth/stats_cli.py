@@ -10,6 +10,10 @@ from pathlib import Path
 
 import click
 
+from .execution import make_executor
+from .stats import StatsOptions, collect_stats, compare_stats, write_html
+from .stats.compare import unique_labels
+
 __all__ = ["stats"]
 
 
@@ -40,19 +44,26 @@ def _summary_lines(label: str, d: dict) -> list[str]:
               help="Write every number as JSON here ('-' for stdout).")
 @click.option("--sample", type=click.IntRange(min=1), default=None,
               help="Measure only N samples, spread uniformly (deterministic).")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="0: in this process; N >= 2: a process pool of N (with --ray: Ray tasks in flight).")
-@click.option("--ray", "use_ray", is_flag=True, help="One Ray task per shard (local Ray unless --address).")
-@click.option("--address", default=None, help="Ray cluster address (implies --ray).")
-@click.option("--contact", type=click.IntRange(0, 1000), default=12, show_default=True,
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Parallel workers, one Ray task per shard, as for `synth build`: a local Ray instance with N "
+                   "CPUs (default: all cores); with --address, at most N tasks in flight (default: the "
+                   "cluster's CPUs); 0 runs serially in this process.")
+@click.option("--address", default=None, metavar="ADDR",
+              help="Join an existing Ray cluster: 'auto' or ray://host:port. Default: start a local Ray instance.")
+@click.option("--ray", "use_ray", is_flag=True, hidden=True,
+              help="No effect (kept for older command lines): workers other than 0 always run on Ray.")
+@click.option("--contact", type=click.IntRange(0, 1000), default=StatsOptions.contact, show_default=True,
               help="Random samples in the contact sheet.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the contact-sheet choice.")
-@click.option("--phash-distance", type=click.IntRange(0, 15), default=4, show_default=True,
+@click.option("--seed", type=int, default=StatsOptions.seed, show_default=True,
+              help="Seed of the contact-sheet choice.")
+@click.option("--phash-distance", type=click.IntRange(0, 15), default=StatsOptions.phash_distance, show_default=True,
               help="Composites across splits whose perceptual hashes differ in at most this many bits are "
                    "reported as near-duplicates.")
-@click.option("--overuse-factor", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True,
+@click.option("--overuse-factor", type=click.FloatRange(min=0, min_open=True), default=StatsOptions.overuse_factor,
+              show_default=True,
               help="Warn when a foreground/background is used more than this times the median.")
-@click.option("--overuse-min-uses", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--overuse-min-uses", type=click.IntRange(min=1), default=StatsOptions.overuse_min_uses,
+              show_default=True,
               help="...and at least this many times.")
 @click.option("--check-trimaps", is_flag=True,
               help="Also decode every trimap: its unknown share and its consistency with the alpha (~20% slower).")
@@ -61,7 +72,7 @@ def _summary_lines(label: str, d: dict) -> list[str]:
               help="Exit with status 1 when a warning of this level (or worse) is found.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 def stats(datasets: tuple[str, ...], html_path: str | None, json_path: str | None, sample: int | None,
-          workers: int, use_ray: bool, address: str | None, contact: int, seed: int, phash_distance: int,
+          workers: int | None, use_ray: bool, address: str | None, contact: int, seed: int, phash_distance: int,
           overuse_factor: float, overuse_min_uses: int, check_trimaps: bool, no_verify: bool, fail_on: str,
           quiet: bool) -> None:
     """Statistics of the dataset in DATASETS (a folder with manifest.json, or its URL).
@@ -70,25 +81,24 @@ def stats(datasets: tuple[str, ...], html_path: str | None, json_path: str | Non
     shard integrity, foreground/background reuse, alpha and trimap statistics, colour
     and realism indicators, recorded operations, leakage between splits, and warnings.
     """
-    from .stats import StatsOptions, collect_stats, compare_stats, write_html
-    from .stats.compare import unique_labels
-
     if len(datasets) > 2:
         raise click.UsageError(f"give one dataset, or two to compare; got {len(datasets)}")
     try:
-        opts = StatsOptions(sample=sample, workers=workers, ray=use_ray or address is not None,
-                            ray_address=address, contact=contact, seed=seed, phash_distance=phash_distance,
+        opts = StatsOptions(sample=sample, contact=contact, seed=seed, phash_distance=phash_distance,
                             overuse_factor=overuse_factor, overuse_min_uses=overuse_min_uses,
                             check_trimaps=check_trimaps, verify=not no_verify, progress=not quiet)
+        executor = make_executor(workers, address)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     labels = unique_labels([d.rstrip("/") for d in datasets])
     results = []
-    for d, label in zip(datasets, labels):
-        try:
-            results.append(collect_stats(d, opts, label=label))
-        except (FileNotFoundError, ValueError) as e:
-            raise click.ClickException(str(e)) from None
+    try:
+        for d, label in zip(datasets, labels):
+            results.append(collect_stats(d, opts, label=label, executor=executor))
+    except (FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        executor.close()
     if len(results) == 1:
         payload = results[0].data
     else:

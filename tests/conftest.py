@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: real data location, one local Ray instance per session."""
+"""Shared pytest fixtures and recipe builders: real data location, one local Ray instance per
+session, small procedural recipes."""
 from __future__ import annotations
 
 import os
@@ -32,3 +33,29 @@ def ray_session():
         )
     yield ray
     ray.shutdown()
+
+
+def procedural_recipe(*, seed: int, fg: tuple[int, tuple[int, int]], bg: tuple[int, tuple[int, int]],
+                      canvas: tuple[int, int], per_shard: int, band: tuple[int, int] = (1, 7),
+                      samples: tuple[int, int] = (10, 3), fractions: tuple[float, float] = (0.67, 0.33),
+                      rotation: tuple[float, float] = (0.7, 30), name: str = "t", **over) -> dict:
+    """A small raw recipe on procedural sources (no data needed), train and val splits.
+
+    fg / bg: (count, (height, width)) of the procedural foregrounds / backgrounds; canvas:
+    (height, width); rotation: (p, max_angle); `over` replaces top-level sections.
+    """
+    data = {
+        "name": name,
+        "seed": seed,
+        "foregrounds": [{"kind": "procedural", "count": fg[0], "size": list(fg[1])}],
+        "backgrounds": [{"kind": "procedural", "count": bg[0], "size": list(bg[1])}],
+        "splits": [{"name": "train", "fraction": fractions[0], "samples": samples[0]},
+                   {"name": "val", "fraction": fractions[1], "samples": samples[1]}],
+        "canvas": {"height": canvas[0], "width": canvas[1]},
+        "composition": {"placement": {"scale": [0.5, 0.9], "max_outside": 0.1}},
+        "foreground_augment": {"rotation": {"p": rotation[0], "max_angle": rotation[1]}},
+        "trimap": {"band": list(band)},
+        "output": {"samples_per_shard": per_shard},
+    }
+    data.update(over)
+    return data

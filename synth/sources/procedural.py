@@ -12,6 +12,8 @@ import hashlib
 import cv2
 import numpy as np
 
+from ..rng import procedural_rng
+
 __all__ = ["procedural_foreground", "procedural_background", "procedural_id"]
 
 _VERSION = "v1"
@@ -56,7 +58,7 @@ def procedural_foreground(seed: int, index: int, size: tuple[int, int]) -> tuple
     a semi-transparent veil. Deterministic in (seed, index, size).
     """
     h, w = size
-    rng = np.random.default_rng([seed, index, 0x46_47])  # "FG"
+    rng = procedural_rng(seed, index, "fg")
     ss = 2  # draw at 2x, downscale with area averaging -> fractional coverage on strands
     H, W = h * ss, w * ss
 
@@ -123,7 +125,7 @@ def procedural_foreground(seed: int, index: int, size: tuple[int, int]) -> tuple
 def procedural_background(seed: int, index: int, size: tuple[int, int]) -> np.ndarray:
     """Synthetic textured background, uint8 (H, W, 3) RGB: gradients, noise, stripes, blobs."""
     h, w = size
-    rng = np.random.default_rng([seed, index, 0x42_47])  # "BG"
+    rng = procedural_rng(seed, index, "bg")
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
     theta = rng.uniform(0, 2 * np.pi)

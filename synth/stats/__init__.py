@@ -9,12 +9,14 @@ The command line is ``synth stats`` (:mod:`synth.stats_cli`).
 """
 from __future__ import annotations
 
-from .collect import DatasetStats, StatsOptions, collect_stats, select_positions
+from .collect import DatasetStats, collect_stats
 from .compare import compare_stats
 from .diversity import gini, normalized_entropy, usage_summary
 from .leakage import hamming64, near_duplicate_pairs, shared_items
 from .measure import measure_sample, phash64
+from .options import StatsOptions
 from .report_html import render_html, write_html
+from .shard_scan import select_positions
 
 __all__ = [
     "DatasetStats",

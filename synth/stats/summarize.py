@@ -34,10 +34,12 @@ import numpy as np
 from shards.manifest import Manifest
 
 from .accum import ScalarAcc, scalar_acc
-from .collect import Accumulator, ShardResult, StatsOptions
+from .accumulator import Accumulator
 from .diversity import usage_summary
 from .leakage import near_duplicate_pairs, shared_items
 from .measure import ANALYSIS_SIDE, REALISM_IMPL
+from .options import StatsOptions
+from .shard_scan import ShardResult
 
 __all__ = ["summarize", "SCHEMA_VERSION"]
 

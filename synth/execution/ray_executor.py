@@ -1,6 +1,6 @@
-"""Running the build's functions as Ray tasks: a local instance by default, or any cluster.
+"""Running the build's and the statistics' functions as Ray tasks: a local instance by default, or any cluster.
 
-`RayExecutor` implements the `Executor` protocol (see `executors.py`). Per `imap_unordered`
+`RayExecutor` implements the `Executor` protocol (see `base.py`). Per `imap_unordered`
 call the function (for the render stage it closes over the whole BuildPlan, which can be
 MBs) goes to the object store once and every task gets a reference to it; each worker
 process deserialises it once and keeps it. At most `max_in_flight` tasks are pending at any
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from .executors import TaskError
+from .base import TaskError, default_workers
 
 __all__ = ["RayExecutor", "WorkerLostError"]
 
@@ -148,8 +148,6 @@ class RayExecutor:
                 self._log(f"joining the Ray cluster at {self.address}")
                 ray.init(address=self.address, **common)
             else:
-                from .executors import default_workers
-
                 cpus = self._workers or default_workers()
                 self._log(f"starting a local Ray instance with {cpus} worker(s)")
                 ray.init(address="local", num_cpus=cpus, object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **common)

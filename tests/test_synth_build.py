@@ -16,33 +16,21 @@ from PIL import Image
 from augment.compose import composite
 from shards.codec import decode_alpha, decode_rgb, decode_trimap
 from shards.manifest import read_manifest
-from synth.build import STATE_NAME, BuildError, build, software_fingerprint
+from synth.build import BuildError, build
 from synth.cli import main
 from synth.realism_steps import replay_post_composite
 from synth.recipe import load_recipe, parse_recipe
+from synth.resume import STATE_NAME, software_fingerprint
 
+from conftest import procedural_recipe
 from shard_fixtures import read_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _small_recipe(**over) -> dict:
-    data = {
-        "name": "t",
-        "seed": 3,
-        "foregrounds": [{"kind": "procedural", "count": 6, "size": [96, 80]}],
-        "backgrounds": [{"kind": "procedural", "count": 5, "size": [80, 120]}],
-        "splits": [{"name": "train", "fraction": 0.67, "samples": 10},
-                   {"name": "val", "fraction": 0.33, "samples": 3}],
-        "canvas": {"height": 96, "width": 112},
-        "composition": {"placement": {"scale": [0.5, 0.9], "max_outside": 0.1}},
-        "foreground_augment": {"rotation": {"p": 0.7, "max_angle": 30}},
-        "trimap": {"band": [1, 9]},
-        "output": {"samples_per_shard": 4},
-    }
-    for k, v in over.items():
-        data[k] = v
-    return data
+    return procedural_recipe(seed=3, fg=(6, (96, 80)), bg=(5, (80, 120)), canvas=(96, 112), band=(1, 9),
+                             per_shard=4, **over)
 
 
 @pytest.fixture(scope="module")
@@ -350,7 +338,7 @@ def test_real_photos_as_image_alpha_sources(shared_data, tmp_path):
 def test_a_frame_cut_subject_is_cut_by_the_canvas_border(tmp_path, mode, rotation_p):
     """Subjects cut by their photo's left edge: with cut_edges=border the canvas cuts them there
     too (no straight cut through the subject inside the picture); `anywhere` shows the cut."""
-    from augment.realism_metrics import straight_cut
+    from augment.mismatch import straight_cut
 
     rng = np.random.default_rng(5)
     for i in range(4):

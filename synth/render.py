@@ -1,7 +1,7 @@
 """Rendering one sample: a pure function of (plan, split, index).
 
-Every random step draws from its own generator derived from (recipe seed, split, index,
-step name), so switching one step on or off never changes the draws of the others, and no
+Every random step draws from its own generator (`synth.rng.step_rng`: recipe seed, split,
+index, step name), so switching one step on or off never changes the draws of the others, and no
 sample depends on any other sample, worker or executor.
 """
 from __future__ import annotations
@@ -26,12 +26,13 @@ from augment.trimap import make_trimap, sample_band_px
 from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_rgb, encode_trimap
 
 from .albu import build_transform
-from .plan import BuildPlan, sample_key, split_code
+from .plan import BuildPlan, sample_key
 from .prepare import PreparedBg, PreparedFg
 from .realism_steps import post_composite, pre_composite
+from .rng import step_rng
 from .sources.imageio import InputError, decode_background, read_bytes
 
-__all__ = ["render_sample", "RenderedSample", "step_rng"]
+__all__ = ["render_sample", "RenderedSample"]
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,6 @@ class RenderedSample:
     key: str
     members: dict[str, bytes]
     meta: dict[str, Any]
-
-
-def step_rng(seed: int, split: str, index: int, step: str) -> np.random.Generator:
-    """The generator for one random step of one sample (independent across steps)."""
-    step_code = int.from_bytes(hashlib.sha256(step.encode()).digest()[:4], "little")
-    return np.random.default_rng([seed, split_code(split), index, step_code])
 
 
 def _load_foreground(item: PreparedFg) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
 """synth.stats on datasets made by `synth build`: numbers equal the manifest and the samples'
 meta.json, a clean build has no leakage, a train sample copied into val is flagged, and
-serial / process-pool / Ray runs give identical statistics."""
+serial and Ray runs (and any completion order) give identical statistics."""
 from __future__ import annotations
 
 import json
@@ -13,29 +13,19 @@ from click.testing import CliRunner
 from shards.manifest import Manifest, ShardEntry, read_manifest, write_manifest
 from shards.tar_writer import write_shard
 from synth.build import build
+from synth.execution import RayExecutor, SerialExecutor
 from synth.recipe import parse_recipe
 from synth.stats import StatsOptions, collect_stats
 from synth.stats_cli import stats as stats_cmd
+
+from conftest import procedural_recipe
 
 OPTS = StatsOptions(contact=3)
 
 
 def _recipe(seed: int = 3, **over) -> dict:
-    data = {
-        "name": "stats-t",
-        "seed": seed,
-        "foregrounds": [{"kind": "procedural", "count": 7, "size": [72, 64]}],
-        "backgrounds": [{"kind": "procedural", "count": 6, "size": [64, 96]}],
-        "splits": [{"name": "train", "fraction": 0.7, "samples": 14},
-                   {"name": "val", "fraction": 0.3, "samples": 4}],
-        "canvas": {"height": 64, "width": 80},
-        "composition": {"placement": {"scale": [0.5, 0.9], "max_outside": 0.1}},
-        "foreground_augment": {"rotation": {"p": 0.5, "max_angle": 20}},
-        "trimap": {"band": [1, 7]},
-        "output": {"samples_per_shard": 5},
-    }
-    data.update(over)
-    return data
+    return procedural_recipe(name="stats-t", seed=seed, fg=(7, (72, 64)), bg=(6, (64, 96)), canvas=(64, 80),
+                             samples=(14, 4), fractions=(0.7, 0.3), rotation=(0.5, 20), per_shard=5, **over)
 
 
 @pytest.fixture(scope="module")
@@ -139,23 +129,49 @@ def test_train_sample_copied_into_val_is_flagged(built, tmp_path):
     assert fg_id[:12] in errors["foreground_leak"]["message"] or "/" in errors["foreground_leak"]["message"]
 
 
-def test_process_pool_equals_serial(built):
+class _Reversed(SerialExecutor):
+    """Completes shards last-first: statistics must not depend on the completion order."""
+
+    name = "reversed"
+
+    def imap_unordered(self, fn, items):
+        for i in reversed(range(len(items))):
+            yield i, fn(items[i])
+
+
+def test_completion_order_does_not_change_the_statistics(built):
     serial = collect_stats(built, OPTS)
-    pooled = collect_stats(built, StatsOptions(contact=3, workers=2))
-    a, b = dict(serial.data), dict(pooled.data)
+    reordered = collect_stats(built, OPTS, executor=_Reversed())
+    a, b = dict(serial.data), dict(reordered.data)
     a.pop("timing"), b.pop("timing")
     assert a == b
-    assert [t["key"] for t in serial.thumbs] == [t["key"] for t in pooled.thumbs]
+    assert [t["key"] for t in serial.thumbs] == [t["key"] for t in reordered.thumbs]
 
 
 @pytest.mark.ray
 @pytest.mark.slow
 def test_ray_equals_serial(built, ray_session):
-    serial = dict(collect_stats(built, OPTS).data)
-    on_ray = dict(collect_stats(built, StatsOptions(contact=3, ray=True, workers=2)).data)
-    serial.pop("timing"), on_ray.pop("timing")
-    assert serial == on_ray
+    serial = collect_stats(built, OPTS)
+    with RayExecutor(workers=2) as ex:
+        on_ray = collect_stats(built, OPTS, executor=ex)
+    a, b = dict(serial.data), dict(on_ray.data)
+    a.pop("timing"), b.pop("timing")
+    assert a == b
+    assert [t["key"] for t in serial.thumbs] == [t["key"] for t in on_ray.thumbs]
     assert ray_session.is_initialized()  # an instance it did not start is left running
+
+
+@pytest.mark.ray
+def test_cli_workers_mean_what_they_mean_for_build(built, ray_session, tmp_path):
+    out0, out2 = tmp_path / "w0.json", tmp_path / "w2.json"
+    for workers, out in (("0", out0), ("2", out2)):  # serial; Ray tasks (on the session's instance)
+        r = CliRunner().invoke(stats_cmd, [str(built), "--json", str(out), "--quiet", "--workers", workers])
+        assert r.exit_code == 0, r.output
+    a, b = json.loads(out0.read_text()), json.loads(out2.read_text())
+    a.pop("timing"), b.pop("timing")
+    assert a == b
+    r = CliRunner().invoke(stats_cmd, [str(built), "--quiet", "--workers", "0", "--address", "auto"])
+    assert r.exit_code != 0 and "cannot be combined with address" in r.output
 
 
 def test_compare_two_builds_side_by_side(built, tmp_path):

@@ -20,32 +20,17 @@ from click.testing import CliRunner
 from PIL import Image
 
 from shards.manifest import read_manifest
-from synth.build import BuildError, _chunk_size, build, build_shard
+from synth.build import BuildError, build, build_shard, chunk_size
 from synth.cli import main
-from synth.executors import SerialExecutor, make_executor
+from synth.execution import RayExecutor, make_executor
 from synth.recipe import load_recipe, parse_recipe
-from synth.ray_executor import RayExecutor
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.ray
 
 
 def _recipe_dict(**over) -> dict:
-    data = {
-        "name": "t",
-        "seed": 5,
-        "foregrounds": [{"kind": "procedural", "count": 6, "size": [72, 64]}],
-        "backgrounds": [{"kind": "procedural", "count": 5, "size": [64, 96]}],
-        "splits": [{"name": "train", "fraction": 0.67, "samples": 10},
-                   {"name": "val", "fraction": 0.33, "samples": 3}],
-        "canvas": {"height": 64, "width": 72},
-        "composition": {"placement": {"scale": [0.5, 0.9], "max_outside": 0.1}},
-        "foreground_augment": {"rotation": {"p": 0.7, "max_angle": 30}},
-        "trimap": {"band": [1, 7]},
-        "output": {"samples_per_shard": 3},
-    }
-    data.update(over)
-    return data
+    return procedural_recipe(seed=5, fg=(6, (72, 64)), bg=(5, (64, 96)), canvas=(64, 72), per_shard=3, **over)
 
 
 def _dataset(out: Path) -> dict[str, bytes]:
@@ -72,37 +57,10 @@ def reference(tmp_path_factory):
     return root, recipe, _dataset(root / "out")
 
 
-# ------------------------------------------------------------------ executor basics
-
-
-_square = functools.partial(pow, exp=2)  # importable in workers (this module is not)
-
-
-def test_ray_executor_maps_every_item_bounded(ray_session):
-    with RayExecutor(workers=2, max_in_flight=3) as ex:
-        got = dict(ex.imap_unordered(_square, list(range(25))))
-        assert got == {i: i * i for i in range(25)}
-        assert ex.max_in_flight == 3 and ex.parallelism == 2
-        assert list(ex.imap_unordered(_square, [])) == []
-    assert ray_session.is_initialized()  # an instance it did not start is left running
-
-
-def test_ray_executor_defaults_on_an_existing_instance(ray_session):
-    ex = RayExecutor()
-    assert ex.workers == 2 and ex.max_in_flight == 2  # the session's CPUs cap the parallelism
-    ex.close()
-    assert ray_session.is_initialized()
-
-
-def test_chunking_and_executor_choice():
-    assert _chunk_size(20_000, 16) == 64
-    assert _chunk_size(10, 2) == 2
-    assert _chunk_size(10_000, 1) == 1
-    assert isinstance(make_executor(0), SerialExecutor)
-    with pytest.raises(ValueError, match="cannot be combined with address"):
-        make_executor(0, "auto")
-    with pytest.raises(ValueError, match="workers must be >= 1"):
-        RayExecutor(workers=0)
+def test_chunking():
+    assert chunk_size(20_000, 16) == 64
+    assert chunk_size(10, 2) == 2
+    assert chunk_size(10_000, 1) == 1
 
 
 # ------------------------------------------------------------------ byte identity
