@@ -29,7 +29,8 @@ from augment.rotate_crop import (
     rotation_output_hw,
     sample_rotation,
 )
-from augment.targets import Kind, check_kind, interpolation
+from augment.checks import check_kind
+from augment.targets import Kind, interpolation
 from augment.trimap import alpha_to_uint8, make_trimap, sample_band_px
 
 __all__ = [

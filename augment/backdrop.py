@@ -18,22 +18,16 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
-from augment.harmonize import _check_rgb, _from_lab, _to_lab, _weighted_stats
+from augment.bands import busyness
+from augment.checks import check_alpha, check_rgb
+from augment.colour import from_lab, to_lab, weighted_stats
 from augment.resize import shrink_long_side
 
 __all__ = ["backdrop_contrast_factor", "contrast_ratio", "scale_contrast"]
 
 _SIDE = 160  # statistics on copies shrunk to this long side: contrast at the scale of the subject
-_MIN_PIXELS = 16  # fewer pixels in either band: not measurable
-
-
-def _check_alpha(alpha: np.ndarray, hw: tuple[int, ...]) -> None:
-    if not (isinstance(alpha, np.ndarray) and alpha.dtype == np.float32 and alpha.shape == hw):
-        what = f"{alpha.dtype} {alpha.shape}" if isinstance(alpha, np.ndarray) else type(alpha).__name__
-        raise ValueError(f"alpha must be float32 and share the layers' (H, W) {hw}, got {what}")
 
 
 def contrast_ratio(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *, reach: float = 0.04,
@@ -52,24 +46,18 @@ def contrast_ratio(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *, reach: 
         The ratio (> 0); ``nan`` when either band holds under 16 pixels or the subject's
         band is flat (std under 0.5 L).
     """
-    _check_rgb(fg, "fg")
-    _check_rgb(bg, "bg")
+    check_rgb(fg, "fg")
+    check_rgb(bg, "bg")
     if fg.shape != bg.shape:
         raise ValueError(f"fg {fg.shape} and bg {bg.shape} must share (H, W)")
-    _check_alpha(alpha, fg.shape[:2])
+    check_alpha(alpha, fg.shape[:2])
     if not 0.0 < reach <= 0.5:
         raise ValueError(f"reach must be in (0, 0.5], got {reach!r}")
     a = shrink_long_side(alpha, side)
-    reach_px = np.float32(max(reach * max(a.shape), 1.0))
-    inside, outside = (a >= 0.95).astype(np.uint8), (a <= 0.05).astype(np.uint8)
-    # distanceTransform: distance of each non-zero pixel to the nearest zero one
-    band_b = (outside > 0) & (cv2.distanceTransform(outside, cv2.DIST_L2, 3) <= reach_px)
-    band_f = (inside > 0) & (cv2.distanceTransform(inside, cv2.DIST_L2, 3) <= reach_px)
-    if np.count_nonzero(band_b) < _MIN_PIXELS or np.count_nonzero(band_f) < _MIN_PIXELS:
-        return math.nan
-    sd_f = float(_to_lab(shrink_long_side(fg, side))[..., 0][band_f].std())
-    sd_b = float(_to_lab(shrink_long_side(bg, side))[..., 0][band_b].std())
-    if sd_f < 0.5:
+    reach_px = max(reach * max(a.shape), 1.0)
+    sd_b = busyness(to_lab(shrink_long_side(bg, side))[..., 0], a, reach_px)
+    sd_f = busyness(to_lab(shrink_long_side(fg, side))[..., 0], a, reach_px, inside=True)
+    if not (math.isfinite(sd_b) and math.isfinite(sd_f)) or sd_f < 0.5:
         return math.nan
     return sd_b / sd_f
 
@@ -110,18 +98,18 @@ def scale_contrast(bg: np.ndarray, alpha: np.ndarray, factor: float) -> np.ndarr
     Returns:
         ``uint8 (H, W, 3)``.
     """
-    _check_rgb(bg, "bg")
-    _check_alpha(alpha, bg.shape[:2])
+    check_rgb(bg, "bg")
+    check_alpha(alpha, bg.shape[:2])
     if not (0.0 < factor <= 1.0):
         raise ValueError(f"factor must be in (0, 1], got {factor!r}")
     if factor == 1.0:
         return bg.copy()
-    lab = _to_lab(bg)
+    lab = to_lab(bg)
     weight = 1.0 - alpha
     if not float(weight.sum()) > 0:
         weight = None  # the subject covers everything: the whole layer's mean
-    mean, _ = _weighted_stats(lab, weight)
+    mean, _ = weighted_stats(lab, weight)
     lightness = lab[..., 0]
     lightness *= np.float32(factor)
     lightness += np.float32((1.0 - factor) * mean[0])
-    return _from_lab(lab)
+    return from_lab(lab)

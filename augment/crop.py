@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from augment.targets import Params, check_array, check_hw, check_range
+from augment.checks import check_array, check_hw, check_range
+from augment.targets import Params
 
 _HALF_LEVEL = 0.5 / 255
 

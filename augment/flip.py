@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from augment.targets import Params, check_array, keep_channels
+from augment.checks import check_array
+from augment.targets import Params, keep_channels
 
 __all__ = ["Flip", "apply_flip", "sample_flip"]
 

@@ -4,7 +4,7 @@ A photographer puts the subject against a calm part of the scene: a strong edge,
 lamp or another person cut by the subject's outline makes a confusing picture, and
 for a matting model an ambiguous one (which side of that edge is the subject?).  A
 composite that drops the subject at a uniformly random position does this often.
-:func:`busyness_around` measures the luminance contrast of the background in a band
+:func:`augment.bands.busyness` measures the luminance contrast of the background in a band
 just outside the subject's outline; a caller samples a few placements and keeps the
 calmest (:func:`calmest`), which leaves every position possible but favours the ones
 a camera would frame.
@@ -17,39 +17,12 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from augment.harmonize import _to_lab
+from augment.bands import busyness
+from augment.checks import check_array
+from augment.colour import to_lab
 from augment.placement import Placement, apply_placement
-from augment.targets import check_array
 
-__all__ = ["busyness_around", "calmest", "framing_busyness"]
-
-_MIN_RING = 16  # fewer background pixels around the subject than this: not measurable
-
-
-def busyness_around(lightness: np.ndarray, alpha: np.ndarray, reach_px: float) -> float:
-    """Std of the background's lightness within ``reach_px`` outside the subject.
-
-    Args:
-        lightness: ``float32 (H, W)``, CIELAB L (0..100) of the background.
-        alpha: ``float32 (H, W)`` in ``[0, 1]``, the subject placed on the same canvas.
-        reach_px: width of the band outside the outline (``alpha <= 0.05``), px, > 0.
-    Returns:
-        The std in L units; ``nan`` when the band holds fewer than 16 pixels (the
-        subject covers nearly all of the canvas).
-    """
-    if lightness.shape != alpha.shape or lightness.ndim != 2:
-        raise ValueError(f"lightness {lightness.shape} and alpha {alpha.shape} must be the same (H, W)")
-    if not reach_px > 0:
-        raise ValueError(f"reach_px must be > 0, got {reach_px!r}")
-    outside = (alpha <= 0.05).astype(np.uint8)
-    if outside.all():
-        return math.nan  # no subject on the canvas: nothing to frame
-    # distance of every outside pixel to the nearest subject pixel
-    dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)
-    band = (outside > 0) & (dist <= np.float32(reach_px))
-    if np.count_nonzero(band) < _MIN_RING:
-        return math.nan
-    return float(lightness[band].std())
+__all__ = ["calmest", "framing_busyness"]
 
 
 def framing_busyness(
@@ -60,7 +33,7 @@ def framing_busyness(
     reach: float = 0.04,
     side: int = 160,
 ) -> np.ndarray:
-    """:func:`busyness_around` for each candidate placement of one foreground.
+    """:func:`augment.bands.busyness` (outside the outline) for each candidate placement of one foreground.
 
     Everything is measured on copies shrunk to a ``side`` px long side (area average):
     what matters is contrast at the scale of the subject, and each candidate costs
@@ -93,14 +66,14 @@ def framing_busyness(
     f = min(1.0, side / max(canvas))
     small_hw = (max(1, round(canvas[0] * f)), max(1, round(canvas[1] * f)))
     small = cv2.resize(background, small_hw[::-1], interpolation=cv2.INTER_AREA)
-    lightness = _to_lab(small)[..., 0]
+    lightness = to_lab(small)[..., 0]
     reach_px = max(reach * max(small_hw), 1.0)
     out = np.empty(len(placements), np.float64)
     for i, p in enumerate(placements):
         size = (max(1, round(p.size_hw[0] * f)), max(1, round(p.size_hw[1] * f)))
         shrunk = Placement(src_hw=p.src_hw, canvas_hw=small_hw, scale=p.scale * f, size_hw=size,
                            top=math.floor(p.top * f), left=math.floor(p.left * f))
-        out[i] = busyness_around(lightness, apply_placement(shrunk, alpha, small_hw, "alpha"), reach_px)
+        out[i] = busyness(lightness, apply_placement(shrunk, alpha, small_hw, "alpha"), reach_px)
     return out
 
 

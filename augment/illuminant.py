@@ -1,78 +1,24 @@
-"""Light in linear RGB: the sRGB transfer curve and the grey-edge illuminant estimate.
+"""The colour of the light on a scene: the grey-edge illuminant estimate (linear RGB).
 
 Shared by background choice (``synth.bg_choice``, which matches the colour of the
-light) and harmonisation (:mod:`augment.harmonize`, which adapts F to B's light).
+light) and harmonisation (:mod:`augment.harmonize.light`, which adapts F to B's light).
 Images are ``uint8 (H, W, 3)`` sRGB; linear light is ``float32`` in ``[0, 1]``.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import cv2
 import numpy as np
 
-__all__ = [
-    "LUMINANCE_WEIGHTS",
-    "estimate_illuminant",
-    "linear_to_srgb",
-    "srgb_levels_to_linear",
-    "srgb_to_linear",
-]
+from augment.colour import srgb_to_linear
 
-#: Rec. 709 / sRGB luminance ``Y = w . (R, G, B)`` of linear-light RGB.
-LUMINANCE_WEIGHTS: tuple[float, float, float] = (0.2126, 0.7152, 0.0722)
+__all__ = ["estimate_illuminant"]
 
 _GREY_EDGE_SIGMA = 1.0  # Gaussian pre-smoothing (px at the caller's resolution, 256 px long side)
 _GREY_EDGE_P = 6.0  # Minkowski norm of the gradient magnitudes (van de Weijer 2007)
 _GREY_EDGE_EPS = 1e-4  # added to the per-channel norms: no structure -> neutral (0, 0)
 _CLIPPED = 250  # sRGB level at or above which a channel counts as clipped (no light information)
-
-
-_SUBLEVELS = 16  # table steps per sRGB level for float input
-
-
-@functools.lru_cache(maxsize=2)
-def _srgb_lut(steps: int = 1) -> np.ndarray:
-    """Linear light of the sRGB levels ``0, 1/steps, ..., 255`` (IEC 61966-2-1 curve), float32."""
-    x = np.arange(255 * steps + 1, dtype=np.float64) / (255.0 * steps)
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def srgb_to_linear(image: np.ndarray) -> np.ndarray:
-    """uint8 sRGB (any shape) -> float32 linear light in [0, 1] (IEC 61966-2-1 transfer curve)."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        desc = image.dtype if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"image must be a uint8 array, got {desc}")
-    if image.ndim in (2, 3) and image.size and (image.ndim == 2 or image.shape[2] <= 4):
-        # OpenCV's table lookup gives the same values as numpy's gather below, in one native pass
-        return cv2.LUT(np.ascontiguousarray(image), _srgb_lut()).reshape(image.shape)
-    return _srgb_lut()[image]
-
-
-def srgb_levels_to_linear(levels: np.ndarray) -> np.ndarray:
-    """float sRGB on the 0..255 scale (any shape; clipped) -> float32 linear light in [0, 1],
-    to 1/16 of a level; equal to :func:`srgb_to_linear` at whole levels."""
-    if not isinstance(levels, np.ndarray) or levels.dtype.kind != "f":
-        desc = levels.dtype if isinstance(levels, np.ndarray) else type(levels).__name__
-        raise ValueError(f"levels must be a float array, got {desc}")
-    idx = np.clip(levels * np.float32(_SUBLEVELS) + np.float32(0.5), 0, 255 * _SUBLEVELS).astype(np.uint16)
-    return _srgb_lut(_SUBLEVELS)[idx]
-
-
-def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
-    """float linear light (any shape; clipped to [0, 1]) -> uint8 sRGB, rounded.
-
-    Inverse of :func:`srgb_to_linear`: ``linear_to_srgb(srgb_to_linear(x)) == x``.
-    """
-    if not isinstance(linear, np.ndarray) or linear.dtype.kind != "f":
-        desc = linear.dtype if isinstance(linear, np.ndarray) else type(linear).__name__
-        raise ValueError(f"linear must be a float array, got {desc}")
-    x = np.clip(linear.astype(np.float32, copy=False), 0.0, 1.0)
-    low = x * np.float32(12.92)
-    high = np.float32(1.055) * np.power(np.maximum(x, np.float32(0.0031308)), np.float32(1.0 / 2.4)) - np.float32(0.055)
-    srgb = np.where(x <= np.float32(0.0031308), low, high)
-    return np.clip(srgb * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
 
 
 def _grey_edge(image: np.ndarray, weights: np.ndarray) -> tuple[float, float]:

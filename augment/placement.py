@@ -15,7 +15,8 @@ from typing import Literal
 import numpy as np
 
 from augment.resize import resize_to
-from augment.targets import SIDES, Kind, Params, Side, check_array, check_hw, check_kind, check_range, check_sides
+from augment.checks import check_array, check_hw, check_kind, check_range, check_sides
+from augment.targets import SIDES, Kind, Params, Side
 
 __all__ = ["Placement", "apply_placement", "cut_sides", "sample_placement"]
 

@@ -8,21 +8,14 @@ INTER_LINEAR / INTER_AREA use for the alpha.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from augment.targets import (
-    Kind,
-    Params,
-    check_array,
-    check_hw,
-    check_kind,
-    check_range,
-    interpolation,
-    keep_channels,
-)
+from augment.checks import check_array, check_hw, check_kind, check_positive, check_range
+from augment.targets import Kind, Params, interpolation, keep_channels
 
 __all__ = [
     "CoverCrop",
@@ -34,6 +27,7 @@ __all__ = [
     "sample_cover_crop",
     "scaled_hw",
     "shrink_long_side",
+    "apply_shrunk",
 ]
 
 
@@ -42,7 +36,8 @@ def _resize_flag(kind: Kind, shrinking: bool) -> int:
     return cv2.INTER_NEAREST_EXACT if flag == cv2.INTER_NEAREST else flag
 
 
-def _resize(arr: np.ndarray, hw: tuple[int, int] | None, scale: float | None, kind: Kind) -> np.ndarray:
+def _resize(arr: np.ndarray, hw: tuple[int, int] | None, scale: float | None, kind: Kind,
+            linear_min_scale: float = 1.0) -> np.ndarray:
     """cv2.resize to `hw` (scale = size ratio per axis) or by exactly `scale` (hw None).
 
     OpenCV's INTER_AREA drops partial-pixel fractions below 1e-3 when building its
@@ -57,7 +52,7 @@ def _resize(arr: np.ndarray, hw: tuple[int, int] | None, scale: float | None, ki
         flag = _resize_flag(kind, shrinking=scale < 1.0)
         out = cv2.resize(arr, None, fx=scale, fy=scale, interpolation=flag)
     else:
-        flag = _resize_flag(kind, shrinking=hw[0] < h or hw[1] < w)
+        flag = _resize_flag(kind, shrinking=min(hw[0] / h, hw[1] / w) < linear_min_scale)
         out = cv2.resize(arr, (hw[1], hw[0]), interpolation=flag)
     oh, ow = out.shape[:2]
     # (OpenCV uses true area weights only when no axis grows.)
@@ -77,22 +72,18 @@ def _resize(arr: np.ndarray, hw: tuple[int, int] | None, scale: float | None, ki
     return keep_channels(out, arr)
 
 
-def _check_scale(scale: float, name: str = "scale") -> float:
-    scale = float(scale)
-    if not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {scale}")
-    return scale
-
-
 def scaled_hw(hw: tuple[int, int], scale: float) -> tuple[int, int]:
     """Size of an (h, w) image scaled by `scale`: (max(1, round(h*s)), max(1, round(w*s)))."""
     h, w = check_hw(hw, "hw")
-    scale = _check_scale(scale)
+    scale = check_positive(float(scale), "scale")
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-def resize_to(arr: np.ndarray, hw: tuple[int, int], kind: Kind) -> np.ndarray:
+def resize_to(arr: np.ndarray, hw: tuple[int, int], kind: Kind, *, linear_min_scale: float = 1.0) -> np.ndarray:
     """Resize `arr` (H, W[, C]) to exactly `hw` with the interpolation for `kind`.
+
+    Image and alpha are treated as shrinking (INTER_AREA) when an axis shrinks by a factor
+    below `linear_min_scale` (default 1: any shrink); milder shrinks use INTER_LINEAR.
 
     The caller is responsible for the aspect ratio. Returns `arr` itself when the size
     already matches (no copy); dtype and channel layout are preserved.
@@ -102,7 +93,7 @@ def resize_to(arr: np.ndarray, hw: tuple[int, int], kind: Kind) -> np.ndarray:
     if (nh, nw) == (h, w):
         return arr
     check_kind(kind)
-    return _resize(arr, (nh, nw), None, kind)
+    return _resize(arr, (nh, nw), None, kind, linear_min_scale)
 
 
 def resize_by_scale(arr: np.ndarray, scale: float, kind: Kind) -> np.ndarray:
@@ -129,6 +120,20 @@ def shrink_long_side(arr: np.ndarray, side: int) -> np.ndarray:
     if scale >= 1:
         return arr
     return cv2.resize(arr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def apply_shrunk(image: np.ndarray, shrink: float,
+                 fn: Callable[[np.ndarray, float], np.ndarray]) -> np.ndarray:
+    """``fn`` applied at a lower resolution, for filters whose output is smooth anyway.
+
+    ``image`` (``float32 (H, W, C)``, ``C <= 4``) is shrunk ``shrink`` times (area average),
+    ``fn(small, factor)`` filters it (``factor``: small px per image px, the smaller of the
+    two axes' after rounding), and the result is enlarged back to ``(H, W)`` (bilinear).
+    """
+    h, w = image.shape[:2]
+    sw, sh = max(1, round(w / shrink)), max(1, round(h / shrink))
+    small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
+    return cv2.resize(fn(small, min(sw / w, sh / h)), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def resize_short_side(arr: np.ndarray, short_side: int, kind: Kind) -> np.ndarray:
@@ -215,7 +220,7 @@ def apply_cover_crop(params: CoverCrop, arr: np.ndarray, kind: Kind) -> np.ndarr
     if (h, w) != tuple(params.src_hw):
         raise ValueError(f"array has height/width {(h, w)} but the CoverCrop was sampled for {params.src_hw}")
     dh, dw = params.dst_hw
-    s = _check_scale(params.scale, "CoverCrop.scale")
+    s = check_positive(float(params.scale), "CoverCrop.scale")
     flag = _resize_flag(kind, shrinking=s < 1.0)
     if s == 1.0:
         out = arr[max(params.top, 0) : params.top + dh, max(params.left, 0) : params.left + dw]

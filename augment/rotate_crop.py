@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from augment.targets import Kind, Params, check_array, check_kind, check_sides, interpolation, keep_channels
+from augment.checks import check_array, check_kind, check_sides
+from augment.targets import Kind, Params, interpolation, keep_channels
 
 __all__ = [
     "ROTATION_MARGIN_PX",

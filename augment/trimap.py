@@ -5,16 +5,20 @@ import cv2
 import numpy as np
 
 from augment.compose import alpha_to_float
-from augment.targets import check_hw, check_range
+from augment.checks import check_hw, check_range
 
 __all__ = ["alpha_to_uint8", "make_trimap", "sample_band_px"]
 
 
-def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
+def alpha_to_uint8(alpha: np.ndarray, *, validate: bool = True) -> np.ndarray:
     """Quantise alpha (H, W) to uint8: uint8 as is, otherwise rint(255·α) with α from
-    `alpha_to_float` (float in [0, 1] or uint16)."""
+    `alpha_to_float` (float in [0, 1] or uint16). `validate=False` (float32 alpha, hot
+    loops): the same values without the range scan; the caller guarantees α >= 0, and
+    values over 1 saturate to 255."""
     if alpha.dtype == np.uint8:
         return alpha
+    if not validate and alpha.dtype == np.float32:
+        return cv2.convertScaleAbs(alpha, alpha=255.0)
     out = np.multiply(alpha_to_float(alpha), np.float32(255.0))  # validates dtype and range
     np.rint(out, out=out)
     return out.astype(np.uint8)

@@ -9,17 +9,17 @@ photos with ground-truth alpha and the real backgrounds in `../shared/data`), wi
 seed, canvas and number of samples (one split), serially in this process, into `DIR/naive`
 and `DIR/portrait` (preparation cache in `DIR/cache`). It then measures on every composite
 the foreground/background mismatch near the alpha boundary (noise, sharpness, colour and
-contrast; see `synth.realism_report`) and the same indicators on the real photographs
+contrast; see `synth.stats.realism_report`) and the same indicators on the real photographs
 themselves, whose foreground and background share one camera, light and lens: their
 distribution is the reference (it is not zero: depth of field, subject vs scenery colours).
 
 Per indicator it prints the medians, the 1-D Wasserstein distance of each dataset's
 distribution to the real one, the ratio W(portrait, real) / W(naive, real) and its 90 %
-bootstrap interval over the composites (`synth.realism_report.ratio_interval`: where another
+bootstrap interval over the composites (`synth.stats.realism_report.ratio_interval`: where another
 draw of as many composites, such as another seed, would put it; a pass whose interval
 reaches above 0.5 is reported as not robust). Target: ratio <= 0.5 on every indicator.  With 18 reference photos the reference is itself
 noisy: the last column, `W floor`, is the distance a dataset drawn from the real photos'
-population would still show (`synth.realism_report.sampling_floor`); a W near it means "as
+population would still show (`synth.stats.realism_report.sampling_floor`); a W near it means "as
 close to real as this reference can tell", and `measurable` says whether half of naive's W
 lies above it (where it does not, no dataset can be shown to meet the target, and a second
 verdict covers the indicators that are measurable). The quantiles of every indicator (real
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from shards.manifest import read_manifest  # noqa: E402
 from synth.build import build  # noqa: E402
 from synth.recipe import load_recipe, recipe_sha256  # noqa: E402
-from synth.realism_report import (  # noqa: E402
+from synth.stats.realism_report import (  # noqa: E402
     INDICATORS,
     compare,
     format_table,

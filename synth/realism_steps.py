@@ -15,19 +15,18 @@ from typing import Any
 import numpy as np
 
 from augment.backdrop import backdrop_contrast_factor, contrast_ratio, scale_contrast
-from augment.harmonize import harmonize_with_details, sample_harmonization
-from augment.realism import (
+from augment.degrade import (
     NoiseParams,
     add_sensor_noise,
     defocus,
-    estimate_noise_floor,
-    estimate_sharpness,
     jpeg_recompress,
     match_resolution,
     match_sharpness_sigma,
     sample_noise,
     unit_normals,
 )
+from augment.estimate import estimate_noise_floor, estimate_sharpness
+from augment.harmonize import harmonize_with_details, sample_harmonization
 
 from .recipe import Recipe
 
@@ -120,7 +119,7 @@ def _apply_noise(image: np.ndarray, alpha: np.ndarray, op: dict[str, Any]) -> np
         noise *= np.float32(extra) * weight[..., None]
         noise += image
         image = np.clip(np.rint(noise), 0, 255).astype(np.uint8)
-    return add_sensor_noise(NoiseParams(**op["params"]), image, rng)
+    return add_sensor_noise(NoiseParams.from_dict(op["params"]), image, rng)
 
 
 def post_composite(rng_for: RngFor, recipe: Recipe, image: np.ndarray, alpha: np.ndarray, fg: np.ndarray,

@@ -15,6 +15,14 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from augment.degrade.noise import NOISE_P, NOISE_SIGMA
+from augment.harmonize.params import (
+    DEFAULT_HARMONIZATION_METHODS,
+    HARMONIZATION_P,
+    HARMONIZATION_STRENGTH,
+    HarmonizationMethod,
+)
+
 __all__ = [
     "Recipe",
     "RecipeError",
@@ -259,10 +267,6 @@ class CompositionSpec(_Model):
     multi_foreground: MultiForegroundSpec = MultiForegroundSpec()
 
 
-HarmonizationMethod = Literal["reinhard_lab", "histogram_match", "albu_histogram", "albu_fda", "albu_pda",
-                              "von_kries", "exposure", "relight"]
-
-
 class HarmonizationSpec(_Model):
     """Shift F toward the background's colour and light (F only, before compositing).
 
@@ -270,10 +274,10 @@ class HarmonizationSpec(_Model):
     intensity, both); the others move F's whole colour distribution toward B's.
     """
 
-    p: float = Field(0.7, ge=0.0, le=1.0)
-    methods: list[HarmonizationMethod] = Field(default_factory=lambda: ["reinhard_lab", "histogram_match"],
+    p: float = Field(HARMONIZATION_P, ge=0.0, le=1.0)
+    methods: list[HarmonizationMethod] = Field(default_factory=lambda: list(DEFAULT_HARMONIZATION_METHODS),
                                                min_length=1)
-    strength: Range = (0.2, 0.7)
+    strength: Range = HARMONIZATION_STRENGTH
 
     @field_validator("strength")
     @classmethod
@@ -319,12 +323,12 @@ class NoiseSpec(_Model):
 
     `compensate` first adds the missing noise to the cleaner layer (alpha-weighted) so the
     foreground and background regions carry the same noise level before the common noise;
-    each layer's level is read in its flattest tiles (`augment.realism.estimate_noise_floor`),
+    each layer's level is read in its flattest tiles (`augment.estimate.estimate_noise_floor`),
     so that fine texture (hair, fabric) is not taken for noise.
     """
 
-    p: float = Field(0.7, ge=0.0, le=1.0)
-    sigma: Range = (0.5, 5.0)
+    p: float = Field(NOISE_P, ge=0.0, le=1.0)
+    sigma: Range = NOISE_SIGMA
     compensate: bool = False
     max_compensation: float = Field(6.0, ge=0.0, le=50.0)
 

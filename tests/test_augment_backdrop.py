@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy.ndimage import distance_transform_edt
 
 from augment.backdrop import backdrop_contrast_factor, contrast_ratio, scale_contrast
-from augment.harmonize import _to_lab
+from augment.colour import to_lab
 
 
 def _disc(hw: tuple[int, int], centre: tuple[int, int], radius: float) -> np.ndarray:
@@ -30,7 +30,7 @@ def test_contrast_ratio_is_the_std_of_the_band_outside_over_the_band_inside():
     # reference bands with the exact Euclidean distance (OpenCV's 3x3 one is within a few %)
     out = (alpha <= 0.05) & (distance_transform_edt(alpha <= 0.05) <= 7.5)
     inside = (alpha >= 0.95) & (distance_transform_edt(alpha >= 0.95) <= 7.5)
-    expected = _to_lab(bg)[..., 0][out].std() / _to_lab(fg)[..., 0][inside].std()
+    expected = to_lab(bg)[..., 0][out].std() / to_lab(fg)[..., 0][inside].std()
     assert contrast_ratio(fg, alpha, bg, reach=reach) == pytest.approx(expected, rel=0.03)
     # what lies beyond reach, on either side, does not count
     far_fg, far_bg = fg.copy(), bg.copy()
@@ -81,7 +81,7 @@ def test_scale_contrast_scales_the_lightness_spread_and_keeps_mean_light_and_col
     bg = cv2.resize(small, (80, 60), interpolation=cv2.INTER_CUBIC).clip(40, 210).astype(np.uint8)
     alpha = _disc((60, 80), (30, 40), 14.0)
     out = scale_contrast(bg, alpha, factor)
-    lab_in, lab_out = _to_lab(bg), _to_lab(out)
+    lab_in, lab_out = to_lab(bg), to_lab(out)
     visible = alpha < 0.5
     # L's spread scales by the factor (uint8 rounding: within half a level)
     assert lab_out[..., 0][visible].std() == pytest.approx(factor * lab_in[..., 0][visible].std(), abs=0.5)

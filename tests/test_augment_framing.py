@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.ndimage import distance_transform_edt
 
-from augment.framing import busyness_around, calmest, framing_busyness
+from augment.bands import busyness
+from augment.framing import calmest, framing_busyness
 from augment.placement import Placement, apply_placement, sample_placement
 
 
@@ -26,7 +27,7 @@ def test_busyness_is_the_std_of_the_band_outside_the_subject():
     # a few percent of it, so the band differs only in pixels right at its outer edge
     dist = distance_transform_edt(alpha <= 0.05)
     exact = lightness[(alpha <= 0.05) & (dist <= reach)].std()
-    assert busyness_around(lightness, alpha, reach) == pytest.approx(exact, rel=0.03)
+    assert busyness(lightness, alpha, reach) == pytest.approx(exact, rel=0.03)
 
 
 @settings(max_examples=30, deadline=None)
@@ -35,26 +36,26 @@ def test_busyness_ignores_the_subject_and_what_lies_beyond_reach(seed, shift, ga
     rng = np.random.default_rng(seed)
     lightness = rng.uniform(0, 100, (48, 48)).astype(np.float32)
     alpha = _disc((48, 48), (24, 24), 9.0)
-    base = busyness_around(lightness, alpha, 4.0)
+    base = busyness(lightness, alpha, 4.0)
     far = distance_transform_edt(alpha <= 0.05) > 7.0
     changed = lightness.copy()
     changed[far] = rng.uniform(0, 100, int(far.sum()))
     changed[alpha > 0.5] = 0.0  # under the subject: not background
-    assert busyness_around(changed, alpha, 4.0) == pytest.approx(base, rel=1e-5)
+    assert busyness(changed, alpha, 4.0) == pytest.approx(base, rel=1e-5)
     # a std: blind to an offset, proportional to a gain
-    assert busyness_around(lightness + np.float32(shift), alpha, 4.0) == pytest.approx(base, rel=1e-3, abs=1e-3)
-    assert busyness_around(lightness * np.float32(gain), alpha, 4.0) == pytest.approx(base * gain, rel=1e-3)
+    assert busyness(lightness + np.float32(shift), alpha, 4.0) == pytest.approx(base, rel=1e-3, abs=1e-3)
+    assert busyness(lightness * np.float32(gain), alpha, 4.0) == pytest.approx(base * gain, rel=1e-3)
 
 
 def test_busyness_of_a_flat_background_is_zero_and_nan_without_a_band():
     alpha = _disc((40, 40), (20, 20), 8.0)
-    assert busyness_around(np.full((40, 40), 37.0, np.float32), alpha, 3.0) == 0.0
-    assert np.isnan(busyness_around(np.zeros((40, 40), np.float32), np.ones((40, 40), np.float32), 3.0))
-    assert np.isnan(busyness_around(np.zeros((40, 40), np.float32), np.zeros((40, 40), np.float32), 3.0))
+    assert busyness(np.full((40, 40), 37.0, np.float32), alpha, 3.0) == 0.0
+    assert np.isnan(busyness(np.zeros((40, 40), np.float32), np.ones((40, 40), np.float32), 3.0))
+    assert np.isnan(busyness(np.zeros((40, 40), np.float32), np.zeros((40, 40), np.float32), 3.0))
     with pytest.raises(ValueError, match="reach_px"):
-        busyness_around(np.zeros((40, 40), np.float32), alpha, 0.0)
+        busyness(np.zeros((40, 40), np.float32), alpha, 0.0)
     with pytest.raises(ValueError, match="same"):
-        busyness_around(np.zeros((40, 41), np.float32), alpha, 3.0)
+        busyness(np.zeros((40, 41), np.float32), alpha, 3.0)
 
 
 def _half_busy_background(hw: tuple[int, int]) -> np.ndarray:
@@ -76,7 +77,7 @@ def test_the_calm_side_of_the_background_is_chosen():
     assert calmest(busy) == 1
     # the measurement at full resolution agrees on the order
     light = cv2.cvtColor(bg.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)[..., 0]
-    full = [busyness_around(light, apply_placement(p, alpha, canvas, "alpha"), 0.04 * 256) for p in (left, right)]
+    full = [busyness(light, apply_placement(p, alpha, canvas, "alpha"), 0.04 * 256) for p in (left, right)]
     assert full[1] < 1.0 < 20.0 < full[0]
 
 

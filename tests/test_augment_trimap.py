@@ -100,7 +100,7 @@ def test_sample_band_px():
     assert sample_band_px(np.random.default_rng(7), (300, 500), reference=500) == sample_band_px(
         np.random.default_rng(7), (300, 500), reference=500
     )
-    with pytest.raises(ValueError, match="band must be finite with low <= high"):
+    with pytest.raises(ValueError, match="band must satisfy 0 <= low <= high"):
         sample_band_px(rng, (10, 10), (5, 2))
     with pytest.raises(ValueError, match="image_hw must be positive integers"):
         sample_band_px(rng, (0, 10))

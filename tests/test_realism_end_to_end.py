@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from synth.build import build
-from synth.realism_report import compare, measure_dataset, measure_photos
+from synth.stats.realism_report import compare, measure_dataset, measure_photos
 from synth.recipe import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from synth.build import build
-from synth.realism_report import (
+from synth.stats.realism_report import (
     BAND_PX,
     INDICATORS,
     compare,
@@ -182,8 +182,8 @@ def test_real_photos_reference(shared_data):
 def test_spill_residual_tells_an_estimated_f_from_the_photo_used_as_f(shared_data):
     """On real photos: composites whose F is the photo show their old backdrop in the mixed
     pixels; with F estimated (blur_fusion, ml) they are close to the real photos' own value."""
-    from augment.realism import defocus
-    from augment.realism_metrics import spill_residual
+    from augment.degrade import defocus
+    from augment.mismatch import spill_residual
     from synth.fg_estimation import estimate_foreground
 
     bg = cv2.cvtColor(cv2.imread(str(shared_data / "backgrounds" / "bg005.jpg")), cv2.COLOR_BGR2RGB)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from augment.realism import estimate_noise_sigma
+from augment.estimate import estimate_noise_sigma
 from shards.codec import decode_alpha, decode_rgb
 from synth.build import build, prepare_inputs
 from synth.plan import make_plan
@@ -82,7 +82,7 @@ def test_noise_goes_to_the_composite_only(tmp_path, cache):
 
 
 def test_noise_compensation_gives_a_clean_background_the_textured_foregrounds_own_noise():
-    from augment.realism import estimate_noise_floor
+    from augment.estimate import estimate_noise_floor
     from synth.realism_steps import post_composite, replay_post_composite
 
     rng = np.random.default_rng(4)
@@ -199,7 +199,7 @@ def test_fit_weights_reach_the_scores(tmp_path, cache):
 
 def test_framing_keeps_the_calmest_of_the_sampled_placements(tmp_path, cache):
     from augment.placement import sample_placement
-    from synth.sample import step_rng
+    from synth.rng import step_rng
 
     plain = _build(tmp_path, cache, "plain", _recipe())
     framed = _build(tmp_path, cache, "framed", _recipe(composition={"framing": {"candidates": 4}}))

@@ -24,6 +24,8 @@ from typing import Any, Mapping
 import cv2
 import numpy as np
 
+from augment.bands import BG_THRESHOLD, FG_THRESHOLD
+from augment.mismatch import realism_mismatch
 from shards.codec import decode_rgb, sniff_format
 
 try:
@@ -31,13 +33,8 @@ try:
 except ImportError:  # pragma: no cover - soft dependency, as in shards.codec
     _simplejpeg = None
 
-try:  # the realism measures of the composition engineers (preferred)
-    from augment.realism_metrics import realism_mismatch as _realism_mismatch
-
-    REALISM_IMPL = "augment.realism_metrics.realism_mismatch"
-except ImportError:  # pragma: no cover - exercised by a test that hides the module
-    _realism_mismatch = None
-    REALISM_IMPL = "synth.stats.measure (built-in fallback)"
+#: The realism measures' implementation, named in the stats report.
+REALISM_IMPL = "augment.mismatch.realism_mismatch"
 
 __all__ = [
     "SampleMeasures",
@@ -52,7 +49,6 @@ __all__ = [
 #: >= ANALYSIS_SIDE (a 512 canvas at 256, 1024 at 256, 800 at 400): JPEG DCT scaling decodes
 #: it directly at that size, and datasets of different canvas sizes are measured alike.
 ANALYSIS_SIDE = 256
-_FG_T, _BG_T = 0.95, 0.05
 
 
 @dataclass
@@ -101,49 +97,13 @@ def phash64(grey: np.ndarray) -> int:
 
 
 # ------------------------------------------------------------------ realism
-def _rings(alpha: np.ndarray, band: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
-    d_fg = cv2.distanceTransform((alpha >= _FG_T).astype(np.uint8), cv2.DIST_L2, 3)
-    d_bg = cv2.distanceTransform((alpha <= _BG_T).astype(np.uint8), cv2.DIST_L2, 3)
-    lo, hi = max(margin, 1.0), margin + band
-    return (d_fg >= lo) & (d_fg <= hi), (d_bg >= lo) & (d_bg <= hi)
-
-
-_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-
-
-def _fallback_mismatch(image: np.ndarray, alpha: np.ndarray, band_px: float = 24.0,
-                       margin_px: float = 3.0) -> dict[str, float]:
-    """Simple F/B mismatch near the boundary (used only without augment.realism_metrics)."""
-    fg, bg = _rings(alpha, band_px, margin_px)
-    nan = float("nan")
-    out = {"noise_log_ratio": nan, "sharpness_log_ratio": nan, "lab_mean_dist": nan, "luma_mean_diff": nan}
-    if fg.sum() < 64 or bg.sum() < 64:
-        return out
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    resp = np.abs(cv2.filter2D(grey, cv2.CV_32F, _IMMERKAER))
-    lap = cv2.Laplacian(cv2.GaussianBlur(grey, (0, 0), 1.0), cv2.CV_32F)
-    s_f, s_b = np.median(resp[fg]) / 4.05, np.median(resp[bg]) / 4.05
-    out["noise_log_ratio"] = math.log(max(s_f, 0.1) / max(s_b, 0.1))
-    out["sharpness_log_ratio"] = 0.5 * math.log(max(float(lap[fg].var()), 1e-3) / max(float(lap[bg].var()), 1e-3))
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-    lab[..., 0] *= 100.0 / 255.0
-    lab[..., 1:] -= 128.0
-    mf, mb = lab[fg].mean(0), lab[bg].mean(0)
-    out["lab_mean_dist"] = float(np.linalg.norm(mf - mb))
-    out["luma_mean_diff"] = float(mf[0] - mb[0])
-    return out
-
-
 def realism_measures(image: np.ndarray, alpha: np.ndarray) -> dict[str, float]:
     """F/B mismatch measures near the alpha boundary (noise, sharpness, colour).
 
-    ``image: uint8 (H, W, 3)`` RGB, ``alpha: float32 (H, W)`` in ``[0, 1]``. Uses
-    :func:`augment.realism_metrics.realism_mismatch` when available (see
-    :data:`REALISM_IMPL`), else a simple built-in estimate of a subset of its keys.
+    ``image: uint8 (H, W, 3)`` RGB, ``alpha: float32 (H, W)`` in ``[0, 1]``; the keys of
+    :data:`augment.mismatch.MISMATCH_KEYS` (:func:`augment.mismatch.realism_mismatch`).
     """
-    if _realism_mismatch is not None:
-        return dict(_realism_mismatch(image, alpha))
-    return _fallback_mismatch(image, alpha)
+    return dict(realism_mismatch(image, alpha))
 
 
 def _boundary_window(fg: np.ndarray, bg: np.ndarray, step: int, hw: tuple[int, int],
@@ -354,8 +314,8 @@ def _measure(members: Mapping[str, bytes], out: SampleMeasures, window: int, che
     csize = (max(1, aw // 2), max(1, ah // 2))
     img_c = cv2.resize(img_a, csize, interpolation=cv2.INTER_AREA)
     alpha_c = cv2.resize(alpha_a, csize, interpolation=cv2.INTER_AREA)
-    fg_c = cv2.inRange(alpha_c, math.ceil(_FG_T * maxv), maxv)
-    bg_c = cv2.inRange(alpha_c, 0, math.floor(_BG_T * maxv))
+    fg_c = cv2.inRange(alpha_c, math.ceil(FG_THRESHOLD * maxv), maxv)
+    bg_c = cv2.inRange(alpha_c, 0, math.floor(BG_THRESHOLD * maxv))
     grey_c = cv2.cvtColor(img_c, cv2.COLOR_RGB2GRAY)
     sat_c = cv2.cvtColor(img_c, cv2.COLOR_RGB2HSV)[..., 1]
     stack = cv2.merge([img_c, grey_c])

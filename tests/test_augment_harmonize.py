@@ -1,4 +1,4 @@
-"""Harmonisation moves F's alpha-weighted colour statistics (or only its light) toward B's,
+"""augment.harmonize: harmonisation moves F's alpha-weighted colour statistics (or only its light) toward B's,
 and touches only F."""
 from __future__ import annotations
 
@@ -8,28 +8,22 @@ import cv2
 import numpy as np
 import pytest
 
+from augment.colour import LUMINANCE_WEIGHTS, lab_stats, linear_to_srgb, srgb_to_linear
 from augment.harmonize import (
     HARMONIZATION_METHODS,
     HarmonizationParams,
     albu_domain_adaptation,
     apply_harmonization,
-    harmonize_with_details,
     exposure,
+    harmonize_with_details,
     histogram_match,
-    lab_stats,
     light_gains,
     reinhard_lab,
     relight,
     sample_harmonization,
     von_kries,
 )
-from augment.illuminant import (
-    LUMINANCE_WEIGHTS,
-    estimate_illuminant,
-    linear_to_srgb,
-    srgb_levels_to_linear,
-    srgb_to_linear,
-)
+from augment.illuminant import estimate_illuminant
 
 H = W = 128
 #: methods that move F's whole colour distribution (the others change only its light)
@@ -345,19 +339,6 @@ def test_harmonize_with_details_reports_the_gains_it_applied(light_scene, method
     assert harmonize_with_details(HarmonizationParams(), fg, alpha, bg)[1] == {}
 
 
-def test_srgb_levels_to_linear_follows_the_transfer_curve_between_levels():
-    whole = np.arange(256, dtype=np.uint8)
-    np.testing.assert_array_equal(srgb_levels_to_linear(whole.astype(np.float32)), srgb_to_linear(whole))
-    x = np.linspace(-3.0, 260.0, 5001, dtype=np.float32)
-    lin = srgb_levels_to_linear(x)
-    assert np.all(np.diff(lin) >= 0) and lin[0] == 0.0 and lin[-1] == 1.0  # monotone, clipped
-    c = np.clip(x.astype(np.float64) / 255.0, 0, 1)
-    exact = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    assert np.max(np.abs(lin - exact)) < 3e-4  # half a 1/16-level step where the curve is steepest
-    with pytest.raises(ValueError, match="float array"):
-        srgb_levels_to_linear(whole)
-
-
 def test_exposure_scales_the_subjects_noise_like_photon_noise_and_its_edges_like_light():
     """4x the light (2 stops) gives 4x the signal, edges included, but only 2x the noise."""
     rng = np.random.default_rng(11)
@@ -415,15 +396,3 @@ def test_every_method_is_selectable_in_a_recipe():
     params = sample_harmonization(np.random.default_rng(3), ["von_kries", "exposure"], (0.4, 0.9), p=1.0)
     assert params.method in ("von_kries", "exposure") and 0.4 <= params.strength <= 0.9
     assert json.loads(json.dumps(params.to_dict())) == {"method": params.method, "strength": params.strength}
-
-
-@pytest.mark.parametrize("shape", [(5,), (7, 9), (7, 9, 1), (7, 9, 3), (7, 9, 4), (3, 4, 5), (2, 3, 4, 5), (0, 3, 3)])
-def test_srgb_to_linear_is_the_iec_curve_for_every_shape_and_layout(shape):
-    rng = np.random.default_rng(len(shape))
-    x = rng.integers(0, 256, shape, dtype=np.uint8)
-    v = x.astype(np.float64) / 255.0
-    ref = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-    for arr, want in ((x, ref), (x[..., ::-1], ref[..., ::-1])):  # also a strided view
-        out = srgb_to_linear(arr)
-        assert out.shape == arr.shape and out.dtype == np.float32
-        np.testing.assert_allclose(out, want, rtol=0, atol=1e-7)

@@ -7,7 +7,7 @@ different colours), so the reference is not zero but the *distribution* of the s
 indicators over real photos with ground-truth alpha.  This module
 
 - measures the indicators of one image (:func:`measure_image`, a thin wrapper over
-  :func:`augment.realism_metrics.realism_mismatch` with a resolution-scaled ring width),
+  :func:`augment.mismatch.realism_mismatch` with a resolution-scaled ring width),
 - measures every sample of a built dataset (:func:`measure_dataset`, decoding ``image.*``
   and ``alpha.png`` from the shards listed in its manifest) and real photo + alpha pairs
   (:func:`measure_photos`),
@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from augment.realism_metrics import MISMATCH_KEYS, realism_mismatch
+from augment.mismatch import MISMATCH_KEYS, realism_mismatch
 from shards.codec import decode_alpha, decode_rgb
 from shards.manifest import read_manifest, shard_url
 from shards.reader import iter_shard_samples

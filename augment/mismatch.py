@@ -15,20 +15,13 @@ import math
 import cv2
 import numpy as np
 
-from .harmonize import _to_lab, _weighted_stats
-from .realism import (
-    _MIN_PIXELS,
-    _check_alpha,
-    _check_image,
-    _grey_levels,
-    _sharpness_grey,
-    _to_levels,
-    _valid_interior,
-    apply_shrunk,
-    estimate_noise_sigma,
-)
+from augment.bands import boundary_bands
+from augment.checks import check_alpha, check_image
+from augment.colour import to_lab, to_levels, weighted_stats
+from augment.estimate import MIN_PIXELS, estimate_noise_sigma, estimate_sharpness
+from augment.resize import apply_shrunk
 
-__all__ = ["MISMATCH_KEYS", "boundary_regions", "realism_mismatch", "spill_residual", "straight_cut"]
+__all__ = ["MISMATCH_KEYS", "realism_mismatch", "spill_residual", "straight_cut"]
 
 MISMATCH_KEYS: tuple[str, ...] = (
     "noise_log_ratio",
@@ -46,43 +39,6 @@ MISMATCH_KEYS: tuple[str, ...] = (
     "fg_pixels",
     "bg_pixels",
 )
-
-
-def boundary_regions(
-    alpha: np.ndarray,
-    band_px: float = 24.0,
-    margin_px: float = 3.0,
-    fg_threshold: float = 0.95,
-    bg_threshold: float = 0.05,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Foreground and background rings along the alpha boundary.
-
-    The foreground ring holds pixels with ``alpha >= fg_threshold`` at a distance in
-    ``[margin_px, margin_px + band_px]`` from the nearest pixel below the threshold;
-    the background ring likewise with ``alpha <= bg_threshold`` measured from the
-    nearest pixel above it.  The margin keeps the 3x3 filters of the measurements
-    off the mixed pixels.
-
-    Args:
-        alpha: ``float32 (H, W)`` in ``[0, 1]``.
-    Returns:
-        ``(fg_ring, bg_ring)``, bool ``(H, W)`` each.
-    """
-    if not (band_px > 0 and margin_px >= 0):
-        raise ValueError(f"band_px must be > 0 and margin_px >= 0, got {band_px!r}, {margin_px!r}")
-    if not (0.0 <= bg_threshold < fg_threshold <= 1.0):
-        raise ValueError(
-            f"thresholds must satisfy 0 <= bg_threshold < fg_threshold <= 1, got {bg_threshold!r}, {fg_threshold!r}"
-        )
-    fg = (alpha >= fg_threshold).astype(np.uint8)
-    bg = (alpha <= bg_threshold).astype(np.uint8)
-    # distanceTransform measures the distance to the nearest zero pixel
-    d_fg = cv2.distanceTransform(fg, cv2.DIST_L2, 3)
-    d_bg = cv2.distanceTransform(bg, cv2.DIST_L2, 3)
-    lo, hi = np.float32(max(margin_px, 1.0)), np.float32(margin_px + band_px)
-    fg_ring = (d_fg >= lo) & (d_fg <= hi)
-    bg_ring = (d_bg >= lo) & (d_bg <= hi)
-    return fg_ring, bg_ring
 
 
 def spill_residual(image: np.ndarray, alpha: np.ndarray, sigma_px: float = 12.0) -> float:
@@ -106,12 +62,12 @@ def spill_residual(image: np.ndarray, alpha: np.ndarray, sigma_px: float = 12.0)
         Mean residual in 0..255 levels; ``nan`` with fewer than 64 mixed pixels that have
         both sides within reach.
     """
-    _check_image(image)
-    _check_alpha(alpha, image.shape[:2])
+    check_image(image)
+    check_alpha(alpha, image.shape[:2])
     if not sigma_px > 0:
         raise ValueError(f"sigma_px must be > 0, got {sigma_px!r}")
     mixed = (alpha > 0.05) & (alpha < 0.95)
-    if np.count_nonzero(mixed) < _MIN_PIXELS:
+    if np.count_nonzero(mixed) < MIN_PIXELS:
         return float("nan")
     # only the box around the mixed pixels, with the Gaussian's reach
     rows, cols = np.flatnonzero(mixed.any(axis=1)), np.flatnonzero(mixed.any(axis=0))
@@ -119,13 +75,13 @@ def spill_residual(image: np.ndarray, alpha: np.ndarray, sigma_px: float = 12.0)
     ys = slice(max(int(rows[0]) - reach, 0), int(rows[-1]) + reach + 1)
     xs = slice(max(int(cols[0]) - reach, 0), int(cols[-1]) + reach + 1)
     alpha, mixed = alpha[ys, xs], mixed[ys, xs]
-    levels = _to_levels(image[ys, xs])
+    levels = to_levels(image[ys, xs])
     f_mask = (alpha >= 0.95).astype(np.float32)[..., None]
     b_mask = (alpha <= 0.05).astype(np.float32)[..., None]
     f_sums = _smooth(np.concatenate([levels * f_mask, f_mask], axis=2), sigma_px)  # 4 channels: sum, weight
     b_sums = _smooth(np.concatenate([levels * b_mask, b_mask], axis=2), sigma_px)
     mixed &= (f_sums[..., 3] > 0.02) & (b_sums[..., 3] > 0.02)
-    if np.count_nonzero(mixed) < _MIN_PIXELS:
+    if np.count_nonzero(mixed) < MIN_PIXELS:
         return float("nan")
     a = alpha[mixed][:, None]
     f_at, b_at = f_sums[mixed], b_sums[mixed]
@@ -173,9 +129,7 @@ def straight_cut(alpha: np.ndarray, *, step: float = 0.5, margin_px: int = 3) ->
         side's share of the subject where a cut stands inside the picture; ``nan`` without
         any ``alpha >= 0.5``.
     """
-    if not isinstance(alpha, np.ndarray) or alpha.ndim != 2 or alpha.dtype != np.float32:
-        desc = f"{alpha.dtype} {alpha.shape}" if isinstance(alpha, np.ndarray) else type(alpha).__name__
-        raise ValueError(f"alpha must be float32 (H, W), got {desc}")
+    check_alpha(alpha)
     if not (0.0 < step <= 1.0 and margin_px >= 1):
         raise ValueError(f"need 0 < step <= 1 and margin_px >= 1, got {step!r}, {margin_px!r}")
     rows, cols = np.flatnonzero((alpha >= 0.5).any(axis=1)), np.flatnonzero((alpha >= 0.5).any(axis=0))
@@ -210,14 +164,14 @@ def realism_mismatch(
 ) -> dict[str, float]:
     """Noise, sharpness and colour mismatch between F and B near the alpha boundary.
 
-    On the rings of :func:`boundary_regions` (foreground side ``alpha >= 0.95``,
+    On the rings of :func:`augment.bands.boundary_bands` (foreground side ``alpha >= 0.95``,
     background side ``alpha <= 0.05``, ``margin_px`` to ``margin_px + band_px`` from
     the boundary):
 
     * ``noise_log_ratio`` = ``ln(sigma_F / sigma_B)`` (noise sigmas from
-      :func:`~augment.realism.estimate_noise_sigma`, floored at 0.1 level);
+      :func:`~augment.estimate.estimate_noise_sigma`, floored at 0.1 level);
     * ``sharpness_log_ratio`` = ``ln(sharp_F / sharp_B)`` (from
-      :func:`~augment.realism.estimate_sharpness`, floored at 0.01);
+      :func:`~augment.estimate.estimate_sharpness`, floored at 0.01);
     * ``lab_mean_dist``: Euclidean distance of the LAB means (Delta E 76),
       split into ``luma_mean_diff`` (``L_F - L_B``, signed) and
       ``chroma_mean_dist`` (distance of the (a, b) means);
@@ -240,24 +194,22 @@ def realism_mismatch(
     Returns:
         dict with the keys of :data:`MISMATCH_KEYS`, float values.
     """
-    _check_image(image)
-    _check_alpha(alpha, image.shape[:2])
-    fg_ring, bg_ring = boundary_regions(alpha, band_px, margin_px)
+    check_image(image)
+    check_alpha(alpha, image.shape[:2])
+    fg_ring, bg_ring = boundary_bands(alpha, band_px, margin_px)
     n_fg, n_bg = int(np.count_nonzero(fg_ring)), int(np.count_nonzero(bg_ring))
     nan = float("nan")
     out = dict.fromkeys(MISMATCH_KEYS, nan)
     out["fg_pixels"], out["bg_pixels"] = float(n_fg), float(n_bg)
     out["spill_residual"] = spill_residual(image, alpha, band_px / 2.0)
-    if n_fg < _MIN_PIXELS or n_bg < _MIN_PIXELS:
+    if n_fg < MIN_PIXELS or n_bg < MIN_PIXELS:
         return out
     out["straight_cut"] = straight_cut(alpha)
 
     sig_f = estimate_noise_sigma(image, fg_ring)
     sig_b = estimate_noise_sigma(image, bg_ring)
-    grey = _grey_levels(image)
-    hw = image.shape[:2]
-    sh_f = _sharpness_grey(grey, _valid_interior(fg_ring, hw))
-    sh_b = _sharpness_grey(grey, _valid_interior(bg_ring, hw))
+    sh_f = estimate_sharpness(image, fg_ring)
+    sh_b = estimate_sharpness(image, bg_ring)
     out.update(fg_noise_sigma=sig_f, bg_noise_sigma=sig_b, fg_sharpness=sh_f, bg_sharpness=sh_b)
     if math.isfinite(sig_f) and math.isfinite(sig_b):
         out["noise_log_ratio"] = math.log(max(sig_f, 0.1) / max(sig_b, 0.1))
@@ -265,9 +217,9 @@ def realism_mismatch(
         out["sharpness_log_ratio"] = math.log(max(sh_f, 0.01) / max(sh_b, 0.01))
 
     u8 = image if image.dtype == np.uint8 else np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    lab = _to_lab(u8)
-    mu_f, sd_f = _weighted_stats(lab[fg_ring][None], None)
-    mu_b, sd_b = _weighted_stats(lab[bg_ring][None], None)
+    lab = to_lab(u8)
+    mu_f, sd_f = weighted_stats(lab[fg_ring][None], None)
+    mu_b, sd_b = weighted_stats(lab[bg_ring][None], None)
     out["lab_mean_dist"] = float(np.linalg.norm(mu_f - mu_b))
     out["luma_mean_diff"] = float(mu_f[0] - mu_b[0])
     out["chroma_mean_dist"] = float(np.linalg.norm(mu_f[1:] - mu_b[1:]))

@@ -1,0 +1,168 @@
+"""Colour spaces and colour statistics: CIELAB, sRGB <-> linear light, levels, weighted stats.
+
+Images are ``uint8 (H, W, 3)`` RGB or ``float32`` in ``[0, 1]``; "levels" are the 0..255
+scale whatever the dtype; linear light is ``float32`` in ``[0, 1]``.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import cv2
+import numpy as np
+
+from augment.checks import check_rgb
+
+__all__ = [
+    "LUMINANCE_WEIGHTS",
+    "from_float01",
+    "from_lab",
+    "grey_levels",
+    "lab_stats",
+    "linear_to_srgb",
+    "mean_luminance",
+    "srgb_levels_to_linear",
+    "srgb_to_linear",
+    "subsample",
+    "to_lab",
+    "to_levels",
+    "weighted_stats",
+]
+
+#: Rec. 709 / sRGB luminance ``Y = w . (R, G, B)`` of linear-light RGB.
+LUMINANCE_WEIGHTS: tuple[float, float, float] = (0.2126, 0.7152, 0.0722)
+
+_SUBLEVELS = 16  # table steps per sRGB level for float input
+
+
+# --------------------------------------------------------------------------- levels
+
+
+def to_levels(image: np.ndarray) -> np.ndarray:
+    """float32 copy on the 0..255 scale of a uint8 or float32 [0, 1] array."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32)
+    return image * np.float32(255.0)
+
+
+def grey_levels(image: np.ndarray) -> np.ndarray:
+    """float32 (H, W) luma (BT.601) on the 0..255 scale of an (H, W, 3) or (H, W) image."""
+    if image.ndim == 2:
+        return to_levels(image)
+    f = image.astype(np.float32) if image.dtype == np.uint8 else image * np.float32(255.0)
+    return cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
+
+
+def from_float01(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float32 [0,1]-scale array (any range) back to `dtype` (rounded and clipped for uint8)."""
+    if dtype == np.uint8:
+        return np.clip(x * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+    return np.clip(x, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- CIELAB
+
+
+def to_lab(image: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 CIELAB (L in [0, 100], a/b roughly [-128, 127])."""
+    return cv2.cvtColor(image.astype(np.float32) * np.float32(1.0 / 255.0), cv2.COLOR_RGB2Lab)
+
+
+def from_lab(lab: np.ndarray) -> np.ndarray:
+    """float32 CIELAB -> uint8 RGB (rounded, clipped to the gamut)."""
+    rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    return np.clip(rgb * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+
+
+def weighted_stats(x: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (weighted) mean and std of a float32 (..., 3) array, as float64 (3,).
+
+    Sums are accumulated in float64 by OpenCV (no cancellation trouble in E[x^2] - E[x]^2).
+    """
+    img = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 1, 3)
+    if weights is None:
+        mean, std = cv2.meanStdDev(img)
+        return mean.reshape(3).astype(np.float64), std.reshape(3).astype(np.float64)
+    w = np.ascontiguousarray(weights, dtype=np.float32).reshape(-1, 1)
+    total = float(cv2.sumElems(w)[0])
+    if not total > 0:
+        raise ValueError("weights sum to zero: no pixels to compute statistics over")
+    xw = cv2.multiply(img, cv2.merge([w, w, w]))
+    mean = np.array(cv2.sumElems(xw)[:3]) / total
+    second = np.array(cv2.sumElems(cv2.multiply(xw, img))[:3]) / total
+    return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))
+
+
+def subsample(image: np.ndarray, max_pixels: int = 262_144) -> np.ndarray:
+    """Strided subsample (no smoothing, so mean and std stay unbiased) of at most ~max_pixels."""
+    step = max(1, int(math.ceil(math.sqrt(image.shape[0] * image.shape[1] / max_pixels))))
+    return image[::step, ::step]
+
+
+def lab_stats(image: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (weighted) mean and std of an image in CIELAB.
+
+    Args:
+        image: ``uint8 (H, W, 3)`` RGB.
+        weights: optional ``(H, W)`` non-negative weights (e.g. alpha); None = uniform.
+    Returns:
+        ``(mean, std)``, each ``float64 (3,)`` as (L, a, b), L in [0, 100].
+    """
+    check_rgb(image, "image")
+    if weights is not None:
+        weights = np.asarray(weights)
+        if weights.shape != image.shape[:2]:
+            raise ValueError(f"weights must have shape {image.shape[:2]}, got {weights.shape}")
+    return weighted_stats(to_lab(image), weights)
+
+
+# --------------------------------------------------------------------------- linear light
+
+
+@functools.lru_cache(maxsize=2)
+def _srgb_lut(steps: int = 1) -> np.ndarray:
+    """Linear light of the sRGB levels ``0, 1/steps, ..., 255`` (IEC 61966-2-1 curve), float32."""
+    x = np.arange(255 * steps + 1, dtype=np.float64) / (255.0 * steps)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def srgb_to_linear(image: np.ndarray) -> np.ndarray:
+    """uint8 sRGB (any shape) -> float32 linear light in [0, 1] (IEC 61966-2-1 transfer curve)."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        desc = image.dtype if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"image must be a uint8 array, got {desc}")
+    if image.ndim in (2, 3) and image.size and (image.ndim == 2 or image.shape[2] <= 4):
+        # OpenCV's table lookup gives the same values as numpy's gather below, in one native pass
+        return cv2.LUT(np.ascontiguousarray(image), _srgb_lut()).reshape(image.shape)
+    return _srgb_lut()[image]
+
+
+def srgb_levels_to_linear(levels: np.ndarray) -> np.ndarray:
+    """float sRGB on the 0..255 scale (any shape; clipped) -> float32 linear light in [0, 1],
+    to 1/16 of a level; equal to :func:`srgb_to_linear` at whole levels."""
+    if not isinstance(levels, np.ndarray) or levels.dtype.kind != "f":
+        desc = levels.dtype if isinstance(levels, np.ndarray) else type(levels).__name__
+        raise ValueError(f"levels must be a float array, got {desc}")
+    idx = np.clip(levels * np.float32(_SUBLEVELS) + np.float32(0.5), 0, 255 * _SUBLEVELS).astype(np.uint16)
+    return _srgb_lut(_SUBLEVELS)[idx]
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """float linear light (any shape; clipped to [0, 1]) -> uint8 sRGB, rounded.
+
+    Inverse of :func:`srgb_to_linear`: ``linear_to_srgb(srgb_to_linear(x)) == x``.
+    """
+    if not isinstance(linear, np.ndarray) or linear.dtype.kind != "f":
+        desc = linear.dtype if isinstance(linear, np.ndarray) else type(linear).__name__
+        raise ValueError(f"linear must be a float array, got {desc}")
+    x = np.clip(linear.astype(np.float32, copy=False), 0.0, 1.0)
+    low = x * np.float32(12.92)
+    high = np.float32(1.055) * np.power(np.maximum(x, np.float32(0.0031308)), np.float32(1.0 / 2.4)) - np.float32(0.055)
+    srgb = np.where(x <= np.float32(0.0031308), low, high)
+    return np.clip(srgb * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+
+
+def mean_luminance(linear: np.ndarray, weights: np.ndarray | None) -> float:
+    """(Weighted) mean linear luminance of a float32 (..., 3) linear-light array."""
+    mean, _ = weighted_stats(linear, weights)
+    return float(np.dot(LUMINANCE_WEIGHTS, mean))

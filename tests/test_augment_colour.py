@@ -1,0 +1,32 @@
+"""augment.colour: the sRGB transfer curve (linear light), CIELAB and weighted statistics."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from augment.colour import srgb_levels_to_linear, srgb_to_linear
+
+
+def test_srgb_levels_to_linear_follows_the_transfer_curve_between_levels():
+    whole = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal(srgb_levels_to_linear(whole.astype(np.float32)), srgb_to_linear(whole))
+    x = np.linspace(-3.0, 260.0, 5001, dtype=np.float32)
+    lin = srgb_levels_to_linear(x)
+    assert np.all(np.diff(lin) >= 0) and lin[0] == 0.0 and lin[-1] == 1.0  # monotone, clipped
+    c = np.clip(x.astype(np.float64) / 255.0, 0, 1)
+    exact = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    assert np.max(np.abs(lin - exact)) < 3e-4  # half a 1/16-level step where the curve is steepest
+    with pytest.raises(ValueError, match="float array"):
+        srgb_levels_to_linear(whole)
+
+
+@pytest.mark.parametrize("shape", [(5,), (7, 9), (7, 9, 1), (7, 9, 3), (7, 9, 4), (3, 4, 5), (2, 3, 4, 5), (0, 3, 3)])
+def test_srgb_to_linear_is_the_iec_curve_for_every_shape_and_layout(shape):
+    rng = np.random.default_rng(len(shape))
+    x = rng.integers(0, 256, shape, dtype=np.uint8)
+    v = x.astype(np.float64) / 255.0
+    ref = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    for arr, want in ((x, ref), (x[..., ::-1], ref[..., ::-1])):  # also a strided view
+        out = srgb_to_linear(arr)
+        assert out.shape == arr.shape and out.dtype == np.float32
+        np.testing.assert_allclose(out, want, rtol=0, atol=1e-7)
