@@ -4,9 +4,10 @@ Format: :mod:`shards.codec` (bytes in, bytes out), :mod:`shards.tar_writer`
 (atomic, reproducible WebDataset tars), :mod:`shards.manifest`.
 Loading: :class:`MattingDataset` (an ``IterableDataset`` over a manifest or
 shard URLs; order in :mod:`shards.order`, tar reading in :mod:`shards.reader`,
-per-epoch augmentation in :mod:`shards.online_augment`, tensors and batches in
-:mod:`shards.collate`) and :class:`MattingLoader` (a ``DataLoader`` with
-``state_dict()`` / ``load_state_dict()`` for exact mid-epoch resume).
+per-epoch augmentation in :mod:`shards.online_augment` and :mod:`shards.window`,
+settings in :mod:`shards.config`, tensors and batches in :mod:`shards.collate`)
+and :class:`MattingLoader` (a ``DataLoader`` with ``state_dict()`` /
+``load_state_dict()`` for exact mid-epoch resume).
 
 The loader names (``MattingDataset``, ``MattingLoader``, ``collate_matting``,
 ``AugmentConfig``) are imported lazily (PEP 562), so ``import shards.codec``
@@ -42,14 +43,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .collate import collate_matting
     from .dataset import MattingDataset
     from .loader import MattingLoader
-    from .online_augment import AugmentConfig
+    from .config import AugmentConfig
 
 #: name -> submodule, imported on first access (these pull in torch / pydantic).
 _LAZY = {
     "MattingDataset": "dataset",
     "MattingLoader": "loader",
     "collate_matting": "collate",
-    "AugmentConfig": "online_augment",
+    "AugmentConfig": "config",
 }
 
 

@@ -20,17 +20,19 @@ from typing import Literal
 
 import cv2
 import numpy as np
+import simplejpeg
 
-try:  # libjpeg-turbo without the BGR round trip; optional.
-    import simplejpeg as _simplejpeg
-except ImportError:  # pragma: no cover - simplejpeg is a soft dependency
-    _simplejpeg = None
+from .jpeg_window import restart_interval
 
 __all__ = [
     "encode_rgb",
     "decode_rgb",
+    "decode_jpeg_reduced",
+    "jpeg_size",
     "encode_alpha",
     "decode_alpha",
+    "decode_alpha_stored",
+    "alpha_unit",
     "encode_trimap",
     "decode_trimap",
     "sniff_format",
@@ -101,19 +103,7 @@ def encode_rgb(
         img = np.ascontiguousarray(img)
         if restart_markers:
             return _encode_jpeg_restart_markers(img, int(quality), subsampling)
-        if _simplejpeg is not None:
-            return bytes(_simplejpeg.encode_jpeg(img, int(quality), "RGB", subsampling))
-        factor = (  # pragma: no cover - fallback without simplejpeg
-            cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444 if subsampling == "444"
-            else cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420
-        )
-        ok, buf = cv2.imencode(  # pragma: no cover
-            ".jpg", img[..., ::-1],
-            [cv2.IMWRITE_JPEG_QUALITY, int(quality), cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor],
-        )
-        if not ok:  # pragma: no cover
-            raise ValueError("encode_rgb: JPEG encoding failed")
-        return buf.tobytes()  # pragma: no cover
+        return bytes(simplejpeg.encode_jpeg(img, int(quality), "RGB", subsampling))
     if fmt == "png":
         return _png(_bgr(img), "encode_rgb")
     raise ValueError(f"encode_rgb: fmt must be 'jpg' or 'png', got {fmt!r}")
@@ -127,8 +117,6 @@ def _bgr(img: np.ndarray) -> np.ndarray:
 
 def _encode_jpeg_restart_markers(img: np.ndarray, quality: int, subsampling: str) -> bytes:
     """JPEG with restart intervals aligned to the MCU rows (OpenCV's encoder exposes the interval)."""
-    from .jpeg_window import restart_interval
-
     mcu = 8 if subsampling == "444" else 16
     factor = cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444 if subsampling == "444" else cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420
     ok, buf = cv2.imencode(".jpg", _bgr(img), [
@@ -144,15 +132,15 @@ def decode_rgb(data: bytes) -> np.ndarray:
     """Decode JPEG or PNG bytes to ``uint8 (H, W, 3)`` RGB.
 
     Grey images are broadcast to three channels, an alpha channel is dropped,
-    16-bit PNGs are reduced to 8 bits. JPEG goes through simplejpeg (when
-    installed) with OpenCV as the fallback.
+    16-bit PNGs are reduced to 8 bits. JPEG goes through simplejpeg, with OpenCV
+    as the fallback for what it cannot read.
     """
     buf = _as_buffer(data, "decode_rgb")
     fmt = sniff_format(data)
-    if fmt == "jpg" and _simplejpeg is not None:
+    if fmt == "jpg":
         try:
-            h, w, _, _ = _simplejpeg.decode_jpeg_header(data)
-            img = _simplejpeg.decode_jpeg(data, colorspace="RGB")
+            h, w = jpeg_size(data)
+            img = simplejpeg.decode_jpeg(data, colorspace="RGB")
             if img.shape == (h, w, 3):
                 return img
         except (ValueError, RuntimeError):
@@ -161,6 +149,21 @@ def decode_rgb(data: bytes) -> np.ndarray:
     if img is None:
         raise ValueError(f"decode_rgb: cannot decode {len(data)} bytes (format {fmt or 'unknown'})")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """``(height, width)`` from a JPEG's header (``ValueError`` or ``RuntimeError`` if unreadable)."""
+    h, w, _, _ = simplejpeg.decode_jpeg_header(data)
+    return int(h), int(w)
+
+
+def decode_jpeg_reduced(data: bytes, hw: tuple[int, int], reduce: int) -> np.ndarray:
+    """Decode a JPEG of stored size ``hw`` at 1/``reduce`` of it (``reduce`` in 1, 2, 4, 8;
+    DCT scaling): ``uint8 (ceil(h / r), ceil(w / r), 3)`` RGB, pixel j covering stored
+    pixels ``[j r, j r + r)``. The caller checks the shape (a decoder without that factor
+    returns another size); ``ValueError`` / ``RuntimeError`` for undecodable data."""
+    eh, ew = -(-hw[0] // reduce), -(-hw[1] // reduce)
+    return simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=eh, min_width=ew, min_factor=reduce)
 
 
 # ------------------------------------------------------------------- alpha
@@ -184,19 +187,32 @@ def encode_alpha(alpha: np.ndarray, bits: int = 8) -> bytes:
     return _png(q, "encode_alpha")
 
 
-def decode_alpha(data: bytes) -> np.ndarray:
-    """Decode an 8- or 16-bit grey PNG to ``float32 (H, W)`` in ``[0, 1]``."""
-    buf = _as_buffer(data, "decode_alpha")
+def decode_alpha_stored(data: bytes, name: str = "decode_alpha") -> np.ndarray:
+    """Decode an 8- or 16-bit grey PNG at its stored depth: ``uint8`` or ``uint16 (H, W)``.
+
+    The one alpha decoder: :func:`decode_alpha`, the loader and ``synth stats`` use it.
+    ``name`` starts every error message (e.g. the member name).
+    """
+    buf = _as_buffer(data, name)
     arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if arr is None:
-        raise ValueError(f"decode_alpha: cannot decode {len(data)} bytes")
+        raise ValueError(f"{name}: cannot decode {len(data)} bytes")
     if arr.ndim != 2:
-        raise ValueError(f"decode_alpha: expected a single-channel image, got shape {arr.shape}")
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) * np.float32(1.0 / 255.0)
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float32) * np.float32(1.0 / 65535.0)
-    raise ValueError(f"decode_alpha: unsupported depth {arr.dtype}")
+        raise ValueError(f"{name}: expected a single-channel image, got shape {arr.shape}")
+    if arr.dtype != np.uint8 and arr.dtype != np.uint16:
+        raise ValueError(f"{name}: unsupported depth {arr.dtype}")
+    return arr
+
+
+def alpha_unit(dtype: np.dtype) -> np.float32:
+    """The float32 value of one step of a stored alpha: 1/255 (uint8) or 1/65535 (uint16)."""
+    return np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0 / 65535.0)
+
+
+def decode_alpha(data: bytes) -> np.ndarray:
+    """Decode an 8- or 16-bit grey PNG to ``float32 (H, W)`` in ``[0, 1]``."""
+    arr = decode_alpha_stored(data)
+    return arr.astype(np.float32) * alpha_unit(arr.dtype)
 
 
 # ------------------------------------------------------------------ trimap
@@ -216,13 +232,18 @@ def encode_trimap(trimap: np.ndarray) -> bytes:
     return _png(np.ascontiguousarray(trimap), "encode_trimap")
 
 
-def decode_trimap(data: bytes) -> np.ndarray:
-    """Decode a grey PNG to ``uint8 (H, W)`` with values in ``{0, 128, 255}``."""
-    buf = _as_buffer(data, "decode_trimap")
+def decode_trimap(data: bytes, name: str = "decode_trimap", *, check: bool = True) -> np.ndarray:
+    """Decode a grey PNG to ``uint8 (H, W)`` with values in ``{0, 128, 255}``.
+
+    ``name`` starts every error message; ``check=False`` leaves the values to the caller
+    (who may count the bad ones itself).
+    """
+    buf = _as_buffer(data, name)
     arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if arr is None:
-        raise ValueError(f"decode_trimap: cannot decode {len(data)} bytes")
+        raise ValueError(f"{name}: cannot decode {len(data)} bytes")
     if arr.ndim != 2 or arr.dtype != np.uint8:
-        raise ValueError(f"decode_trimap: expected 8-bit grey, got {arr.dtype} {arr.shape}")
-    _check_trimap(arr, "decode_trimap")
+        raise ValueError(f"{name}: expected 8-bit grey, got {arr.dtype} {arr.shape}")
+    if check:
+        _check_trimap(arr, name)
     return arr

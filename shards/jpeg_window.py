@@ -23,11 +23,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
-try:
-    import simplejpeg as _simplejpeg
-except ImportError:  # pragma: no cover - simplejpeg is a soft dependency
-    _simplejpeg = None
+import simplejpeg
 
 __all__ = ["decode_window", "restart_interval", "MCU"]
 
@@ -156,7 +152,7 @@ def decode_window(data: bytes, top: int, bottom: int, left: int, right: int, red
         ``top``/``left``, and the array reaches at least ``bottom``/``right``.
         ``None`` if the JPEG cannot be cut, or the window needs all of it.
     """
-    if _simplejpeg is None or reduce not in (1, 2, 4, 8):
+    if reduce not in (1, 2, 4, 8):
         return None
     lay = _layout(data)
     if lay is None or not (0 <= top < bottom <= lay.height and 0 <= left < right <= lay.width):
@@ -169,7 +165,7 @@ def decode_window(data: bytes, top: int, bottom: int, left: int, right: int, red
     window, h, w = _window_jpeg(data, lay, rows, cols)
     eh, ew = -(-h // reduce), -(-w // reduce)
     try:
-        img = _simplejpeg.decode_jpeg(window, colorspace="RGB", min_height=eh, min_width=ew, min_factor=reduce)
+        img = simplejpeg.decode_jpeg(window, colorspace="RGB", min_height=eh, min_width=ew, min_factor=reduce)
     except (ValueError, RuntimeError):
         return None
     if img.shape[:2] != (eh, ew):

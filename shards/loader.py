@@ -32,7 +32,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from .collate import collate_matting
-from .dataset import MAX_STREAMS, Cursor, MattingDataset
+from .dataset import MattingDataset
+from .shared_state import MAX_STREAMS, Cursor
 
 __all__ = ["MattingLoader"]
 
@@ -134,7 +135,7 @@ class MattingLoader(DataLoader):
             collate_fn = collate_matting if batch_size is not None else _no_collate
         self._user_collate = collate_fn
         super().__init__(dataset, batch_size=batch_size, collate_fn=_CursorCollate(collate_fn), **kwargs)
-        dataset._set_batch_hint(batch_size)
+        dataset.shared.set_batch(batch_size)
         self._progress: _Progress | None = None
 
     # ------------------------------------------------------------------ state
@@ -167,7 +168,7 @@ class MattingLoader(DataLoader):
             prog = self._fresh(prog.epoch + 1)
         return {
             "version": 1,
-            **ds._identity(),
+            **ds.identity(),
             "rank": ds.rank,
             "epoch": prog.epoch,
             "batches": prog.batches,
@@ -213,11 +214,11 @@ class MattingLoader(DataLoader):
 
     def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
         ds: MattingDataset = self.dataset  # type: ignore[assignment]
-        ds._resolve_distributed()
+        ds.resolve_distributed()
         epoch = ds.epoch
         prog = self._progress
         if prog is None or prog.epoch != epoch:
-            pending = ds._pending_cursor()  # e.g. from dataset.load_state_dict
+            pending = ds.shared.pending_cursor()  # e.g. from dataset.load_state_dict
             if pending is not None:
                 prog = _Progress(pending.epoch, pending.streams, pending.offset, pending.batch,
                                  list(pending.consumed))
@@ -225,8 +226,8 @@ class MattingLoader(DataLoader):
                 prog = self._fresh(epoch)
         if not any(prog.consumed) and (prog.streams, prog.batch) != (self._streams, int(self.batch_size or 0)):
             prog = self._fresh(epoch)  # nothing read yet: cut the epoch for this loader
-        ds._set_batch_hint(self.batch_size)
-        ds._publish_cursor(prog.cursor() if any(prog.consumed) else None)
+        ds.shared.set_batch(self.batch_size)
+        ds.shared.publish_cursor(prog.cursor() if any(prog.consumed) else None)
         self._progress = prog
         for tagged in super().__iter__():
             prog.update(tagged.cursors)

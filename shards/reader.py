@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
-from typing import BinaryIO, Callable, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, Mapping, NamedTuple
 
 import fsspec
 
@@ -37,6 +37,9 @@ __all__ = [
     "local_path",
     "verify_sha256",
     "read_span",
+    "load_members",
+    "find_member",
+    "count_samples",
     "Span",
     "MAX_MEMBER_BYTES",
 ]
@@ -74,6 +77,23 @@ def read_span(span: Span) -> bytes:
         raise ShardError(f"truncated shard {span.path}: {len(data)} of {span.size} bytes at offset {span.offset}",
                          span.path)
     return data
+
+
+def load_members(members: Mapping[str, "bytes | Span"], key: str) -> dict[str, bytes]:
+    """Members as bytes: :class:`Span` s are read from their shard (a failure is a
+    :class:`SampleError` of sample ``key``)."""
+    try:
+        return {name: read_span(v) if isinstance(v, Span) else v for name, v in members.items()}
+    except ShardError as e:
+        raise SampleError(f"sample {key!r}: {e}", url=e.url, key=key) from e
+
+
+def find_member(members: Mapping[str, "bytes | Span"], stem: str) -> "bytes | Span | None":
+    """The member named ``stem.<ext>`` (the first one), or None."""
+    for name, data in members.items():
+        if name.partition(".")[0] == stem:
+            return data
+    return None
 
 
 class LoaderError(Exception):
@@ -283,6 +303,23 @@ def iter_shard_samples(
                 return
         if stop is not None:
             raise ShardError(f"truncated shard {url}: it ended before sample {stop} (expected by the manifest)", url)
+    finally:
+        f.close()
+
+
+def count_samples(url: str) -> int:
+    """Samples in a shard, without a manifest: runs of members sharing a key."""
+    f = open_shard(url)
+    try:
+        n, last = 0, None
+        with tarfile.open(fileobj=f, mode="r:*") as tar:
+            for info in tar:
+                key = info.name.partition(".")[0]
+                if key != last:
+                    n, last = n + 1, key
+        return n
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise ShardError(f"cannot index shard {url}: {e}", url) from e
     finally:
         f.close()
 

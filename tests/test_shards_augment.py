@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import shards.online_augment as oa
+import shards.window as win
 from augment.crop import Crop, sample_unknown_crop
 from augment.trimap import make_trimap
 from shards.codec import decode_alpha, encode_alpha, encode_rgb
@@ -37,7 +38,7 @@ def test_alpha_crop_matches_sample_unknown_crop(bits):
         a = _disc_alpha(h, w, t) if t % 4 else np.full((h, w), float(t % 8 == 0), np.float32)
         data = encode_alpha(a, bits)
         crop = (int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1)))
-        alpha = oa._Alpha(data)
+        alpha = win.StoredAlpha(data)
         assert np.array_equal(alpha.float(), decode_alpha(data))
         got = alpha.unknown_crop(np.random.default_rng([t, 2]), crop)
         assert got == sample_unknown_crop(np.random.default_rng([t, 2]), decode_alpha(data), crop)
@@ -47,7 +48,7 @@ def test_fresh_trimap_sees_past_the_crop_border():
     """The trimap of a crop equals the crop of the trimap of the whole resized alpha."""
     h, w = 300, 260
     a = _disc_alpha(h, w, 3)
-    alpha = oa._Alpha(encode_alpha(a))
+    alpha = win.StoredAlpha(encode_alpha(a))
     rng = np.random.default_rng(0)
     checked_border = 0
     for _ in range(25):
@@ -67,7 +68,7 @@ def test_fresh_trimap_sees_past_the_crop_border():
         out = np.ascontiguousarray(full[ny:ny + oh, nx:nx + ow])
         band = int(rng.integers(1, 20))
         expect = make_trimap(full, band)[ny:ny + oh, nx:nx + ow]
-        got = oa._trimap_with_margin(alpha, Crop(top, left, wh, ww), out, band)
+        got = win.trimap_with_margin(alpha, Crop(top, left, wh, ww), out, band)
         assert np.array_equal(got, expect)
         checked_border += not np.array_equal(make_trimap(out, band), expect)
     assert checked_border > 0  # the margin mattered in some cases
@@ -80,14 +81,14 @@ def test_dct_scaled_decoding_is_aligned_and_deterministic(monkeypatch):
     members = {"image.jpg": encode_rgb(img, "jpg", 95), "fg.png": encode_rgb(img, "png"),
                "bg.jpg": encode_rgb(img, "jpg", 95), "alpha.png": encode_alpha(_disc_alpha(h, w, 1))}
     used = []
-    real = oa._decode_rgb_window
+    real = win.decode_rgb_window
 
     def spy(data, reduce, hw, rows, name):
         arr, r, first = real(data, reduce, hw, rows, name)
         used.append((name, r))
         return arr, r, first
 
-    monkeypatch.setattr(oa, "_decode_rgb_window", spy)
+    monkeypatch.setattr(oa, "decode_rgb_window", spy)
     for scale in [(0.1, 0.1), (0.2, 0.3), (0.35, 0.45), (0.9, 1.3)]:
         cfg = AugmentConfig(scale=scale, flip_p=0.5)
         for i in range(4):
@@ -117,17 +118,17 @@ def test_window_decoding_equals_full_decoding(monkeypatch, scale):
                "alpha.png": encode_alpha(_disc_alpha(h, w, 2))}
     cfg = AugmentConfig(scale=scale, flip_p=0.5)
     calls = []
-    real = oa.decode_window
+    real = win.decode_window
 
     def spy(*args):
         out = real(*args)
         calls.append(out is not None)
         return out
 
-    monkeypatch.setattr(oa, "decode_window", spy)
+    monkeypatch.setattr(win, "decode_window", spy)
     banded = [augment_sample(members, [3, 1, i], crop=(48, 40), config=cfg) for i in range(6)]
     assert any(calls)  # some windows were cut
-    monkeypatch.setattr(oa, "decode_window", lambda *args: None)
+    monkeypatch.setattr(win, "decode_window", lambda *args: None)
     full = [augment_sample(members, [3, 1, i], crop=(48, 40), config=cfg) for i in range(6)]
     for a, b in zip(banded, full):
         for k in a:

@@ -395,7 +395,7 @@ def test_offsets_buffer_gives_the_same_stream_as_bytes(data):
         for a, b in zip(*streams):
             for name in ("image", "alpha", "trimap", "fg", "bg"):
                 assert torch.equal(a[name], b[name]), name
-    held = next(iter(make(data, buffer="offsets")._read_segments(make(data).plan(0, 1)[0], 0)))
+    held = next(iter(make(data, buffer="offsets").read_segments(make(data).plan(0, 1)[0], 0)))
     assert all(type(v).__name__ == "Span" for v in held[2].values())  # the buffer holds no bytes
 
 

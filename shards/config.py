@@ -1,0 +1,197 @@
+"""Loader settings, validated once: :class:`AugmentConfig` (online augmentation) and
+:class:`DatasetConfig` (everything else :class:`shards.MattingDataset` takes besides the
+source and the split)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .collate import IMAGENET_MEAN, IMAGENET_STD
+from .order import Balance
+from .reader import MAX_MEMBER_BYTES, LoaderError, is_local_tar
+
+__all__ = ["AugmentConfig", "DatasetConfig", "OUTPUTS", "Handler", "BufferMode"]
+
+#: What a sample can output.
+OUTPUTS = ("image", "alpha", "trimap", "fg", "bg")
+
+Handler = Literal["raise", "skip"] | Callable[[LoaderError], None]
+BufferMode = Literal["auto", "bytes", "offsets"]
+
+
+class AugmentConfig(BaseModel):
+    """Online augmentation settings (validated, bounded).
+
+    ``scale``: range of the zoom factor applied before the crop (1 = stored
+    resolution, > 1 zooms in); ``band``: unknown band width range in pixels at
+    ``band_reference`` long side; ``photometric``: jitter strength in [0, 1]
+    (0 = off); ``recomposite_p``: probability of re-compositing fg onto
+    another sample's bg.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scale: tuple[float, float] = (0.75, 1.5)
+    flip_p: float = Field(0.5, ge=0.0, le=1.0)
+    trimap: str = Field("fresh", pattern="^(fresh|stored)$")
+    band: tuple[int, int] = (1, 29)
+    band_reference: int = Field(640, ge=16, le=16384)
+    photometric: float = Field(0.0, ge=0.0, le=1.0)
+    recomposite_p: float = Field(0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "AugmentConfig":
+        lo, hi = self.scale
+        if not (0.05 <= lo <= hi <= 20.0):
+            raise ValueError(f"scale must satisfy 0.05 <= lo <= hi <= 20, got {self.scale}")
+        b0, b1 = self.band
+        if not (0 <= b0 <= b1 <= 512):
+            raise ValueError(f"band must satisfy 0 <= lo <= hi <= 512, got {self.band}")
+        return self
+
+    @classmethod
+    def of(cls, augment: "AugmentConfig | Mapping[str, Any] | bool | None") -> "AugmentConfig":
+        """``None``/``True``: the defaults; ``False``: no scale jitter, no flips, the stored
+        trimap; a mapping: its fields."""
+        if augment is None or augment is True:
+            return cls()
+        if augment is False:
+            return cls(scale=(1.0, 1.0), flip_p=0.0, trimap="stored")
+        if isinstance(augment, cls):
+            return augment
+        return cls(**dict(augment))
+
+
+def _set(obj: Any, name: str, value: Any) -> None:
+    object.__setattr__(obj, name, value)
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """The settings of a :class:`shards.MattingDataset`, checked and normalised on creation
+    (``ValueError`` naming the field).
+
+    Args:
+        crop: output size (int or (h, w)), or ``None`` for full-size samples;
+            normalised to an ``(h, w)`` tuple.
+        seed: base seed of the order and of the augmentation (int >= 0).
+        shuffle: ``False`` reads shards and samples in manifest order (no
+            buffer), e.g. for validation; the rank/worker split is unchanged.
+        rank, world_size: default to ``torch.distributed`` when initialised,
+            else 0 and 1 (resolved when iterating).
+        buffer_size: shuffle buffer capacity, in encoded samples (>= 1).
+        buffer_initial: samples buffered before the first one is emitted (the
+            buffer then grows to ``buffer_size``); ``None``: ``min(100, buffer_size)``.
+        buffer: what the shuffle buffer holds: ``"bytes"`` (the encoded members:
+            memory about ``buffer_size`` times the encoded sample size per
+            worker), ``"offsets"`` (where each member lies in its shard, a few
+            dozen bytes per sample; the bytes are read back with ``pread`` when
+            the sample leaves the buffer, from the page cache the sequential
+            read-through has just filled; local uncompressed ``.tar`` shards
+            only), or ``"auto"``: offsets when every shard is a local ``.tar``
+            (see :meth:`buffer_mode`).
+        interleave: shards read at once by one stream (>= 1).
+        balance: ``"drop"`` or ``"pad"``: how every rank gets the same count.
+        augment: an :class:`AugmentConfig`, a dict of its fields, ``True``/``None``
+            (defaults) or ``False`` (no scale jitter, no flips, stored trimap;
+            ``crop`` still applies); normalised to an :class:`AugmentConfig`.
+        outputs: which of ``image, alpha, trimap, fg, bg`` to return (a frozenset).
+        normalize: return the image as normalised ``float32`` (``mean``/``std``).
+        handler: ``"skip"`` (count, warn, go on), ``"raise"``, or a callable
+            called with the :class:`LoaderError`; it skips when it returns.
+        substitute: when samples are skipped (bad bytes, an unreadable shard), repeat
+            other samples of the same stream in their place (counted as
+            ``samples_substituted``), so every rank still yields ``len(dataset)``
+            samples and DDP ranks stay in step; ``False`` yields fewer instead.
+        verify: check each shard's sha256 against the manifest before reading.
+        max_member_bytes: largest member read; a larger one is a bad sample.
+    """
+
+    crop: int | tuple[int, int] | None = 512
+    seed: int = 0
+    shuffle: bool = True
+    rank: int | None = None
+    world_size: int | None = None
+    buffer_size: int = 2000
+    buffer_initial: int | None = None
+    buffer: BufferMode = "auto"
+    interleave: int = 4
+    balance: Balance = "drop"
+    augment: AugmentConfig | Mapping[str, Any] | bool | None = None
+    outputs: Sequence[str] = OUTPUTS
+    normalize: bool = False
+    mean: Sequence[float] = IMAGENET_MEAN
+    std: Sequence[float] = IMAGENET_STD
+    handler: Handler = "skip"
+    substitute: bool = True
+    verify: bool = False
+    max_member_bytes: int = MAX_MEMBER_BYTES
+    stems: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        crop = self.crop
+        if isinstance(crop, int):
+            crop = (crop, crop)
+        if crop is not None:
+            if len(crop) != 2 or min(crop) < 1:
+                raise ValueError(f"crop must be a positive int, an (h, w) pair or None, got {crop!r}")
+            crop = (int(crop[0]), int(crop[1]))
+        _set(self, "crop", crop)
+        if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+        _set(self, "seed", int(self.seed))
+        _set(self, "shuffle", bool(self.shuffle))
+        if self.buffer_size < 1:
+            raise ValueError(f"buffer_size must be >= 1, got {self.buffer_size}")
+        _set(self, "buffer_size", int(self.buffer_size))
+        initial = self.buffer_initial
+        _set(self, "buffer_initial", min(self.buffer_size, int(initial if initial is not None else 100)))
+        if self.buffer_initial < 1:  # type: ignore[operator]
+            raise ValueError(f"buffer_initial must be >= 1, got {initial}")
+        if self.buffer not in ("auto", "bytes", "offsets"):
+            raise ValueError(f"buffer must be 'auto', 'bytes' or 'offsets', got {self.buffer!r}")
+        if self.interleave < 1:
+            raise ValueError(f"interleave must be >= 1, got {self.interleave}")
+        _set(self, "interleave", int(self.interleave))
+        if self.balance not in ("drop", "pad"):
+            raise ValueError(f"balance must be 'drop' or 'pad', got {self.balance!r}")
+        _set(self, "augment", AugmentConfig.of(self.augment))
+        outputs = tuple(self.outputs)
+        bad = [o for o in outputs if o not in OUTPUTS]
+        if bad or not outputs:
+            raise ValueError(f"outputs must be a non-empty subset of {OUTPUTS}, got {outputs}")
+        _set(self, "outputs", frozenset(outputs))
+        _set(self, "normalize", bool(self.normalize))
+        _set(self, "mean", tuple(float(x) for x in self.mean))
+        _set(self, "std", tuple(float(x) for x in self.std))
+        if not (self.handler in ("raise", "skip") or callable(self.handler)):
+            raise ValueError(f"handler must be 'raise', 'skip' or a callable, got {self.handler!r}")
+        _set(self, "substitute", bool(self.substitute))
+        _set(self, "verify", bool(self.verify))
+        _set(self, "max_member_bytes", int(self.max_member_bytes))
+        _set(self, "stems", self._stems())
+
+    def _stems(self) -> frozenset[str]:
+        """The members read from the shards (``alpha`` and what the outputs need)."""
+        aug: AugmentConfig = self.augment  # type: ignore[assignment]
+        stems = {"alpha"}
+        if "image" in self.outputs:
+            stems.add("image")
+        if "fg" in self.outputs or aug.recomposite_p > 0:
+            stems.add("fg")
+        if "bg" in self.outputs or aug.recomposite_p > 0:
+            stems.add("bg")
+        if "trimap" in self.outputs and aug.trimap == "stored":
+            stems.add("trimap")
+        return frozenset(stems)
+
+    def buffer_mode(self, urls: Sequence[str]) -> Literal["bytes", "offsets"]:
+        """What the shuffle buffer holds for these shards (``"offsets"`` needs local ``.tar`` s)."""
+        local = all(is_local_tar(u) for u in urls)
+        if self.buffer == "offsets" and not local:
+            bad = next(u for u in urls if not is_local_tar(u))
+            raise ValueError(f"buffer='offsets' needs local uncompressed .tar shards, got {bad}")
+        return "offsets" if self.buffer == "offsets" or (self.buffer == "auto" and local) else "bytes"
