@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .bg_choice import BgDescriptor, FgDescriptor, assignment_matrix, draw_background, fit_scores
+from .bg_assignment import assignment_matrix, draw_background, fit_scores
+from .bg_descriptors import BgDescriptor, FgDescriptor
 from .prepare import PreparedBg, PreparedFg
 from .recipe import Recipe, SplitSpec
 from .rng import cycle_rng, keyed_rank

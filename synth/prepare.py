@@ -19,7 +19,7 @@ import numpy as np
 
 from shards.codec import encode_alpha, encode_rgb
 
-from .bg_choice import describe_background, describe_foreground
+from .bg_descriptors import describe_background, describe_foreground
 from .sources.imageio import (
     InputError,
     SizeLimits,
@@ -51,7 +51,7 @@ class PreparedFg:
     estimator: str
     fg_path: str
     alpha_path: str
-    descriptor: dict | None = None  # synth.bg_choice.FgDescriptor fields
+    descriptor: dict | None = None  # synth.bg_descriptors.FgDescriptor fields
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,7 +67,7 @@ class PreparedBg:
     path: str
     hw: tuple[int, int]
     file_sha256: str | None = None  # of the file's bytes, checked when read again (None: procedural)
-    descriptor: dict | None = None  # synth.bg_choice.BgDescriptor fields
+    descriptor: dict | None = None  # synth.bg_descriptors.BgDescriptor fields
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -25,6 +25,8 @@ from synth.cli import main
 from synth.execution import RayExecutor, make_executor
 from synth.recipe import load_recipe, parse_recipe
 
+from conftest import procedural_recipe
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.ray
 

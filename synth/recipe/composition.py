@@ -1,0 +1,137 @@
+"""Recipe sections `canvas`, `composition` and `foreground_augment`: how a sample is put together."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from ..bg_assignment import FIT_WEIGHTS
+from .base import Range, SpecModel, check_range
+
+__all__ = ["AlbumentationsStep", "BackgroundChoiceSpec", "BackgroundSpec", "CanvasSpec", "CompositionSpec",
+           "FitWeights", "ForegroundAugment", "FramingSpec", "MultiForegroundSpec", "PlacementSpec", "RotationSpec"]
+
+
+class CanvasSpec(SpecModel):
+    height: int = Field(512, ge=32, le=8192)
+    width: int = Field(512, ge=32, le=8192)
+
+
+class PlacementSpec(SpecModel):
+    """Foreground size (fraction of the canvas, longest relative side) and position.
+
+    `cut_edges`: ``border`` keeps a side of the subject that its photo's frame cuts on the
+    canvas border (augment.placement.cut_sides), so no straight cut through the subject
+    shows inside the picture; ``anywhere`` places it freely (the field's composites).
+    """
+
+    scale: Range = (0.6, 1.0)
+    max_outside: float = Field(0.0, ge=0.0, le=0.5)
+    anchor: Literal["any", "bottom"] = "any"
+    cut_edges: Literal["border", "anywhere"] = "border"
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, v: Range) -> Range:
+        return check_range(v, 0.05, 4.0, "scale")
+
+
+class RotationSpec(SpecModel):
+    p: float = Field(0.5, ge=0.0, le=1.0)
+    max_angle: float = Field(15.0, ge=0.0, le=180.0)
+
+
+class AlbumentationsStep(SpecModel):
+    """An albumentations transform applied to F and alpha together, e.g. `{name: Affine, params: {...}}`."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ForegroundAugment(SpecModel):
+    flip_p: float = Field(0.5, ge=0.0, le=1.0)
+    rotation: RotationSpec = RotationSpec()
+    albumentations: list[AlbumentationsStep] = Field(default_factory=list)
+
+
+class BackgroundSpec(SpecModel):
+    """How a background is fitted to the canvas: scale to cover (never stretched), then crop.
+
+    `fit: stretch` resizes the whole background to the canvas ignoring its aspect ratio: the
+    field's common (and wrong) default, offered only to reproduce naive pipelines.
+    """
+
+    fit: Literal["cover", "stretch"] = "cover"
+    zoom: Range = (1.0, 1.25)
+    flip_p: float = Field(0.5, ge=0.0, le=1.0)
+
+    @field_validator("zoom")
+    @classmethod
+    def _zoom(cls, v: Range) -> Range:
+        return check_range(v, 1.0, 8.0, "zoom")
+
+
+class FitWeights(SpecModel):
+    """Weights of the fit score's terms (`synth.bg_assignment.fit_scores`, whose defaults
+    `FIT_WEIGHTS` these are); 0 switches one off."""
+
+    light: float = Field(FIT_WEIGHTS["light"], ge=0.0, le=100.0)
+    contrast: float = Field(FIT_WEIGHTS["contrast"], ge=0.0, le=100.0)
+    colour: float = Field(FIT_WEIGHTS["colour"], ge=0.0, le=100.0)
+    temperature: float = Field(FIT_WEIGHTS["temperature"], ge=0.0, le=100.0)
+    illuminant: float = Field(FIT_WEIGHTS["illuminant"], ge=0.0, le=100.0)
+    clutter: float = Field(FIT_WEIGHTS["clutter"], ge=0.0, le=100.0)
+    resolution: float = Field(FIT_WEIGHTS["resolution"], ge=0.0, le=100.0)
+
+
+class BackgroundChoiceSpec(SpecModel):
+    """Which background a foreground gets.
+
+    `context`: backgrounds are scored for fit with each foreground (colour and light,
+    temperature, clutter, resolution) and drawn from softmax(score / temperature), balanced
+    by Sinkhorn scaling: each background's expected use is at least `balance` times its fair
+    share (`balance: 1`: all used equally often; `0`: plain softmax, best fits only).
+    `random`: uniform, the field's default.
+    """
+
+    mode: Literal["context", "random"] = "context"
+    temperature: float = Field(0.5, gt=0.01, le=100.0)
+    balance: float = Field(0.5, ge=0.0, le=1.0)
+    max_share: float | None = Field(4.0, ge=1.0, le=1000.0)  # cap on any background's use, x fair share
+    weights: FitWeights = Field(default_factory=FitWeights)
+
+
+class MultiForegroundSpec(SpecModel):
+    """Extra foregrounds over-composited with the first; the target alpha is their union."""
+
+    p: float = Field(0.0, ge=0.0, le=1.0)
+    max_count: int = Field(2, ge=2, le=4)
+    scale: Range = (0.3, 0.7)
+    behind_p: float = Field(0.5, ge=0.0, le=1.0)  # chance an extra one goes behind (is occluded)
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, v: Range) -> Range:
+        return check_range(v, 0.05, 4.0, "scale")
+
+
+class FramingSpec(SpecModel):
+    """Where on the background the subject stands: the calmest of `candidates` placements.
+
+    Each candidate is drawn from `placement`; the one whose background is calmest
+    (lowest lightness std within `reach` of the outline, as a fraction of the canvas's long
+    side) is kept, as a photographer avoids cutting an edge or an object with the subject's
+    outline. `candidates: 1` (the default) places the subject where the first draw says.
+    """
+
+    candidates: int = Field(1, ge=1, le=16)
+    reach: float = Field(0.04, gt=0.0, le=0.5)
+
+
+class CompositionSpec(SpecModel):
+    fg_estimation: Literal["blur_fusion", "ml", "photo"] = "ml"
+    placement: PlacementSpec = PlacementSpec()
+    framing: FramingSpec = FramingSpec()
+    background: BackgroundSpec = BackgroundSpec()
+    background_choice: BackgroundChoiceSpec = BackgroundChoiceSpec()
+    multi_foreground: MultiForegroundSpec = MultiForegroundSpec()

@@ -1,0 +1,112 @@
+"""Recipe sections `harmonization` and `realism`: matching F to B, and the camera's traces."""
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from augment.degrade.noise import NOISE_P, NOISE_SIGMA
+from augment.harmonize.params import (
+    DEFAULT_HARMONIZATION_METHODS,
+    HARMONIZATION_P,
+    HARMONIZATION_STRENGTH,
+    HarmonizationMethod,
+)
+
+from .base import Range, SpecModel, check_range
+
+__all__ = ["BackdropSpec", "DefocusSpec", "HarmonizationSpec", "JpegSpec", "NoiseSpec", "RealismSpec"]
+
+
+class HarmonizationSpec(SpecModel):
+    """Shift F toward the background's colour and light (F only, before compositing).
+
+    ``von_kries`` / ``exposure`` / ``relight`` change only the light on F (its colour, its
+    intensity, both); the others move F's whole colour distribution toward B's.
+    """
+
+    p: float = Field(HARMONIZATION_P, ge=0.0, le=1.0)
+    methods: list[HarmonizationMethod] = Field(default_factory=lambda: list(DEFAULT_HARMONIZATION_METHODS),
+                                               min_length=1)
+    strength: Range = HARMONIZATION_STRENGTH
+
+    @field_validator("strength")
+    @classmethod
+    def _strength(cls, v: Range) -> Range:
+        return check_range(v, 0.0, 1.0, "strength")
+
+
+class DefocusSpec(SpecModel):
+    """Lens-like (disk) defocus of the background; radius in px at a 1024-px long side."""
+
+    p: float = Field(0.4, ge=0.0, le=1.0)
+    radius: Range = (1.0, 8.0)
+
+    @field_validator("radius")
+    @classmethod
+    def _radius(cls, v: Range) -> Range:
+        return check_range(v, 0.0, 64.0, "radius")
+
+
+class BackdropSpec(SpecModel):
+    """Lower the background's contrast toward a ratio to the subject's (augment.backdrop).
+
+    With probability `p`, a target ratio is drawn uniformly from `ratio`: the lightness std
+    of the background in a band 4 % of the canvas wide just outside the subject's outline,
+    over the subject's in the same band just inside. A background above it has its lightness
+    contrast scaled down to it, by no less than `min_factor` (stronger reductions look like
+    fog); one below keeps its own. Off by default; the defaults are the values measured best
+    in `benchmarks/bench_realism.py` (see `recipes/portrait.yaml`).
+    """
+
+    p: float = Field(0.0, ge=0.0, le=1.0)
+    ratio: Range = (0.8, 1.6)
+    min_factor: float = Field(0.6, ge=0.0, le=1.0)  # never scale the contrast by less than this
+
+    @field_validator("ratio")
+    @classmethod
+    def _ratio(cls, v: Range) -> Range:
+        return check_range(v, 0.05, 4.0, "ratio")
+
+
+class NoiseSpec(SpecModel):
+    """Sensor-like noise added to the composite after compositing (F and B share it).
+
+    `compensate` first adds the missing noise to the cleaner layer (alpha-weighted) so the
+    foreground and background regions carry the same noise level before the common noise;
+    each layer's level is read in its flattest tiles (`augment.estimate.estimate_noise_floor`),
+    so that fine texture (hair, fabric) is not taken for noise.
+    """
+
+    p: float = Field(NOISE_P, ge=0.0, le=1.0)
+    sigma: Range = NOISE_SIGMA
+    compensate: bool = False
+    max_compensation: float = Field(6.0, ge=0.0, le=50.0)
+
+    @field_validator("sigma")
+    @classmethod
+    def _sigma(cls, v: Range) -> Range:
+        return check_range(v, 0.0, 50.0, "sigma")
+
+
+class JpegSpec(SpecModel):
+    """JPEG re-compression of the composite only."""
+
+    p: float = Field(0.3, ge=0.0, le=1.0)
+    quality: tuple[int, int] = (70, 95)
+
+    @field_validator("quality")
+    @classmethod
+    def _quality(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not (10 <= v[0] <= v[1] <= 100):
+            raise ValueError(f"quality must satisfy 10 <= low <= high <= 100, got {list(v)}")
+        return v
+
+
+class RealismSpec(SpecModel):
+    """Realism matching after RSSN: resolution, sharpness, noise, compression."""
+
+    resolution_match: bool = True
+    defocus: DefocusSpec = DefocusSpec()
+    sharpness_match_p: float = Field(0.5, ge=0.0, le=1.0)  # when not defocused: blur F down to B's sharpness
+    backdrop: BackdropSpec = BackdropSpec()
+    noise: NoiseSpec = NoiseSpec()
+    jpeg: JpegSpec = JpegSpec()
