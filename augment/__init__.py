@@ -3,6 +3,12 @@
 Sampling is separate from applying: ``sample_x(rng, ...)`` returns a frozen, JSON-able
 params dataclass; ``apply_x(params, array, kind)`` applies the same params to image,
 alpha and trimap. `augment` imports neither `synth` nor `shards`.
+
+Geometric ops (exported here): resize, rotate_crop, placement, crop, flip, trimap, compose.
+Realism ops and measures (import from their modules): checks (validation), colour (CIELAB,
+sRGB <-> linear), bands (the band along the alpha boundary, busyness), estimate (noise,
+sharpness), illuminant, degrade/ (defocus, noise, JPEG, resolution/sharpness matching),
+harmonize/ (colour and light transfer), backdrop, framing, mismatch (F/B realism indicators).
 """
 from augment.aligned import apply_albumentations
 from augment.compose import alpha_to_float, composite, over

@@ -19,6 +19,7 @@ from augment.degrade import (
     NoiseParams,
     add_sensor_noise,
     defocus,
+    gaussian_blur,
     jpeg_recompress,
     match_resolution,
     match_sharpness_sigma,
@@ -34,12 +35,6 @@ __all__ = ["pre_composite", "post_composite", "replay_post_composite"]
 
 RngFor = Callable[[str], np.random.Generator]
 _DEFOCUS_REFERENCE = 1024  # defocus radii in the recipe are px at this long side
-
-
-def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    import cv2
-
-    return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101) if sigma > 0 else image
 
 
 def pre_composite(rng_for: RngFor, recipe: Recipe, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *,
@@ -81,7 +76,7 @@ def pre_composite(rng_for: RngFor, recipe: Recipe, fg: np.ndarray, alpha: np.nda
         if math.isfinite(target) and target > 0:
             sigma = match_sharpness_sigma(fg, alpha, target)
             if sigma > 0.05:
-                fg = _gaussian_blur(fg, sigma)
+                fg = gaussian_blur(fg, sigma)
                 ops.append({"op": "match_sharpness", "target": "foreground", "sigma": sigma,
                             "target_sharpness": target})
 

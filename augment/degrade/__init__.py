@@ -2,7 +2,7 @@
 sharpness matching (after GFM's RSSN, extended)."""
 from augment.degrade.defocus import defocus
 from augment.degrade.jpeg import jpeg_recompress
-from augment.degrade.matching import match_resolution, match_sharpness, match_sharpness_sigma
+from augment.degrade.matching import gaussian_blur, match_resolution, match_sharpness, match_sharpness_sigma
 from augment.degrade.noise import (
     DENOISE_KINDS,
     NOISE_P,
@@ -20,6 +20,7 @@ __all__ = [
     "NoiseParams",
     "add_sensor_noise",
     "defocus",
+    "gaussian_blur",
     "jpeg_recompress",
     "match_resolution",
     "match_sharpness",

@@ -15,7 +15,7 @@ from augment.checks import check_alpha, check_image, check_positive, check_withi
 from augment.colour import grey_levels
 from augment.estimate import MIN_PIXELS, sharpness_of_levels, valid_interior
 
-__all__ = ["match_resolution", "match_sharpness", "match_sharpness_sigma"]
+__all__ = ["gaussian_blur", "match_resolution", "match_sharpness", "match_sharpness_sigma"]
 
 
 def match_resolution(fg: np.ndarray, upscale: float) -> np.ndarray:
@@ -139,7 +139,15 @@ def match_sharpness(fg: np.ndarray, alpha: np.ndarray, target_sharpness: float, 
     Returns:
         same shape and dtype as ``fg``.
     """
-    sigma = match_sharpness_sigma(fg, alpha, target_sharpness, **kwargs)
+    return gaussian_blur(fg, match_sharpness_sigma(fg, alpha, target_sharpness, **kwargs))
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of std ``sigma`` px (reflected border); a copy when ``sigma <= 0``.
+
+    Returns:
+        same shape and dtype as ``image``.
+    """
     if sigma <= 0:
-        return fg.copy()
-    return cv2.GaussianBlur(fg, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+        return image.copy()
+    return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)

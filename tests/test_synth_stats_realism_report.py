@@ -1,4 +1,4 @@
-"""Measuring composite realism: indicators, distances to a reference, dataset reading."""
+"""synth.stats.realism_report: realism indicators of composites, distances to a reference, dataset reading."""
 from __future__ import annotations
 
 import math

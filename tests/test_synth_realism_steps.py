@@ -1,4 +1,4 @@
-"""The realistic pipeline at the sample level: what each step changes, and what it never touches."""
+"""synth.realism_steps in builds: what each realistic step changes, and what it never touches."""
 from __future__ import annotations
 
 import json
