@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from augment.bands import busyness
-from augment.checks import check_array
+from augment.checks import check_array, check_rgb
 from augment.colour import to_lab
 from augment.placement import Placement, apply_placement
 
@@ -51,8 +51,7 @@ def framing_busyness(
     """
     if not placements:
         raise ValueError("placements must not be empty")
-    if background.dtype != np.uint8 or background.ndim != 3 or background.shape[2] != 3:
-        raise ValueError(f"background must be uint8 (H, W, 3) RGB, got {background.dtype} {background.shape}")
+    check_rgb(background, "background")
     if not 0 < reach <= 0.5:
         raise ValueError(f"reach must be in (0, 0.5], got {reach!r}")
     if side < 16:

@@ -11,6 +11,7 @@ import math
 import cv2
 import numpy as np
 
+from augment.checks import check_rgb
 from augment.colour import srgb_to_linear
 
 __all__ = ["estimate_illuminant"]
@@ -69,11 +70,7 @@ def estimate_illuminant(image: np.ndarray, weights: np.ndarray | None = None) ->
         ``(ln(e_R / e_G), ln(e_B / e_G))``; ``(0, 0)`` for white light, ``ln(R/G) > 0 >
         ln(B/G)`` for warm (tungsten-like) light.
     """
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"image must be uint8 (H, W, 3) RGB, got {desc}")
-    if min(image.shape[:2]) < 1:
-        raise ValueError(f"image is empty, shape {image.shape}")
+    check_rgb(image, "image")
     if weights is None:
         weights = np.ones(image.shape[:2], np.float32)
     elif not isinstance(weights, np.ndarray) or weights.dtype != np.float32 or weights.shape != image.shape[:2]:
