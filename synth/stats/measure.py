@@ -26,12 +26,7 @@ import numpy as np
 
 from augment.bands import BG_THRESHOLD, FG_THRESHOLD
 from augment.mismatch import realism_mismatch
-from shards.codec import decode_rgb, sniff_format
-
-try:
-    import simplejpeg as _simplejpeg
-except ImportError:  # pragma: no cover - soft dependency, as in shards.codec
-    _simplejpeg = None
+from shards.codec import decode_alpha_stored, decode_rgb, decode_trimap, jpeg_size, sniff_format
 
 #: The realism measures' implementation, named in the stats report.
 REALISM_IMPL = "augment.mismatch.realism_mismatch"
@@ -127,33 +122,9 @@ def _boundary_window(fg: np.ndarray, bg: np.ndarray, step: int, hw: tuple[int, i
 
 
 # ------------------------------------------------------------------ decoding helpers
-def _decode_alpha_raw(data: bytes) -> np.ndarray:
-    """Alpha PNG at its native depth: ``uint8`` or ``uint16 (H, W)`` (no float conversion)."""
-    if not data:
-        raise ValueError("alpha.png is empty")
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if arr is None:
-        raise ValueError(f"alpha.png: cannot decode {len(data)} bytes")
-    if arr.ndim != 2 or arr.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"alpha.png: expected 8- or 16-bit grey, got {arr.dtype} {arr.shape}")
-    return arr
-
-
 # trimap class: 0 (value 0), 1 (128), 2 (255), 3 (any other value: invalid)
 _TRIMAP_CLASS_LUT = np.full(256, 3, np.uint8)
 _TRIMAP_CLASS_LUT[[0, 128, 255]] = [0, 1, 2]
-
-
-def _decode_trimap_raw(data: bytes) -> np.ndarray:
-    """Trimap PNG as ``uint8 (H, W)`` (its values are checked by the caller)."""
-    if not data:
-        raise ValueError("trimap.png is empty")
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if arr is None:
-        raise ValueError(f"trimap.png: cannot decode {len(data)} bytes")
-    if arr.ndim != 2 or arr.dtype != np.uint8:
-        raise ValueError(f"trimap.png: expected 8-bit grey, got {arr.dtype} {arr.shape}")
-    return arr
 
 
 def _mean_std(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -222,13 +193,12 @@ def _decode_analysis_image(data: bytes, name: str, hw: tuple[int, int], r: int) 
     fmt = sniff_format(data)
     if fmt == "jpg" and r > 1:
         flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[r]
-        if _simplejpeg is not None:
-            try:
-                h, w = _simplejpeg.decode_jpeg_header(data)[:2]
-            except ValueError as e:
-                raise ValueError(f"{name}: cannot read the JPEG header ({e})") from None
-            if (h, w) != hw:
-                raise ValueError(f"{name} is {w}x{h} but alpha.png is {hw[1]}x{hw[0]}")
+        try:
+            h, w = jpeg_size(data)
+        except ValueError as e:
+            raise ValueError(f"{name}: cannot read the JPEG header ({e})") from None
+        if (h, w) != hw:
+            raise ValueError(f"{name} is {w}x{h} but alpha.png is {hw[1]}x{hw[0]}")
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
         if bgr is None:
             raise ValueError(f"{name}: cannot decode {len(data)} bytes")
@@ -260,7 +230,7 @@ def _measure(members: Mapping[str, bytes], out: SampleMeasures, window: int, che
     out.image_member = image_names[0]
     if "alpha.png" not in members:
         raise ValueError("missing member alpha.png")
-    alpha = _decode_alpha_raw(members["alpha.png"])
+    alpha = decode_alpha_stored(members["alpha.png"], "alpha.png")
     hw = (int(alpha.shape[0]), int(alpha.shape[1]))
     r = _analysis_factor(hw)
     img_a = _decode_analysis_image(members[out.image_member], out.image_member, hw, r)
@@ -275,7 +245,7 @@ def _measure(members: Mapping[str, bytes], out: SampleMeasures, window: int, che
     trimap = None
     out.has_trimap = "trimap.png" in members
     if out.has_trimap and (check_trimap or thumb_height):
-        trimap = _decode_trimap_raw(members["trimap.png"])
+        trimap = decode_trimap(members["trimap.png"], "trimap.png", check=False)
         if trimap.shape != hw:
             raise ValueError(f"trimap.png is {trimap.shape[1]}x{trimap.shape[0]} but alpha.png is {hw[1]}x{hw[0]}")
     if trimap is not None and check_trimap:
