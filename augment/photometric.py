@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from augment.aligned import import_albumentations
+from augment.checks import check_rgb, check_unit
 
 __all__ = ["photometric_jitter"]
 
@@ -17,13 +18,8 @@ def photometric_jitter(image: np.ndarray, rng: np.random.Generator, strength: fl
     itself and draws nothing; otherwise one seed is drawn from `rng` (deterministic). The
     input is never modified, but is returned as is when no step fired.
     """
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f"image must be uint8 RGB (H, W, 3), got {getattr(image, 'dtype', type(image))} "
-            f"{getattr(image, 'shape', '')}"
-        )
-    if not (0.0 <= strength <= 1.0):
-        raise ValueError(f"strength must be in [0, 1], got {strength!r}")
+    check_rgb(image, "image")
+    check_unit(strength, "strength")
     if strength == 0.0:
         return image
     A = import_albumentations()
