@@ -38,11 +38,11 @@ def ray_session():
 def procedural_recipe(*, seed: int, fg: tuple[int, tuple[int, int]], bg: tuple[int, tuple[int, int]],
                       canvas: tuple[int, int], per_shard: int, band: tuple[int, int] = (1, 7),
                       samples: tuple[int, int] = (10, 3), fractions: tuple[float, float] = (0.67, 0.33),
-                      rotation: tuple[float, float] = (0.7, 30), name: str = "t", **over) -> dict:
+                      rotation: tuple[float, float] = (0.7, 30), name: str = "t") -> dict:
     """A small raw recipe on procedural sources (no data needed), train and val splits.
 
     fg / bg: (count, (height, width)) of the procedural foregrounds / backgrounds; canvas:
-    (height, width); rotation: (p, max_angle); `over` replaces top-level sections.
+    (height, width); rotation: (p, max_angle). Callers replace top-level sections with `{**d, ...}`.
     """
     data = {
         "name": name,
@@ -57,5 +57,4 @@ def procedural_recipe(*, seed: int, fg: tuple[int, tuple[int, int]], bg: tuple[i
         "trimap": {"band": list(band)},
         "output": {"samples_per_shard": per_shard},
     }
-    data.update(over)
     return data

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _small_recipe(**over) -> dict:
-    return procedural_recipe(seed=3, fg=(6, (96, 80)), bg=(5, (80, 120)), canvas=(96, 112), band=(1, 9),
-                             per_shard=4, **over)
+    return {**procedural_recipe(seed=3, fg=(6, (96, 80)), bg=(5, (80, 120)), canvas=(96, 112), band=(1, 9),
+                                per_shard=4), **over}
 
 
 @pytest.fixture(scope="module")

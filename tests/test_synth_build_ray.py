@@ -32,7 +32,7 @@ pytestmark = pytest.mark.ray
 
 
 def _recipe_dict(**over) -> dict:
-    return procedural_recipe(seed=5, fg=(6, (72, 64)), bg=(5, (64, 96)), canvas=(64, 72), per_shard=3, **over)
+    return {**procedural_recipe(seed=5, fg=(6, (72, 64)), bg=(5, (64, 96)), canvas=(64, 72), per_shard=3), **over}
 
 
 def _dataset(out: Path) -> dict[str, bytes]:

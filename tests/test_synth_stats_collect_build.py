@@ -24,8 +24,8 @@ OPTS = StatsOptions(contact=3)
 
 
 def _recipe(seed: int = 3, **over) -> dict:
-    return procedural_recipe(name="stats-t", seed=seed, fg=(7, (72, 64)), bg=(6, (64, 96)), canvas=(64, 80),
-                             samples=(14, 4), fractions=(0.7, 0.3), rotation=(0.5, 20), per_shard=5, **over)
+    return {**procedural_recipe(name="stats-t", seed=seed, fg=(7, (72, 64)), bg=(6, (64, 96)), canvas=(64, 80),
+                                samples=(14, 4), fractions=(0.7, 0.3), rotation=(0.5, 20), per_shard=5), **over}
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 __all__ = [
+    "get_path",
     "plot_splits",
     "plot_usage",
     "plot_alpha",
@@ -56,7 +57,8 @@ def _colour(i: int) -> str:
     return _COLOURS[i % len(_COLOURS)]
 
 
-def _get(d: dict[str, Any], path: str) -> Any:
+def get_path(d: dict[str, Any], path: str) -> Any:
+    """`d[a][b]...` for a path "a/b/..." of a stats JSON dict; None where a key is missing."""
     for part in path.split("/"):
         if not isinstance(d, dict) or part not in d:
             return None
@@ -80,7 +82,7 @@ def _hist_line(ax, hist: dict[str, Any] | None, label: str, colour: str, linesty
 def _hist_panel(ax, datasets: Datasets, path: str, title: str, xlabel: str) -> bool:
     drawn = False
     for i, (label, data) in enumerate(datasets):
-        summ = _get(data, path)
+        summ = get_path(data, path)
         drawn |= _hist_line(ax, summ.get("hist") if summ else None, label, _colour(i))
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel, fontsize=9)
@@ -146,7 +148,7 @@ def plot_usage(datasets: Datasets) -> bytes | None:
     for row, what in enumerate(("foreground", "background")):
         ax_rank, ax_lorenz = axes[row, 0], axes[row, 1]
         for i, (label, d) in enumerate(datasets):
-            counts = np.array(sorted(_get(d, f"diversity/{what}/counts").values(), reverse=True), dtype=float)
+            counts = np.array(sorted(get_path(d, f"diversity/{what}/counts").values(), reverse=True), dtype=float)
             if counts.size == 0:
                 continue
             any_drawn = True
@@ -154,7 +156,7 @@ def plot_usage(datasets: Datasets) -> bytes | None:
             ax_rank.step(x, counts, where="mid", color=_colour(i), label=f"{label} ({counts.size} items)")
             asc = np.sort(counts)
             lor = np.r_[0.0, np.cumsum(asc) / asc.sum()]
-            g = _get(d, f"diversity/{what}/all/gini")
+            g = get_path(d, f"diversity/{what}/all/gini")
             ax_lorenz.plot(np.linspace(0, 1, lor.size), lor, color=_colour(i),
                            label=f"{label} (Gini {g:.2f})" if g is not None else label)
         ax_rank.set_title(f"{what.capitalize()} uses, most used first", fontsize=10)
@@ -182,7 +184,7 @@ def plot_alpha(datasets: Datasets) -> bytes | None:
     ax = axes[1, 0]
     drawn = False
     for i, (label, d) in enumerate(datasets):
-        h = np.asarray(_get(d, "alpha/histogram") or [], dtype=float)
+        h = np.asarray(get_path(d, "alpha/histogram") or [], dtype=float)
         if h.size != 256 or h[1:255].sum() == 0:
             continue
         drawn = True
@@ -208,7 +210,7 @@ def plot_colour(datasets: Datasets) -> bytes | None:
         ax = axes[0, col]
         for i, (label, d) in enumerate(datasets):
             for region, style in (("fg", "-"), ("bg", "--")):
-                summ = _get(d, f"colour/{region}_{key}")
+                summ = get_path(d, f"colour/{region}_{key}")
                 _hist_line(ax, summ.get("hist") if summ else None, f"{label} {region}", _colour(i), style)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel, fontsize=9)
@@ -236,7 +238,7 @@ REALISM_PANELS = (
 def plot_realism(datasets: Datasets) -> bytes | None:
     """Realism mismatch measures between F and B near the alpha boundary."""
     datasets = _named(datasets)
-    present = [p for p in REALISM_PANELS if any(_get(d, f"realism/measures/{p[0]}") for _, d in datasets)]
+    present = [p for p in REALISM_PANELS if any(get_path(d, f"realism/measures/{p[0]}") for _, d in datasets)]
     if not present:
         return None
     ncols = 3

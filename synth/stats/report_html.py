@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .collect import DatasetStats
-from .plots import all_plots
+from .plots import all_plots, get_path
 
 __all__ = ["render_html", "write_html"]
 
@@ -80,14 +80,6 @@ def _img(png: bytes | None, alt: str, cls: str = "plot", mime: str = "image/png"
     return f'<img class="{cls}" alt="{_e(alt)}" src="data:{mime};base64,{base64.b64encode(png).decode()}">'
 
 
-def _get(d: dict[str, Any], path: str) -> Any:
-    for part in path.split("/"):
-        if not isinstance(d, dict) or part not in d:
-            return None
-        d = d[part]
-    return d
-
-
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], num_cols: set[int] | None = None) -> str:
     num_cols = num_cols or set()
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
@@ -112,7 +104,7 @@ def _metric_rows(stats: Sequence[DatasetStats]) -> list[list[str]]:
 
     def med(path: str, pct: bool = False) -> Callable[[dict[str, Any]], str]:
         def f(d: dict[str, Any]) -> str:
-            s = _get(d, path) or {}
+            s = get_path(d, path) or {}
             m, p50 = s.get("mean"), s.get("p50")
             if pct:
                 return f"{_pct(m)} (median {_pct(p50)})"
@@ -129,12 +121,12 @@ def _metric_rows(stats: Sequence[DatasetStats]) -> list[list[str]]:
                                          f" ({d['counts']['shards']} in manifest)"),
         row("image sizes", sizes),
         row("stored bytes per sample", per_sample_bytes),
-        row("distinct foregrounds / backgrounds", lambda d: f"{_fmt(_get(d, 'diversity/foreground/all/distinct'))} / "
-                                                            f"{_fmt(_get(d, 'diversity/background/all/distinct'))}"),
+        row("distinct foregrounds / backgrounds", lambda d: f"{_fmt(get_path(d, 'diversity/foreground/all/distinct'))} / "
+                                                            f"{_fmt(get_path(d, 'diversity/background/all/distinct'))}"),
         row("foreground uses: max / median, Gini", lambda d: _usage_cell(d, "foreground")),
         row("background uses: max / median, Gini", lambda d: _usage_cell(d, "background")),
-        row("foregrounds in 2+ splits", lambda d: _fmt(_get(d, "leakage/foreground/shared"))),
-        row("near-duplicate pairs across splits", lambda d: _fmt(_get(d, "leakage/near_duplicates/pairs"))),
+        row("foregrounds in 2+ splits", lambda d: _fmt(get_path(d, "leakage/foreground/shared"))),
+        row("near-duplicate pairs across splits", lambda d: _fmt(get_path(d, "leakage/near_duplicates/pairs"))),
         row("alpha coverage", med("alpha/coverage", pct=True)),
         row("unknown pixels (0<α<1)", med("alpha/unknown_share", pct=True)),
         row("trimap band (px)", med("trimap/band_px")),
@@ -157,7 +149,7 @@ def _alpha_rows(stats: Sequence[DatasetStats]) -> list[list[str]]:
         if not t.get("checked_samples"):
             return "not checked (use --check-trimaps)"
         return (f"{t['checked_samples']:,} checked, {t['inconsistent_samples']:,} inconsistent; unknown band "
-                f"{_pct(_get(t, 'unknown_share/mean'))} of pixels")
+                f"{_pct(get_path(t, 'unknown_share/mean'))} of pixels")
 
     return [
         row("pixels: transparent / unknown / opaque",
@@ -168,7 +160,7 @@ def _alpha_rows(stats: Sequence[DatasetStats]) -> list[list[str]]:
 
 
 def _usage_cell(d: dict[str, Any], what: str) -> str:
-    a = _get(d, f"diversity/{what}/all") or {}
+    a = get_path(d, f"diversity/{what}/all") or {}
     if not a.get("distinct"):
         return "–"
     return f"{a['max']} / {_fmt(a['median'])}, Gini {_fmt(a['gini'], 2)}"
@@ -202,11 +194,11 @@ def _contact_sheet(s: DatasetStats) -> str:
 
 
 def _top_table(d: dict[str, Any], what: str) -> str:
-    a = _get(d, f"diversity/{what}/all") or {}
+    a = get_path(d, f"diversity/{what}/all") or {}
     rows = [[_e(t["name"] or ""), f"<code>{_e(t['id'][:16])}</code>", _fmt(t["uses"])] for t in a.get("top", [])]
     if not rows:
         return '<p class="muted">none</p>'
-    srcs = _get(d, f"diversity/{what}/sources") or {}
+    srcs = get_path(d, f"diversity/{what}/sources") or {}
     src_rows = [[_e(k), _fmt(v["samples"]), _fmt(v.get("items")), _fmt(v.get("uses_per_item"), 2),
                  ", ".join(f"{_e(s)} {n}" for s, n in v["by_split"].items())] for k, v in srcs.items()]
     metrics = [[_e(k), _fmt(a.get(k))] for k in ("distinct", "uses", "min", "median", "mean", "max",
