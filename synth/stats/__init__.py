@@ -4,6 +4,8 @@ operations and leakage between splits, as JSON and as a self-contained HTML repo
     from synth.stats import collect_stats, StatsOptions, write_html
     st = collect_stats("out/demo", StatsOptions(sample=500))
     st.data["warnings"]; write_html("report.html", [st])
+    with make_executor(4) as ex:  # synth.execution: Ray tasks, one per shard (default: serial)
+        st = collect_stats("out/demo", executor=ex)
 
 The command line is ``synth stats`` (:mod:`synth.stats_cli`).
 """

@@ -9,7 +9,6 @@ samples per task plus, per measured sample, its key and 64-bit perceptual hash.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -38,9 +37,6 @@ class DatasetStats:
     @property
     def warnings(self) -> list[dict[str, Any]]:
         return self.data.get("warnings", [])
-
-    def to_json(self) -> str:
-        return json.dumps(self.data, indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
 def _unlisted_files(manifest_loc: str, manifest: Manifest) -> list[str]:
