@@ -4,17 +4,24 @@
 shards (``{split}-{i:06d}.tar``) of synthetic samples in the project's sample
 format and a ``manifest.json`` last, using only ``shards``' own writer and
 codecs. Every sample is a pure function of ``(seed, split, index)``.
+The dataset and loader tests share the ``data`` fixture and its helpers (end).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tarfile
+import types
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import cv2
 import numpy as np
+import pytest
 
+import shards.dataset as dataset_mod
+from shards import MattingDataset, MattingLoader
 from shards.codec import encode_alpha, encode_rgb, encode_trimap
 from shards.manifest import Manifest, ShardEntry, shard_filename, write_manifest
 from shards.tar_writer import write_shard
@@ -116,11 +123,28 @@ def write_dataset(
     return manifest
 
 
+def disc_alpha(h: int, w: int, seed: int) -> np.ndarray:
+    """float32 (H, W) alpha of three soft discs, quantised to 8-bit levels."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    a = np.zeros((h, w), np.float32)
+    for _ in range(3):
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(0.1, 0.4) * min(h, w)
+        d = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
+        a = np.maximum(a, np.clip((r - d) / rng.uniform(0.5, 10) + 0.5, 0, 1))
+    return np.rint(a * 255).astype(np.float32) / 255
+
+
+def smooth_rgb(h: int, w: int) -> np.ndarray:
+    """uint8 (H, W, 3) RGB gradients, blurred."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([xx / w * 255, yy / h * 255, (xx + yy) / (w + h) * 255], -1).astype(np.uint8)
+    return cv2.GaussianBlur(img, (0, 0), 3)
+
+
 def read_dataset(folder: Path, pattern: str = "*.tar") -> dict[str, dict[str, bytes]]:
     """Every sample of the shards in `folder` as {key: {member: bytes}}, read with plain tarfile
     (an independent reference, not the project's reader)."""
-    import tarfile
-
     out: dict[str, dict[str, bytes]] = {}
     for path in sorted(Path(folder).glob(pattern)):
         with tarfile.open(path) as tar:
@@ -128,3 +152,57 @@ def read_dataset(folder: Path, pattern: str = "*.tar") -> dict[str, dict[str, by
                 key, member = m.name.split(".", 1)
                 out.setdefault(key, {})[member] = tar.extractfile(m).read()
     return out
+
+
+# ------------------------------------------------------------------ the loader tests' dataset
+#: Train shard sizes: 29 samples in uneven shards.
+SIZES = [5, 3, 7, 4, 9, 1]
+N = sum(SIZES)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ds")
+    write_dataset(root, {"train": SIZES, "val": [4, 2]}, hw=(24, 32))
+    return root
+
+
+def make(data, **kw) -> MattingDataset:
+    kw.setdefault("crop", 16)
+    kw.setdefault("buffer_size", 8)
+    return MattingDataset(data, "train", **kw)
+
+
+def fake_worker(monkeypatch, worker: int | None, workers: int = 1) -> None:
+    info = None if worker is None else types.SimpleNamespace(id=worker, num_workers=workers)
+    monkeypatch.setattr(dataset_mod, "get_worker_info", lambda: info)
+
+
+def keys_of(batches) -> list[str]:
+    return [k for b in batches for k in b["key"]]
+
+
+def run_loader(data, nw, bs, pw=False, **kw):
+    return MattingLoader(make(data, **kw), batch_size=bs, num_workers=nw, persistent_workers=pw)
+
+
+def copy_dataset(data, tmp_path) -> Path:
+    dst = tmp_path / "copy"
+    shutil.copytree(data, dst)
+    return dst
+
+
+def corrupt_two(data, tmp_path) -> Path:
+    """A copy of the dataset with shard 1 missing and one undecodable image in shard 4."""
+    root = copy_dataset(data, tmp_path)
+    (root / shard_filename("train", 1)).unlink()
+    p = root / shard_filename("train", 4)
+    with tarfile.open(p) as tar:
+        members = {}
+        for info in tar:
+            key, _, name = info.name.partition(".")
+            members.setdefault(key, {})[name] = tar.extractfile(info).read()
+    bad = sorted(members)[2]
+    members[bad]["image.jpg"] = b"\xff\xd8\xff\xe0 not a jpeg"
+    write_shard(p, sorted(members.items()))
+    return root
