@@ -87,7 +87,9 @@ def stats(datasets: tuple[str, ...], html_path: str | None, json_path: str | Non
         opts = StatsOptions(sample=sample, contact=contact, seed=seed, phash_distance=phash_distance,
                             overuse_factor=overuse_factor, overuse_min_uses=overuse_min_uses,
                             check_trimaps=check_trimaps, verify=not no_verify, progress=not quiet)
-        executor = make_executor(workers, address)
+        if use_ray and workers == 0:
+            raise ValueError("--ray runs Ray tasks; --workers 0 runs serially in this process: choose one")
+        executor = make_executor(workers, address, log=None if quiet else (lambda s: click.echo(s, err=True)))
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     labels = unique_labels([d.rstrip("/") for d in datasets])

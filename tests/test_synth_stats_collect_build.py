@@ -172,6 +172,8 @@ def test_cli_workers_mean_what_they_mean_for_build(built, ray_session, tmp_path)
     assert a == b
     r = CliRunner().invoke(stats_cmd, [str(built), "--quiet", "--workers", "0", "--address", "auto"])
     assert r.exit_code != 0 and "cannot be combined with address" in r.output
+    r = CliRunner().invoke(stats_cmd, [str(built), "--quiet", "--workers", "0", "--ray"])
+    assert r.exit_code == 2 and "choose one" in r.output
 
 
 def test_compare_two_builds_side_by_side(built, tmp_path):
@@ -180,7 +182,7 @@ def test_compare_two_builds_side_by_side(built, tmp_path):
           cache_dir=tmp_path / "cache")
     out_json, out_html = tmp_path / "cmp.json", tmp_path / "cmp.html"
     r = CliRunner().invoke(stats_cmd, [str(built), str(other), "--json", str(out_json), "--html", str(out_html),
-                                       "--quiet", "--contact", "2"])
+                                       "--quiet", "--contact", "2", "--workers", "0"])
     assert r.exit_code == 0, r.output
     cmp = json.loads(out_json.read_text())
     a, b = str(built), str(other)
