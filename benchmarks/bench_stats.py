@@ -26,6 +26,7 @@ from pathlib import Path
 from shards.codec import decode_alpha, decode_rgb, decode_trimap
 from shards.manifest import read_manifest, shard_url
 from shards.reader import iter_shard_samples
+from synth.execution import make_executor
 from synth.stats import StatsOptions, collect_stats, render_html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +73,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--data", type=Path, default=None, help="reuse (or build into) this dataset folder")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--workers", type=int, default=2, help="process-pool size for the extra parallel timing")
+    ap.add_argument("--workers", type=int, default=2, help="Ray workers for the extra parallel timing (as synth stats --workers)")
     ap.add_argument("--check-trimaps", action="store_true", help="time stats with trimap decoding and checks")
     args = ap.parse_args()
 
@@ -111,9 +112,10 @@ def main() -> None:
 
     if args.workers >= 2:
         t = time.perf_counter()
-        collect_stats(root, StatsOptions(workers=args.workers))
+        with make_executor(args.workers) as ex:
+            collect_stats(root, executor=ex)
         p = time.perf_counter() - t
-        print(f"stats, {args.workers} processes:      {p:.2f} s  (ratio {b / p:.2f}; includes process start-up)")
+        print(f"stats, {args.workers} Ray workers:    {p:.2f} s  (ratio {b / p:.2f}; includes Ray start-up)")
     t = time.perf_counter()
     render_html([st])
     print(f"HTML report rendering:  {time.perf_counter() - t:.2f} s (plots; once per report)")
