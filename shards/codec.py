@@ -87,7 +87,7 @@ def encode_rgb(
     edges); ``subsampling="420"`` halves the chroma for smaller, faster files.
     ``restart_markers=True`` (JPEG) puts a restart marker after every strip of
     :func:`shards.jpeg_window.restart_interval` MCUs (64 px where the width allows, else
-    every MCU row; about 2 % more bytes), so that :func:`shards.jpeg_window.decode_window`
+    every MCU row; slightly larger files), so that :func:`shards.jpeg_window.decode_window`
     can decode a window without the rest; any JPEG decoder reads it as usual.
     """
     img = np.asarray(img)

@@ -87,7 +87,7 @@ def _hwc_view(t: torch.Tensor) -> np.ndarray | None:
 
 def _stack(values: Sequence[torch.Tensor]) -> torch.Tensor:
     """``torch.stack`` into a new (shared-memory in workers) tensor. Channel-last views from
-    :func:`to_tensor_sample` are de-interleaved with ``cv2.split`` (~30x faster than
+    :func:`to_tensor_sample` are de-interleaved with ``cv2.split`` (much faster than
     torch's strided copy of a permuted uint8 image); everything else is stacked by torch."""
     elem = values[0]
     out = _new_batch(elem, len(values))

@@ -29,7 +29,7 @@ __all__ = ["decode_window", "restart_interval", "MCU"]
 
 #: MCU side in px of a JPEG :func:`decode_window` can cut (every component sampled 1x1).
 MCU = 8
-#: Restart interval (MCUs) the encoder aims for: 8 MCUs = 64 px strips, about 2 % more bytes.
+#: Restart interval (MCUs) the encoder aims for: 8 MCUs = 64 px strips.
 TARGET_INTERVAL = 8
 
 _RST_MARKERS = tuple(bytes((0xFF, 0xD0 + k)) for k in range(8))  # RST0 .. RST7

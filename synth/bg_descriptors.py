@@ -156,7 +156,7 @@ def describe_background(image: np.ndarray) -> BgDescriptor:
     Colour, illuminant and clutter statistics on a copy downscaled (INTER_AREA) to a
     256 px long side; Canny edges (thresholds 50/150 after a 1 px Gaussian) on that copy;
     spectral-residual saliency at 64x64; noise and sharpness on a native-resolution
-    centre crop of at most 512x512 (downscaling would hide both).  About 10 ms.
+    centre crop of at most 512x512 (downscaling would hide both).
 
     Args:
         image: ``uint8 (H, W, 3)`` RGB, at least 8x8.

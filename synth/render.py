@@ -156,7 +156,7 @@ def _extra_foregrounds(plan: BuildPlan, split: str, primary: int, rng: np.random
 
 
 def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
-    """Compose sample `index` of `split` and encode its members (see DESIGN.md, sample format)."""
+    """Compose sample `index` of `split` and encode its members (see docs/format.md)."""
     recipe = plan.recipe
     seed = recipe.seed
     canvas = (recipe.canvas.height, recipe.canvas.width)

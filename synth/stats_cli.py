@@ -66,7 +66,7 @@ def _summary_lines(label: str, d: dict) -> list[str]:
               show_default=True,
               help="...and at least this many times.")
 @click.option("--check-trimaps", is_flag=True,
-              help="Also decode every trimap: its unknown share and its consistency with the alpha (~20% slower).")
+              help="Also decode every trimap: its unknown share and its consistency with the alpha (slower).")
 @click.option("--no-verify", is_flag=True, help="Do not hash shards against the manifest.")
 @click.option("--fail-on", type=click.Choice(["never", "error", "warning"]), default="never", show_default=True,
               help="Exit with status 1 when a warning of this level (or worse) is found.")

@@ -54,8 +54,8 @@ def defocus(image: np.ndarray, radius_px: float, *, linear_light: bool = False, 
 
     A disk larger than 4 px is applied where it is 4 px: the image is shrunk by
     ``radius_px / 4`` (area average), convolved, and enlarged back (bilinear). A large
-    disk removes every detail the shrinking removes, so this is 2.5-4x faster at 1024 px
-    for 0.4-0.8 levels RMS from the full-resolution convolution (real photos); only the
+    disk removes every detail the shrinking removes, so this is several times faster at
+    1024 px for under one level RMS from the full-resolution convolution (real photos); only the
     rims of bright bokeh discs come out a little softer (1 pixel in 1000 differs by 2-9
     levels).
     ``exact=True`` convolves at full resolution.

@@ -40,9 +40,9 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 def _tune_malloc() -> None:
     """Keep freed image buffers in the worker's heap (glibc only).
 
-    Measured: in a Ray worker process glibc's heap is trimmed and regrown around every
-    sample (about 3x the page faults of the same code in a plain process, 20-25 % more CPU
-    per sample at 512x512). Fixed thresholds (mmap above 32 MiB, trim above 128 MiB of free
+    In a Ray worker process glibc's heap is trimmed and regrown around every sample (many
+    more page faults and more CPU per sample than the same code in a plain process; figures
+    in docs/results.md). Fixed thresholds (mmap above 32 MiB, trim above 128 MiB of free
     top) remove that; the cost is up to ~128 MiB of freed memory kept per worker.
     """
     import ctypes

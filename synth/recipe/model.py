@@ -16,7 +16,7 @@ __all__ = ["Recipe"]
 
 
 class Recipe(SpecModel):
-    """A whole build. `seed` drives every random choice (see DESIGN.md, determinism contract)."""
+    """A whole build. `seed` drives every random choice (see docs/architecture.md, determinism contract)."""
 
     name: str = "dataset"
     seed: int = Field(0, ge=0, lt=2**63)

@@ -163,7 +163,7 @@ def measure_sample(
     Needs ``meta.json``, ``image.jpg|png`` and ``alpha.png``. ``window``: side (analysis
     pixels) of the boundary window on which the realism measures are taken.
     ``check_trimap``: also decode ``trimap.png`` (when present) for its unknown share and
-    its consistency with the alpha (about 20 % more time; the band width is always read
+    its consistency with the alpha (slower; the band width is always read
     from ``meta.json``). ``thumb_height``: when set, small thumbnails of the composite
     (JPEG), alpha and trimap (PNG) are returned for a contact sheet. Never raises for bad
     data: the reason is returned in ``error``.

@@ -14,7 +14,7 @@ class StatsOptions:
         (deterministic); ``None`` measures all.
     window: side (analysis pixels) of the boundary window for the realism measures.
     check_trimaps: also decode every trimap for its unknown share and its consistency
-        with the alpha (about 20 % more time; band widths come from meta.json anyway).
+        with the alpha (slower; band widths come from meta.json anyway).
     contact: number of random samples (seeded by ``seed``) in the contact sheet.
     thumb_height: height (px) of a contact-sheet thumbnail.
     verify: hash every shard that is read and compare with the manifest.
