@@ -1,6 +1,6 @@
 """The colour of the light on a scene: the grey-edge illuminant estimate (linear RGB).
 
-Shared by background choice (``synth.bg_choice``, which matches the colour of the
+Shared by background choice (``synth.bg_descriptors``, which matches the colour of the
 light) and harmonisation (:mod:`augment.harmonize.light`, which adapts F to B's light).
 Images are ``uint8 (H, W, 3)`` sRGB; linear light is ``float32`` in ``[0, 1]``.
 """

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .accum import Moments, ScalarAcc, scalar_acc
+from .mergeable import Moments, ScalarAcc, scalar_acc
 from .measure import SampleMeasures
 from .ops import OpsAcc, ParamAcc, flatten_params
 

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .accum import Moments, ValueCounts
+from .mergeable import Moments, ValueCounts
 
 __all__ = ["ParamAcc", "OpsAcc", "flatten_params"]
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from shards.manifest import Manifest
 
-from .accum import ScalarAcc, scalar_acc
+from .mergeable import ScalarAcc, scalar_acc
 from .accumulator import Accumulator
 from .diversity import usage_summary
 from .leakage import near_duplicate_pairs, shared_items

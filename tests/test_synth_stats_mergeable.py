@@ -1,10 +1,10 @@
-"""synth.stats.accum: moments and histograms merge to the one-pass values."""
+"""synth.stats.mergeable: moments and histograms merge to the one-pass values."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from synth.stats.accum import Histogram, Moments, scalar_acc
+from synth.stats.mergeable import Histogram, Moments, scalar_acc
 
 
 def test_moments_and_histogram_merge_equal_one_pass():
