@@ -137,11 +137,13 @@ def sample_placement(
     check_sides(cut)
     order = list(dict.fromkeys((["bottom"] if anchor == "bottom" else []) + list(cut)))  # the anchor first
     pinned = set(order)
-    for first, second, f, c in (("top", "bottom", fh, ch), ("left", "right", fw, cw)):
+    for first, second, f, c, big in (("top", "bottom", fh, ch, big_h), ("left", "right", fw, cw, big_w)):
         if first in pinned and second in pinned:
             span = c / f * fit  # the scale at which the foreground spans this axis
             if span <= s_hi * (1 + 1e-12):
                 s_lo = max(s_lo, min(span, s_hi))
+            elif big >= c:  # spans only at the largest scale, where its size rounds up to the canvas
+                s_lo = s_hi
             else:  # cannot span: the side that comes later in `order` stays free
                 pinned.discard(max(first, second, key=order.index))
 

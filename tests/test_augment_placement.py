@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from augment.placement import Placement, apply_placement, cut_sides, sample_placement
@@ -150,6 +150,8 @@ def _overhang(p: Placement) -> dict[str, int]:
        lo=st.floats(0.3, 1.0), anchor=st.sampled_from(["any", "bottom"]),
        cut=st.lists(st.sampled_from(["top", "bottom", "left", "right"]), unique=True, max_size=4),
        seed=st.integers(0, 2**32 - 1))
+# 4 px at scale 8/7 is 3.5 px, rounded up to the canvas's 4: the pair spans at the largest scale
+@example(fg=(4, 8), canvas=(4, 7), outside=(0.0, 0.0), lo=1.0, anchor="any", cut=["top", "bottom"], seed=0)
 def test_cut_sides_are_pinned_to_the_canvas_border(fg, canvas, outside, lo, anchor, cut, seed):
     cut = tuple(cut)
     p = sample_placement(np.random.default_rng(seed), fg, canvas, scale=(lo, 1.0), max_outside=outside,
