@@ -77,19 +77,23 @@ def from_lab(lab: np.ndarray) -> np.ndarray:
 def weighted_stats(x: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel (weighted) mean and std of a float32 (..., 3) array, as float64 (3,).
 
-    Sums are accumulated in float64 by OpenCV (no cancellation trouble in E[x^2] - E[x]^2).
+    Sums are accumulated in float64 by numpy, in one fixed order: OpenCV's ``sumElems`` and
+    ``meanStdDev`` split a sum over their threads, so their last bits depended on the thread
+    count (a serial build and a Ray worker disagreed).
     """
     img = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 1, 3)
     if weights is None:
-        mean, std = cv2.meanStdDev(img)
-        return mean.reshape(3).astype(np.float64), std.reshape(3).astype(np.float64)
+        flat = img.reshape(-1, 3)
+        mean = flat.sum(axis=0, dtype=np.float64) / flat.shape[0]
+        dev = flat - mean  # float64
+        return mean, np.sqrt(np.einsum("ij,ij->j", dev, dev) / flat.shape[0])
     w = np.ascontiguousarray(weights, dtype=np.float32).reshape(-1, 1)
-    total = float(cv2.sumElems(w)[0])
+    total = float(w.sum(dtype=np.float64))
     if not total > 0:
         raise ValueError("weights sum to zero: no pixels to compute statistics over")
     xw = cv2.multiply(img, cv2.merge([w, w, w]))
-    mean = np.array(cv2.sumElems(xw)[:3]) / total
-    second = np.array(cv2.sumElems(cv2.multiply(xw, img))[:3]) / total
+    mean = xw.reshape(-1, 3).sum(axis=0, dtype=np.float64) / total
+    second = cv2.multiply(xw, img).reshape(-1, 3).sum(axis=0, dtype=np.float64) / total
     return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))
 
 

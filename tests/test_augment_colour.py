@@ -1,10 +1,11 @@
 """augment.colour: the sRGB transfer curve (linear light), CIELAB and weighted statistics."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from augment.colour import srgb_levels_to_linear, srgb_to_linear
+from augment.colour import srgb_levels_to_linear, srgb_to_linear, weighted_stats
 
 
 def test_srgb_levels_to_linear_follows_the_transfer_curve_between_levels():
@@ -30,3 +31,27 @@ def test_srgb_to_linear_is_the_iec_curve_for_every_shape_and_layout(shape):
         out = srgb_to_linear(arr)
         assert out.shape == arr.shape and out.dtype == np.float32
         np.testing.assert_allclose(out, want, rtol=0, atol=1e-7)
+
+
+def test_weighted_stats_do_not_depend_on_opencv_threads():
+    """A serial build (all cores) and a Ray worker (one OpenCV thread) must compute the same
+    statistics to the last bit, or their samples' harmonisation gains differ."""
+    rng = np.random.default_rng(0)
+    x = rng.random((512, 512, 3), dtype=np.float32)
+    w = rng.random((512, 512), dtype=np.float32)
+    before = cv2.getNumThreads()
+    try:
+        results = []
+        for threads in (1, 2, 8):
+            cv2.setNumThreads(threads)
+            results.append(weighted_stats(x, w) + weighted_stats(x, None))
+    finally:
+        cv2.setNumThreads(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+    mean, std = results[0][:2]
+    x64, w64 = x.reshape(-1, 3).astype(np.float64), w.reshape(-1, 1).astype(np.float64)
+    ref_mean = (x64 * w64).sum(0) / w64.sum()
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-6)
+    np.testing.assert_allclose(std, np.sqrt(((x64 - ref_mean) ** 2 * w64).sum(0) / w64.sum()), rtol=1e-5)
