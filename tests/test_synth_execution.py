@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+import cv2
+import numpy as np
 import pytest
 
 from synth.execution import RayExecutor, SerialExecutor, imap_in_order, make_executor
@@ -25,6 +27,26 @@ def test_serial_executor_maps_in_item_order():
     with SerialExecutor() as ex:
         assert list(ex.imap_unordered(_square, [3, 1, 2])) == [(0, 9), (1, 1), (2, 4)]
         assert ex.parallelism == 1 and ex.failures == 0
+
+
+def test_serial_items_run_with_one_opencv_thread_as_on_ray():
+    """warpAffine on float32 (the rotation of alpha) differs in its last bits with OpenCV's
+    thread count; serial and Ray builds must not."""
+    rng = np.random.default_rng(0)
+    alpha = rng.random((700, 500), dtype=np.float32)
+    m = cv2.getRotationMatrix2D((250.0, 350.0), 7.3, 1.0)
+    warp = functools.partial(cv2.warpAffine, M=m, dsize=(500, 700), flags=cv2.INTER_LINEAR)
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(4)
+    try:
+        cv2.setNumThreads(1)
+        on_ray = warp(alpha)
+        cv2.setNumThreads(4)
+        serial = dict(SerialExecutor().imap_unordered(lambda a: (cv2.getNumThreads(), warp(a)), [alpha]))[0]
+        assert serial[0] == 1 and cv2.getNumThreads() == 4  # one thread inside, restored after
+        np.testing.assert_array_equal(serial[1], on_ray)
+    finally:
+        cv2.setNumThreads(before)
 
 
 def test_imap_in_order_restores_item_order_and_reports_completions():
