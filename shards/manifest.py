@@ -17,6 +17,8 @@ from typing import Any
 import fsspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .atomic import atomic_write_bytes
+
 __all__ = [
     "MANIFEST_NAME",
     "ShardEntry",
@@ -96,20 +98,7 @@ def write_manifest(outdir: str | os.PathLike, manifest: Manifest) -> Path:
     """Write ``outdir/manifest.json`` atomically (temp file, fsync, ``os.replace``); return its path."""
     folder = Path(outdir)
     final = folder / MANIFEST_NAME
-    tmp = folder / f".{MANIFEST_NAME}.partial"
-    data = _dumps(manifest).encode("utf-8")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write_bytes(final, _dumps(manifest).encode("utf-8"))
     return final
 
 

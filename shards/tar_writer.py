@@ -17,10 +17,11 @@ import hashlib
 import io
 import os
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Mapping
+
+from .atomic import temp_beside
 
 __all__ = ["ShardInfo", "write_shard", "sha256_file", "validate_key", "validate_member_name"]
 
@@ -111,7 +112,7 @@ def write_shard(
     final = Path(path)
     if final.name.startswith("."):
         raise ValueError(f"write_shard: shard file name must not start with '.': {final}")
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial")
+    fd, tmp = temp_beside(final)
     n = 0
     seen: set[str] = set()
     f = os.fdopen(fd, "wb")

@@ -12,10 +12,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from shards.atomic import atomic_write_bytes
 from shards.manifest import MANIFEST_NAME, Manifest, write_manifest
 from shards.tar_writer import ShardInfo, sha256_file
 
-from .prepare import atomic_write_bytes
+
 
 __all__ = ["OutputFolder"]
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 import json
 import tarfile
 from pathlib import Path
@@ -379,3 +381,18 @@ def test_a_frame_cut_subject_is_cut_by_the_canvas_border(tmp_path, mode, rotatio
         assert max(cuts) < 0.2  # only the soft outline's short straight stretches
     else:
         assert max(cuts) > 0.7  # the cut (over 3/4 of the subject's height) standing inside the canvas
+
+
+def test_every_file_a_build_writes_gets_the_umask_mode(tmp_path):
+    """Shards, manifest, resume state and cache files are readable by the group when the
+    umask says so (mkstemp alone makes them 0600: hidden from a training job's account)."""
+    saved = os.umask(0o002)
+    try:
+        build(parse_recipe(_small_recipe()), tmp_path / "out", cache_dir=tmp_path / "cache")
+    finally:
+        os.umask(saved)
+    files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    files += [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} >= {".tar", ".json", ".png"}
+    assert (tmp_path / "out" / STATE_NAME).is_file()
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {oct(0o664)}
