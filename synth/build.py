@@ -233,10 +233,12 @@ def _samples_per_shard_for_bytes(plan: BuildPlan, max_bytes: int, pilots: int = 
     return max(1, min(plan.recipe.output.samples_per_shard, fit))
 
 
-def _open_output(outdir: str | Path, executor: Executor, *, overwrite: bool, resume: bool) -> OutputFolder:
-    """The output folder, made ready: refused if it holds a dataset (unless overwriting or
-    resuming), emptied when overwriting, rid of partial files."""
+def _check_output(outdir: str | Path, executor: Executor, *, overwrite: bool, resume: bool) -> OutputFolder:
+    """The output folder, refused if it holds a dataset (unless overwriting or resuming);
+    nothing is created or changed yet."""
     out = OutputFolder(outdir)
+    if out.fs is None and out.local.exists() and not out.local.is_dir():
+        raise BuildError(f"{out.location}: exists and is not a folder; give -o a folder (or an fsspec URL)")
     if out.fs is not None and out.protocol == "memory" and not isinstance(executor, SerialExecutor):
         raise BuildError(f"{out.location}: a memory:// output lives in this process only; "
                          "use it with the serial executor (--workers 0)")
@@ -244,11 +246,15 @@ def _open_output(outdir: str | Path, executor: Executor, *, overwrite: bool, res
     if existing and not (overwrite or resume):
         raise BuildError(f"{out.location} already contains a dataset ({existing[0]}, ...); "
                          "pass --overwrite to replace it or --resume to finish an interrupted build")
+    return out
+
+
+def _ready_output(out: OutputFolder, *, overwrite: bool) -> None:
+    """Create the checked output folder, emptied when overwriting, rid of partial files."""
     out.makedirs()
     if overwrite:
         clear_outputs(out)
     out.remove_partials()
-    return out
 
 
 def _make_plan(recipe: Recipe, fgs: list[PreparedFg], bgs: list[PreparedBg], limit: int | None) -> BuildPlan:
@@ -367,12 +373,13 @@ def build(recipe: Recipe, outdir: str | Path, *, overwrite: bool = False, resume
         raise BuildError("choose either overwrite or resume, not both")
     t0 = time.perf_counter()
     executor = executor or SerialExecutor()
-    out = _open_output(outdir, executor, overwrite=overwrite, resume=resume)
+    out = _check_output(outdir, executor, overwrite=overwrite, resume=resume)
     cache = Path(cache_dir or recipe.cache_dir or default_cache_dir()).expanduser().resolve()
     log(f"preparing inputs (cache: {cache})")
     fgs, bgs, skipped = prepare_inputs(recipe, cache, executor, progress)
     t_prep = time.perf_counter()
     plan = _make_plan(recipe, fgs, bgs, limit)
+    _ready_output(out, overwrite=overwrite)  # only once the inputs are usable
     fingerprint = plan_fingerprint(plan, limit)
     _record_state(out, plan, fingerprint, resume)
     done, todo = _complete_shards(out, plan, resume)

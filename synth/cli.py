@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -28,7 +27,8 @@ _set_option = click.option("--set", "overrides", multiple=True, metavar="PATH=VA
 
 @main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", "outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("-o", "--out", "outdir", required=True, metavar="OUT",
+              help="Output folder or fsspec URL (s3://bucket/data, gs://…).")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N samples per split (a quick trial).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset in the output folder.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted build: keep complete shards, redo the rest.")
@@ -95,6 +95,7 @@ def build(recipe: str, outdir: str, limit: int | None, overwrite: bool, resume: 
 def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tuple[str, ...]) -> None:
     """Check RECIPE and its sources without building."""
     from .albu import build_transform
+    from .plan import split_counts
     from .sources.imageio import InputError, SizeLimits, image_size, read_bytes
     from .sources.scan import scan_backgrounds, scan_foregrounds
 
@@ -118,6 +119,12 @@ def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tup
     click.echo(f"  backgrounds: {len(bgs)} found")
     if not fgs:
         raise click.ClickException(f"{recipe}: no foregrounds found")
+    fg_counts = split_counts(len(fgs), rec.splits)
+    bg_counts = split_counts(len(bgs), rec.splits) if rec.background_split == "disjoint" else [len(bgs)] * len(rec.splits)
+    for spec, n_fg, n_bg in zip(rec.splits, fg_counts, bg_counts):
+        reuse = f", each foreground used ~{spec.samples / n_fg:.0f}x" if n_fg else ""
+        click.echo(f"  {spec.name}: {n_fg} foregrounds, {n_bg} backgrounds ({rec.background_split}), "
+                   f"{spec.samples} samples{reuse}")
     # Header check of every input file (readable, an image, within the size limits).
     limits = SizeLimits(rec.inputs.max_pixels, rec.inputs.min_side)
     paths = [p for item in fgs for p in item.paths] + [b.path for b in bgs if b.path is not None]

@@ -17,7 +17,7 @@ from .prepare import PreparedBg, PreparedFg
 from .recipe import Recipe, SplitSpec
 from .rng import cycle_rng, keyed_rank
 
-__all__ = ["ShardSpec", "BuildPlan", "assign_by_fraction", "make_plan", "sample_key"]
+__all__ = ["ShardSpec", "BuildPlan", "assign_by_fraction", "make_plan", "sample_key", "split_counts"]
 
 
 def sample_key(split: str, index: int) -> str:
@@ -25,7 +25,7 @@ def sample_key(split: str, index: int) -> str:
     return f"{split}_{index:08d}"
 
 
-def _split_counts(n: int, splits: list[SplitSpec]) -> list[int]:
+def split_counts(n: int, splits: list[SplitSpec]) -> list[int]:
     """Items per split by largest remainder; every split that wants samples gets at least one."""
     exact = [s.fraction * n for s in splits]
     counts = [math.floor(x) for x in exact]
@@ -53,7 +53,7 @@ def assign_by_fraction(ids: list[str], splits: list[SplitSpec], seed: int, salt:
     ranked = sorted(set(ids), key=lambda i: keyed_rank(salt, seed, i))
     out: dict[str, list[str]] = {}
     start = 0
-    for spec, count in zip(splits, _split_counts(len(ranked), splits)):
+    for spec, count in zip(splits, split_counts(len(ranked), splits)):
         out[spec.name] = sorted(ranked[start:start + count])
         start += count
     return out

@@ -396,3 +396,39 @@ def test_every_file_a_build_writes_gets_the_umask_mode(tmp_path):
     assert {p.suffix for p in files} >= {".tar", ".json", ".png"}
     assert (tmp_path / "out" / STATE_NAME).is_file()
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {oct(0o664)}
+
+
+def test_portrait_without_data_names_the_field_and_creates_nothing(tmp_path):
+    """What a new user runs first: the error names the recipe field, the --set line that
+    fixes it and the demo recipe, and no output folder is left behind."""
+    out = tmp_path / "out" / "p"
+    result = CliRunner().invoke(main, ["build", str(ROOT / "recipes" / "portrait.yaml"), "-o", str(out),
+                                       "--workers", "0", "--set", f"foregrounds.0.image_dir={tmp_path / 'none'}"])
+    assert result.exit_code == 1
+    assert "recipe field foregrounds.0.image_dir" in result.output
+    assert "--set foregrounds.0.image_dir=" in result.output and "recipes/demo.yaml" in result.output
+    assert not (tmp_path / "out").exists()
+    result = CliRunner().invoke(main, ["validate", str(ROOT / "recipes" / "portrait.yaml"),
+                                       "--set", f"backgrounds.0.path={tmp_path / 'none'}",
+                                       "--set", f"foregrounds.0.image_dir={ROOT / 'recipes'}",
+                                       "--set", f"foregrounds.0.alpha_dir={ROOT / 'recipes'}"])
+    assert result.exit_code == 1 and "recipe field backgrounds.0.path" in result.output
+
+
+def test_validate_shows_each_splits_inputs(tmp_path):
+    result = CliRunner().invoke(main, ["validate", str(ROOT / "recipes" / "demo.yaml")])
+    assert result.exit_code == 0, result.output
+    recipe = load_recipe(ROOT / "recipes" / "demo.yaml")
+    fg = recipe.foregrounds[0].count
+    for spec in recipe.splits:
+        assert f"  {spec.name}: " in result.output
+    lines = [line for line in result.output.splitlines() if "foregrounds, " in line]
+    assert sum(int(line.split(":")[1].split()[0]) for line in lines) == fg  # the splits share them out
+
+
+def test_an_output_path_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "f").write_bytes(b"x")
+    result = CliRunner().invoke(main, ["build", str(ROOT / "recipes" / "demo.yaml"), "-o", str(tmp_path / "f"),
+                                       "--workers", "0"])
+    assert result.exit_code == 1 and "exists and is not a folder" in result.output
+    assert (tmp_path / "f").read_bytes() == b"x"

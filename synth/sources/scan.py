@@ -147,21 +147,34 @@ def _pair_by_stem(first: list[str], second: list[str], first_dir: str, second_di
     return pairs, skipped
 
 
+def _list_source(location: str, field: str) -> list[str]:
+    """`list_images` of a recipe field's location; an unusable location's error names the
+    field and how to set it."""
+    try:
+        return list_images(location)
+    except InputError as err:
+        raise InputError(err.path, f"{err.reason} (recipe field {field}); point it at your data with "
+                                   f"--set {field}=/path/to/your/data, or try recipes/demo.yaml "
+                                   "(procedural data, nothing to download)") from None
+
+
 def scan_foregrounds(sources) -> tuple[list[FgInput], list[Skipped]]:
     """All foreground inputs of the recipe's foreground sources, in a stable order."""
     items: list[FgInput] = []
     skipped: list[Skipped] = []
-    for src in sources:
+    for n, src in enumerate(sources):
         if isinstance(src, ProceduralForegrounds):
             items.extend(FgInput(src.name, "procedural", (), i, tuple(src.size), src.seed, f"{i:06d}")
                          for i in range(src.count))
         elif isinstance(src, RgbaSource):
             items.extend(FgInput(src.name, "rgba", (p,), rel=relative_name(p, src.path))
-                         for p in list_images(src.path))
+                         for p in _list_source(src.path, f"foregrounds.{n}.path"))
         elif isinstance(src, (FgAlphaSource, ImageAlphaSource)):
-            first_dir = src.fg_dir if isinstance(src, FgAlphaSource) else src.image_dir
+            first_field = "fg_dir" if isinstance(src, FgAlphaSource) else "image_dir"
+            first_dir = getattr(src, first_field)
             what = "foreground" if isinstance(src, FgAlphaSource) else "image"
-            pairs, skip = _pair_by_stem(list_images(first_dir), list_images(src.alpha_dir), first_dir,
+            pairs, skip = _pair_by_stem(_list_source(first_dir, f"foregrounds.{n}.{first_field}"),
+                                        _list_source(src.alpha_dir, f"foregrounds.{n}.alpha_dir"), first_dir,
                                         src.alpha_dir, what)
             items.extend(FgInput(src.name, src.kind, pair, rel=relative_name(pair[0], first_dir)) for pair in pairs)
             skipped.extend(skip)
@@ -173,13 +186,14 @@ def scan_foregrounds(sources) -> tuple[list[FgInput], list[Skipped]]:
 def scan_backgrounds(sources) -> list[BgInput]:
     """All background inputs; raises InputError when a pool is empty."""
     items: list[BgInput] = []
-    for src in sources:
+    for n, src in enumerate(sources):
         if isinstance(src, ProceduralBackgrounds):
             items.extend(BgInput(src.name, None, i, tuple(src.size), src.seed, f"{i:06d}") for i in range(src.count))
         elif isinstance(src, FolderBackgrounds):
-            found = list_images(src.path)
+            found = _list_source(src.path, f"backgrounds.{n}.path")
             if not found:
-                raise InputError(src.path, f"background pool {src.name!r} contains no JPEG/PNG/WebP images")
+                raise InputError(src.path, f"background pool {src.name!r} contains no JPEG/PNG/WebP images "
+                                           f"(recipe field backgrounds.{n}.path)")
             items.extend(BgInput(src.name, p, rel=relative_name(p, src.path)) for p in found)
         else:  # pragma: no cover
             raise TypeError(f"unknown background source {src!r}")
