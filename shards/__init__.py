@@ -58,7 +58,15 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    try:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+    except ModuleNotFoundError as err:
+        if err.name != "torch":
+            raise
+        raise ModuleNotFoundError(
+            f"shards.{name} needs PyTorch, which is not installed: pip install 'matting-synth[loader]' "
+            "(on a machine without a GPU, `pip install torch --index-url https://download.pytorch.org/whl/cpu` "
+            "first keeps it small). The build and `synth stats` work without it.", name="torch") from None
     globals()[name] = value  # later lookups skip __getattr__
     return value
 

@@ -23,3 +23,37 @@ def test_format_modules_do_not_import_torch():
     with pytest.raises(AttributeError):
         import shards
         shards.no_such_name  # noqa: B018
+
+
+def test_without_torch_the_build_works_and_the_loader_says_what_to_install(tmp_path):
+    """torch is the `loader` extra: a build runs without it, and asking for the loader names
+    the install command instead of a bare ModuleNotFoundError."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = f"""
+import importlib.abc, sys
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, NoTorch())
+from synth.cli import main
+try:
+    main(["build", "recipes/demo.yaml", "-o", {str(tmp_path / "out")!r}, "--workers", "0", "--limit", "2",
+          "--quiet", "--cache-dir", {str(tmp_path / "cache")!r}])
+except SystemExit as e:
+    assert e.code in (0, None), e.code
+assert "torch" not in sys.modules
+import shards
+try:
+    shards.MattingDataset
+except ModuleNotFoundError as err:
+    print("MESSAGE", err)
+"""
+    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=root, capture_output=True, text=True)
+    assert (tmp_path / "out" / "manifest.json").is_file()
+    assert "MESSAGE shards.MattingDataset needs PyTorch" in out.stdout
+    assert "pip install 'matting-synth[loader]'" in out.stdout

@@ -297,6 +297,17 @@ def test_webdataset_reads_shards(demo_build):
         tars.update(read_dataset(tar.parent, tar.name))
     for s in samples:
         assert s["alpha.png"] == tars[s["__key__"]]["alpha.png"]
+    braced = str(root / "out" / f"train-{{000000..{len(urls) - 1:06d}}}.tar")  # as users write shard lists
+    assert [s["__key__"] for s in wds.WebDataset(braced, shardshuffle=False)] == [s["__key__"] for s in samples]
+
+
+def test_hugging_face_datasets_streams_shards(demo_build):
+    datasets = pytest.importorskip("datasets")
+    root, _, _ = demo_build
+    files = [str(p) for p in sorted((root / "out").glob("train-*.tar"))]
+    ds = datasets.load_dataset("webdataset", data_files={"train": files}, split="train", streaming=True)
+    keys = [row["__key__"] for row in ds]
+    assert keys == [f"train_{i:08d}" for i in range(10)]
 
 
 @pytest.mark.ray
