@@ -122,9 +122,11 @@ def _layout(data: bytes) -> _Layout | None:
 def _window_jpeg(data: bytes, lay: _Layout, rows: tuple[int, int], cols: tuple[int, int]
                  ) -> tuple[bytes, int, int]:
     """A JPEG of MCU rows ``rows`` and intervals ``cols`` of each row (half-open ranges),
-    with its height and width in px."""
-    height = min(lay.height, rows[1] * MCU) - rows[0] * MCU
-    width = min(lay.width, cols[1] * lay.interval * MCU) - cols[0] * lay.interval * MCU
+    with its height and width in px: whole MCUs, so a window at the image's bottom or right
+    edge includes the encoder's padding (a DCT-scaled decode then scales by exactly the factor
+    asked for; a 2-px-high window could not be told apart at 1/2 and 1/8)."""
+    height = min(-(-lay.height // MCU), rows[1]) * MCU - rows[0] * MCU
+    width = min(-(-lay.width // MCU), cols[1] * lay.interval) * MCU - cols[0] * lay.interval * MCU
     header = bytearray(lay.header)
     header[lay.size_at:lay.size_at + 4] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
     idx = (np.arange(rows[0], rows[1])[:, None] * lay.per_row + np.arange(cols[0], cols[1])[None, :]).ravel()
@@ -162,12 +164,14 @@ def decode_window(data: bytes, top: int, bottom: int, left: int, right: int, red
     cols = (left // strip, math.ceil(right / strip))
     if rows == (0, math.ceil(lay.height / MCU)) and cols == (0, lay.per_row):
         return None  # the whole image: nothing to save
-    window, h, w = _window_jpeg(data, lay, rows, cols)
-    eh, ew = -(-h // reduce), -(-w // reduce)
+    window, ph, pw = _window_jpeg(data, lay, rows, cols)
     try:
-        img = simplejpeg.decode_jpeg(window, colorspace="RGB", min_height=eh, min_width=ew, min_factor=reduce)
+        img = simplejpeg.decode_jpeg(window, colorspace="RGB", min_height=ph // reduce, min_width=pw // reduce,
+                                     min_factor=reduce)
     except (ValueError, RuntimeError):
         return None
-    if img.shape[:2] != (eh, ew):
+    if img.shape[:2] != (ph // reduce, pw // reduce):
         return None
-    return img, rows[0] * MCU, cols[0] * strip
+    y0, x0 = rows[0] * MCU, cols[0] * strip
+    h, w = min(lay.height, rows[1] * MCU) - y0, min(lay.width, cols[1] * strip) - x0  # the image's part
+    return img[: -(-h // reduce), : -(-w // reduce)], y0, x0

@@ -56,6 +56,24 @@ def test_window_equals_the_pixels_of_a_full_decode(h, w, data):
                                             x0 // reduce:x0 // reduce + part.shape[1]])
 
 
+@pytest.mark.parametrize("h, w", [(34, 1), (34, 7), (9, 257), (2, 2)])
+def test_windows_at_the_bottom_and_right_edges_scale_exactly(h, w):
+    """Found by a --hypothesis-seed sweep: the last MCU row of a 34 x 1 image is 2 px high,
+    and a 2 x 1 window JPEG decoded "at least 1 x 1, 1/8" came out at another scale than the
+    full image's 1/8. Windows are whole MCUs now; every window of a row or column matches."""
+    jpeg = encode_rgb(_textured(h, w, h * 1000 + w), "jpg", 60, restart_markers=True)
+    for reduce in (1, 2, 4, 8):
+        ref = _reference(jpeg, reduce)
+        for top in range(h):
+            for left in {0, w - 1}:
+                out = decode_window(jpeg, top, top + 1, left, left + 1, reduce)
+                if out is None:
+                    continue
+                part, y0, x0 = out
+                np.testing.assert_array_equal(part, ref[y0 // reduce:y0 // reduce + part.shape[0],
+                                                        x0 // reduce:x0 // reduce + part.shape[1]])
+
+
 def test_restart_interval_tiles_the_rows():
     assert restart_interval(128) == 8 and restart_interval(80) == 8 and restart_interval(60) == 6
     assert restart_interval(113) == 113 and restart_interval(6) == 6 and restart_interval(1) == 1
