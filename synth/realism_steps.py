@@ -30,6 +30,7 @@ from augment.estimate import estimate_noise_floor, estimate_sharpness
 from augment.harmonize import harmonize_with_details, sample_harmonization
 
 from .recipe import Recipe
+from .rng import seeded_rng
 
 __all__ = ["pre_composite", "post_composite", "replay_post_composite"]
 
@@ -106,7 +107,7 @@ def _noise_compensation(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, limit
 
 
 def _apply_noise(image: np.ndarray, alpha: np.ndarray, op: dict[str, Any]) -> np.ndarray:
-    rng = np.random.default_rng(op["seed"])
+    rng = seeded_rng(op["seed"])
     extra = op.get("compensation_sigma", 0.0)
     if extra > 0:
         weight = alpha if op["compensation_target"] == "foreground" else 1.0 - alpha

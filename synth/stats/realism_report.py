@@ -54,6 +54,8 @@ from shards.codec import decode_alpha, decode_rgb
 from shards.manifest import read_manifest, shard_url
 from shards.reader import iter_shard_samples
 
+from ..rng import seeded_rng
+
 __all__ = [
     "INDICATORS",
     "BAND_PX",
@@ -186,7 +188,7 @@ def sampling_floor(reference: Sequence[float] | np.ndarray, n: int, *, draws: in
     ref = ref[np.isfinite(ref)]
     if ref.size < 2 or n < 1:
         return math.nan
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     bandwidth = 1.06 * float(ref.std(ddof=1)) * ref.size ** -0.2
 
     def draw(m: int) -> np.ndarray:
@@ -213,7 +215,7 @@ def ratio_interval(reference: Sequence[Mapping[str, float]], candidate: Sequence
     base, _ = _values(baseline, key)
     if not (ref.size and cand.size and base.size):
         return math.nan, math.nan
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     ratios = []
     for _ in range(draws):
         b = wasserstein(rng.choice(base, base.size), ref)
