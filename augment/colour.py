@@ -81,19 +81,18 @@ def weighted_stats(x: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarra
     ``meanStdDev`` split a sum over their threads, so their last bits depended on the thread
     count (a serial build and a Ray worker disagreed).
     """
-    img = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 1, 3)
+    planes = cv2.split(np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 1, 3))  # 3 x float32 (N, 1)
     if weights is None:
-        flat = img.reshape(-1, 3)
-        mean = flat.sum(axis=0, dtype=np.float64) / flat.shape[0]
-        dev = flat - mean  # float64
-        return mean, np.sqrt(np.einsum("ij,ij->j", dev, dev) / flat.shape[0])
-    w = np.ascontiguousarray(weights, dtype=np.float32).reshape(-1, 1)
-    total = float(w.sum(dtype=np.float64))
-    if not total > 0:
-        raise ValueError("weights sum to zero: no pixels to compute statistics over")
-    xw = cv2.multiply(img, cv2.merge([w, w, w]))
-    mean = xw.reshape(-1, 3).sum(axis=0, dtype=np.float64) / total
-    second = cv2.multiply(xw, img).reshape(-1, 3).sum(axis=0, dtype=np.float64) / total
+        total = float(planes[0].size)
+        weighted = planes
+    else:
+        w = np.ascontiguousarray(weights, dtype=np.float32).reshape(-1, 1)
+        total = float(w.sum(dtype=np.float64))
+        if not total > 0:
+            raise ValueError("weights sum to zero: no pixels to compute statistics over")
+        weighted = [cv2.multiply(p, w) for p in planes]
+    mean = np.array([q.sum(dtype=np.float64) for q in weighted]) / total
+    second = np.array([cv2.multiply(q, p).sum(dtype=np.float64) for q, p in zip(weighted, planes)]) / total
     return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))
 
 
