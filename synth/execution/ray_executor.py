@@ -35,6 +35,13 @@ _FN_CACHE: dict[str, Any] = {}
 _WORKER_READY = False
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+#: Ray's start-up notices that say nothing about this build (shown with --verbose).
+_STARTUP_NOISE = ("Token authentication is enabled",)
+
+
+def _not_startup_noise(record: logging.LogRecord) -> bool:
+    """A logging filter: False for Ray's start-up notices in :data:`_STARTUP_NOISE`."""
+    return not any(text in record.getMessage() for text in _STARTUP_NOISE)
 
 
 def _tune_malloc() -> None:
@@ -142,6 +149,9 @@ class RayExecutor:
         import ray
 
         if not ray.is_initialized():
+            if self.quiet:  # the notice is logged by a child of the "ray" logger, before its handlers exist
+                logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(
+                    _not_startup_noise)
             common = dict(include_dashboard=False, log_to_driver=not self.quiet,
                           logging_level=logging.WARNING if self.quiet else logging.INFO)
             if self.address:
