@@ -385,11 +385,13 @@ def test_ctrl_c_leaves_whole_shards_then_resume(slow_reference, tmp_path, worker
 @pytest.mark.slow
 def test_ray_start_up_notices_only_with_verbose(tmp_path):
     """Ray's token-authentication notice says nothing about the build: hidden unless --verbose."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}  # set by the session's ray.init
+
     def stderr(*flags: str) -> str:
         out = subprocess.run([sys.executable, "-c", "from synth.cli import main; main()", "build",
                               str(ROOT / "recipes" / "demo.yaml"), "-o", str(tmp_path / f"o{len(flags)}"),
                               "--limit", "1", "--workers", "1", "--cache-dir", str(tmp_path / "c"), *flags],
-                             capture_output=True, text=True, timeout=300, cwd=ROOT)
+                             capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
         assert out.returncode == 0, out.stderr
         return out.stderr
 
