@@ -66,6 +66,21 @@ def test_overused_foreground_is_warned(tmp_path):
     assert "overused_foreground" not in levels(d2, "warning")
 
 
+def test_reuse_is_judged_within_each_split(tmp_path):
+    """A small val split uses each of its 2 foregrounds 12 times, train 12 foregrounds twice:
+    even within each split, so no warning (judged over the whole dataset, val's were 6x the
+    median); an item used far more than its split's others is still named, with its split."""
+    train = [make_sample(f"train_{i:08d}", "train", item_id(i % 12), item_id(100 + i), i) for i in range(24)]
+    val = [make_sample(f"val_{i:08d}", "val", item_id(50 + i % 2), item_id(200 + i), 60 + i) for i in range(24)]
+    root = write_dataset(tmp_path / "small_val", [("train-000000.tar", "train", train), ("val-000000.tar", "val", val)])
+    assert "overused_foreground" not in levels(collect_stats(root, QUIET).data, "warning")
+    hot = [make_sample(f"val_{i:08d}", "val", item_id(50 if i < 12 else 50 + i), item_id(200 + i), 60 + i)
+           for i in range(20)]
+    root = write_dataset(tmp_path / "hot_val", [("train-000000.tar", "train", train), ("val-000000.tar", "val", hot)])
+    warned = [w for w in collect_stats(root, QUIET).data["warnings"] if w["kind"] == "overused_foreground"]
+    assert [w["details"]["split"] for w in warned] == ["val"] and warned[0]["message"].startswith("val: ")
+
+
 def test_overused_source_is_warned(tmp_path):
     samples = []
     for i in range(24):  # source "big": 2 items used 8x each; source "small": 8 items used once each

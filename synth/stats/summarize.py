@@ -222,13 +222,14 @@ def summarize(acc: Accumulator, results: list[ShardResult], manifest: Manifest, 
     fg_div["kinds"] = dict(acc.fg_kinds)
     fg_div["estimators"] = dict(acc.fg_estimators)
     for what, div in (("foreground", fg_div), ("background", bg_div)):
-        a = div["all"]
-        if a["distinct"] and a["max"] >= opts.overuse_min_uses and a["max"] > opts.overuse_factor * a["median"]:
-            top = a["top"][0]
-            _warn(warnings, "warning", f"overused_{what}",
-                  f"a {what} is used far more than the others: {top['name'] or _short(top['id'])} "
-                  f"{top['uses']}x vs median {a['median']:g} (> {opts.overuse_factor:g}x the median)",
-                  overused=a["overused"])
+        # within each split: a small split reuses its few items more, and that is no imbalance
+        for split, a in div["by_split"].items():
+            if a["distinct"] and a["max"] >= opts.overuse_min_uses and a["max"] > opts.overuse_factor * a["median"]:
+                top = a["top"][0]
+                _warn(warnings, "warning", f"overused_{what}",
+                      f"{split}: a {what} is used far more than the split's others: "
+                      f"{top['name'] or _short(top['id'])} {top['uses']}x vs median {a['median']:g} "
+                      f"(> {opts.overuse_factor:g}x the median)", split=split, overused=a["overused"])
 
         srcs = div["sources"]
         if len(srcs) >= 2:  # a source whose items are reused far more than the other sources' items
