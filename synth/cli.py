@@ -25,7 +25,14 @@ _set_option = click.option("--set", "overrides", multiple=True, metavar="PATH=VA
                            help="Override a recipe field, e.g. --set splits.0.samples=100 (repeatable).")
 
 
-@main.command()
+@main.command(short_help="Build a dataset from a recipe.", epilog="""\b
+Examples:
+  synth build recipes/demo.yaml -o out/demo            # procedural data, no downloads
+  synth build recipes/portrait.yaml -o s3://bucket/p3m \\
+    --set foregrounds.0.image_dir=/data/P3M/train/image \\
+    --set foregrounds.0.alpha_dir=/data/P3M/train/mask \\
+    --set backgrounds.0.path=/data/BG-20k/train --limit 100
+  synth build recipes/portrait.yaml -o out/p --resume  # finish an interrupted build""")
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", "outdir", required=True, metavar="OUT",
               help="Output folder or fsspec URL (s3://bucket/data, gs://…).")
@@ -87,7 +94,10 @@ def build(recipe: str, outdir: str, limit: int | None, overwrite: bool, resume: 
             click.echo(f"    ... and {len(report.skipped) - 10} more")
 
 
-@main.command()
+@main.command(short_help="Check a recipe and its inputs without building.", epilog="""\b
+Examples:
+  synth validate recipes/demo.yaml
+  synth validate recipes/portrait.yaml --set foregrounds.0.image_dir=/data/P3M/train/image""")
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
 @click.option("--no-inputs", is_flag=True, help="Only check the recipe itself, not its sources.")

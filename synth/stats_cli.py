@@ -36,7 +36,11 @@ def _summary_lines(label: str, d: dict) -> list[str]:
     return lines
 
 
-@click.command("stats")
+@click.command("stats", short_help="Report what a dataset contains (HTML, JSON).", epilog="""\b
+Examples:
+  synth stats out/demo --html report.html
+  synth stats out/portrait out/naive --html compare.html --json stats.json
+  synth stats s3://bucket/p3m --sample 2000 --workers 0""")
 @click.argument("datasets", nargs=-1, required=True, type=click.Path())
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report here.")
