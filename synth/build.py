@@ -25,6 +25,7 @@ from shards.manifest import Manifest, ShardEntry, SkippedInput
 from shards.tar_writer import ShardInfo, write_shard
 
 from .execution import Executor, SerialExecutor, TaskError
+from .execution.progress import BoardWatcher
 from .output import OutputFolder
 from .plan import BuildPlan, ShardSpec, make_plan, sample_key
 from .prepare import PreparedBg, PreparedFg, default_cache_dir, prepare_background, prepare_foreground
@@ -185,10 +186,11 @@ def _inputs_of(plan: BuildPlan, split: str, index: int) -> str:
 
 
 def build_shard(plan: BuildPlan, spec: ShardSpec, outdir: str | Path,
-                on_sample: Callable[[], None] | None = None) -> ShardInfo:
+                on_sample: Callable[[str, int], None] | None = None) -> ShardInfo:
     """Render and write one shard: a pure function of (plan, spec). Atomic: whole or absent.
 
-    `outdir` is a local folder or an fsspec URL. Raises BuildError naming the shard, the
+    `outdir` is a local folder or an fsspec URL; `on_sample(spec.filename, done)` is called
+    after each sample with the number rendered so far. Raises BuildError naming the shard, the
     sample and its input files when a sample cannot be rendered or the shard written.
     """
     out = OutputFolder(outdir)
@@ -204,7 +206,7 @@ def build_shard(plan: BuildPlan, spec: ShardSpec, outdir: str | Path,
                                  f"({_inputs_of(plan, spec.split, i)}): {type(err).__name__}: {err}") from None
             yield s.key, s.members
             if on_sample is not None:
-                on_sample()
+                on_sample(spec.filename, i - spec.first + 1)
 
     try:
         if out.fs is None:
@@ -303,17 +305,17 @@ def _render_shards(executor: Executor, plan: BuildPlan, out: OutputFolder, todo:
     from tqdm import tqdm
 
     done: dict[ShardSpec, ShardInfo] = {}
-    serial = isinstance(executor, SerialExecutor)
+    board = executor.progress_board() if progress and todo else None  # samples reported as tasks run
     try:
         with tqdm(total=sum(s.count for s in todo), desc="building", unit="sample", disable=not progress,
-                  smoothing=0.1) as bar:
-            fn = functools.partial(build_shard, plan, outdir=out.location,
-                                   on_sample=(lambda: bar.update(1)) if serial else None)
+                  smoothing=0.1) as bar, contextlib.ExitStack() as stack:
+            watch = stack.enter_context(BoardWatcher(board, {s.filename: s.count for s in todo}, bar)) if board else None
+            fn = functools.partial(build_shard, plan, outdir=out.location, on_sample=board and board.report)
             with contextlib.closing(executor.imap_unordered(fn, todo)) as results:
                 for pos, info in results:
                     done[todo[pos]] = info
-                    if not serial:
-                        bar.update(todo[pos].count)
+                    if watch is not None:
+                        watch.finished(todo[pos].filename)
                     if executor.failures:
                         bar.set_postfix(failures=executor.failures, refresh=False)
     except BaseException as err:
@@ -323,6 +325,10 @@ def _render_shards(executor: Executor, plan: BuildPlan, out: OutputFolder, todo:
         if isinstance(err, TaskError):
             raise BuildError(f"{todo[err.position].filename}: {err}") from None
         raise
+    finally:
+        if board is not None:
+            with contextlib.suppress(Exception):
+                board.close()
     out.remove_partials()  # what writers killed mid-shard left (their retries wrote the shard)
     return done
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import ray
 import yaml
 from click.testing import CliRunner
 from PIL import Image
@@ -85,7 +86,7 @@ class _KillOwnWorkerOnce:
     def __init__(self, fn, marker: str) -> None:
         self.fn, self.marker = fn, marker
 
-    def _maybe_die(self) -> None:
+    def _maybe_die(self, key: str, done: int) -> None:
         try:
             with open(self.marker, "x"):
                 pass
@@ -118,6 +119,9 @@ class _WrapRender:
         if isinstance(fn, functools.partial) and fn.func is build_shard:
             fn = self.wrap(fn)
         return self.inner.imap_unordered(fn, items)
+
+    def progress_board(self):
+        return self.inner.progress_board()
 
     def close(self):
         self.inner.close()
@@ -399,3 +403,46 @@ def test_ray_start_up_notices_only_with_verbose(tmp_path):
     if "Token authentication is enabled" not in verbose:
         pytest.skip("this Ray version gives no token-authentication notice")
     assert "Token authentication is enabled" not in stderr()
+
+
+@ray.remote(num_cpus=1)
+def _report_samples(report, key: str, n: int) -> None:
+    for done in range(1, n + 1):
+        report(key, done)
+    ray.get(report._actor.snapshot.remote())  # the fire-and-forget reports have arrived
+
+
+class _Recording:
+    """A tqdm stand-in that records every position it is moved to."""
+
+    def __init__(self) -> None:
+        self.n, self.seen = 0, []
+
+    def update(self, k: int) -> None:
+        self.n += k
+        self.seen.append(self.n)
+
+
+def test_progress_reaches_the_driver_sample_by_sample_on_ray(ray_session):
+    """Tasks report each finished sample to a Ray actor while they run; the driver's bar moves
+    by samples, not by whole shards, and a retried task's reports never move it back."""
+    from synth.execution.progress import BoardWatcher
+
+    with RayExecutor(workers=1) as ex:
+        board = ex.progress_board()
+        try:
+            bar = _Recording()
+            with BoardWatcher(board, {"a.tar": 5, "b.tar": 3}, bar, interval_s=3600) as watch:
+                ray.get([_report_samples.remote(board.report, "a.tar", 3)])
+                watch.refresh()
+                assert bar.n == 3  # mid-shard: 3 of a.tar's 5 samples
+                ray.get([_report_samples.remote(board.report, "a.tar", 2)])  # a retry, from 0 again
+                watch.refresh()
+                assert bar.n == 3
+                watch.finished("a.tar")
+                assert bar.n == 5
+                ray.get([_report_samples.remote(board.report, "b.tar", 9)])  # capped at the shard's 3
+                watch.refresh()
+            assert bar.seen == [3, 5, 8]
+        finally:
+            board.close()

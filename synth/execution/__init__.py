@@ -2,7 +2,8 @@
 
 `base` (the `Executor` protocol, `TaskError`, `imap_in_order`, `default_workers`),
 `serial` (in this process), `ray_executor` (Ray tasks, local or a cluster), `factory`
-(`make_executor`: what `--workers` / `--address` mean on every command).
+(`make_executor`: what `--workers` / `--address` mean on every command), `progress`
+(boards that running tasks report their progress to).
 """
 from __future__ import annotations
 

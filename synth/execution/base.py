@@ -49,6 +49,11 @@ class Executor(Protocol):
     def imap_unordered(self, fn: Callable[[Any], T], items: Sequence[Any]) -> Iterator[tuple[int, T]]:
         ...
 
+    def progress_board(self) -> Any:
+        """A board (see :mod:`synth.execution.progress`) that tasks on this executor can
+        ``report(key, done)`` to while they run, and the caller can ``snapshot()``."""
+        ...
+
     def close(self) -> None:
         ...
 

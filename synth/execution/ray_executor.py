@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from .base import TaskError, default_workers
+from .progress import RayBoard
 
 __all__ = ["RayExecutor", "WorkerLostError"]
 
@@ -206,6 +207,10 @@ class RayExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def progress_board(self) -> RayBoard:
+        self._ensure_started()
+        return RayBoard()
 
     # ------------------------------------------------------------------ mapping
 

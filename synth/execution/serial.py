@@ -6,6 +6,8 @@ from typing import Any, TypeVar
 
 import cv2
 
+from .progress import LocalBoard
+
 __all__ = ["SerialExecutor"]
 
 T = TypeVar("T")
@@ -31,6 +33,9 @@ class SerialExecutor:
                 yield i, fn(item)
         finally:
             cv2.setNumThreads(before)
+
+    def progress_board(self) -> LocalBoard:
+        return LocalBoard()
 
     def close(self) -> None:
         pass
