@@ -10,27 +10,16 @@ stays a pure function of ``(seed, index)``: no global usage counters.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.special import logsumexp
 
 from .bg_descriptors import BgDescriptor, FgDescriptor
+from .recipe.composition import FIT_WEIGHTS
 
 __all__ = ["FIT_WEIGHTS", "assignment_matrix", "draw_background", "fit_scores"]
 
-#: Default weight of each fit-score term (``w_<term>`` of :func:`fit_scores`; the recipe's
-#: ``composition.background_choice.weights`` defaults to these).
-FIT_WEIGHTS: Mapping[str, float] = MappingProxyType({
-    "light": 1.0,
-    "contrast": 0.5,
-    "colour": 0.0,  # mean (a, b): the subject's own colours, not the light's
-    "temperature": 0.0,  # mean R/B (grey world): mostly albedo too
-    "illuminant": 1.0,  # grey-edge colour of the light
-    "clutter": 1.0,
-    "resolution": 1.0,
-})
 
 
 def fit_scores(

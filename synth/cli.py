@@ -104,20 +104,23 @@ Examples:
 @_set_option
 def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tuple[str, ...]) -> None:
     """Check RECIPE and its sources without building."""
-    from .albu import build_transform
-    from .plan import split_counts
     from .sources.imageio import InputError, SizeLimits, image_size, read_bytes
     from .sources.scan import scan_backgrounds, scan_foregrounds
 
     rec = _load(recipe, overrides)
     try:
-        build_transform(rec.foreground_augment.albumentations)
+        if rec.foreground_augment.albumentations:  # (importing albumentations takes seconds)
+            from .albu import build_transform
+
+            build_transform(rec.foreground_augment.albumentations)
     except ValueError as err:
         raise click.ClickException(f"{recipe}: {err}") from None
     click.echo(f"{recipe}: recipe OK ({rec.name}, seed {rec.seed}, "
                + ", ".join(f"{s.name}={s.samples}" for s in rec.splits) + ")")
     if no_inputs:
         return
+    from .plan import split_counts
+
     try:
         fgs, skipped = scan_foregrounds(rec.foregrounds)
         bgs = scan_backgrounds(rec.backgrounds)

@@ -453,3 +453,17 @@ def test_help_pages_summarise_and_show_examples():
     for cmd in ("build", "validate", "stats"):
         page = runner.invoke(main, [cmd, "--help"]).output
         assert "Examples:" in page and f"synth {cmd} " in page, cmd
+
+
+def test_validate_without_inputs_imports_no_albumentations_or_torch():
+    """`synth validate --no-inputs` is a quick check: it must not pay for albumentations (which
+    imports torch) when the recipe names no albumentations step."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from synth.cli import main\n"
+            "try:\n    main(['validate', 'recipes/demo.yaml', '--no-inputs'])\nexcept SystemExit as e:\n"
+            "    assert e.code in (0, None)\n"
+            "print(sorted(m for m in ('albumentations', 'torch', 'scipy', 'ray') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

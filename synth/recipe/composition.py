@@ -1,15 +1,29 @@
 """Recipe sections `canvas`, `composition` and `foreground_augment`: how a sample is put together."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from ..bg_assignment import FIT_WEIGHTS
 from .base import Range, SpecModel, check_range
 
-__all__ = ["AlbumentationsStep", "BackgroundChoiceSpec", "BackgroundSpec", "CanvasSpec", "CompositionSpec",
-           "FitWeights", "ForegroundAugment", "FramingSpec", "MultiForegroundSpec", "PlacementSpec", "RotationSpec"]
+__all__ = ["FIT_WEIGHTS", "AlbumentationsStep", "BackgroundChoiceSpec", "BackgroundSpec", "CanvasSpec",
+           "CompositionSpec", "FitWeights", "ForegroundAugment", "FramingSpec", "MultiForegroundSpec",
+           "PlacementSpec", "RotationSpec"]
+
+#: Default weight of each fit-score term (``w_<term>`` of
+#: :func:`synth.bg_assignment.fit_scores`, and the defaults of ``composition.background_choice.weights``).
+FIT_WEIGHTS: Mapping[str, float] = MappingProxyType({
+    "light": 1.0,
+    "contrast": 0.5,
+    "colour": 0.0,  # mean (a, b): the subject's own colours, not the light's
+    "temperature": 0.0,  # mean R/B (grey world): mostly albedo too
+    "illuminant": 1.0,  # grey-edge colour of the light
+    "clutter": 1.0,
+    "resolution": 1.0,
+})
 
 
 class CanvasSpec(SpecModel):
