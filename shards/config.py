@@ -108,6 +108,13 @@ class DatasetConfig:
             samples and DDP ranks stay in step; ``False`` yields fewer instead.
         verify: check each shard's sha256 against the manifest before reading.
         max_member_bytes: largest member read; a larger one is a bad sample.
+        transform: your own per-sample step, ``transform(arrays, rng) -> arrays``, run in the
+            worker after the online augmentation and before the tensors: ``arrays`` maps
+            ``image``/``fg``/``bg`` (uint8 (H, W, 3)), ``alpha`` (float32 (H, W) in [0, 1])
+            and ``trimap`` (uint8 (H, W)) to arrays, and ``rng`` is a generator drawn from
+            (seed, epoch, sample), so the step is as deterministic and resumable as the rest.
+            It must be picklable for ``num_workers > 0``; a ValueError it raises counts as a
+            bad sample.
     """
 
     crop: int | tuple[int, int] | None = 512
@@ -129,6 +136,7 @@ class DatasetConfig:
     substitute: bool = True
     verify: bool = False
     max_member_bytes: int = MAX_MEMBER_BYTES
+    transform: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]] | None = None
     stems: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -172,6 +180,8 @@ class DatasetConfig:
         _set(self, "substitute", bool(self.substitute))
         _set(self, "verify", bool(self.verify))
         _set(self, "max_member_bytes", int(self.max_member_bytes))
+        if self.transform is not None and not callable(self.transform):
+            raise ValueError(f"transform must be a callable (arrays, rng) -> arrays or None, got {self.transform!r}")
         _set(self, "stems", self._stems())
 
     def _stems(self) -> frozenset[str]:

@@ -86,6 +86,7 @@ log = logging.getLogger("shards")
 
 _RING = 16  # re-compositing: a partner bg comes from the last _RING samples of the stream
 _TAG_PARTNER = 7
+_TAG_TRANSFORM = 11  # the generator handed to the user's transform
 
 Encoded = tuple[int, str, Mapping[str, "bytes | Span"], "str | None", int]  # index, key, members, error, lap
 
@@ -320,6 +321,8 @@ class MattingDataset(IterableDataset):
                 alt = load_members({"bg": alt}, key)["bg"]
             arrays = augment_sample(load_members(members, key), seed, crop=c.crop,  # type: ignore[arg-type]
                                     config=self.augment, outputs=c.outputs, alt_bg=alt)
+            if c.transform is not None:
+                arrays = c.transform(dict(arrays), np.random.default_rng([*seed, _TAG_TRANSFORM]))
             sample: dict[str, Any] = to_tensor_sample(arrays, normalize=c.normalize, mean=c.mean, std=c.std)
         except (SampleError, ValueError, cv2.error) as e:
             if report:

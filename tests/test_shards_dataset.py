@@ -432,3 +432,42 @@ def test_constructor_validation(data):
         make(data, crop=0)
     with pytest.raises(ValueError, match="extra"):
         make(data, augment={"zoom": 2})
+
+
+def _darken_by_chance(arrays: dict, rng: np.random.Generator) -> dict:
+    """A user's per-sample step: scales the image by a random factor (module level: picklable)."""
+    arrays["image"] = (arrays["image"] * rng.uniform(0.2, 0.8)).astype(np.uint8)
+    return arrays
+
+
+def _reject(arrays: dict, rng: np.random.Generator) -> dict:
+    raise ValueError("not for this model")
+
+
+def test_user_transform_runs_per_sample_deterministically_in_workers(data):
+    """transform(arrays, rng) runs after the online augmentation with a generator from
+    (seed, epoch, sample): the same tensors whatever the workers, fresh draws per epoch, and
+    its ValueErrors count as bad samples."""
+    plain = {s["key"]: s for s in make(data)}
+    ref = {s["key"]: s for s in make(data, transform=_darken_by_chance)}
+    assert ref.keys() == plain.keys()
+    factors = set()
+    for key, s in ref.items():
+        assert torch.equal(s["alpha"], plain[key]["alpha"]) and torch.equal(s["trimap"], plain[key]["trimap"])
+        bright = plain[key]["image"].float()
+        assert (s["image"].float() <= bright * 0.8 + 1).all() and (s["image"].float() >= bright * 0.2 - 1).all()
+        mask = bright > 50
+        factors.add(round(float((s["image"].float()[mask] / bright[mask]).median()), 2))
+    assert len(factors) > len(ref) // 2  # a draw per sample
+    loader = run_loader(data, 2, 4, transform=_darken_by_chance)
+    seen = {k: img for b in loader for k, img in zip(b["key"], b["image"])}
+    assert all(torch.equal(seen[k], ref[k]["image"]) for k in ref)
+    ds = make(data, transform=_darken_by_chance)
+    ds.set_epoch(1)
+    assert any(not torch.equal(s["image"], ref[s["key"]]["image"]) for s in ds)
+    bad = make(data, transform=_reject, substitute=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert list(bad) == []
+    with pytest.raises(ValueError, match="transform must be a callable"):
+        make(data, transform="darken")
