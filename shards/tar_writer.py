@@ -142,6 +142,9 @@ def write_shard(
                     data = bytes(data)
                     tar.addfile(_tarinfo(f"{key}.{name}", len(data)), io.BytesIO(data))
                 n += 1
+        # Let the tar stream's __del__ run now, not after the rename: a Ctrl-C that lands inside
+        # a __del__ is swallowed, and a build is most likely interrupted just as a shard appears.
+        del tar
         f.flush()
         os.fsync(f.fileno())
         f.close()
