@@ -5,13 +5,16 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from .base import Range, SpecModel, check_range
+from .base import SpecModel, bounded_range
 
 __all__ = ["FIT_WEIGHTS", "AlbumentationsStep", "BackgroundChoiceSpec", "BackgroundSpec", "CanvasSpec",
            "CompositionSpec", "FitWeights", "ForegroundAugment", "FramingSpec", "MultiForegroundSpec",
            "PlacementSpec", "RotationSpec"]
+
+ScaleRange = bounded_range(0.05, 4.0)  # a subject's size relative to the canvas
+ZoomRange = bounded_range(1.0, 8.0)  # a background's extra zoom over covering the canvas
 
 #: Default weight of each fit-score term (``w_<term>`` of
 #: :func:`synth.bg_assignment.fit_scores`, and the defaults of ``composition.background_choice.weights``).
@@ -39,15 +42,10 @@ class PlacementSpec(SpecModel):
     shows inside the picture; ``anywhere`` places it freely (the field's composites).
     """
 
-    scale: Range = (0.6, 1.0)
+    scale: ScaleRange = (0.6, 1.0)
     max_outside: float = Field(0.0, ge=0.0, le=0.5)
     anchor: Literal["any", "bottom"] = "any"
     cut_edges: Literal["border", "anywhere"] = "border"
-
-    @field_validator("scale")
-    @classmethod
-    def _scale(cls, v: Range) -> Range:
-        return check_range(v, 0.05, 4.0, "scale")
 
 
 class RotationSpec(SpecModel):
@@ -76,13 +74,8 @@ class BackgroundSpec(SpecModel):
     """
 
     fit: Literal["cover", "stretch"] = "cover"
-    zoom: Range = (1.0, 1.25)
+    zoom: ZoomRange = (1.0, 1.25)
     flip_p: float = Field(0.5, ge=0.0, le=1.0)
-
-    @field_validator("zoom")
-    @classmethod
-    def _zoom(cls, v: Range) -> Range:
-        return check_range(v, 1.0, 8.0, "zoom")
 
 
 class FitWeights(SpecModel):
@@ -120,13 +113,8 @@ class MultiForegroundSpec(SpecModel):
 
     p: float = Field(0.0, ge=0.0, le=1.0)
     max_count: int = Field(2, ge=2, le=4)
-    scale: Range = (0.3, 0.7)
+    scale: ScaleRange = (0.3, 0.7)
     behind_p: float = Field(0.5, ge=0.0, le=1.0)  # chance an extra one goes behind (is occluded)
-
-    @field_validator("scale")
-    @classmethod
-    def _scale(cls, v: Range) -> Range:
-        return check_range(v, 0.05, 4.0, "scale")
 
 
 class FramingSpec(SpecModel):

@@ -11,9 +11,15 @@ from augment.harmonize.params import (
     HarmonizationMethod,
 )
 
-from .base import Range, SpecModel, check_range
+from .base import SpecModel, bounded_range
 
 __all__ = ["BackdropSpec", "DefocusSpec", "HarmonizationSpec", "JpegSpec", "NoiseSpec", "RealismSpec"]
+
+
+UnitRange = bounded_range(0.0, 1.0)
+RadiusRange = bounded_range(0.0, 64.0)  # px at a 1024-px long side
+RatioRange = bounded_range(0.05, 4.0)
+SigmaRange = bounded_range(0.0, 50.0)  # levels
 
 
 class HarmonizationSpec(SpecModel):
@@ -26,24 +32,14 @@ class HarmonizationSpec(SpecModel):
     p: float = Field(HARMONIZATION_P, ge=0.0, le=1.0)
     methods: list[HarmonizationMethod] = Field(default_factory=lambda: list(DEFAULT_HARMONIZATION_METHODS),
                                                min_length=1)
-    strength: Range = HARMONIZATION_STRENGTH
-
-    @field_validator("strength")
-    @classmethod
-    def _strength(cls, v: Range) -> Range:
-        return check_range(v, 0.0, 1.0, "strength")
+    strength: UnitRange = HARMONIZATION_STRENGTH
 
 
 class DefocusSpec(SpecModel):
     """Lens-like (disk) defocus of the background; radius in px at a 1024-px long side."""
 
     p: float = Field(0.4, ge=0.0, le=1.0)
-    radius: Range = (1.0, 8.0)
-
-    @field_validator("radius")
-    @classmethod
-    def _radius(cls, v: Range) -> Range:
-        return check_range(v, 0.0, 64.0, "radius")
+    radius: RadiusRange = (1.0, 8.0)
 
 
 class BackdropSpec(SpecModel):
@@ -58,13 +54,8 @@ class BackdropSpec(SpecModel):
     """
 
     p: float = Field(0.0, ge=0.0, le=1.0)
-    ratio: Range = (0.8, 1.6)
+    ratio: RatioRange = (0.8, 1.6)
     min_factor: float = Field(0.6, ge=0.0, le=1.0)  # never scale the contrast by less than this
-
-    @field_validator("ratio")
-    @classmethod
-    def _ratio(cls, v: Range) -> Range:
-        return check_range(v, 0.05, 4.0, "ratio")
 
 
 class NoiseSpec(SpecModel):
@@ -77,14 +68,9 @@ class NoiseSpec(SpecModel):
     """
 
     p: float = Field(NOISE_P, ge=0.0, le=1.0)
-    sigma: Range = NOISE_SIGMA
+    sigma: SigmaRange = NOISE_SIGMA
     compensate: bool = False
     max_compensation: float = Field(6.0, ge=0.0, le=50.0)
-
-    @field_validator("sigma")
-    @classmethod
-    def _sigma(cls, v: Range) -> Range:
-        return check_range(v, 0.0, 50.0, "sigma")
 
 
 class JpegSpec(SpecModel):
