@@ -118,3 +118,12 @@ def test_empty_and_non_mapping_files(tmp_path):
         load_recipe(p)
     with pytest.raises(RecipeError, match="cannot read"):
         load_recipe(tmp_path / "missing.yaml")
+
+
+def test_non_utf8_recipe_is_a_one_line_error_naming_the_file(tmp_path):
+    p = tmp_path / "latin1.yaml"
+    p.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(RecipeError) as info:
+        load_recipe(p)
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: not a UTF-8 text file") and "0xe9 at offset 9" in msg and "\n" not in msg

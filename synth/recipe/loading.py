@@ -106,6 +106,9 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise RecipeError(f"{path}: cannot read recipe ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise RecipeError(f"{path}: not a UTF-8 text file (byte {err.object[err.start]:#04x} at offset {err.start} "
+                          "cannot be decoded); a recipe is YAML saved as UTF-8") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
