@@ -24,32 +24,21 @@ from pathlib import Path
 from shards.manifest import Manifest, ShardEntry, SkippedInput
 from shards.tar_writer import ShardInfo, write_shard
 
+from .build_output import BuildError, check_location, complete_shards, ready_output, record_state, refuse_dataset
 from .execution import Executor, SerialExecutor, TaskError
 from .execution.progress import BoardWatcher
+from .lock import LockError, OutputLock
 from .output import OutputFolder
 from .plan import BuildPlan, ShardSpec, make_plan, sample_key
 from .prepare import PreparedBg, PreparedFg, default_cache_dir, prepare_background, prepare_foreground
 from .recipe import Recipe, recipe_sha256
 from .render import render_sample
-from .resume import (
-    ResumeError,
-    check_resumable,
-    clear_outputs,
-    existing_outputs,
-    plan_fingerprint,
-    software_fingerprint,
-    versions,
-    write_state,
-)
+from .resume import plan_fingerprint, versions
 from .rng import step_rng
 from .sources.imageio import InputError, SizeLimits
 from .sources.scan import BgInput, FgInput, Skipped, scan_backgrounds, scan_foregrounds
 
 __all__ = ["BuildError", "BuildReport", "build", "build_shard", "chunk_size", "prepare_inputs"]
-
-
-class BuildError(RuntimeError):
-    """The build cannot go on; the message says which file or setting and why."""
 
 
 @dataclass
@@ -235,30 +224,6 @@ def _samples_per_shard_for_bytes(plan: BuildPlan, max_bytes: int, pilots: int = 
     return max(1, min(plan.recipe.output.samples_per_shard, fit))
 
 
-def _check_output(outdir: str | Path, executor: Executor, *, overwrite: bool, resume: bool) -> OutputFolder:
-    """The output folder, refused if it holds a dataset (unless overwriting or resuming);
-    nothing is created or changed yet."""
-    out = OutputFolder(outdir)
-    if out.fs is None and out.local.exists() and not out.local.is_dir():
-        raise BuildError(f"{out.location}: exists and is not a folder; give -o a folder (or an fsspec URL)")
-    if out.fs is not None and out.protocol == "memory" and not isinstance(executor, SerialExecutor):
-        raise BuildError(f"{out.location}: a memory:// output lives in this process only; "
-                         "use it with the serial executor (--workers 0)")
-    existing = existing_outputs(out)
-    if existing and not (overwrite or resume):
-        raise BuildError(f"{out.location} already contains a dataset ({existing[0]}, ...); "
-                         "pass --overwrite to replace it or --resume to finish an interrupted build")
-    return out
-
-
-def _ready_output(out: OutputFolder, *, overwrite: bool) -> None:
-    """Create the checked output folder, emptied when overwriting, rid of partial files."""
-    out.makedirs()
-    if overwrite:
-        clear_outputs(out)
-    out.remove_partials()
-
-
 def _make_plan(recipe: Recipe, fgs: list[PreparedFg], bgs: list[PreparedBg], limit: int | None) -> BuildPlan:
     """The plan; with `output.max_shard_bytes`, laid out again with fewer samples per shard."""
     sha = recipe_sha256(recipe)
@@ -270,31 +235,6 @@ def _make_plan(recipe: Recipe, fgs: list[PreparedFg], bgs: list[PreparedBg], lim
     except ValueError as err:
         raise BuildError(str(err)) from None
     return plan
-
-
-def _record_state(out: OutputFolder, plan: BuildPlan, fingerprint: str, resume: bool) -> None:
-    """Check that a resumed build continues the same one, then (re)write the build state."""
-    software = software_fingerprint()
-    if resume:
-        try:
-            check_resumable(out, fingerprint, software)
-        except ResumeError as err:
-            raise BuildError(str(err)) from None
-    write_state(out, fingerprint, plan.recipe_sha256, software)
-
-
-def _complete_shards(out: OutputFolder, plan: BuildPlan, resume: bool) -> tuple[dict[ShardSpec, ShardInfo],
-                                                                                  list[ShardSpec]]:
-    """(shards already complete in `out` when resuming, with their info; shards to build)."""
-    done: dict[ShardSpec, ShardInfo] = {}
-    todo: list[ShardSpec] = []
-    present = set(out.names()) if resume else set()
-    for spec in plan.shards:
-        if spec.filename in present:
-            done[spec] = out.shard_info(spec.filename, spec.count)
-        else:
-            todo.append(spec)
-    return done, todo
 
 
 def _render_shards(executor: Executor, plan: BuildPlan, out: OutputFolder, todo: list[ShardSpec],
@@ -369,8 +309,10 @@ def build(recipe: Recipe, outdir: str | Path, *, overwrite: bool = False, resume
     """Build the dataset described by `recipe` into `outdir` (a folder or an fsspec URL); see
     the module docstring. The executor is used, not closed.
 
-    Raises BuildError for an output folder that already holds a dataset (without `overwrite`
-    or `resume`), for unusable inputs under `on_error: fail`, for a resume whose recipe or
+    The output folder is locked for the whole build (`synth.lock`; taking the lock is also the
+    check that it can be written, made before any input is read). Raises BuildError for an
+    output folder that cannot be written, that another build holds, or that already holds a
+    dataset (without `overwrite` or `resume`), for unusable inputs under `on_error: fail`, for a resume whose recipe or
     inputs changed since the interrupted build, and for a sample that fails to render (naming
     its shard, sample and input files). On any exception (Ctrl-C included) pending tasks are
     cancelled and no temporary shard file is left; complete shards stay for `resume`.
@@ -379,16 +321,33 @@ def build(recipe: Recipe, outdir: str | Path, *, overwrite: bool = False, resume
         raise BuildError("choose either overwrite or resume, not both")
     t0 = time.perf_counter()
     executor = executor or SerialExecutor()
-    out = _check_output(outdir, executor, overwrite=overwrite, resume=resume)
+    out = check_location(str(outdir), executor)
+    lock = OutputLock(out, log)
+    try:
+        lock.acquire()  # also the check that the folder can be written, before any input is read
+    except LockError as err:
+        raise BuildError(str(err)) from None
+    try:
+        return _build_locked(recipe, out, overwrite=overwrite, resume=resume, limit=limit, executor=executor,
+                             cache_dir=cache_dir, progress=progress, log=log, t0=t0)
+    finally:
+        lock.release()
+
+
+def _build_locked(recipe: Recipe, out: OutputFolder, *, overwrite: bool, resume: bool, limit: int | None,
+                  executor: Executor, cache_dir: str | Path | None, progress: bool, log: Callable[[str], None],
+                  t0: float) -> BuildReport:
+    """`build` once the output folder is locked."""
+    refuse_dataset(out, overwrite=overwrite, resume=resume)
     cache = Path(cache_dir or recipe.cache_dir or default_cache_dir()).expanduser().resolve()
     log(f"preparing inputs (cache: {cache})")
     fgs, bgs, skipped = prepare_inputs(recipe, cache, executor, progress)
     t_prep = time.perf_counter()
     plan = _make_plan(recipe, fgs, bgs, limit)
-    _ready_output(out, overwrite=overwrite)  # only once the inputs are usable
+    ready_output(out, overwrite=overwrite)  # only once the inputs are usable
     fingerprint = plan_fingerprint(plan, limit)
-    _record_state(out, plan, fingerprint, resume)
-    done, todo = _complete_shards(out, plan, resume)
+    record_state(out, plan, fingerprint, resume)
+    done, todo = complete_shards(out, plan, resume)
     if done:
         log(f"resuming: {len(done)} complete shard(s) kept, {len(todo)} to build")
     reused = len(done)

@@ -64,3 +64,35 @@ def procedural_recipe(*, seed: int, fg: tuple[int, tuple[int, int]], bg: tuple[i
         "output": {"samples_per_shard": per_shard},
     }
     return data
+
+
+@pytest.fixture
+def read_only_dir(tmp_path, monkeypatch):
+    """A folder nothing can be created in (mode 0555). As root, where mode bits do not bind,
+    `os.open(O_CREAT)` and `os.mkdir` inside it raise PermissionError as the kernel would."""
+    import errno
+    import stat
+
+    ro = tmp_path / "read-only"
+    ro.mkdir()
+    ro.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    if os.geteuid() == 0:
+        real_open, real_mkdir = os.open, os.mkdir
+
+        def denied(path) -> bool:
+            return Path(os.fspath(path)).absolute().parent == ro
+
+        def fake_open(path, flags, *args, **kwargs):
+            if flags & os.O_CREAT and denied(path) and not Path(os.fspath(path)).exists():
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        def fake_mkdir(path, *args, **kwargs):
+            if denied(path):
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+            return real_mkdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", fake_open)
+        monkeypatch.setattr(os, "mkdir", fake_mkdir)
+    yield ro
+    ro.chmod(0o755)
