@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .collate import IMAGENET_MEAN, IMAGENET_STD
+from .image_header import CANVAS_FACTOR, DEFAULT_MAX_PIXELS
 from .order import Balance
 from .reader import MAX_MEMBER_BYTES, LoaderError, is_local_tar
 
@@ -108,6 +109,9 @@ class DatasetConfig:
             samples and DDP ranks stay in step; ``False`` yields fewer instead.
         verify: check each shard's sha256 against the manifest before reading.
         max_member_bytes: largest member read; a larger one is a bad sample.
+        max_pixels: most pixels an image member may declare in its header (JPEG frame
+            header, PNG ``IHDR``), checked before decoding; a larger one is a bad sample.
+            ``None``: 4x the canvas of the manifest's recipe, or 64 MP without one.
         transform: your own per-sample step, ``transform(arrays, rng) -> arrays``, run in the
             worker after the online augmentation and before the tensors: ``arrays`` maps
             ``image``/``fg``/``bg`` (uint8 (H, W, 3)), ``alpha`` (float32 (H, W) in [0, 1])
@@ -136,6 +140,7 @@ class DatasetConfig:
     substitute: bool = True
     verify: bool = False
     max_member_bytes: int = MAX_MEMBER_BYTES
+    max_pixels: int | None = None
     transform: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]] | None = None
     stems: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -180,6 +185,12 @@ class DatasetConfig:
         _set(self, "substitute", bool(self.substitute))
         _set(self, "verify", bool(self.verify))
         _set(self, "max_member_bytes", int(self.max_member_bytes))
+        if self.max_member_bytes < 1:
+            raise ValueError(f"max_member_bytes must be >= 1, got {self.max_member_bytes}")
+        if self.max_pixels is not None:
+            if int(self.max_pixels) < 1:
+                raise ValueError(f"max_pixels must be >= 1 or None, got {self.max_pixels}")
+            _set(self, "max_pixels", int(self.max_pixels))
         if self.transform is not None and not callable(self.transform):
             raise ValueError(f"transform must be a callable (arrays, rng) -> arrays or None, got {self.transform!r}")
         _set(self, "stems", self._stems())
@@ -197,6 +208,12 @@ class DatasetConfig:
         if "trimap" in self.outputs and aug.trimap == "stored":
             stems.add("trimap")
         return frozenset(stems)
+
+    def pixel_limit(self, canvas: tuple[int, int] | None) -> int:
+        """The pixel limit per image member: ``max_pixels``, else derived from ``canvas``."""
+        if self.max_pixels is not None:
+            return self.max_pixels
+        return CANVAS_FACTOR * canvas[0] * canvas[1] if canvas else DEFAULT_MAX_PIXELS
 
     def buffer_mode(self, urls: Sequence[str]) -> Literal["bytes", "offsets"]:
         """What the shuffle buffer holds for these shards (``"offsets"`` needs local ``.tar`` s)."""

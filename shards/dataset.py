@@ -65,6 +65,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from .collate import to_tensor_sample
 from .config import AugmentConfig, DatasetConfig
 from .online_augment import augment_sample
+from .image_header import check_pixels
 from .order import Segment, plan_streams, rank_span, sample_seed, stream_seed
 from .reader import (
     LoaderError,
@@ -103,15 +104,19 @@ class MattingDataset(IterableDataset):
             ``seed``, ``shuffle``, ``rank``, ``world_size``, ``buffer_size``,
             ``buffer_initial``, ``buffer``, ``interleave``, ``balance``, ``augment``,
             ``outputs``, ``normalize``, ``mean``, ``std``, ``handler``,
-            ``substitute``, ``verify``, ``max_member_bytes``), documented there.
+            ``substitute``, ``verify``, ``max_member_bytes``, ``max_pixels``,
+            ``transform``), documented there. A listed shard that cannot be read or is
+            empty goes to ``handler`` now (counted in ``shard_errors``).
     """
 
     def __init__(self, source: str | os.PathLike | Sequence[str], split: str = "train", **options: Any) -> None:
         super().__init__()
         self.config = DatasetConfig(**options)
-        self.shards = ShardSet.resolve(source, split, verify=self.config.verify)
-        self.buffer = self.config.buffer_mode(self.shards.urls)
         self.shared = SharedState()
+        self.shards = ShardSet.resolve(source, split, verify=self.config.verify,
+                                       on_bad=lambda e: self._handle(e, MAIN_SLOT, "shard_errors"))
+        self.buffer = self.config.buffer_mode(self.shards.urls)
+        self.max_pixels = self.config.pixel_limit(self.shards.canvas)
         self._verified: set[int] = set()
         self.resolve_distributed()
 
@@ -318,8 +323,12 @@ class MattingDataset(IterableDataset):
             alt = None
             if ring:
                 alt = ring[int(np.random.default_rng([*seed, _TAG_PARTNER]).integers(len(ring)))]
-                alt = load_members({"bg": alt}, key)["bg"]
-            arrays = augment_sample(load_members(members, key), seed, crop=c.crop,  # type: ignore[arg-type]
+                alt = load_members({"bg.jpg": alt}, key)
+                check_pixels(alt, self.max_pixels)
+                alt = alt["bg.jpg"]
+            data = load_members(members, key)
+            check_pixels(data, self.max_pixels)
+            arrays = augment_sample(data, seed, crop=c.crop,  # type: ignore[arg-type]
                                     config=self.augment, outputs=c.outputs, alt_bg=alt)
             if c.transform is not None:
                 arrays = c.transform(dict(arrays), np.random.default_rng([*seed, _TAG_TRANSFORM]))

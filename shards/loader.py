@@ -7,10 +7,10 @@ lifts these out of each batch, and the loader keeps, per stream, how many
 encoded samples are done and which stream's batch comes next in the
 DataLoader's round-robin over workers. ``state_dict()`` is a small JSON-able
 dict; ``load_state_dict()`` makes the next iteration continue exactly as the
-uninterrupted run would (same ``num_workers``; any batch size, the streams
-stay cut for the saved one until the epoch ends). With a different
-``num_workers`` the rest of the epoch is still read exactly once, in another
-order (a warning says so).
+uninterrupted run would (same ``num_workers`` and batch size; with one worker
+any batch size). With another batch size and several workers, or another
+``num_workers``, the rest of the epoch is still read exactly once, in another
+order (a warning says so); the streams stay cut as saved until the epoch ends.
 
 Epochs: the loader iterates ``dataset.epoch``; when an iteration runs to its
 end, it moves the dataset to the next epoch, so ``for batch in loader`` in
@@ -197,6 +197,13 @@ class MattingLoader(DataLoader):
             warnings.warn(
                 f"state was saved with {streams} stream(s) (num_workers) and this loader has {self._streams}: "
                 "the rest of the epoch is read exactly once, but not in the uninterrupted order",
+                stacklevel=2,
+            )
+        elif streams > 1 and any(consumed) and prog.batch != int(self.batch_size or 0):
+            warnings.warn(
+                f"state was saved with batch_size={prog.batch or None} and this loader has {self.batch_size}: "
+                f"with {streams} workers the rest of the epoch is the same samples, each once and with the "
+                "same augmentation, but in another order (batches are taken from the workers in turn)",
                 stacklevel=2,
             )
         ds.set_epoch(epoch)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .atomic import atomic_write_bytes
 
@@ -80,6 +80,21 @@ class Manifest(BaseModel):
     shards: list[ShardEntry]
     skipped: list[SkippedInput] = Field(default_factory=list)
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _each_shard_once(self) -> "Manifest":
+        """A shard listed twice (by path, or the same bytes under two names) would be read twice."""
+        paths: set[str] = set()
+        hashes: dict[str, str] = {}
+        for e in self.shards:
+            if e.path in paths:
+                raise ValueError(f"shard {e.path!r} is listed more than once (its samples would be read twice)")
+            paths.add(e.path)
+            if e.samples and e.sha256 in hashes:
+                raise ValueError(f"shards {hashes[e.sha256]!r} and {e.path!r} have the same sha256 "
+                                 "(one shard listed under two names; its samples would be read twice)")
+            hashes[e.sha256] = e.path
+        return self
 
     def shards_of(self, split: str) -> list[ShardEntry]:
         """The shards of ``split`` in manifest order; ``ValueError`` naming the split if none."""

@@ -172,6 +172,44 @@ def _check_end_of_archive(tar: tarfile.TarFile, block: bytes | None, url: str, l
                      f"({what} at byte {tar.offset})", url)
 
 
+#: Stream members larger than this are read through here (not skipped by ``tarfile``).
+_DRAIN_FROM = 1 << 20
+
+
+def _drain(tar: tarfile.TarFile, info: tarfile.TarInfo, url: str) -> None:
+    """Read a streamed member's data through in bounded chunks, so that a header declaring
+    more bytes than the shard holds is a :class:`ShardError` as soon as the stream ends.
+
+    ``tarfile`` skips a member of a stream with ``info.size / 10 KiB`` reads whatever the
+    stream holds, so a forged size (2**62) would never finish. Afterwards the member reads
+    as empty; it is only drained when it is not kept (kept members are capped at
+    ``max_member_bytes`` and read whole).
+    """
+    f = tar.extractfile(info)
+    if f is None:
+        return
+    try:
+        while f.read(1 << 20):
+            pass
+    except (tarfile.TarError, OSError, EOFError, ValueError) as e:
+        raise ShardError(f"truncated or corrupt shard {url}: member {info.name!r} declares {info.size} bytes, "
+                         f"the shard ends before ({e})", url) from e
+
+
+def _member_error(info: tarfile.TarInfo, member: str, members: Mapping[str, object]) -> str | None:
+    """Why member ``info`` makes its sample unusable (not a regular file, invalid name,
+    duplicate), or None."""
+    try:
+        if not info.isreg():
+            raise ValueError(f"member {info.name!r} is not a regular file")
+        _split_name(info.name)
+    except ValueError as e:
+        return str(e)
+    if member in members:
+        return f"duplicate member {info.name!r}"
+    return None
+
+
 def _split_name(name: str) -> tuple[str, str]:
     key, dot, member = name.partition(".")
     if not dot:
@@ -236,22 +274,14 @@ def iter_tar_samples(
                     yield key, members, error
                 key, members, error = k, {}, None
                 ordinal += 1
-            if error is not None:
-                continue
-            try:
-                if not info.isreg():
-                    raise ValueError(f"member {name!r} is not a regular file")
-                _split_name(name)
-            except ValueError as e:
-                error = str(e)
-                continue
-            if member in members:
-                error = f"duplicate member {name!r}"
-                continue
-            if ordinal < keep_from or (keep is not None and not keep(member)):
-                continue
-            if info.size > max_member_bytes:
-                error = f"member {name!r} is {info.size} bytes (limit {max_member_bytes})"
+            if error is None:
+                error = _member_error(info, member, members)
+            wanted = error is None and ordinal >= keep_from and (keep is None or keep(member))
+            if wanted and info.size > max_member_bytes:
+                error, wanted = f"member {name!r} is {info.size} bytes (limit {max_member_bytes})", False
+            if not wanted:
+                if stream is not None and info.size > _DRAIN_FROM:
+                    _drain(tar, info, url)  # tarfile's own skip of a stream never notices its end
                 continue
             if spans is not None:
                 if info.offset_data + info.size > file_size:
@@ -308,20 +338,20 @@ def iter_shard_samples(
 
 
 def count_samples(url: str) -> int:
-    """Samples in a shard, without a manifest: runs of members sharing a key."""
-    f = open_shard(url)
+    """Samples in a shard, without a manifest: runs of members sharing a key, read as the
+    loader reads them (headers only for a local ``.tar``); :class:`ShardError` if the shard
+    is unreadable, truncated or corrupt."""
+    spans = is_local_tar(url)
+    f = open_shard(url, random_access=spans)
     try:
-        n, last = 0, None
-        with tarfile.open(fileobj=f, mode="r:*") as tar:
-            for info in tar:
-                key = info.name.partition(".")[0]
-                if key != last:
-                    n, last = n + 1, key
-        return n
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise ShardError(f"cannot index shard {url}: {e}", url) from e
+        samples = iter_tar_samples(f, url, keep=_nothing, spans=local_path(url) if spans else None)
+        return sum(1 for _ in samples)
     finally:
         f.close()
+
+
+def _nothing(member: str) -> bool:
+    return False
 
 
 def local_path(url: str) -> str:

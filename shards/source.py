@@ -6,12 +6,12 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .manifest import manifest_location, read_manifest, shard_url
-from .reader import count_samples
+from .reader import ShardError, count_samples
 
 __all__ = ["ShardSet"]
 
@@ -20,7 +20,8 @@ __all__ = ["ShardSet"]
 class ShardSet:
     """Shard ``i`` is ``urls[i]``, holds ``sizes[i]`` samples, the first being sample
     ``first_index[i]`` of the split; ``sha256`` (manifest only) the expected hashes;
-    ``fingerprint`` identifies the split and its shards (resume states carry it)."""
+    ``fingerprint`` identifies the split and its shards (resume states carry it);
+    ``canvas`` the ``(height, width)`` of the samples when the manifest's recipe says."""
 
     source: str | None
     split: str
@@ -29,29 +30,63 @@ class ShardSet:
     first_index: list[int]
     sha256: list[str] | None
     fingerprint: str
+    canvas: tuple[int, int] | None = None
 
     @classmethod
-    def resolve(cls, source: str | os.PathLike | Sequence[str], split: str, *, verify: bool = False
-                ) -> "ShardSet":
+    def resolve(cls, source: str | os.PathLike | Sequence[str], split: str, *, verify: bool = False,
+                on_bad: Callable[[ShardError], None] | None = None) -> "ShardSet":
         """``source``: a manifest (its folder, the ``manifest.json`` path, or an fsspec URL
         of either) or a list of shard URLs (each shard is then scanned once to count its
-        samples, and ``split`` is only a label; ``verify`` needs a manifest)."""
+        samples, and ``split`` is only a label; ``verify`` needs a manifest).
+
+        A listed shard that cannot be read or holds no sample goes to ``on_bad`` and counts
+        as empty (``on_bad=None``: the :class:`ShardError` is raised). A shard listed
+        twice is a ``ValueError``.
+        """
         if isinstance(source, (str, os.PathLike)):
             loc = manifest_location(source)
-            entries = read_manifest(loc).shards_of(split)
+            manifest = read_manifest(loc)
+            entries = manifest.shards_of(split)
             ident: list[list] = [[e.path, e.samples, e.sha256, e.first_index] for e in entries]
             return cls(os.fspath(source), split, [shard_url(loc, e) for e in entries],
                        [e.samples for e in entries], [e.first_index for e in entries],
-                       [e.sha256 for e in entries], _fingerprint(split, ident))
+                       [e.sha256 for e in entries], _fingerprint(split, ident), _canvas(manifest.recipe))
         urls = [os.fspath(u) for u in source]
         if not urls or not all(isinstance(u, str) for u in urls):
             raise ValueError(f"source must be a manifest location or a non-empty list of shard URLs, got {source!r}")
-        sizes = [count_samples(u) for u in urls]
-        first = [int(x) for x in np.cumsum([0] + sizes[:-1])]
+        twice = sorted({u for u in urls if urls.count(u) > 1})
+        if twice:
+            raise ValueError(f"shard listed more than once (its samples would be read twice): {twice[0]}")
         if verify:
             raise ValueError("verify=True needs a manifest (shard URLs carry no sha256)")
+        sizes = [_count(u, on_bad) for u in urls]
+        first = [int(x) for x in np.cumsum([0] + sizes[:-1])]
         ident = [[os.path.basename(u), n] for u, n in zip(urls, sizes)]
         return cls(None, split, urls, sizes, first, None, _fingerprint(split, ident))
+
+
+def _count(url: str, on_bad: Callable[[ShardError], None] | None) -> int:
+    """Samples in a listed shard; an unreadable or empty one goes to ``on_bad`` and counts 0."""
+    try:
+        n = count_samples(url)
+        if n == 0:
+            raise ShardError(f"shard holds no samples (an empty archive): {url}", url)
+        return n
+    except ShardError as e:
+        if on_bad is None:
+            raise
+        on_bad(e)
+        return 0
+
+
+def _canvas(recipe: dict[str, Any]) -> tuple[int, int] | None:
+    """``(height, width)`` of the recipe's canvas, or None if it does not say."""
+    canvas = recipe.get("canvas") if isinstance(recipe, dict) else None
+    try:
+        h, w = int(canvas["height"]), int(canvas["width"])  # type: ignore[index]
+    except (TypeError, KeyError, ValueError):
+        return None
+    return (h, w) if h > 0 and w > 0 else None
 
 
 def _fingerprint(split: str, ident: list[list]) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -68,10 +69,15 @@ def test_resume_with_another_batch_size_and_worker_count_reads_the_rest_once(dat
     it = iter(loader)
     head = keys_of([next(it), next(it)])
     state = loader.state_dict()
-    # another batch size, same workers: exact continuation of each stream
+    # another batch size, same workers: each stream continues exactly, but the workers'
+    # batches interleave differently, so the order differs: warned
+    full = keys_of(run_loader(data, 2, 3))
     other = run_loader(data, 2, 5)
-    other.load_state_dict(state)
-    assert sorted(head + keys_of(other)) == sorted(sample_key("train", i) for i in range(N))
+    with pytest.warns(UserWarning, match="batch_size=3 .* has 5: .* another order"):
+        other.load_state_dict(state)
+    rest = keys_of(other)
+    assert sorted(head + rest) == sorted(sample_key("train", i) for i in range(N))
+    assert head + rest != full and len(head + rest) == len(full)
     # another worker count: warned, still exactly once
     elastic = run_loader(data, 3, 3)
     with pytest.warns(UserWarning, match="exactly once"):
@@ -79,6 +85,18 @@ def test_resume_with_another_batch_size_and_worker_count_reads_the_rest_once(dat
     rest = keys_of(elastic)
     assert sorted(head + rest) == sorted(sample_key("train", i) for i in range(N))
     assert elastic.epoch == 1
+
+
+def test_resume_with_one_worker_and_another_batch_size_is_exact_and_silent(data):
+    full = keys_of(run_loader(data, 1, 3))
+    loader = run_loader(data, 1, 3)
+    it = iter(loader)
+    head = keys_of([next(it), next(it)])
+    other = run_loader(data, 1, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        other.load_state_dict(loader.state_dict())
+    assert head + keys_of(other) == full
 
 
 def test_state_mismatch_is_refused(data):
