@@ -24,6 +24,7 @@ from pathlib import Path
 from shards.manifest import Manifest, ShardEntry, SkippedInput
 from shards.tar_writer import ShardInfo, write_shard
 
+from .albu import check_transforms
 from .build_output import BuildError, check_location, complete_shards, ready_output, record_state, refuse_dataset
 from .execution import Executor, SerialExecutor, TaskError
 from .execution.progress import BoardWatcher
@@ -320,6 +321,10 @@ def build(recipe: Recipe, outdir: str | Path, *, overwrite: bool = False, resume
     if overwrite and resume:
         raise BuildError("choose either overwrite or resume, not both")
     t0 = time.perf_counter()
+    try:
+        check_transforms(recipe.foreground_augment.albumentations)  # now, not at the first sample
+    except ValueError as err:
+        raise BuildError(str(err)) from None
     executor = executor or SerialExecutor()
     out = check_location(str(outdir), executor)
     lock = OutputLock(out, log)

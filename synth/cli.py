@@ -110,9 +110,9 @@ def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tup
     rec = _load(recipe, overrides)
     try:
         if rec.foreground_augment.albumentations:  # (importing albumentations takes seconds)
-            from .albu import build_transform
+            from .albu import check_transforms
 
-            build_transform(rec.foreground_augment.albumentations)
+            check_transforms(rec.foreground_augment.albumentations)
     except ValueError as err:
         raise click.ClickException(f"{recipe}: {err}") from None
     click.echo(f"{recipe}: recipe OK ({rec.name}, seed {rec.seed}, "

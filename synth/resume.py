@@ -4,7 +4,9 @@
 hash, limit, the items of every split, the shard layout) and the software's (the sha256
 of this project's source and the encoding libraries' versions). `--resume` keeps the
 complete shards only when both are unchanged, so the finished dataset is byte-identical
-to an uninterrupted build.
+to an uninterrupted build. A state with no shard and no manifest beside it is no dataset
+(its build stopped before the first shard): a new build replaces it, and `--resume` starts
+from scratch, as nothing is kept.
 """
 from __future__ import annotations
 
@@ -63,8 +65,10 @@ def versions() -> dict[str, str]:
 
 
 def existing_outputs(out: OutputFolder) -> list[str]:
-    """Names in `out` that belong to a (possibly unfinished) dataset."""
-    return [n for n in out.names() if n.endswith(".tar") or n in (MANIFEST_NAME, STATE_NAME)]
+    """Names in `out` that belong to a (possibly unfinished) dataset: shards and the manifest.
+    A build state alone is not a dataset: the build that wrote it failed before its first
+    shard, and nothing of it needs keeping."""
+    return [n for n in out.names() if n.endswith(".tar") or n == MANIFEST_NAME]
 
 
 def clear_outputs(out: OutputFolder) -> None:
@@ -76,7 +80,10 @@ def clear_outputs(out: OutputFolder) -> None:
 
 def check_resumable(out: OutputFolder, fingerprint: str, software: dict[str, str]) -> None:
     """Raise ResumeError unless `out` holds the state of a build with the same fingerprints
-    (a folder without any dataset file may be "resumed": it starts from scratch)."""
+    (a folder without shards or manifest may be "resumed" whatever its state says: nothing is
+    kept, so the build starts from scratch)."""
+    if not existing_outputs(out):
+        return
     if out.exists(STATE_NAME):
         state = json.loads(out.read_bytes(STATE_NAME))
         if state.get("fingerprint") != fingerprint:
