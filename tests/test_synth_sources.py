@@ -20,6 +20,7 @@ from synth.sources.imageio import (
     decode_rgba,
     image_size,
     orient,
+    read_bytes,
 )
 from synth.sources.scan import scan_backgrounds, scan_foregrounds
 
@@ -137,6 +138,28 @@ def test_corrupt_truncated_and_non_image():
         decode_rgb(b"hello, I am a text file", "notes.png")
     with pytest.raises(InputError, match=r"empty\.png: not a readable image"):
         decode_alpha(b"", "empty.png")
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda jpg, png: b"", "not a readable image: empty file (0 bytes)"),
+    (lambda jpg, png: b"hello, I am a text file", "not a readable image: unrecognised format (23 bytes, "
+                                                  "not JPEG/PNG/WebP/TIFF/BMP/GIF)"),
+    (lambda jpg, png: png[:30], "not a readable image: corrupt PNG header (starts like a PNG file, 30 bytes)"),
+    (lambda jpg, png: jpg[:20], "not a readable image: corrupt JPEG header (starts like a JPEG file, 20 bytes)"),
+    (lambda jpg, png: png[: len(png) // 2], "corrupt or truncated image (OSError: image file is truncated)"),
+])
+def test_unreadable_reasons_say_what_is_wrong_without_addresses(make, reason):
+    """The reason goes into the manifest: it must be the same in every run (PIL's own message
+    carries the address of a BytesIO object)."""
+    img = np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    with pytest.raises(InputError) as info:
+        decode_rgb(make(_jpeg(img), _png(img)), "x.png")
+    assert info.value.reason == reason and "0x" not in str(info.value)
+
+
+def test_unreadable_file_reason_is_the_error_in_words(tmp_path):
+    with pytest.raises(InputError, match=r"^.*missing\.png: cannot read file \(no such file or directory\)$"):
+        read_bytes(tmp_path / "missing.png")
 
 
 def test_absurd_sizes():

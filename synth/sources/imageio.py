@@ -6,6 +6,7 @@ the item as skipped (or stop) with a message a user can act on.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import cv2
 import fsspec
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 __all__ = [
     "InputError",
@@ -48,6 +49,24 @@ class SizeLimits:
     min_side: int = 16
 
 
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"),
+               (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
+_ADDRESS = re.compile(r"<[^<>]*? at 0x[0-9a-fA-F]+>|\b0x[0-9a-fA-F]{6,}\b")
+
+
+def _clean(text: str) -> str:
+    """An error text without object reprs or memory addresses (so that the manifest of two
+    identical builds is identical)."""
+    return _ADDRESS.sub("<data>", text)
+
+
+def _format_of(data: bytes) -> str | None:
+    """The image format that `data`'s first bytes announce, if any."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((fmt for sig, fmt in _SIGNATURES if data.startswith(sig)), None)
+
+
 def read_bytes(path: str | Path) -> bytes:
     """Read a local path or fsspec URL; InputError when it cannot be read."""
     try:
@@ -55,8 +74,26 @@ def read_bytes(path: str | Path) -> bytes:
             with fsspec.open(str(path), "rb") as f:
                 return f.read()
         return Path(path).read_bytes()
-    except (OSError, ValueError) as err:
-        raise InputError(str(path), f"cannot read file ({err})") from None
+    except OSError as err:
+        reason = err.strerror.lower() if err.strerror else _clean(f"{type(err).__name__}: {err}")
+        raise InputError(str(path), f"cannot read file ({reason})") from None
+    except ValueError as err:
+        raise InputError(str(path), f"cannot read file ({_clean(str(err))})") from None
+
+
+def _unreadable(data: bytes, err: Exception) -> str:
+    """What is wrong with `data` that PIL could not open, in words (no reprs, no addresses)."""
+    if not data:
+        return "not a readable image: empty file (0 bytes)"
+    fmt = _format_of(data)
+    if isinstance(err, UnidentifiedImageError):
+        if fmt:
+            return f"not a readable image: corrupt {fmt} header (starts like a {fmt} file, {len(data)} bytes)"
+        return f"not a readable image: unrecognised format ({len(data)} bytes, not JPEG/PNG/WebP/TIFF/BMP/GIF)"
+    detail = f"{type(err).__name__}: {_clean(str(err))}"
+    if fmt and "truncated" in str(err).lower():
+        return f"not a readable image: truncated {fmt} file ({len(data)} bytes; {detail})"
+    return f"not a readable image ({detail})"
 
 
 def _open(data: bytes, name: str, limits: SizeLimits) -> Image.Image:
@@ -68,7 +105,7 @@ def _open(data: bytes, name: str, limits: SizeLimits) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(name, "image is too large (decompression bomb guard)") from None
     except Exception as err:  # PIL raises many types for garbage input
-        raise InputError(name, f"not a readable image ({type(err).__name__}: {err})") from None
+        raise InputError(name, _unreadable(data, err)) from None
     w, h = img.size
     if w * h > limits.max_pixels:
         raise InputError(name, f"image is {w}x{h} = {w * h} pixels, over the limit of {limits.max_pixels}")
@@ -83,7 +120,7 @@ def _load(img: Image.Image, name: str) -> Image.Image:
         img.load()
         return img
     except Exception as err:
-        raise InputError(name, f"corrupt or truncated image ({type(err).__name__}: {err})") from None
+        raise InputError(name, f"corrupt or truncated image ({type(err).__name__}: {_clean(str(err))})") from None
 
 
 def _orientation(img: Image.Image) -> int:
