@@ -26,6 +26,7 @@ from shards.tar_writer import ShardInfo, write_shard
 
 from .albu import check_transforms
 from .build_output import BuildError, check_location, complete_shards, ready_output, record_state, refuse_dataset
+from .duplicates import drop_duplicates
 from .execution import Executor, SerialExecutor, TaskError
 from .execution.progress import BoardWatcher
 from .lock import LockError, OutputLock
@@ -130,7 +131,8 @@ def _item_name(item) -> str:
 def prepare_inputs(recipe: Recipe, cache_dir: str | Path, executor: Executor | None = None,
                    progress: bool = False) -> tuple[list[PreparedFg], list[PreparedBg], list[Skipped]]:
     """Scan and prepare every input once. Bad items are skipped (recorded) or stop the build,
-    as `recipe.on_error` says; a missing folder or an empty background pool always stops it."""
+    as `recipe.on_error` says; a missing folder or an empty background pool always stops it.
+    An input with the content of an earlier one is recorded as its duplicate (`duplicates.py`)."""
     executor = executor or SerialExecutor()
     limits = SizeLimits(recipe.inputs.max_pixels, recipe.inputs.min_side)
     try:
@@ -149,15 +151,20 @@ def prepare_inputs(recipe: Recipe, cache_dir: str | Path, executor: Executor | N
     bad = [r for r in fg_results + bg_results if isinstance(r, Skipped)]
     if bad and recipe.on_error == "fail":
         raise BuildError(f"{bad[0].path}: {bad[0].reason} (on_error: fail)")
-    fgs = [r for r in fg_results if isinstance(r, PreparedFg)]
-    bgs = [r for r in bg_results if isinstance(r, PreparedBg)]
+    # Same content twice: the first in scan order is used, the others are recorded.
+    fg_pairs, fg_dups = drop_duplicates([(i, r) for i, r in zip(fg_inputs, fg_results) if isinstance(r, PreparedFg)],
+                                        key=lambda p: p[1].id, name=lambda p: p[0].name)
+    bg_pairs, bg_dups = drop_duplicates([(i, r) for i, r in zip(bg_inputs, bg_results) if isinstance(r, PreparedBg)],
+                                        key=lambda p: p[1].id, name=lambda p: p[0].name)
+    fgs = [r for _, r in fg_pairs]
+    bgs = [r for _, r in bg_pairs]
     if not fgs:
         raise BuildError(f"no usable foregrounds ({len(fg_inputs)} found, {len(fg_inputs)} unusable): "
                          + "; ".join(f"{s.path}: {s.reason}" for s in (skipped + bad)[:5]))
     if not bgs:
         raise BuildError(f"no usable backgrounds ({len(bg_inputs)} found, all unusable): "
                          + "; ".join(f"{s.path}: {s.reason}" for s in bad[:5]))
-    return fgs, bgs, skipped + bad
+    return fgs, bgs, skipped + bad + fg_dups + bg_dups
 
 
 # ------------------------------------------------------------------ shards

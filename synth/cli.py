@@ -104,7 +104,7 @@ Examples:
 @_set_option
 def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tuple[str, ...]) -> None:
     """Check RECIPE and its sources without building."""
-    from .sources.imageio import InputError, SizeLimits, image_size, read_bytes
+    from .sources.imageio import InputError, SizeLimits
     from .sources.scan import scan_backgrounds, scan_foregrounds
 
     rec = _load(recipe, overrides)
@@ -119,6 +119,7 @@ def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tup
                + ", ".join(f"{s.name}={s.samples}" for s in rec.splits) + ")")
     if no_inputs:
         return
+    from .input_check import check_inputs
     from .plan import split_counts
 
     try:
@@ -138,21 +139,18 @@ def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tup
         reuse = f", each foreground used ~{spec.samples / n_fg:.0f}x" if n_fg else ""
         click.echo(f"  {spec.name}: {n_fg} foregrounds, {n_bg} backgrounds ({rec.background_split}), "
                    f"{spec.samples} samples{reuse}")
-    # Header check of every input file (readable, an image, within the size limits).
-    limits = SizeLimits(rec.inputs.max_pixels, rec.inputs.min_side)
-    paths = [p for item in fgs for p in item.paths] + [b.path for b in bgs if b.path is not None]
-    bad = []
-    for path in paths:
-        try:
-            image_size(read_bytes(path), path, limits)
-        except InputError as err:
-            bad.append(err)
-    click.echo(f"  headers: {len(paths) - len(bad)} of {len(paths)} input files readable")
-    for err in bad[:10]:
+    check = check_inputs(fgs, bgs, SizeLimits(rec.inputs.max_pixels, rec.inputs.min_side))
+    click.echo(f"  headers: {check.files - len(check.bad)} of {check.files} input files readable")
+    for err in check.bad[:10]:
         click.echo(f"    {err}")
-    if bad:
+    if check.bad:
         action = "would be skipped (on_error: skip)" if rec.on_error == "skip" else "would stop the build"
-        click.echo(f"  {len(bad)} unreadable input(s) {action}")
+        click.echo(f"  {len(check.bad)} unreadable input(s) {action}")
+    if check.duplicates:
+        click.echo(f"  duplicates: {len(check.duplicates)} input(s) with the content of another "
+                   "(each used once; the others are listed as skipped in the manifest)")
+        for s in check.duplicates[:10]:
+            click.echo(f"    {s.path}: {s.reason}")
 
 
 def _register_stats() -> None:

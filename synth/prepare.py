@@ -33,7 +33,7 @@ from .sources.imageio import (
 from .sources.procedural import procedural_background, procedural_foreground, procedural_id
 from .sources.scan import BgInput, FgInput
 
-__all__ = ["PreparedFg", "PreparedBg", "prepare_foreground", "prepare_background", "default_cache_dir"]
+__all__ = ["PreparedFg", "PreparedBg", "content_id", "prepare_foreground", "prepare_background", "default_cache_dir"]
 
 CACHE_VERSION = "3"  # 3: descriptors carry the grey-edge illuminant
 
@@ -81,7 +81,8 @@ def default_cache_dir() -> Path:
     return base / "matting-synth"
 
 
-def _content_id(kind: str, blobs: list[bytes]) -> str:
+def content_id(kind: str, blobs: list[bytes]) -> str:
+    """A foreground's id: sha256 over its kind and the sha256 of each of its files' bytes."""
     h = hashlib.sha256(kind.encode())
     for blob in blobs:
         h.update(hashlib.sha256(blob).digest())
@@ -121,7 +122,7 @@ def prepare_foreground(item: FgInput, *, estimator: str, cache_dir: str | Path,
         item_id = procedural_id("fg", item.seed, item.index, item.size)
     else:
         blobs = [read_bytes(p) for p in item.paths]
-        item_id = _content_id(item.kind, blobs)
+        item_id = content_id(item.kind, blobs)
     method = estimator if item.kind == "image_alpha" else "given"
     stem = cache / "fg" / item_id[:2] / f"{item_id}.{method}.v{CACHE_VERSION}"
     fg_path, alpha_path = Path(f"{stem}.fg.png"), Path(f"{stem}.alpha.png")
