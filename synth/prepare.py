@@ -33,7 +33,8 @@ from .sources.imageio import (
 from .sources.procedural import procedural_background, procedural_foreground, procedural_id
 from .sources.scan import BgInput, FgInput
 
-__all__ = ["PreparedFg", "PreparedBg", "content_id", "prepare_foreground", "prepare_background", "default_cache_dir"]
+__all__ = ["PreparedFg", "PreparedBg", "content_id", "prepare_foreground", "prepare_background", "default_cache_dir",
+           "size_mismatch"]
 
 CACHE_VERSION = "3"  # 3: descriptors carry the grey-edge illuminant
 
@@ -96,11 +97,39 @@ def _check_alpha(alpha: np.ndarray, name: str) -> None:
         raise InputError(name, "alpha is fully opaque everywhere (all one): not a matte")
 
 
-def _check_same_size(image: np.ndarray, alpha: np.ndarray, image_name: str, alpha_name: str) -> None:
+def _stored(w: int, h: int, orientation: int) -> str:
+    """`WxH` of the file before an EXIF orientation that gave (w, h) was applied."""
+    return f"{h}x{w}" if orientation in (5, 6, 7, 8) else f"{w}x{h}"
+
+
+def size_mismatch(image_hw: tuple[int, int], alpha_hw: tuple[int, int], alpha_name: str, photo_orientation: int = 1,
+                  alpha_orientation: int = 1) -> str:
+    """The reason for a photo and its matte of different sizes (both as displayed), saying for
+    each size which orientation it is in when EXIF orientation is involved."""
+    (ih, iw), (ah, aw) = image_hw, alpha_hw
+    if photo_orientation == 1 and alpha_orientation == 1:
+        return f"size {iw}x{ih} does not match its alpha {alpha_name} ({aw}x{ah})"
+    photo = f"image is {iw}x{ih} (WxH) as displayed"
+    if photo_orientation != 1:
+        photo += f" after its EXIF orientation {photo_orientation} (stored {_stored(iw, ih, photo_orientation)})"
+    if alpha_orientation != 1:
+        matte = (f"its alpha {alpha_name} is {aw}x{ah} as displayed after its own EXIF orientation "
+                 f"{alpha_orientation} (stored {_stored(aw, ah, alpha_orientation)})")
+    else:
+        stored = _stored(aw, ah, photo_orientation)
+        matte = (f"its alpha {alpha_name} is {aw}x{ah} after the photo's EXIF orientation {photo_orientation} was "
+                 f"applied to it (stored {stored}, no orientation of its own)")
+        if photo_orientation in (5, 6, 7, 8) and stored == f"{iw}x{ih}":
+            matte += ("; the matte seems saved already rotated as displayed: save it in the photo's stored "
+                      "orientation (a matte without its own EXIF orientation follows its photo's)")
+    return f"size mismatch: {photo}; {matte}"
+
+
+def _check_same_size(image: np.ndarray, alpha: np.ndarray, image_name: str, alpha_name: str,
+                     photo_orientation: int, alpha_orientation: int) -> None:
     if image.shape[:2] != alpha.shape:
-        ih, iw = image.shape[:2]
-        ah, aw = alpha.shape
-        raise InputError(image_name, f"size {iw}x{ih} does not match its alpha {alpha_name} ({aw}x{ah})")
+        raise InputError(image_name, size_mismatch(image.shape[:2], alpha.shape, alpha_name, photo_orientation,
+                                                   alpha_orientation))
 
 
 def _alpha_bits(alpha: np.ndarray) -> int:
@@ -141,8 +170,10 @@ def prepare_foreground(item: FgInput, *, estimator: str, cache_dir: str | Path,
     else:
         image_name, alpha_name = item.paths
         image = decode_rgb(blobs[0], image_name, limits)
-        alpha = decode_alpha(blobs[1], alpha_name, limits, orientation=exif_orientation(blobs[0], image_name, limits))
-        _check_same_size(image, alpha, image_name, alpha_name)
+        photo_orientation = exif_orientation(blobs[0], image_name, limits)
+        alpha = decode_alpha(blobs[1], alpha_name, limits, orientation=photo_orientation)
+        _check_same_size(image, alpha, image_name, alpha_name, photo_orientation,
+                         exif_orientation(blobs[1], alpha_name, limits))
         bits = _alpha_bits(alpha)
         if item.kind == "image_alpha":
             _check_alpha(alpha, alpha_name)

@@ -229,6 +229,28 @@ def test_prepare_foreground_bad_inputs(tmp_path, case, match):
     assert not list((tmp_path / "cache").rglob("*.png")) if (tmp_path / "cache").exists() else True
 
 
+def test_exif_rotated_photo_with_a_matte_saved_as_displayed_says_which_size_is_which(tmp_path):
+    """The photo is stored 221x320 (WxH) with EXIF orientation 6, so it is displayed 320x221;
+    its matte was saved as displayed (320x221, no EXIF). The matte follows the photo's
+    orientation and becomes 221x320: the message must not call the 320x221 file 221x320
+    without saying why."""
+    photo = np.full((320, 221, 3), 90, np.uint8)
+    matte = np.rint(_soft_alpha(221, 320) * 255).astype(np.uint8)
+    _write(tmp_path / "img" / "p.jpg", _jpeg(photo, orientation=6))
+    _write(tmp_path / "alpha" / "p.png", _png(matte))
+    items, _ = scan_foregrounds([ImageAlphaSource(kind="image_alpha", image_dir=str(tmp_path / "img"),
+                                                  alpha_dir=str(tmp_path / "alpha"))])
+    with pytest.raises(InputError) as info:
+        prepare_foreground(items[0], estimator="photo", cache_dir=tmp_path / "cache")
+    alpha_path = tmp_path / "alpha" / "p.png"
+    assert info.value.path == str(tmp_path / "img" / "p.jpg")
+    assert info.value.reason == (
+        "size mismatch: image is 320x221 (WxH) as displayed after its EXIF orientation 6 (stored 221x320); "
+        f"its alpha {alpha_path} is 221x320 after the photo's EXIF orientation 6 was applied to it "
+        "(stored 320x221, no orientation of its own); the matte seems saved already rotated as displayed: "
+        "save it in the photo's stored orientation (a matte without its own EXIF orientation follows its photo's)")
+
+
 def test_prepare_caches_by_content(tmp_path):
     img = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     alpha = np.rint(_soft_alpha(32, 32) * 255).astype(np.uint8)
