@@ -172,35 +172,56 @@ def _check_end_of_archive(tar: tarfile.TarFile, block: bytes | None, url: str, l
                      f"({what} at byte {tar.offset})", url)
 
 
-#: Stream members larger than this are read through here (not skipped by ``tarfile``).
+#: Gaps between headers larger than this are read through here (not skipped by ``tarfile``).
 _DRAIN_FROM = 1 << 20
 
 
-def _drain(tar: tarfile.TarFile, info: tarfile.TarInfo, url: str) -> None:
-    """Read a streamed member's data through in bounded chunks, so that a header declaring
-    more bytes than the shard holds is a :class:`ShardError` as soon as the stream ends.
+def _skip_to_next_header(tar: tarfile.TarFile, url: str, last: str | None) -> None:
+    """Read a stream up to where ``tarfile`` will look for the next header, in bounded
+    chunks, so that a header declaring more bytes than the shard holds is a
+    :class:`ShardError` as soon as the stream ends.
 
-    ``tarfile`` skips a member of a stream with ``info.size / 10 KiB`` reads whatever the
-    stream holds, so a forged size (2**62) would never finish. Afterwards the member reads
-    as empty; it is only drained when it is not kept (kept members are capped at
-    ``max_member_bytes`` and read whole).
+    ``tarfile`` skips forward in a stream with one 10 KiB read per 10 KiB declared,
+    whatever the stream still holds, so a forged size (2**62, in a member, a sparse map
+    or a long-name header) would never finish. Small gaps are left to ``tarfile``.
     """
-    f = tar.extractfile(info)
-    if f is None:
+    f = tar.fileobj
+    left = tar.offset - f.tell()
+    if left <= _DRAIN_FROM:
         return
-    try:
-        while f.read(1 << 20):
-            pass
-    except (tarfile.TarError, OSError, EOFError, ValueError) as e:
-        raise ShardError(f"truncated or corrupt shard {url}: member {info.name!r} declares {info.size} bytes, "
-                         f"the shard ends before ({e})", url) from e
+    while left > 0:
+        chunk = f.read(min(left, 1 << 20))
+        if not chunk:
+            raise ShardError(f"truncated or corrupt shard {url}: member {last!r} declares more bytes than the "
+                             f"shard holds (it ends at byte {f.tell()}, the next header would be at {tar.offset})",
+                             url)
+        left -= len(chunk)
+
+
+class _Bounded:
+    """A local file whose reads never ask for more than it holds: ``tarfile`` reads a
+    long-name or pax header with one ``read(declared size)``, which for a forged size
+    would allocate that much up front."""
+
+    def __init__(self, raw: BinaryIO, size: int) -> None:
+        self.raw, self.size = raw, size
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(0, self.size - self.raw.tell())
+        return self.raw.read(left if n is None or n < 0 else min(n, left))
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
 
 
 def _member_error(info: tarfile.TarInfo, member: str, members: Mapping[str, object]) -> str | None:
     """Why member ``info`` makes its sample unusable (not a regular file, invalid name,
     duplicate), or None."""
     try:
-        if not info.isreg():
+        if not info.isreg() or info.issparse():
             raise ValueError(f"member {info.name!r} is not a regular file")
         _split_name(info.name)
     except ValueError as e:
@@ -248,13 +269,15 @@ def iter_tar_samples(
     name: str | None = None
     stream = _TailReader(fileobj) if spans is None else None
     try:
-        tar = tarfile.open(fileobj=stream or fileobj, mode="r|*" if spans is None else "r:")
         file_size = os.fstat(fileobj.fileno()).st_size if spans is not None else 0
+        tar = tarfile.open(fileobj=stream or _Bounded(fileobj, file_size), mode="r|*" if spans is None else "r:")
     except (tarfile.TarError, OSError, EOFError) as e:
         raise ShardError(f"not a readable tar: {url}: {e}", url) from e
     try:
         while True:
             try:
+                if stream is not None and name is not None:  # past the first header tarfile.open read
+                    _skip_to_next_header(tar, url, name)
                 info = tar.next()
             except (tarfile.TarError, OSError, EOFError, ValueError) as e:
                 raise ShardError(f"truncated or corrupt shard {url}: {e}", url) from e
@@ -280,8 +303,6 @@ def iter_tar_samples(
             if wanted and info.size > max_member_bytes:
                 error, wanted = f"member {name!r} is {info.size} bytes (limit {max_member_bytes})", False
             if not wanted:
-                if stream is not None and info.size > _DRAIN_FROM:
-                    _drain(tar, info, url)  # tarfile's own skip of a stream never notices its end
                 continue
             if spans is not None:
                 if info.offset_data + info.size > file_size:

@@ -173,3 +173,18 @@ def test_count_samples_reads_like_the_loader(tmp_path):
         (tmp_path / name).write_bytes(blob)
         with _Deadline(5.0), pytest.raises(ShardError, match=name):
             count_samples(str(tmp_path / name))
+
+
+@pytest.mark.parametrize("typ", [tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE, tarfile.GNUTYPE_SPARSE])
+@pytest.mark.parametrize("spans", [False, True])
+def test_special_headers_declaring_huge_sizes_are_shard_errors_without_allocating(tmp_path, typ, spans):
+    """A long-name or pax header is read with one read(declared size) (2**62: MemoryError on
+    a local file), a sparse map is skipped by its stored size (never finished on a stream)."""
+    raw, off = _three_sample_tar()
+    info = tarfile.TarInfo("s001.image.jpg")
+    info.type, info.size = typ, 1 << 62
+    path = tmp_path / "s.tar"
+    path.write_bytes(raw[:off - 1024] + info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+                     + bytes(3000) + bytes(1024))
+    with _Deadline(5.0), pytest.raises(ShardError, match=r"s\.tar"):
+        list(iter_shard_samples(str(path), spans=spans))
