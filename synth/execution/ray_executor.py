@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from .base import TaskError, default_workers
 from .progress import RayBoard
+from .ray_reaper import Reaper, start_reaper
 
 __all__ = ["RayExecutor", "WorkerLostError"]
 
@@ -117,7 +118,8 @@ class RayExecutor:
     max_retries: retries of a task whose worker died (SIGKILL, out of memory, node lost).
 
     Ray is started lazily on first use; `close()` shuts it down only if this executor
-    started it.
+    started it. A local instance started here is watched by a reaper process
+    (`ray_reaper.py`), so that none of its processes outlives the driver, even on kill -9.
     """
 
     name = "ray"
@@ -141,6 +143,7 @@ class RayExecutor:
         self._started_here = False
         self._ready = False
         self._remote = None
+        self._reaper: Reaper | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -161,8 +164,10 @@ class RayExecutor:
             else:
                 cpus = self._workers or default_workers()
                 self._log(f"starting a local Ray instance with {cpus} worker(s)")
-                ray.init(address="local", num_cpus=cpus, object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **common)
+                ctx = ray.init(address="local", num_cpus=cpus, object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **common)
                 self._started_here = True
+                session_dir = getattr(ctx, "address_info", {}).get("session_dir")
+                self._reaper = start_reaper(session_dir) if session_dir else None  # its processes die with us
         if self._workers is None:
             self._workers = self._local_or_cluster_cpus()
         if self._max_in_flight is None:
@@ -199,6 +204,9 @@ class RayExecutor:
 
             if ray.is_initialized():
                 ray.shutdown()
+        if self._reaper is not None:
+            self._reaper.stop()  # removes whatever of the instance outlived the shutdown
+            self._reaper = None
         self._started_here = False
         self._ready = False
 
