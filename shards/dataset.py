@@ -359,7 +359,7 @@ class MattingDataset(IterableDataset):
                 self._verified.add(seg.shard)
             for pos, (key, members, error) in iter_shard_samples(
                 url, seg.start, seg.stop, keep=self._keep, max_member_bytes=c.max_member_bytes,
-                spans=self.buffer == "offsets",
+                spans=self.buffer == "offsets", to_end=seg.stop == shards.sizes[seg.shard],
             ):
                 done += 1
                 if error is not None:

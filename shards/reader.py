@@ -231,6 +231,39 @@ def _member_error(info: tarfile.TarInfo, member: str, members: Mapping[str, obje
     return None
 
 
+class _FileFrom:
+    """Sequential reads of a local file from ``offset`` on (``pread``: the file's own
+    position is left alone)."""
+
+    def __init__(self, f: BinaryIO, offset: int) -> None:
+        self.f, self.pos = f, offset
+
+    def read(self, size: int) -> bytes:
+        data = _read_at(self.f, self.pos, size)
+        self.pos += len(data)
+        return data
+
+
+def _check_nothing_after(read: Callable[[int], bytes], offset: int, url: str, last: str | None) -> None:
+    """Raise :class:`ShardError` if a tar header follows the end-of-archive block.
+
+    A zeroed header block reads as an end of archive; the members after it would vanish
+    without a trace. Zero padding and junk that is not a header are let be (tools
+    ignore what follows the end of an archive).
+    """
+    while len(block := read(tarfile.BLOCKSIZE)) == tarfile.BLOCKSIZE:
+        if block.count(0) != tarfile.BLOCKSIZE:
+            try:
+                info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+            except tarfile.HeaderError:
+                pass
+            else:
+                after = f"after member {last!r}" if last else "at its start"
+                raise ShardError(f"corrupt shard {url}: a zero block {after} ends the archive, but member "
+                                 f"{info.name!r} follows at byte {offset}", url)
+        offset += tarfile.BLOCKSIZE
+
+
 def _split_name(name: str) -> tuple[str, str]:
     key, dot, member = name.partition(".")
     if not dot:
@@ -266,6 +299,7 @@ def iter_tar_samples(
     members: dict[str, bytes] = {}
     error: str | None = None
     ordinal = -1
+    seen: dict[str, int] = {}  # key -> its first ordinal
     name: str | None = None
     stream = _TailReader(fileobj) if spans is None else None
     try:
@@ -289,6 +323,11 @@ def iter_tar_samples(
                 else:
                     end = None  # offsets of a decompressed stream: nothing to look back at
                 _check_end_of_archive(tar, end, url, name)
+                if stream is None:
+                    rest = _FileFrom(fileobj, tar.offset + tarfile.BLOCKSIZE).read
+                else:
+                    rest = tar.fileobj.read  # the stream goes on just after the zero block
+                _check_nothing_after(rest, tar.offset + tarfile.BLOCKSIZE, url, name)
                 break
             name = info.name
             k, _, member = name.partition(".")
@@ -297,6 +336,9 @@ def iter_tar_samples(
                     yield key, members, error
                 key, members, error = k, {}, None
                 ordinal += 1
+                if k in seen:
+                    error = f"sample key {k!r} comes again (first as sample {seen[k]} of the shard)"
+                seen.setdefault(k, ordinal)
             if error is None:
                 error = _member_error(info, member, members)
             wanted = error is None and ordinal >= keep_from and (keep is None or keep(member))
@@ -332,6 +374,7 @@ def iter_shard_samples(
     keep: Callable[[str], bool] | None = None,
     max_member_bytes: int = MAX_MEMBER_BYTES,
     spans: bool = False,
+    to_end: bool = False,
 ) -> Iterator[tuple[int, RawSample]]:
     """Yield ``(position, (key, members, error))`` for samples ``start .. stop - 1`` of a shard.
 
@@ -339,7 +382,9 @@ def iter_shard_samples(
     without keeping their bytes. ``spans=True`` (``url`` a local uncompressed
     tar, see :func:`is_local_tar`): members are :class:`Span` s, not bytes.
     Raises :class:`ShardError` if the shard is unreadable or holds fewer than
-    ``stop`` samples.
+    ``stop`` samples, or (``to_end``: ``stop`` is the shard's sample count) more:
+    then the rest of the shard is read to its end-of-archive block, after the last
+    sample is yielded.
     """
     f = open_shard(url, random_access=spans)
     try:
@@ -347,12 +392,17 @@ def iter_shard_samples(
             return
         samples = iter_tar_samples(f, url, keep=keep, keep_from=start, max_member_bytes=max_member_bytes,
                                    spans=local_path(url) if spans else None)
+        read = 0
         for pos, sample in enumerate(samples):
+            read = pos + 1
+            if stop is not None and pos >= stop:
+                raise ShardError(f"shard {url} holds more samples than the {stop} expected (by the manifest): "
+                                 f"{sample[0]!r} follows", url)
             if pos >= start:
                 yield pos, sample
-            if stop is not None and pos + 1 >= stop:
+            if stop is not None and pos + 1 >= stop and not to_end:
                 return
-        if stop is not None:
+        if stop is not None and read < stop:
             raise ShardError(f"truncated shard {url}: it ended before sample {stop} (expected by the manifest)", url)
     finally:
         f.close()

@@ -188,3 +188,27 @@ def test_special_headers_declaring_huge_sizes_are_shard_errors_without_allocatin
                      + bytes(3000) + bytes(1024))
     with _Deadline(5.0), pytest.raises(ShardError, match=r"s\.tar"):
         list(iter_shard_samples(str(path), spans=spans))
+
+
+def test_a_key_that_comes_again_is_a_bad_sample_and_extra_samples_are_a_shard_error(tmp_path):
+    raw, off = _three_sample_tar()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for k in (0, 1, 0, 2):
+            info = tarfile.TarInfo(f"s{k:03d}.image.jpg")
+            info.size = 5
+            t.addfile(info, io.BytesIO(bytes(5)))
+    path = tmp_path / "dup.tar"
+    path.write_bytes(buf.getvalue())
+    got = [(k, err) for _, (k, _, err) in iter_shard_samples(str(path))]
+    assert got == [("s000", None), ("s001", None), ("s000", "sample key 's000' comes again (first as sample 0 "
+                                                                "of the shard)"), ("s002", None)]
+    # a manifest that says 3 samples: reading to the end finds the fourth, after yielding three
+    (tmp_path / "ok.tar").write_bytes(raw)
+    assert len(list(iter_shard_samples(str(tmp_path / "ok.tar"), 0, 3, to_end=True))) == 3
+    seen = []
+    with pytest.raises(ShardError, match=r"dup\.tar holds more samples than the 3 expected .*'s002' follows"):
+        for _, (k, _, _) in iter_shard_samples(str(path), 1, 3, to_end=True):
+            seen.append(k)
+    assert seen == ["s001", "s000"]
+    assert [k for _, (k, _, _) in iter_shard_samples(str(path), 1, 3)] == ["s001", "s000"]  # not to the end
