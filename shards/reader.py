@@ -24,6 +24,16 @@ from typing import BinaryIO, Callable, Iterator, Mapping, NamedTuple
 
 import fsspec
 
+from .errors import LoaderError, SampleError, ShardError
+from .tar_guards import (
+    BoundedFile,
+    FileFrom,
+    TailReader,
+    check_end_of_archive,
+    check_nothing_after,
+    read_at,
+    skip_to_next_header,
+)
 from .tar_writer import validate_key, validate_member_name
 
 __all__ = [
@@ -58,19 +68,11 @@ class Span(NamedTuple):
     size: int
 
 
-def _read_at(f: BinaryIO, offset: int, size: int) -> bytes:
-    """Up to ``size`` bytes of an open local file from ``offset`` (``pread`` where there is one)."""
-    if hasattr(os, "pread"):
-        return os.pread(f.fileno(), size, offset)
-    f.seek(offset)  # pragma: no cover - Windows
-    return f.read(size)  # pragma: no cover
-
-
 def read_span(span: Span) -> bytes:
     """The bytes of one member (:class:`Span`); :class:`ShardError` if the file is shorter now."""
     try:
         with open(span.path, "rb", buffering=0) as f:
-            data = _read_at(f, span.offset, span.size)
+            data = read_at(f, span.offset, span.size)
     except OSError as e:
         raise ShardError(f"cannot read shard {span.path}: {e}", span.path) from e
     if len(data) != span.size:
@@ -96,23 +98,6 @@ def find_member(members: Mapping[str, "bytes | Span"], stem: str) -> "bytes | Sp
     return None
 
 
-class LoaderError(Exception):
-    """Base of the errors the loader's ``handler`` sees; ``url`` names the shard."""
-
-    def __init__(self, message: str, url: str = "", key: str | None = None) -> None:
-        super().__init__(message)
-        self.url = url
-        self.key = key
-
-
-class SampleError(LoaderError):
-    """One sample is unusable (bad member name, missing member, undecodable bytes)."""
-
-
-class ShardError(LoaderError):
-    """The rest of a shard is unreadable (missing, truncated, corrupt, checksum mismatch)."""
-
-
 def open_shard(url: str, *, random_access: bool = False) -> BinaryIO:
     """Open a shard for binary reading: sequential (local path or fsspec URL), or with
     ``random_access`` a local file (see :func:`is_local_tar`) whose read-ahead the kernel
@@ -131,92 +116,6 @@ def open_shard(url: str, *, random_access: bool = False) -> BinaryIO:
     return f
 
 
-class _TailReader:
-    """Read-through wrapper of a stream that keeps the last bytes read (to look back at
-    the block where ``tarfile`` stopped)."""
-
-    def __init__(self, raw: BinaryIO, keep: int = 1 << 16) -> None:
-        self.raw, self.keep, self.pos, self.tail = raw, keep, 0, bytearray()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.pos += len(data)
-        self.tail += data
-        if len(self.tail) > 2 * self.keep:
-            del self.tail[: len(self.tail) - self.keep]
-        return data
-
-    def block_at(self, offset: int, size: int) -> bytes | None:
-        """Up to ``size`` bytes read from ``offset`` on (fewer at the end of the stream);
-        ``None`` if they are no longer kept."""
-        start = self.pos - len(self.tail)
-        if offset < start:
-            return None
-        return bytes(self.tail[offset - start: offset - start + size])
-
-
-def _check_end_of_archive(tar: tarfile.TarFile, block: bytes | None, url: str, last: str | None) -> None:
-    """Raise :class:`ShardError` unless ``block`` (the 512 bytes where ``tarfile`` stopped)
-    is an end-of-archive block of zeros.
-
-    ``tarfile`` ends an archive silently where a header is missing, cut short or invalid,
-    so a shard cut at a member boundary, or with a corrupt header, would read as a
-    shorter valid tar. ``block`` is ``None`` where it cannot be known (compressed stream).
-    """
-    if block is None or (len(block) == tarfile.BLOCKSIZE and block.count(0) == tarfile.BLOCKSIZE):
-        return
-    after = f"after member {last!r}" if last else "at its start"
-    what = "the file ends" if not block else ("the file ends inside a header" if len(block) < tarfile.BLOCKSIZE
-                                              else "an invalid header")
-    raise ShardError(f"truncated or corrupt shard {url}: no end-of-archive block {after} "
-                     f"({what} at byte {tar.offset})", url)
-
-
-#: Gaps between headers larger than this are read through here (not skipped by ``tarfile``).
-_DRAIN_FROM = 1 << 20
-
-
-def _skip_to_next_header(tar: tarfile.TarFile, url: str, last: str | None) -> None:
-    """Read a stream up to where ``tarfile`` will look for the next header, in bounded
-    chunks, so that a header declaring more bytes than the shard holds is a
-    :class:`ShardError` as soon as the stream ends.
-
-    ``tarfile`` skips forward in a stream with one 10 KiB read per 10 KiB declared,
-    whatever the stream still holds, so a forged size (2**62, in a member, a sparse map
-    or a long-name header) would never finish. Small gaps are left to ``tarfile``.
-    """
-    f = tar.fileobj
-    left = tar.offset - f.tell()
-    if left <= _DRAIN_FROM:
-        return
-    while left > 0:
-        chunk = f.read(min(left, 1 << 20))
-        if not chunk:
-            raise ShardError(f"truncated or corrupt shard {url}: member {last!r} declares more bytes than the "
-                             f"shard holds (it ends at byte {f.tell()}, the next header would be at {tar.offset})",
-                             url)
-        left -= len(chunk)
-
-
-class _Bounded:
-    """A local file whose reads never ask for more than it holds: ``tarfile`` reads a
-    long-name or pax header with one ``read(declared size)``, which for a forged size
-    would allocate that much up front."""
-
-    def __init__(self, raw: BinaryIO, size: int) -> None:
-        self.raw, self.size = raw, size
-
-    def read(self, n: int = -1) -> bytes:
-        left = max(0, self.size - self.raw.tell())
-        return self.raw.read(left if n is None or n < 0 else min(n, left))
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.raw.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self.raw.tell()
-
-
 def _member_error(info: tarfile.TarInfo, member: str, members: Mapping[str, object]) -> str | None:
     """Why member ``info`` makes its sample unusable (not a regular file, invalid name,
     duplicate), or None."""
@@ -229,39 +128,6 @@ def _member_error(info: tarfile.TarInfo, member: str, members: Mapping[str, obje
     if member in members:
         return f"duplicate member {info.name!r}"
     return None
-
-
-class _FileFrom:
-    """Sequential reads of a local file from ``offset`` on (``pread``: the file's own
-    position is left alone)."""
-
-    def __init__(self, f: BinaryIO, offset: int) -> None:
-        self.f, self.pos = f, offset
-
-    def read(self, size: int) -> bytes:
-        data = _read_at(self.f, self.pos, size)
-        self.pos += len(data)
-        return data
-
-
-def _check_nothing_after(read: Callable[[int], bytes], offset: int, url: str, last: str | None) -> None:
-    """Raise :class:`ShardError` if a tar header follows the end-of-archive block.
-
-    A zeroed header block reads as an end of archive; the members after it would vanish
-    without a trace. Zero padding and junk that is not a header are let be (tools
-    ignore what follows the end of an archive).
-    """
-    while len(block := read(tarfile.BLOCKSIZE)) == tarfile.BLOCKSIZE:
-        if block.count(0) != tarfile.BLOCKSIZE:
-            try:
-                info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
-            except tarfile.HeaderError:
-                pass
-            else:
-                after = f"after member {last!r}" if last else "at its start"
-                raise ShardError(f"corrupt shard {url}: a zero block {after} ends the archive, but member "
-                                 f"{info.name!r} follows at byte {offset}", url)
-        offset += tarfile.BLOCKSIZE
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -301,33 +167,33 @@ def iter_tar_samples(
     ordinal = -1
     seen: dict[str, int] = {}  # key -> its first ordinal
     name: str | None = None
-    stream = _TailReader(fileobj) if spans is None else None
+    stream = TailReader(fileobj) if spans is None else None
     try:
         file_size = os.fstat(fileobj.fileno()).st_size if spans is not None else 0
-        tar = tarfile.open(fileobj=stream or _Bounded(fileobj, file_size), mode="r|*" if spans is None else "r:")
+        tar = tarfile.open(fileobj=stream or BoundedFile(fileobj, file_size), mode="r|*" if spans is None else "r:")
     except (tarfile.TarError, OSError, EOFError) as e:
         raise ShardError(f"not a readable tar: {url}: {e}", url) from e
     try:
         while True:
             try:
                 if stream is not None and name is not None:  # past the first header tarfile.open read
-                    _skip_to_next_header(tar, url, name)
+                    skip_to_next_header(tar, url, name)
                 info = tar.next()
             except (tarfile.TarError, OSError, EOFError, ValueError) as e:
                 raise ShardError(f"truncated or corrupt shard {url}: {e}", url) from e
             if info is None:
                 if stream is None:
-                    end = _read_at(fileobj, tar.offset, tarfile.BLOCKSIZE)
+                    end = read_at(fileobj, tar.offset, tarfile.BLOCKSIZE)
                 elif getattr(tar.fileobj, "comptype", "tar") == "tar":
                     end = stream.block_at(tar.offset, tarfile.BLOCKSIZE)
                 else:
                     end = None  # offsets of a decompressed stream: nothing to look back at
-                _check_end_of_archive(tar, end, url, name)
+                check_end_of_archive(tar, end, url, name)
                 if stream is None:
-                    rest = _FileFrom(fileobj, tar.offset + tarfile.BLOCKSIZE).read
+                    rest = FileFrom(fileobj, tar.offset + tarfile.BLOCKSIZE).read
                 else:
                     rest = tar.fileobj.read  # the stream goes on just after the zero block
-                _check_nothing_after(rest, tar.offset + tarfile.BLOCKSIZE, url, name)
+                check_nothing_after(rest, tar.offset + tarfile.BLOCKSIZE, url, name)
                 break
             name = info.name
             k, _, member = name.partition(".")
