@@ -7,6 +7,11 @@ A sample from :class:`shards.MattingDataset` is a dict:
 - ``alpha``: ``float32 (1, H, W)`` in [0, 1];
 - ``trimap``: ``uint8 (1, H, W)`` in {0, 128, 255};
 - ``fg``, ``bg``: ``uint8 (3, H, W)`` RGB;
+- ``guidance``: ``float32 (1, H, W)`` in [0, 1]; ``detail``: ``float32 (1, H, W)`` in {0, 1};
+  ``semantic``: ``uint8 (1, H, W)`` classes or ``float32 (1, h, w)`` low-res soft mask;
+- instances (K per sample): ``instances``, ``amodal``: ``float32 (K, H, W)``;
+  ``instance_id``, ``instance_depth``: ``int64 (K,)``; ``instance_box``: ``float32 (K, 4)``
+  ``(x0, y0, x1, y1)`` in output pixels;
 - ``key``: ``str``; ``index``: ``int`` (the sample's index in its split);
 - ``_cursor``: ``(stream, position)``, the bookkeeping :class:`shards.MattingLoader`
   uses for exact resume (dropped by :func:`collate_matting`).
@@ -14,6 +19,9 @@ A sample from :class:`shards.MattingDataset` is a dict:
 :func:`collate_matting` stacks the tensors (into shared memory when called
 in a DataLoader worker, so nothing is copied on the way to the main
 process), keeps ``key`` as a list of str and ``index`` as an int64 tensor.
+Instance lists of different lengths are padded to the longest in the batch (zeros;
+``instance_id`` and ``instance_depth`` -1) and ``instance_valid``: ``bool (B, K)``
+says which entries are real.
 Everything in the batch is a contiguous CPU tensor or a list of str, so
 ``pin_memory=True`` pins it as is.
 """
@@ -60,9 +68,30 @@ def to_tensor_sample(
             out[name] = _chw(img)
         elif name == "alpha":
             out[name] = _chw(arr.astype(np.float32, copy=False))
+        elif name in _PER_INSTANCE:
+            out[name] = torch.from_numpy(arr)
         else:
             out[name] = _chw(arr)
     return out
+
+
+#: Per-instance outputs that are not (K, H, W) planes, and the value that pads each.
+_PER_INSTANCE = ("instance_id", "instance_depth", "instance_box")
+_PAD = {"instance_id": -1, "instance_depth": -1}
+_INSTANCE_KEYS = ("instances", "amodal", *_PER_INSTANCE)
+
+
+def _pad_instances(values: Sequence[torch.Tensor], name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack per-sample ``(K_i, ...)`` tensors padded to ``max K_i``; and the ``(B, K)`` validity mask."""
+    k = max(int(v.shape[0]) for v in values)
+    rest = values[0].shape[1:]
+    out = _new_batch(torch.empty((k, *rest), dtype=values[0].dtype), len(values))
+    out.fill_(_PAD.get(name, 0))
+    valid = torch.zeros((len(values), k), dtype=torch.bool)
+    for i, v in enumerate(values):
+        out[i, : v.shape[0]] = v
+        valid[i, : v.shape[0]] = True
+    return out, valid
 
 
 def _new_batch(elem: torch.Tensor, n: int) -> torch.Tensor:
@@ -120,6 +149,8 @@ def collate_matting(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             batch[name] = list(values)
         elif name == "index":
             batch[name] = torch.as_tensor(values, dtype=torch.int64)
+        elif name in _INSTANCE_KEYS:
+            batch[name], batch["instance_valid"] = _pad_instances(values, name)
         elif isinstance(values[0], torch.Tensor):
             shapes = {tuple(v.shape) for v in values}
             if len(shapes) > 1:

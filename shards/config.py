@@ -7,17 +7,23 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .collate import IMAGENET_MEAN, IMAGENET_STD
+from augment.guidance import GuidanceSpec
+from augment.trimap_free import SEMANTIC_KINDS
+
 from .image_header import CANVAS_FACTOR, DEFAULT_MAX_PIXELS
+from .instances import INSTANCE_OUTPUTS, is_instance_member
 from .order import Balance
 from .reader import MAX_MEMBER_BYTES, LoaderError, is_local_tar
 
-__all__ = ["AugmentConfig", "DatasetConfig", "OUTPUTS", "Handler", "BufferMode"]
+__all__ = ["AugmentConfig", "DatasetConfig", "OUTPUTS", "DEFAULT_OUTPUTS", "Handler", "BufferMode"]
 
-#: What a sample can output.
-OUTPUTS = ("image", "alpha", "trimap", "fg", "bg")
+#: What a sample can output: the stored layers, targets made online from the alpha, the instances.
+OUTPUTS = ("image", "alpha", "trimap", "fg", "bg", "guidance", "semantic", "detail", *INSTANCE_OUTPUTS)
+#: What a sample outputs unless asked otherwise: what every dataset has.
+DEFAULT_OUTPUTS = ("image", "alpha", "trimap", "fg", "bg")
 
 Handler = Literal["raise", "skip"] | Callable[[LoaderError], None]
 BufferMode = Literal["auto", "bytes", "offsets"]
@@ -30,10 +36,14 @@ class AugmentConfig(BaseModel):
     resolution, > 1 zooms in); ``band``: unknown band width range in pixels at
     ``band_reference`` long side; ``photometric``: jitter strength in [0, 1]
     (0 = off); ``recomposite_p``: probability of re-compositing fg onto
-    another sample's bg.
+    another sample's bg; ``guidance``: the ranges of the ``guidance`` output's coarse
+    masks (an :class:`augment.guidance.GuidanceSpec` or a dict of its fields);
+    ``semantic``: the ``semantic`` output's form, ``"classes"`` (uint8 0 bg / 1
+    transition / 2 fg) or ``"lowres"`` (the alpha ``semantic_scale`` times smaller,
+    blurred).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     scale: tuple[float, float] = (0.75, 1.5)
     flip_p: float = Field(0.5, ge=0.0, le=1.0)
@@ -42,6 +52,21 @@ class AugmentConfig(BaseModel):
     band_reference: int = Field(640, ge=16, le=16384)
     photometric: float = Field(0.0, ge=0.0, le=1.0)
     recomposite_p: float = Field(0.0, ge=0.0, le=1.0)
+    guidance: GuidanceSpec = GuidanceSpec()
+    semantic: str = Field("classes", pattern=f"^({'|'.join(SEMANTIC_KINDS)})$")
+    semantic_scale: int = Field(16, ge=1, le=256)
+
+    @field_validator("guidance", mode="before")
+    @classmethod
+    def _guidance(cls, v: Any) -> GuidanceSpec:
+        if isinstance(v, GuidanceSpec):
+            return v
+        if not isinstance(v, Mapping):
+            raise ValueError(f"guidance must be a GuidanceSpec or a dict of its fields, got {v!r}")
+        try:
+            return GuidanceSpec(**{k: tuple(x) if isinstance(x, list) else x for k, x in v.items()})
+        except TypeError as e:
+            raise ValueError(f"guidance: {e}") from None
 
     @model_validator(mode="after")
     def _ranges(self) -> "AugmentConfig":
@@ -99,7 +124,11 @@ class DatasetConfig:
         augment: an :class:`AugmentConfig`, a dict of its fields, ``True``/``None``
             (defaults) or ``False`` (no scale jitter, no flips, stored trimap;
             ``crop`` still applies); normalised to an :class:`AugmentConfig`.
-        outputs: which of ``image, alpha, trimap, fg, bg`` to return (a frozenset).
+        outputs: which of :data:`OUTPUTS` to return (a frozenset; default ``image, alpha,
+            trimap, fg, bg``): besides those, ``guidance`` (a coarse mask, fresh every
+            epoch), ``semantic`` and ``detail`` (trimap-free targets), and for datasets built
+            with instance targets ``instances``, ``amodal``, ``instance_id``,
+            ``instance_depth``, ``instance_box`` (see :mod:`shards.collate`).
         normalize: return the image as normalised ``float32`` (``mean``/``std``).
         handler: ``"skip"`` (count, warn, go on), ``"raise"``, or a callable
             called with the :class:`LoaderError`; it skips when it returns.
@@ -132,7 +161,7 @@ class DatasetConfig:
     interleave: int = 4
     balance: Balance = "drop"
     augment: AugmentConfig | Mapping[str, Any] | bool | None = None
-    outputs: Sequence[str] = OUTPUTS
+    outputs: Sequence[str] = DEFAULT_OUTPUTS
     normalize: bool = False
     mean: Sequence[float] = IMAGENET_MEAN
     std: Sequence[float] = IMAGENET_STD
@@ -205,9 +234,22 @@ class DatasetConfig:
             stems.add("fg")
         if "bg" in self.outputs or aug.recomposite_p > 0:
             stems.add("bg")
-        if "trimap" in self.outputs and aug.trimap == "stored":
+        trimap = "trimap" in self.outputs or "detail" in self.outputs or (
+            "semantic" in self.outputs and aug.semantic == "classes")
+        if trimap and aug.trimap == "stored":
             stems.add("trimap")
         return frozenset(stems)
+
+    def keeps(self, member: str) -> bool:
+        """Whether the loader reads member ``member`` (``"alpha.png"``) of a sample."""
+        stem = member.partition(".")[0]
+        if stem in self.stems:
+            return True
+        if not is_instance_member(stem):
+            return False
+        if stem.startswith("amodal_"):
+            return "amodal" in self.outputs
+        return bool(self.outputs & set(INSTANCE_OUTPUTS))  # type: ignore[operator]
 
     def pixel_limit(self, canvas: tuple[int, int] | None) -> int:
         """The pixel limit per image member: ``max_pixels``, else derived from ``canvas``."""

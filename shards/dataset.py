@@ -370,7 +370,7 @@ class MattingDataset(IterableDataset):
             self._handle(e, slot, "shard_errors")
 
     def _keep(self, member: str) -> bool:
-        return member.partition(".")[0] in self.config.stems
+        return self.config.keeps(member)
 
     def _handle(self, err: LoaderError, slot: int, counter: str) -> None:
         self.shared.count(slot, counter)

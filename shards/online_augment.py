@@ -32,6 +32,13 @@ switching one step on or off never changes the draws of the others:
    stream), cover-cropped to the output size; ``bg`` becomes that bg.
 5. **Photometric jitter** (``photometric`` > 0): the image only; alpha, fg,
    bg and trimap are never touched.
+6. **Targets made from the final alpha** (so aligned with it by construction):
+   ``guidance``, a coarse mask drawn afresh every epoch (:mod:`augment.guidance`);
+   ``semantic`` and ``detail``, the targets of trimap-free models
+   (:mod:`augment.trimap_free`; they use this epoch's trimap band). Instance members
+   (``instances``, ``amodal``: the per-instance alphas) go through the same window,
+   resize and flip as the alpha (:mod:`shards.instances`); their boxes are recomputed
+   after the crop.
 
 Arrays follow CONVENTIONS.md: uint8 (H, W, 3) RGB, alpha float32 (H, W) in
 [0, 1], trimap uint8 (H, W) in {0, 128, 255}.
@@ -45,18 +52,21 @@ import numpy as np
 from augment.compose import composite
 from augment.crop import Crop, sample_scale_jitter
 from augment.flip import apply_flip, sample_flip
+from augment.guidance import apply_guidance, sample_guidance
 from augment.photometric import photometric_jitter
 from augment.resize import apply_cover_crop, sample_cover_crop
 from augment.trimap import alpha_to_uint8, make_trimap, sample_band_px
+from augment.trimap_free import detail_band, semantic_classes, semantic_lowres
 
 from .codec import decode_rgb, decode_trimap
-from .config import OUTPUTS, AugmentConfig
+from .config import DEFAULT_OUTPUTS, OUTPUTS, AugmentConfig
+from .instances import INSTANCE_OUTPUTS, decode_instances, instance_boxes
 from .window import StoredAlpha, decode_rgb_window, reduction, resize_window, trimap_with_margin
 
 __all__ = ["augment_sample"]
 
 # Step numbers appended to the sample seed (fixed forever: changing them changes every draw).
-_STEP_SCALE, _STEP_CROP, _STEP_FLIP, _STEP_BAND, _STEP_RECOMP, _STEP_PHOTO = 1, 2, 3, 4, 5, 6
+_STEP_SCALE, _STEP_CROP, _STEP_FLIP, _STEP_BAND, _STEP_RECOMP, _STEP_PHOTO, _STEP_GUIDE = 1, 2, 3, 4, 5, 6, 7
 
 
 def _rng(seed: list[int], step: int) -> np.random.Generator:
@@ -85,7 +95,7 @@ def augment_sample(
     *,
     crop: tuple[int, int] | None,
     config: AugmentConfig,
-    outputs: frozenset[str] | tuple[str, ...] = OUTPUTS,
+    outputs: frozenset[str] | tuple[str, ...] = DEFAULT_OUTPUTS,
     alt_bg: bytes | None = None,
 ) -> dict[str, np.ndarray]:
     """Decode and augment one sample; returns the requested ``outputs`` as arrays.
@@ -116,8 +126,10 @@ def augment_sample(
         wanted["fg"] = "fg"
     if "bg" in outputs and not recomposite:
         wanted["bg"] = "bg"
-    stored_trimap = "trimap" in outputs and config.trimap == "stored"
-    fresh_trimap = "trimap" in outputs and config.trimap == "fresh"
+    need_trimap = "trimap" in outputs or "detail" in outputs or ("semantic" in outputs and
+                                                                  config.semantic == "classes")
+    stored_trimap = need_trimap and config.trimap == "stored"
+    fresh_trimap = need_trimap and config.trimap == "fresh"
 
     # 1. scale jitter + unknown-centred crop: the window is chosen in stored
     # pixels from the alpha, and only the window is decoded at reduced size
@@ -161,6 +173,13 @@ def augment_sample(
             raise ValueError(f"member trimap is {trimap.shape} but alpha is {(h, w)}")
         arrays["trimap"] = trimap if window is None else resize_window(trimap, window, 1, crop, "trimap")  # type: ignore[arg-type]
 
+    inst: dict[str, np.ndarray] = {}
+    if outputs & set(INSTANCE_OUTPUTS):
+        def place(a: np.ndarray) -> np.ndarray:
+            return a if window is None else resize_window(a, Crop(0, 0, window.h, window.w), 1, crop,  # type: ignore[arg-type]
+                                                          "alpha")
+        inst = decode_instances(members, (h, w), window, place, amodal="amodal" in outputs)
+
     # 2. trimap: a fresh one from the (cropped, resized) alpha, computed with a
     # margin around the crop so that the band is right at the crop border.
     if fresh_trimap:
@@ -174,6 +193,9 @@ def augment_sample(
     flip = sample_flip(_rng(seed, _STEP_FLIP), config.flip_p, 0.0)
     for name, arr in arrays.items():
         arrays[name] = apply_flip(flip, arr)
+    for name in ("instances", "amodal"):
+        if name in inst and inst[name].shape[2]:
+            inst[name] = apply_flip(flip, inst[name])
 
     # 4. re-compositing onto another sample's bg
     if recomposite:
@@ -191,4 +213,17 @@ def augment_sample(
         arrays["image"] = photometric_jitter(np.ascontiguousarray(arrays["image"]), _rng(seed, _STEP_PHOTO),
                                    config.photometric)
 
+    # 6. targets made from the final alpha (and this epoch's trimap)
+    if "guidance" in outputs:
+        alpha_out = np.ascontiguousarray(arrays["alpha"])
+        arrays["guidance"] = apply_guidance(sample_guidance(_rng(seed, _STEP_GUIDE), alpha_out, config.guidance),
+                                            alpha_out)
+    if "semantic" in outputs:
+        arrays["semantic"] = (semantic_classes(arrays["trimap"]) if config.semantic == "classes" else
+                              semantic_lowres(np.ascontiguousarray(arrays["alpha"]), config.semantic_scale))
+    if "detail" in outputs:
+        arrays["detail"] = detail_band(arrays["trimap"])
+    if "instances" in inst:
+        inst["instance_box"] = instance_boxes(inst["instances"])
+    arrays.update(inst)
     return {k: arrays[k] for k in OUTPUTS if k in outputs}

@@ -59,9 +59,10 @@ def synthetic_arrays(seed: int, index: int, hw: tuple[int, int] = (40, 56)) -> d
 def synthetic_members(
     split: str, index: int, *, seed: int = 0, hw: tuple[int, int] = (40, 56),
     fmt: str = "jpg", alpha_bits: int = 8, n_foregrounds: int = 5, layer_fmt: str = "jpg",
-    aligned: bool = False,
+    aligned: bool = False, instances: bool = False,
 ) -> dict[str, bytes]:
     arr = aligned_arrays(seed, index, hw) if aligned else synthetic_arrays(seed, index, hw)
+    extra = instance_members(arr["alpha"], index, alpha_bits) if instances else {}
     key = sample_key(split, index)
     meta = {
         "key": key, "split": split, "index": index, "seed": seed, "recipe_sha256": RECIPE_SHA256,
@@ -74,7 +75,31 @@ def synthetic_members(
         f"fg.{layer_fmt}": encode_rgb(arr["fg"], layer_fmt),
         f"bg.{layer_fmt}": encode_rgb(arr["bg"], layer_fmt),
         "meta.json": json.dumps(meta, sort_keys=True).encode(),
+        **extra,
     }
+
+
+def instance_members(alpha: np.ndarray, index: int, bits: int = 8) -> dict[str, bytes]:
+    """K = 1 + index % 3 instances that split the alpha into vertical stripes, so their
+    visible alphas sum to the alpha exactly (in any quantisation); instance k's amodal
+    alpha is the alpha over its stripe widened by 3 px each side; depth = K - 1 - k."""
+    h, w = alpha.shape
+    k_n = 1 + index % 3
+    cuts = np.linspace(0, w, k_n + 1).round().astype(int)
+    out: dict[str, bytes] = {}
+    entries = []
+    for k in range(k_n):
+        vis = np.zeros_like(alpha)
+        vis[:, cuts[k]:cuts[k + 1]] = alpha[:, cuts[k]:cuts[k + 1]]
+        amodal = np.zeros_like(alpha)
+        lo, hi = max(0, cuts[k] - 3), min(w, cuts[k + 1] + 3)
+        amodal[:, lo:hi] = alpha[:, lo:hi]
+        out[f"inst_{k}.png"] = encode_alpha(vis, bits)
+        out[f"amodal_{k}.png"] = encode_alpha(amodal, bits)
+        entries.append({"id": k, "depth": k_n - 1 - k, "box": [int(cuts[k]), 0, int(cuts[k + 1]), h],
+                        "cut": [False] * 4, "foreground_id": f"fg{k}", "visible_fraction": 1.0})
+    out["instances.json"] = json.dumps({"count": k_n, "instances": entries}, sort_keys=True).encode()
+    return out
 
 
 def aligned_arrays(seed: int, index: int, hw: tuple[int, int] = (40, 56)) -> dict[str, np.ndarray]:
@@ -97,7 +122,7 @@ def aligned_arrays(seed: int, index: int, hw: tuple[int, int] = (40, 56)) -> dic
 def write_dataset(
     root: Path, shard_sizes: Mapping[str, Sequence[int]], *, seed: int = 0,
     hw: tuple[int, int] = (40, 56), fmt: str = "jpg", alpha_bits: int = 8, layer_fmt: str = "jpg",
-    aligned: bool = False,
+    aligned: bool = False, instances: bool = False,
 ) -> Manifest:
     """Write shards of the given sizes per split and the manifest; return the manifest."""
     root = Path(root)
@@ -109,7 +134,8 @@ def write_dataset(
         for si, n in enumerate(sizes):
             samples = [
                 (sample_key(split, i), synthetic_members(split, i, seed=seed, hw=hw, fmt=fmt, alpha_bits=alpha_bits,
-                                                       layer_fmt=layer_fmt, aligned=aligned))
+                                                       layer_fmt=layer_fmt, aligned=aligned,
+                                                       instances=instances))
                 for i in range(first, first + n)
             ]
             name = shard_filename(split, si)

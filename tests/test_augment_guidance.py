@@ -1,0 +1,101 @@
+"""augment.guidance: coarse masks from an alpha, drawn and applied separately; their quality
+measures against reference computations."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from augment.guidance import Guidance, GuidanceSpec, apply_guidance, boundary_fscore, mask_iou, sample_guidance
+
+
+def _disc(h: int, w: int, r: float, soft: float = 3.0) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.clip((r - np.hypot(yy - h / 2, xx - w / 2)) / soft + 0.5, 0, 1).astype(np.float32)
+
+
+def _plain(threshold: float = 0.5, **kw) -> Guidance:
+    base = dict(threshold=threshold, thin=0, morph=0, holes=(), blobs=(), lowres=1, soft=False, box=None)
+    return Guidance(**{**base, **kw})
+
+
+def test_plain_mask_is_the_thresholded_alpha_and_morph_is_opencv_morphology():
+    a = _disc(64, 80, 20)
+    assert np.array_equal(apply_guidance(_plain(0.3), a), (a > 0.3).astype(np.float32))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    m = (a > 0.5).astype(np.uint8)
+    assert np.array_equal(apply_guidance(_plain(morph=4), a), cv2.dilate(m, k).astype(np.float32))
+    assert np.array_equal(apply_guidance(_plain(morph=-4), a), cv2.erode(m, k).astype(np.float32))
+    opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, k)
+    assert np.array_equal(apply_guidance(_plain(thin=4), a), opened.astype(np.float32))
+
+
+def test_thin_parts_go_and_the_body_stays():
+    a = _disc(96, 96, 30)
+    a[:, 47:49] = 1.0  # a 2-px strand through the whole frame
+    m = apply_guidance(_plain(thin=3), a)
+    assert m[5, 48] == 0 and m[90, 48] == 0 and m[48, 48] == 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(16, 96), w=st.integers(16, 96))
+def test_masks_are_a_pure_function_of_the_rng_and_stay_in_range(seed, h, w):
+    a = _disc(h, w, min(h, w) / 3)
+    p = sample_guidance(np.random.default_rng(seed), a)
+    assert p == sample_guidance(np.random.default_rng(seed), a)
+    assert Guidance.from_dict(p.to_dict()) == p
+    m = apply_guidance(p, a)
+    assert m.shape == (h, w) and m.dtype == np.float32 and 0.0 <= m.min() and m.max() <= 1.0
+    if not p.soft:
+        assert set(np.unique(m).tolist()) <= {0.0, 1.0}
+    inside = a > p.threshold
+    assert all(inside[cy, cx] for cy, cx, *_ in p.holes) and not any(inside[cy, cx] for cy, cx, *_ in p.blobs)
+    assert np.array_equal(m, apply_guidance(p, a))
+
+
+@settings(max_examples=30, deadline=None)
+@given(r=st.integers(1, 6), t=st.floats(0.05, 0.95))
+def test_dilation_only_adds_and_erosion_only_removes(r, t):
+    a = _disc(60, 70, 18, soft=6)
+    base = apply_guidance(_plain(t), a)
+    assert bool((apply_guidance(_plain(t, morph=r), a) >= base).all())
+    assert bool((apply_guidance(_plain(t, morph=-r), a) <= base).all())
+
+
+def test_holes_blobs_lowres_and_box():
+    a = _disc(64, 64, 24)
+    holed = apply_guidance(_plain(holes=((32, 32, 5, 5, 0),)), a)
+    assert holed[32, 32] == 0 and holed[32, 20] == 1
+    blob = apply_guidance(_plain(blobs=((4, 4, 3, 3, 0),)), a)
+    assert blob[4, 4] == 1 and blob[4, 60] == 0
+    low = apply_guidance(_plain(lowres=8), a)
+    small = cv2.resize((a > 0.5).astype(np.float32), (8, 8), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(low, (cv2.resize(small, (64, 64), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32))
+    soft = apply_guidance(_plain(lowres=8, soft=True), a)
+    assert 0 < np.count_nonzero((soft > 0) & (soft < 1))
+    box = apply_guidance(_plain(box=(0.0, 0.0, 0.0, 0.0)), a)
+    ys, xs = np.nonzero(a > 0.5)
+    want = np.zeros_like(a)
+    want[ys.min():ys.max() + 1, xs.min():xs.max() + 1] = 1
+    assert np.array_equal(box, want)
+    assert apply_guidance(_plain(box=(0.1, 0.1, 0.1, 0.1)), np.zeros((8, 8), np.float32)).sum() == 0
+
+
+def test_quality_measures():
+    a = _disc(80, 80, 25)
+    m = (a > 0.5).astype(np.float32)
+    assert mask_iou(m, a) == 1.0 and boundary_fscore(m, a) == 1.0
+    assert mask_iou(np.zeros_like(m), a) == 0.0 and boundary_fscore(np.zeros_like(m), a) == 0.0
+    assert mask_iou(np.zeros_like(m), np.zeros_like(a)) == 1.0
+    shifted = np.roll(m, 2, axis=1)
+    inter, union = np.count_nonzero((shifted > 0.5) & (m > 0.5)), np.count_nonzero((shifted > 0.5) | (m > 0.5))
+    assert mask_iou(shifted, a) == pytest.approx(inter / union)
+    assert boundary_fscore(shifted, a, tolerance=2) == 1.0 and boundary_fscore(np.roll(m, 6, axis=1), a, 2) < 0.6
+
+
+def test_spec_is_validated():
+    for bad in ({"threshold": (0.9, 0.1)}, {"holes_p": 1.5}, {"lowres": ()}, {"morph": (-0.9, 0.0)}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            GuidanceSpec(**bad)
