@@ -19,6 +19,7 @@ from augment.aligned import apply_albumentations
 from augment.compose import composite, over
 from augment.flip import apply_flip, sample_flip
 from augment.framing import calmest, framing_busyness
+from augment.group_placement import GroupRelation, content_box, group_placement, sample_group_relation
 from augment.placement import apply_placement, cut_sides, sample_placement
 from augment.resize import CoverCrop, apply_cover_crop, resize_to, sample_cover_crop
 from augment.rotate_crop import apply_rotation, expand_for_cuts, sample_rotation
@@ -26,6 +27,7 @@ from augment.trimap import make_trimap, sample_band_px
 from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_rgb, encode_trimap
 
 from .albu import build_transform
+from .instances import instance_members
 from .plan import BuildPlan, sample_key
 from .prepare import PreparedBg, PreparedFg
 from .realism_steps import post_composite, pre_composite
@@ -148,11 +150,35 @@ def _extra_foregrounds(plan: BuildPlan, split: str, primary: int, rng: np.random
     """Positions of additional foregrounds for this sample (none unless the recipe asks)."""
     spec = plan.recipe.composition.multi_foreground
     n = len(plan.foregrounds[split])
-    u, k = rng.uniform(), int(rng.integers(1, spec.max_count))
+    u, k = rng.uniform(), int(rng.integers(spec.min_count - 1, spec.max_count))
     if u >= spec.p or n < 2:
         return []
     others = [i for i in range(n) if i != primary]
     return [int(i) for i in rng.choice(others, size=min(k, len(others)), replace=False)]
+
+
+def _place_in_group(plan: BuildPlan, rng: Callable[[str], np.random.Generator], tag: str, fg: np.ndarray,
+                    alpha: np.ndarray, boxes: list[tuple[int, int, int, int]], ops: list[dict[str, Any]]
+                    ) -> tuple[np.ndarray, np.ndarray, GroupRelation]:
+    """Place a group member relative to one already on the canvas (augment.group_placement).
+
+    ``boxes``: the content boxes of the members placed so far (this one's is appended).
+    Returns (F uint8 canvas, alpha float32 canvas, its relation).
+    """
+    recipe = plan.recipe
+    canvas = (recipe.canvas.height, recipe.canvas.width)
+    g = recipe.composition.multi_foreground.group
+    rel = sample_group_relation(rng(f"{tag}_group"), len(boxes), weights=(g.side, g.behind, g.border),
+                                overlap=g.overlap, side_scale=g.side_scale, depth_scale=g.depth_scale,
+                                border_scale=g.border_scale, border_outside=g.border_outside)
+    cut = cut_sides(alpha) if recipe.composition.placement.cut_edges == "border" else ()
+    box = content_box(alpha) or (0, 0, alpha.shape[0], alpha.shape[1])
+    placement = group_placement(rel, alpha.shape[:2], box, canvas, boxes[rel.anchor], cut)
+    ops.append({"op": "group", "target": tag, **rel.to_dict()})
+    ops.append({"op": "place", "target": tag, **placement.to_dict(), **({"cut": list(cut)} if cut else {})})
+    fg_c, alpha_c = apply_placement(placement, fg, canvas, "image"), apply_placement(placement, alpha, canvas, "alpha")
+    boxes.append(content_box(alpha_c) or boxes[rel.anchor])
+    return fg_c, alpha_c, rel
 
 
 def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
@@ -178,15 +204,27 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     fg_c, alpha_c, fg_upscale = _place(plan, rng, "foreground", fg, alpha, recipe.composition.placement.scale,
                                        ops, background=bg)
     extras = _extra_foregrounds(plan, split, fg_index, rng("multi_foreground"))
+    multi = recipe.composition.multi_foreground
+    own = [alpha_c]  # each instance's own alpha on the canvas, by id (0: the primary)
+    order = [0]  # instance ids front to back
+    relations: dict[int, dict[str, Any]] = {}
     if extras:
         layers = [(fg_c, alpha_c)]
+        boxes = [content_box(alpha_c) or (0, 0, canvas[0], canvas[1])]
         r = rng("multi_order")
         for k, pos in enumerate(extras):
             tag = f"foreground{k + 2}"
             f, a = _augment_foreground(plan, plan.foregrounds[split][pos], rng, tag, ops)
-            f, a, _ = _place(plan, rng, tag, f, a, recipe.composition.multi_foreground.scale, ops)
-            behind = bool(r.random() < recipe.composition.multi_foreground.behind_p)
+            if multi.layout == "group":
+                f, a, rel = _place_in_group(plan, rng, tag, f, a, boxes, ops)
+                relations[k + 1] = rel.to_dict()
+                behind = rel.relation == "behind" or (rel.relation == "side" and bool(r.random() < multi.behind_p))
+            else:
+                f, a, _ = _place(plan, rng, tag, f, a, multi.scale, ops)
+                behind = bool(r.random() < multi.behind_p)
             layers.append((f, a)) if behind else layers.insert(0, (f, a))
+            order.append(k + 1) if behind else order.insert(0, k + 1)
+            own.append(a)
             ops.append({"op": "over", "target": tag, "behind": behind})
         fg_f, alpha_c = over(layers)
         fg_c = np.clip(np.rint(fg_f * 255.0), 0, 255).astype(np.uint8)
@@ -232,6 +270,15 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     }
     if extras:
         meta["extra_foregrounds"] = [_fg_meta(plan.foregrounds[split][pos]) for pos in extras]
+    instance_bytes: dict[str, bytes] = {}
+    if "instances" in out.targets:
+        items = [fg_item] + [plan.foregrounds[split][pos] for pos in extras]
+        depths = [order.index(k) for k in range(len(own))]
+        instance_bytes, records = instance_members(own, depths, [it.id for it in items], alpha_c, out.alpha_bits)
+        meta["instances"] = [{"id": rec.id, "depth": rec.depth, "foreground_id": rec.foreground_id,
+                              "target": "foreground" if rec.id == 0 else f"foreground{rec.id + 1}",
+                              **({"group": relations[rec.id]} if rec.id in relations else {})}
+                             for rec in records]
     members = {
         f"image.{out.image_format}": encode_rgb(image, out.image_format, out.jpeg_quality, restart_markers=True),
         "alpha.png": encode_alpha(alpha_c, out.alpha_bits),
@@ -239,6 +286,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         f"fg.{out.layer_format}": fg_bytes,
         f"bg.{out.layer_format}": bg_bytes,
         "meta.json": json.dumps(meta, sort_keys=True, separators=(",", ":")).encode(),
+        **instance_bytes,
     }
     return RenderedSample(key, members, meta)
 

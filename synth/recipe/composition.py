@@ -5,16 +5,17 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import SpecModel, bounded_range
 
 __all__ = ["FIT_WEIGHTS", "AlbumentationsStep", "BackgroundChoiceSpec", "BackgroundSpec", "CanvasSpec",
-           "CompositionSpec", "FitWeights", "ForegroundAugment", "FramingSpec", "MultiForegroundSpec",
+           "CompositionSpec", "FitWeights", "ForegroundAugment", "FramingSpec", "GroupSpec", "MultiForegroundSpec",
            "PlacementSpec", "RotationSpec"]
 
 ScaleRange = bounded_range(0.05, 4.0)  # a subject's size relative to the canvas
 ZoomRange = bounded_range(1.0, 8.0)  # a background's extra zoom over covering the canvas
+ShareRange = bounded_range(0.0, 1.0)  # a share of a size
 
 #: Default weight of each fit-score term (``w_<term>`` of
 #: :func:`synth.bg_assignment.fit_scores`, and the defaults of ``composition.background_choice.weights``).
@@ -108,13 +109,56 @@ class BackgroundChoiceSpec(SpecModel):
     weights: FitWeights = Field(default_factory=FitWeights)
 
 
+class GroupSpec(SpecModel):
+    """How the members of a group stand relative to each other (``multi_foreground.layout: group``).
+
+    Each extra member takes one relation to an already placed member (augment.group_placement):
+    ``side`` (beside it, about its size, on the same ground line, overlapping by ``overlap`` of
+    the narrower width), ``behind`` (further away: ``depth_scale`` of its height, feet higher
+    up, partly hidden by it) or ``border`` (closer, in front of everyone: ``border_scale`` of
+    its height, ``border_outside`` of its width beyond the left or right canvas side). The
+    relation is drawn with the weights ``side``, ``behind``, ``border``.
+    """
+
+    side: float = Field(1.0, ge=0.0, le=100.0)
+    behind: float = Field(1.0, ge=0.0, le=100.0)
+    border: float = Field(0.5, ge=0.0, le=100.0)
+    overlap: ShareRange = (0.0, 0.4)
+    side_scale: ScaleRange = (0.85, 1.15)
+    depth_scale: ScaleRange = (0.5, 0.85)
+    border_scale: ScaleRange = (1.0, 1.4)
+    border_outside: ShareRange = (0.3, 0.7)
+
+    @model_validator(mode="after")
+    def _weights(self) -> "GroupSpec":
+        if self.side + self.behind + self.border <= 0.0:
+            raise ValueError(f"group relation weights side, behind, border must not all be 0, got "
+                             f"{[self.side, self.behind, self.border]}")
+        return self
+
+
 class MultiForegroundSpec(SpecModel):
-    """Extra foregrounds over-composited with the first; the target alpha is their union."""
+    """Extra foregrounds over-composited with the first; the target alpha is their union.
+
+    A sample gets ``min_count``..``max_count`` foregrounds in all with probability ``p``.
+    ``layout: independent`` places each extra by its own draw at ``scale`` (in front or,
+    with ``behind_p``, behind); ``layout: group`` arranges them as a group (``group``).
+    """
 
     p: float = Field(0.0, ge=0.0, le=1.0)
-    max_count: int = Field(2, ge=2, le=4)
+    min_count: int = Field(2, ge=2, le=6)
+    max_count: int = Field(2, ge=2, le=6)
     scale: ScaleRange = (0.3, 0.7)
     behind_p: float = Field(0.5, ge=0.0, le=1.0)  # chance an extra one goes behind (is occluded)
+    layout: Literal["independent", "group"] = "independent"
+    group: GroupSpec = GroupSpec()
+
+    @model_validator(mode="after")
+    def _counts(self) -> "MultiForegroundSpec":
+        if self.min_count > self.max_count:
+            raise ValueError(f"min_count must be <= max_count, got min_count={self.min_count}, "
+                             f"max_count={self.max_count}")
+        return self
 
 
 class FramingSpec(SpecModel):

@@ -94,9 +94,13 @@ def parse_recipe(data: Any, source: str = "<recipe>") -> Recipe:
     if not isinstance(data, dict):
         raise RecipeError(f"{source}: a recipe must be a mapping at the top level, got {type(data).__name__}")
     try:
-        return Recipe.model_validate(data)
+        recipe = Recipe.model_validate(data)
     except ValidationError as err:
         raise RecipeError(_format_validation_error(source, err)) from None
+    errors = recipe.cross_field_errors()
+    if errors:
+        raise RecipeError("\n".join(f"{source}: {e}" for e in errors))
+    return recipe
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:

@@ -12,7 +12,17 @@ from .output import InputLimits, OutputSpec, SplitSpec, TrimapSpec
 from .realism import HarmonizationSpec, RealismSpec
 from .sources import BackgroundSource, ForegroundSource
 
-__all__ = ["Recipe"]
+__all__ = ["ADDED_FIELDS", "Recipe"]
+
+#: Fields added after recipes were first hashed (paths of attribute names). While at their
+#: default they are left out of the recipe's canonical JSON (manifest, ``recipe_sha256``), so a
+#: recipe that does not use them keeps its hash and every built byte.
+ADDED_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("composition", "multi_foreground", "min_count"),
+    ("composition", "multi_foreground", "layout"),
+    ("composition", "multi_foreground", "group"),
+    ("output", "targets"),
+)
 
 
 class Recipe(SpecModel):
@@ -49,6 +59,25 @@ class Recipe(SpecModel):
                 raise ValueError(f"source names must be unique within a section, got {source_names}")
         return self
 
+    def cross_field_errors(self) -> list[str]:
+        """One line per combination of fields that cannot be built, naming the fields and values."""
+        errors = []
+        mf = self.composition.multi_foreground
+        if "instances" in self.output.targets and mf.p <= 0.0:
+            errors.append(f"output.targets: 'instances' needs multi-foreground composites, but "
+                          f"composition.multi_foreground.p is {mf.p:g} (set it > 0, e.g. with layout: group)")
+        return errors
+
     def to_json_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists), as stored in the manifest."""
-        return json.loads(self.model_dump_json())
+        """Plain JSON-able dict (tuples become lists), as stored in the manifest; the
+        :data:`ADDED_FIELDS` at their default are left out."""
+        data = json.loads(self.model_dump_json())
+        for *parents, leaf in ADDED_FIELDS:
+            model: Any = self
+            node = data
+            for name in parents:
+                model, node = getattr(model, name), node[name]
+            default = type(model).model_fields[leaf].get_default(call_default_factory=True)
+            if getattr(model, leaf) == default:
+                node.pop(leaf)
+        return data

@@ -7,7 +7,11 @@ from pydantic import Field, field_validator
 
 from .base import SpecModel
 
-__all__ = ["InputLimits", "OutputSpec", "SplitSpec", "TrimapSpec"]
+__all__ = ["TARGETS", "InputLimits", "OutputSpec", "SplitSpec", "TrimapSpec"]
+
+#: Optional targets a build can write besides image, alpha, trimap, fg and bg (docs/format.md):
+#: ``instances``: per-instance visible and amodal alphas with instances.json.
+TARGETS: tuple[str, ...] = ("instances",)
 
 
 class SplitSpec(SpecModel):
@@ -39,6 +43,17 @@ class OutputSpec(SpecModel):
     alpha_bits: Literal[8, 16] = 8
     samples_per_shard: int = Field(256, ge=1, le=1_000_000)
     max_shard_bytes: int | None = Field(None, ge=1 << 20)
+    targets: tuple[str, ...] = ()  # optional targets, from TARGETS
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for name in v:
+            if name not in TARGETS:
+                raise ValueError(f"unknown target {name!r} (known: {', '.join(TARGETS)})")
+        if len(set(v)) != len(v):
+            raise ValueError(f"targets must not repeat, got {list(v)}")
+        return v
 
 
 class InputLimits(SpecModel):
