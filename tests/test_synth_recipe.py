@@ -1,6 +1,7 @@
 """Recipe validation: typed models, unknown keys, ranges, overrides, error messages."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def _minimal() -> dict:
 
 
 def test_repo_recipes_validate():
-    for name in ("demo.yaml", "portrait.yaml", "naive.yaml"):
+    for name in ("demo.yaml", "portrait.yaml", "naive.yaml", "instances.yaml"):
         r = load_recipe(ROOT / "recipes" / name)
         assert r.splits[0].name == "train"
 
@@ -127,3 +128,55 @@ def test_non_utf8_recipe_is_a_one_line_error_naming_the_file(tmp_path):
         load_recipe(p)
     msg = str(info.value)
     assert msg.startswith(f"{p}: not a UTF-8 text file") and "0xe9 at offset 9" in msg and "\n" not in msg
+
+
+def test_instance_recipe_validates_and_added_fields_keep_old_hashes(tmp_path):
+    r = load_recipe(ROOT / "recipes" / "instances.yaml")
+    mf = r.composition.multi_foreground
+    assert r.output.targets == ("instances",) and mf.layout == "group" and (mf.min_count, mf.max_count) == (2, 6)
+    plain = load_recipe(_write(tmp_path, _minimal()))
+    data = plain.to_json_dict()  # fields added later stay out of the canonical JSON at their default
+    assert "targets" not in data["output"] and set(data["composition"]["multi_foreground"]) == {
+        "p", "max_count", "scale", "behind_p"}
+    same = load_recipe(_write(tmp_path, _minimal()), ["output.targets=[]", "composition.multi_foreground.min_count=2",
+                                                      "composition.multi_foreground.layout=independent"])
+    assert recipe_sha256(same) == recipe_sha256(plain)
+    for override in ("composition.multi_foreground.layout=group", "composition.multi_foreground.group.border=2",
+                     "composition.multi_foreground.min_count=3"):
+        changed = load_recipe(_write(tmp_path, _minimal()), ["composition.multi_foreground.max_count=4", override])
+        assert recipe_sha256(changed) != recipe_sha256(load_recipe(
+            _write(tmp_path, _minimal()), ["composition.multi_foreground.max_count=4"])), override
+
+
+@pytest.mark.parametrize("overrides, expect", [
+    (["output.targets=[instances, guidanse]", "composition.multi_foreground.p=0.5"],
+     "output.targets: unknown target 'guidanse' (known: instances)"),
+    (["output.targets=[instances]"],
+     "output.targets: 'instances' needs multi-foreground composites, but composition.multi_foreground.p is 0"),
+    (["output.targets=[instances, instances]", "composition.multi_foreground.p=1"],
+     "output.targets: a target is listed twice in ['instances', 'instances']"),
+])
+def test_target_errors_are_one_line_naming_field_and_value(tmp_path, overrides, expect):
+    p = _write(tmp_path, _minimal())
+    with pytest.raises(RecipeError) as info:
+        load_recipe(p, overrides)
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: {expect}") and "\n" not in msg
+    from click.testing import CliRunner
+
+    from synth.cli import main
+
+    res = CliRunner().invoke(main, ["validate", str(p), "--no-inputs", *[f"--set={o}" for o in overrides]])
+    assert res.exit_code != 0 and expect in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("override, field", [
+    ("composition.multi_foreground.max_count=7", "composition.multi_foreground.max_count"),
+    ("composition.multi_foreground.min_count=5", "min_count must be <= max_count, got min_count=5, max_count=2"),
+    ("composition.multi_foreground.layout=crowd", "composition.multi_foreground.layout"),
+    ("composition.multi_foreground.group={side: 0, behind: 0, border: 0}", "must not all be 0, got [0.0, 0.0, 0.0]"),
+    ("composition.multi_foreground.group.depth_scale=[0.9, 0.5]", "depth_scale must satisfy"),
+])
+def test_group_fields_are_validated(tmp_path, override, field):
+    with pytest.raises(RecipeError, match=re.escape(field)):
+        load_recipe(_write(tmp_path, _minimal()), [override])

@@ -22,13 +22,14 @@ from .composition import (
     FitWeights,
     ForegroundAugment,
     FramingSpec,
+    GroupSpec,
     MultiForegroundSpec,
     PlacementSpec,
     RotationSpec,
 )
 from .loading import apply_overrides, load_recipe, parse_recipe, recipe_sha256
 from .model import Recipe
-from .output import InputLimits, OutputSpec, SplitSpec, TrimapSpec
+from .output import TARGETS, InputLimits, OutputSpec, SplitSpec, TrimapSpec
 from .realism import BackdropSpec, DefocusSpec, HarmonizationSpec, JpegSpec, NoiseSpec, RealismSpec
 from .sources import (
     BackgroundSource,
@@ -63,6 +64,7 @@ __all__ = [
     "ForegroundAugment",
     "ForegroundSource",
     "FramingSpec",
+    "GroupSpec",
     "HarmonizationSpec",
     "ImageAlphaSource",
     "InputLimits",
@@ -77,5 +79,6 @@ __all__ = [
     "RgbaSource",
     "RotationSpec",
     "SplitSpec",
+    "TARGETS",
     "TrimapSpec",
 ]

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from .base import SpecModel
 from .composition import CanvasSpec, CompositionSpec, ForegroundAugment
-from .output import InputLimits, OutputSpec, SplitSpec, TrimapSpec
+from .output import TARGETS, InputLimits, OutputSpec, SplitSpec, TrimapSpec
 from .realism import HarmonizationSpec, RealismSpec
 from .sources import BackgroundSource, ForegroundSource
 
@@ -62,6 +62,12 @@ class Recipe(SpecModel):
     def cross_field_errors(self) -> list[str]:
         """One line per combination of fields that cannot be built, naming the fields and values."""
         errors = []
+        targets = self.output.targets
+        for name in targets:
+            if name not in TARGETS:
+                errors.append(f"output.targets: unknown target {name!r} (known: {', '.join(TARGETS)})")
+        if len(set(targets)) != len(targets):
+            errors.append(f"output.targets: a target is listed twice in {list(targets)}")
         mf = self.composition.multi_foreground
         if "instances" in self.output.targets and mf.p <= 0.0:
             errors.append(f"output.targets: 'instances' needs multi-foreground composites, but "

@@ -43,17 +43,7 @@ class OutputSpec(SpecModel):
     alpha_bits: Literal[8, 16] = 8
     samples_per_shard: int = Field(256, ge=1, le=1_000_000)
     max_shard_bytes: int | None = Field(None, ge=1 << 20)
-    targets: tuple[str, ...] = ()  # optional targets, from TARGETS
-
-    @field_validator("targets")
-    @classmethod
-    def _targets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for name in v:
-            if name not in TARGETS:
-                raise ValueError(f"unknown target {name!r} (known: {', '.join(TARGETS)})")
-        if len(set(v)) != len(v):
-            raise ValueError(f"targets must not repeat, got {list(v)}")
-        return v
+    targets: tuple[str, ...] = ()  # optional targets from TARGETS (checked by Recipe.cross_field_errors)
 
 
 class InputLimits(SpecModel):
