@@ -7,11 +7,13 @@ a segmentation network outputs, the model learns to trust it and fails on real m
 makes it:
 
 1. threshold the alpha at ``threshold``;
-2. lose thin parts (hair, fingers): a morphological opening of radius ``thin``;
-3. erode (``morph < 0``) or dilate (``morph > 0``) by ``|morph|`` pixels;
-4. punch ``holes`` inside the subject and add spurious ``blobs`` outside it (ellipses);
-5. down-up-sample by ``lowres`` like a low-resolution segmentation output (area down,
-   bilinear up), kept ``soft`` (probabilities) or re-thresholded at 0.5;
+2. area-downsample by ``lowres`` like a low-resolution segmentation output; at that
+   resolution:
+3. lose thin parts (hair, fingers): a morphological opening of radius ``thin``;
+4. erode (``morph < 0``) or dilate (``morph > 0``) by ``|morph|`` pixels (structuring
+   elements: regular octagons, :func:`octagon_parts`, a disc's fast stand-in);
+5. punch ``holes`` inside the subject and add spurious ``blobs`` outside it (ellipses);
+   then upsample bilinearly, kept ``soft`` (probabilities) or re-thresholded at 0.5;
 6. or, with ``box``, only a (jittered) bounding box of the thresholded alpha.
 
 Sizes are drawn relative to the short side, so the same :class:`GuidanceSpec` fits any
@@ -28,7 +30,8 @@ import numpy as np
 from augment.checks import check_alpha
 from augment.targets import Params
 
-__all__ = ["GuidanceSpec", "Guidance", "sample_guidance", "apply_guidance", "mask_iou", "boundary_fscore"]
+__all__ = ["GuidanceSpec", "Guidance", "sample_guidance", "apply_guidance", "mask_iou", "boundary_fscore",
+           "octagon_parts"]
 
 Ellipse = tuple[int, int, int, int, int]  # centre row, centre col, radius y, radius x, angle (degrees)
 
@@ -81,33 +84,35 @@ class Guidance(Params):
     box: tuple[float, float, float, float] | None  # side offsets (top, left, bottom, right), of the box size
 
 
-def _ellipses(rng: np.random.Generator, where: np.ndarray, n: int, short: int, spec: GuidanceSpec
-              ) -> tuple[Ellipse, ...]:
-    """``n`` ellipses centred on pixels drawn uniformly from ``where`` (a bool mask)."""
-    ys, xs = np.nonzero(where)
+def _ellipses(rng: np.random.Generator, flat: np.ndarray, inside: bool, threshold: float, n: int, w: int,
+              short: int, spec: GuidanceSpec) -> tuple[Ellipse, ...]:
+    """Up to ``n`` ellipses centred on pixels inside (or outside) ``flat > threshold``
+    (``flat``: the raveled alpha, ``w`` its width): the first matches among 64 uniformly
+    drawn pixels (fewer ellipses when the region is too small to be hit)."""
+    if n == 0:
+        return ()
+    cand = rng.integers(0, flat.size, 64)
+    hits = cand[(flat[cand] > threshold) == inside][:n]
     out = []
-    for _ in range(n):
-        if ys.size == 0:
-            break
-        i = int(rng.integers(ys.size))
+    for i in hits:
         ry, rx = (max(1, round(short * r)) for r in rng.uniform(*spec.ellipse, 2))
-        out.append((int(ys[i]), int(xs[i]), int(ry), int(rx), int(rng.integers(180))))
+        out.append((int(i) // w, int(i) % w, int(ry), int(rx), int(rng.integers(180))))
     return tuple(out)
 
 
 def sample_guidance(rng: np.random.Generator, alpha: np.ndarray, spec: GuidanceSpec = GuidanceSpec()) -> Guidance:
     """Draw one mask's parameters for ``alpha: float32 (H, W)`` in [0, 1] (the holes go
-    inside its thresholded subject, the blobs outside)."""
+    inside its thresholded subject, the blobs outside; ``alpha`` contiguous)."""
     check_alpha(alpha)
     short = min(alpha.shape)
     threshold = float(rng.uniform(*spec.threshold))
     thin = round(short * float(rng.uniform(*spec.thin))) if rng.random() < spec.thin_p else 0
     morph = round(short * float(rng.uniform(*spec.morph)))
-    inside = alpha > threshold
     n_holes = int(rng.integers(1, spec.max_count + 1)) if rng.random() < spec.holes_p and spec.max_count else 0
     n_blobs = int(rng.integers(1, spec.max_count + 1)) if rng.random() < spec.blobs_p and spec.max_count else 0
-    holes = _ellipses(rng, inside, n_holes, short, spec)
-    blobs = _ellipses(rng, ~inside, n_blobs, short, spec)
+    flat = alpha.reshape(-1)
+    holes = _ellipses(rng, flat, True, threshold, n_holes, alpha.shape[1], short, spec)
+    blobs = _ellipses(rng, flat, False, threshold, n_blobs, alpha.shape[1], short, spec)
     lowres = int(spec.lowres[int(rng.integers(len(spec.lowres)))])
     soft = bool(rng.random() < spec.soft_p) and lowres > 1
     box = None
@@ -120,6 +125,30 @@ def _disc(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def octagon_parts(radius: int) -> tuple[int, int]:
+    """``(s, d)``: the regular octagon of inradius ``radius`` (a disc's stand-in) is a
+    ``(2s + 1)``-square dilated by a diamond of radius ``d``: the offsets with
+    ``max(|x|, |y|) <= s + d`` and ``|x| + |y| <= 2 s + d``."""
+    s = round(radius * (np.sqrt(2.0) - 1.0))
+    return s, radius - s
+
+
+def _morph(work: np.ndarray, radius: int, dilate: bool) -> np.ndarray:
+    """Dilate or erode by the octagon of ``radius``: a square (separable) then ``d`` 3x3
+    crosses, several times faster than OpenCV's elliptic kernels at these sizes."""
+    op = cv2.dilate if dilate else cv2.erode
+    border = {} if dilate else {"borderType": cv2.BORDER_REPLICATE}
+    s, d = octagon_parts(radius)
+    if s:
+        work = op(work, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * s + 1, 2 * s + 1)), **border)
+    if d:
+        work = op(work, _CROSS, iterations=d, **border)
+    return work
+
+
 def apply_guidance(params: Guidance, alpha: np.ndarray) -> np.ndarray:
     """The guidance mask of ``alpha: float32 (H, W)`` in [0, 1]: ``float32 (H, W)`` in [0, 1]."""
     check_alpha(alpha)
@@ -127,34 +156,37 @@ def apply_guidance(params: Guidance, alpha: np.ndarray) -> np.ndarray:
     mask = (alpha > params.threshold).astype(np.uint8)
     if params.box is not None:
         out = np.zeros((h, w), np.float32)
-        ys, xs = np.nonzero(mask)
+        ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         if ys.size:
-            y0, x0, y1, x1 = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
+            y0, x0, y1, x1 = ys[0], xs[0], ys[-1] + 1, xs[-1] + 1
             dt, dl, db, dr = params.box
             bh, bw = y1 - y0, x1 - x0
             t, b = max(0, round(y0 + dt * bh)), min(h, round(y1 + db * bh))
             l_, r = max(0, round(x0 + dl * bw)), min(w, round(x1 + dr * bw))
             out[t:b, l_:r] = 1.0
         return out
-    if params.thin > 0:
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _disc(params.thin))
-    if params.morph > 0:
-        mask = cv2.dilate(mask, _disc(params.morph))
-    elif params.morph < 0:
-        mask = cv2.erode(mask, _disc(-params.morph), borderType=cv2.BORDER_REPLICATE)
+    # At 1/lowres of the size, as a low-resolution segmentation output makes its errors
+    # (and lowres^2 times cheaper): area-downsampled (soft), grey-level morphology, shapes.
+    f = params.lowres
+    work = mask  # binary uint8 at full size, soft float32 at 1/f
+    if f > 1:
+        work = cv2.resize(mask.astype(np.float32), (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    thin, morph = round(params.thin / f), round(params.morph / f)
+    if thin > 0:  # an opening
+        work = _morph(_morph(work, thin, dilate=False), thin, dilate=True)
+    if morph:
+        work = _morph(work, abs(morph), dilate=morph > 0)
     for value, shapes in ((0, params.holes), (1, params.blobs)):
         for cy, cx, ry, rx, angle in shapes:
-            cv2.ellipse(mask, (cx, cy), (rx, ry), angle, 0, 360, value, -1)
-    out = mask.astype(np.float32)
-    f = params.lowres
-    if f > 1:
-        small = cv2.resize(out, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
-        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-        if not params.soft:
-            out = (out > 0.5).astype(np.float32)
-        else:
-            np.clip(out, 0.0, 1.0, out=out)
-    return out
+            cv2.ellipse(work, (round(cx / f), round(cy / f)), (max(1, round(rx / f)), max(1, round(ry / f))),
+                        angle, 0, 360, value, -1)
+    if f == 1:
+        return work.astype(np.float32)
+    work = cv2.resize(work, (w, h), interpolation=cv2.INTER_LINEAR)
+    if not params.soft:
+        return (work > 0.5).astype(np.float32)
+    np.clip(work, 0.0, 1.0, out=work)
+    return work
 
 
 def mask_iou(mask: np.ndarray, alpha: np.ndarray, threshold: float = 0.5) -> float:

@@ -25,6 +25,10 @@ __all__ = ["semantic_classes", "semantic_lowres", "detail_band", "SEMANTIC_KINDS
 #: The forms of the semantic target.
 SEMANTIC_KINDS = ("classes", "lowres")
 
+_CLASSES = np.ones(256, np.uint8)  # trimap value -> class (a lookup table: one pass)
+_CLASSES[0], _CLASSES[255] = 0, 2
+_CLASSES.setflags(write=False)
+
 
 def _check_trimap(trimap: np.ndarray) -> None:
     if not isinstance(trimap, np.ndarray) or trimap.dtype != np.uint8 or trimap.ndim != 2:
@@ -35,10 +39,7 @@ def _check_trimap(trimap: np.ndarray) -> None:
 def semantic_classes(trimap: np.ndarray) -> np.ndarray:
     """``trimap: uint8 (H, W)`` in {0, 128, 255} -> ``uint8 (H, W)``: 0 bg, 1 transition, 2 fg."""
     _check_trimap(trimap)
-    out = np.ones(trimap.shape, np.uint8)
-    out[trimap == 0] = 0
-    out[trimap == 255] = 2
-    return out
+    return _CLASSES[trimap]
 
 
 def semantic_lowres(alpha: np.ndarray, scale: int = 16, sigma: float = 1.0) -> np.ndarray:

@@ -337,6 +337,32 @@ def memory_probe(data: str, buffer: int, samples: int, crop: int, mode: str) -> 
     return {"samples": n, "rss_after_imports": base, "peak_rss": peak, "growth": peak - base}
 
 
+#: Target sets compared by --targets, each against the first (the trimap-based model's inputs).
+TARGET_SETS = {
+    "image+alpha+trimap": ("image", "alpha", "trimap"),
+    "+guidance": ("image", "alpha", "trimap", "guidance"),
+    "+semantic+detail": ("image", "alpha", "trimap", "semantic", "detail"),
+    "+all online targets": ("image", "alpha", "trimap", "guidance", "semantic", "detail"),
+}
+
+
+def target_costs(data: Path, crop: int, batch: int, repeats: int) -> None:
+    """Samples per CPU-second of the loader (in process) for each target set, as a ratio
+    against the first set measured in the same run (best of ``repeats`` passes each)."""
+    best: dict[str, float] = {}
+    for rep in range(repeats):
+        for name, outputs in TARGET_SETS.items():
+            ds = MattingDataset(data, "train", crop=crop, outputs=outputs, buffer_size=256)
+            ds.set_epoch(rep)
+            n, wall, cpu = measure(MattingLoader(ds, batch_size=batch, num_workers=0))
+            best[name] = max(best.get(name, 0.0), n / cpu)
+            print(f"run {rep} {name:22s} {n / cpu:6.1f} samples per CPU-second ({n} samples)", flush=True)
+    base = best["image+alpha+trimap"]
+    print("\ncost of each target set against image+alpha+trimap (samples/CPU-s ratio; > 1 means slower):")
+    for name, v in best.items():
+        print(f"  {name:22s} {base / v:.3f}x time per sample")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, help="a built dataset (manifest folder); default: build one")
@@ -348,6 +374,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="passes per pipeline (the best counts)")
     ap.add_argument("--buffer", type=int, default=2000, help="shuffle buffer for the memory probe")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--targets", action="store_true",
+                    help="only measure the cost of the online targets (guidance, semantic, detail)")
     ap.add_argument("--probe", nargs=4, metavar=("DATA", "BUFFER", "SAMPLES", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe:
@@ -363,6 +391,9 @@ def main() -> None:
     urls = [shard_url(data, e) for e in entries]
     n_samples = sum(e.samples for e in entries)
     sample_bytes = sum(e.bytes for e in entries) / max(n_samples, 1)
+    if args.targets:
+        target_costs(Path(data), args.crop, args.batch, args.repeats)
+        return
     triples = extract_files(data, tmp / "files")
     print(f"dataset: {data} ({n_samples} train samples in {len(urls)} shards, "
           f"{sample_bytes / 1024:.0f} KiB per sample encoded); crop {args.crop}; "

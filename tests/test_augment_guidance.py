@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from augment.guidance import Guidance, GuidanceSpec, apply_guidance, boundary_fscore, mask_iou, sample_guidance
+from augment.guidance import (
+    Guidance,
+    GuidanceSpec,
+    apply_guidance,
+    boundary_fscore,
+    mask_iou,
+    octagon_parts,
+    sample_guidance,
+)
 
 
 def _disc(h: int, w: int, r: float, soft: float = 3.0) -> np.ndarray:
@@ -21,15 +29,28 @@ def _plain(threshold: float = 0.5, **kw) -> Guidance:
     return Guidance(**{**base, **kw})
 
 
-def test_plain_mask_is_the_thresholded_alpha_and_morph_is_opencv_morphology():
-    a = _disc(64, 80, 20)
+def _octagon_kernel(r: int) -> np.ndarray:
+    """The octagon of inradius r written out offset by offset (independent of the square +
+    crosses the module composes)."""
+    s, d = octagon_parts(r)
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    return ((np.maximum(abs(yy), abs(xx)) <= s + d) & (abs(yy) + abs(xx) <= 2 * s + d)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("r", [1, 2, 4, 9, 15])
+def test_plain_mask_is_the_thresholded_alpha_and_morph_is_octagon_morphology(r):
+    a = _disc(96, 112, 28)
     assert np.array_equal(apply_guidance(_plain(0.3), a), (a > 0.3).astype(np.float32))
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    k = _octagon_kernel(r)
+    s, d = octagon_parts(r)
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    dist = np.hypot(yy, xx)  # a disc's stand-in: between the disc of radius r and its circumscribed one
+    assert s + d == r and bool(k[dist <= r].all()) and not k[dist > r / np.cos(np.pi / 8) + 1].any()
     m = (a > 0.5).astype(np.uint8)
-    assert np.array_equal(apply_guidance(_plain(morph=4), a), cv2.dilate(m, k).astype(np.float32))
-    assert np.array_equal(apply_guidance(_plain(morph=-4), a), cv2.erode(m, k).astype(np.float32))
+    assert np.array_equal(apply_guidance(_plain(morph=r), a), cv2.dilate(m, k).astype(np.float32))
+    assert np.array_equal(apply_guidance(_plain(morph=-r), a), cv2.erode(m, k).astype(np.float32))
     opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, k)
-    assert np.array_equal(apply_guidance(_plain(thin=4), a), opened.astype(np.float32))
+    assert np.array_equal(apply_guidance(_plain(thin=r), a), opened.astype(np.float32))
 
 
 def test_thin_parts_go_and_the_body_stays():
