@@ -66,19 +66,29 @@ def quantise_visible(alphas: Sequence[np.ndarray], union_levels: np.ndarray, bit
     union = np.asarray(union_levels)
     if union.shape != a.shape[1:]:
         raise ValueError(f"union_levels has shape {union.shape}, the alphas {a.shape[1:]}")
-    scale = float((1 << bits) - 1)
+    scale = np.float32((1 << bits) - 1)
     union = union.astype(np.int32)
     if union.size and (int(union.min()) < 0 or int(union.max()) > scale):
         raise ValueError(f"union_levels must be in [0, {int(scale)}], got [{int(union.min())}, {int(union.max())}]")
-    cum = np.empty(a.shape, np.int32)  # rounded C_d = 1 - T_{d+1}, front to back
+    n = a.shape[0]
+    levels = np.empty(a.shape, np.int32)
+    prev = np.zeros(a.shape[1:], np.int32)  # rounded C_{d-1}
+    cum = np.empty(a.shape[1:], np.int32)
     transmit = np.ones(a.shape[1:], np.float32)
-    for d in range(a.shape[0]):
-        transmit *= 1.0 - a[d]
-        cum[d] = np.rint((1.0 - transmit).astype(np.float64) * scale)
-    cum[-1] = union
-    np.maximum.accumulate(cum, axis=0, out=cum)  # monotone despite float noise ...
-    np.minimum(cum, union[None], out=cum)  # ... and never past the stored union
-    levels = np.diff(cum, axis=0, prepend=np.zeros((1,) + cum.shape[1:], np.int32))
+    tmp = np.empty(a.shape[1:], np.float32)
+    for d in range(n):
+        if d < n - 1:
+            transmit *= 1.0 - a[d]
+            np.subtract(np.float32(1.0), transmit, out=tmp)
+            tmp *= scale
+            np.rint(tmp, out=tmp)
+            cum[...] = tmp
+            np.maximum(cum, prev, out=cum)  # monotone despite float noise ...
+            np.minimum(cum, union, out=cum)  # ... and never past the stored union
+        else:
+            np.maximum(union, prev, out=cum)  # (prev <= union already: a no-op kept for clarity)
+        np.subtract(cum, prev, out=levels[d])
+        prev, cum = cum, prev
     return levels
 
 
@@ -111,12 +121,15 @@ def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def instance_records(visible_levels: np.ndarray, own_levels: np.ndarray, depths: Sequence[int],
-                     foreground_ids: Sequence[str]) -> list[InstanceRecord]:
+                     foreground_ids: Sequence[str], origin: tuple[int, int] = (0, 0),
+                     canvas_hw: tuple[int, int] | None = None) -> list[InstanceRecord]:
     """The records of ``n`` instances in id order, from their quantised alphas.
 
     Args:
-        visible_levels, own_levels: integer levels ``(n, H, W)`` in id order (visible after
-            occlusion, and own full alpha), as stored.
+        visible_levels, own_levels: integer levels ``(n, h, w)`` in id order (visible after
+            occlusion, and own full alpha), as stored, or a window of them holding every
+            nonzero level: rows ``origin[0]..+h``, columns ``origin[1]..+w`` of a ``canvas_hw``
+            canvas (default: the whole canvas).
         depths: per id, its depth (0 = front-most); a permutation of ``0..n-1``.
         foreground_ids: per id, the content id of its foreground.
     Returns:
@@ -130,13 +143,23 @@ def instance_records(visible_levels: np.ndarray, own_levels: np.ndarray, depths:
     if sorted(depths) != list(range(n)) or len(foreground_ids) != n:
         raise ValueError(f"depths must be a permutation of 0..{n - 1} with one foreground id each, got "
                          f"{list(depths)} and {len(foreground_ids)} ids")
+    oy, ox = origin
+    h, w = visible_levels.shape[1:]
+    if h == 0 or w == 0:
+        raise ValueError(f"the levels' window must not be empty, got {h}x{w}")
+    ch, cw = canvas_hw if canvas_hw is not None else (oy + h, ox + w)
+    if not (0 <= oy and 0 <= ox and oy + h <= ch and ox + w <= cw):
+        raise ValueError(f"a {h}x{w} window at {origin!r} does not fit a canvas of {(ch, cw)!r}")
+    edges = (oy == 0, ox + w == cw, oy + h == ch, ox == 0)  # window sides on the canvas border
     out = []
     for k in range(n):
         own = own_levels[k]
         own_sum = int(own.sum(dtype=np.int64))
         vis_sum = int(visible_levels[k].sum(dtype=np.int64))
-        cut = (bool(own[0].any()), bool(own[:, -1].any()), bool(own[-1].any()), bool(own[:, 0].any()))
+        cut = tuple(bool(e and line.any()) for e, line in zip(edges, (own[0], own[:, -1], own[-1], own[:, 0])))
         fraction = min(1.0, round(vis_sum / own_sum, 6)) if own_sum else 0.0
-        out.append(InstanceRecord(id=k, depth=int(depths[k]), box=_box(visible_levels[k] > 0), cut=cut,
+        x0, y0, x1, y1 = _box(visible_levels[k] > 0)
+        box = (x0 + ox, y0 + oy, x1 + ox, y1 + oy) if x1 > x0 else (0, 0, 0, 0)
+        out.append(InstanceRecord(id=k, depth=int(depths[k]), box=box, cut=cut,  # type: ignore[arg-type]
                                   foreground_id=str(foreground_ids[k]), visible_fraction=fraction))
     return out

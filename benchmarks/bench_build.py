@@ -13,6 +13,10 @@ measures, for the very same samples in the same run:
 Four configurations: composition only, the recipe defaults' realism steps, portrait.yaml's
 harmonisation, realism steps and framing, and the same without its backdrop contrast step and
 noise compensation (what those two cost).
+Instance targets (``output.targets: [instances]``) are priced on groups of 2-6 foregrounds
+(``multi_foreground.layout: group``): the same samples rendered with and without them,
+alternately, with the realism steps off and with the recipe defaults; the ratio with / without
+is the cost per sample (target <= 1.15). ``--instances-only`` runs just that comparison.
 It prints samples/s per core, the ratio full / floor (target <= 2), and the peak RSS of
 whole builds of two sizes run in fresh subprocesses (target: independent of the size).
 Uses the real data in ../shared/data when present (photo + alpha foregrounds, real
@@ -80,6 +84,37 @@ def _recipe(canvas: int, samples: int, real: Path | None) -> dict:
     }
 
 
+GROUPS = {"p": 1.0, "min_count": 2, "max_count": 6, "layout": "group"}
+
+
+def _instance_cost(data: dict, cache: Path, samples: int) -> None:
+    """Per-sample cost of instance targets against the same groups rendered image-only."""
+    for label, extra in (("realism steps off", REALISM_OFF), ("recipe defaults' realism steps", {})):
+        plans = []
+        for targets in ([], ["instances"]):
+            raw = {**data, **extra, "composition": {**data["composition"], **extra.get("composition", {}),
+                                                   "placement": {"scale": [0.4, 0.7]}, "multi_foreground": GROUPS},
+                   "output": {**data["output"], "targets": targets}}
+            recipe = parse_recipe(raw)
+            fgs, bgs, _ = prepare_inputs(recipe, cache)
+            plan = make_plan(recipe, recipe_sha256(recipe), fgs, bgs)
+            render_sample(plan, "train", 0)  # warm-up
+            plans.append(plan)
+        times = [0.0, 0.0]
+        instances = 0
+        for i in range(samples):
+            for j, plan in enumerate(plans):  # alternately, so drifts in machine load hit both alike
+                t0 = time.perf_counter()
+                s = render_sample(plan, "train", i)
+                times[j] += time.perf_counter() - t0
+            instances += json.loads(s.members["instances.json"])["count"]
+        off, on = times
+        print(f"groups of 2-6 ({label}), {instances / samples:.1f} instances per sample:")
+        print(f"  image-only     : {1000 * off / samples:6.1f} ms/sample")
+        print(f"  with instances : {1000 * on / samples:6.1f} ms/sample")
+        print(f"  ratio with / without instance targets = {on / off:.3f}  (target <= 1.15)")
+
+
 def _codec_floor(plan, split: str, index: int, members: dict[str, bytes], canvas: int) -> float:
     """Seconds to decode the sample's inputs and encode its outputs, nothing else."""
     import numpy as np
@@ -128,6 +163,7 @@ def main() -> None:
     ap.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--procedural", action="store_true", help="ignore real data")
     ap.add_argument("--memory", action="store_true", help="also measure peak RSS for two build sizes")
+    ap.add_argument("--instances-only", action="store_true", help="only price instance targets")
     args = ap.parse_args()
     real = None if args.procedural or not (args.real / "alphamatting").is_dir() else args.real
     cv2.setNumThreads(1)  # one core: the per-core figure
@@ -137,6 +173,9 @@ def main() -> None:
           f"{args.samples} samples, serial, cv2 threads 1")
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(os.environ.get("SYNTH_BENCH_CACHE", tmp))
+        _instance_cost(data, cache, args.samples)
+        if args.instances_only:
+            return
         for label, extra in (("composition only (realism steps off)", REALISM_OFF),
                              ("full realistic pipeline (recipe defaults)", {}),
                              ("portrait.yaml's steps without backdrop contrast and noise compensation",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from augment.instances import InstanceRecord, instance_records, quantise_visible
@@ -42,20 +43,47 @@ def instance_members(own: Sequence[np.ndarray], depths: Sequence[int], foregroun
         (members by name, the records in id order).
     """
     n = len(own)
-    if len(depths) != n or sorted(depths) != list(range(n)):
-        raise ValueError(f"depths must be a permutation of 0..{n - 1}, got {list(depths)}")
-    scale = float((1 << bits) - 1)
-    union_levels = np.rint(np.asarray(union_alpha, dtype=np.float64) * scale).astype(np.int32)
+    if n == 0 or len(depths) != n or sorted(depths) != list(range(n)):
+        raise ValueError(f"depths must be a permutation of 0..{n - 1} (one per instance), got {list(depths)}")
+    hw = np.shape(union_alpha)
+    scale = (1 << bits) - 1
+    y0, x0, y1, x1 = _support(own, hw)  # every nonzero level lies in this window
+    win = (slice(y0, y1), slice(x0, x1))
+    union_levels = np.rint(np.asarray(union_alpha[win], dtype=np.float64) * scale).astype(np.int32)
+    own_win = [np.asarray(a[win], dtype=np.float32) for a in own]
     front_first = sorted(range(n), key=lambda k: depths[k])
-    by_depth = quantise_visible([own[k] for k in front_first], union_levels, bits)
+    by_depth = quantise_visible([own_win[k] for k in front_first], union_levels, bits)
     visible = by_depth[list(depths)]  # id k sits at depth depths[k]
-    own_levels = np.stack([np.rint(np.asarray(a, dtype=np.float64) * scale).astype(np.int32) for a in own])
-    records = instance_records(visible, own_levels, depths, foreground_ids)
+    own_levels = np.stack([np.rint(a.astype(np.float64) * scale).astype(np.int32) for a in own_win])
+    records = instance_records(visible, own_levels, depths, foreground_ids, origin=(y0, x0), canvas_hw=hw)
     members: dict[str, bytes] = {
         INSTANCES_JSON: json.dumps({"count": n, "instances": [r.to_dict() for r in records]},
                                    sort_keys=True, separators=(",", ":")).encode(),
     }
+    canvas = np.zeros(hw, np.float32)
     for k in range(n):
-        members[f"inst_{k}.png"] = encode_alpha(visible[k] / scale, bits)
-        members[f"amodal_{k}.png"] = encode_alpha(own_levels[k] / scale, bits)
+        amodal = encode_alpha(own[k], bits)
+        if np.array_equal(visible[k], own_levels[k]):  # not occluded: the same levels, the same bytes
+            inst = amodal
+        else:
+            canvas[win] = visible[k]
+            canvas[win] *= np.float32(1.0 / scale)  # levels / scale: encode_alpha rounds back exactly
+            inst = encode_alpha(canvas, bits)
+        members[f"inst_{k}.png"], members[f"amodal_{k}.png"] = inst, amodal
     return members, records
+
+
+def _support(own: Sequence[np.ndarray], hw: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(y0, x0, y1, x1) of the pixels where any own alpha is > 0; the whole canvas when none is."""
+    if len(hw) != 2 or any(np.shape(a) != hw for a in own):
+        raise ValueError(f"own alphas and the union alpha must all be (H, W) of one size, got "
+                         f"{sorted({np.shape(a) for a in own} | {hw})}")
+    boxes = []
+    for a in own:
+        x, y, w, h = cv2.boundingRect((np.asarray(a) > 0).view(np.uint8))
+        if w and h:
+            boxes.append((y, x, y + h, x + w))
+    if not boxes:
+        return 0, 0, hw[0], hw[1]
+    b = np.array(boxes)
+    return int(b[:, 0].min()), int(b[:, 1].min()), int(b[:, 2].max()), int(b[:, 3].max())
