@@ -45,13 +45,14 @@ Arrays follow CONVENTIONS.md: uint8 (H, W, 3) RGB, alpha float32 (H, W) in
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
 from augment.compose import composite
 from augment.crop import Crop, sample_scale_jitter
-from augment.flip import apply_flip, sample_flip
+from augment.flip import Flip, apply_flip, sample_flip
 from augment.guidance import apply_guidance, sample_guidance
 from augment.photometric import photometric_jitter
 from augment.resize import apply_cover_crop, sample_cover_crop
@@ -63,7 +64,7 @@ from .config import DEFAULT_OUTPUTS, OUTPUTS, AugmentConfig
 from .instances import INSTANCE_OUTPUTS, decode_instances, instance_boxes
 from .window import StoredAlpha, decode_rgb_window, reduction, resize_window, trimap_with_margin
 
-__all__ = ["augment_sample"]
+__all__ = ["augment_sample", "augment_frame", "draw_geometry", "needs_trimap", "Geometry"]
 
 # Step numbers appended to the sample seed (fixed forever: changing them changes every draw).
 _STEP_SCALE, _STEP_CROP, _STEP_FLIP, _STEP_BAND, _STEP_RECOMP, _STEP_PHOTO, _STEP_GUIDE = 1, 2, 3, 4, 5, 6, 7
@@ -86,6 +87,50 @@ def _require(members: Mapping[str, bytes], stem: str) -> bytes:
     if data is None:
         raise ValueError(f"sample has no {stem}.jpg / {stem}.png member (members: {sorted(members)})")
     return data
+
+
+# ----------------------------------------------------------------- geometry
+@dataclass(frozen=True)
+class Geometry:
+    """What is drawn once per sample (once per window of a clip): the crop ``window`` in
+    stored pixels (None: the whole sample), the JPEG ``reduce`` factor, the size of the
+    jittered image ``full_hw``, the trimap ``band`` (None: no fresh trimap) and the flip."""
+
+    window: Crop | None
+    reduce: int
+    full_hw: tuple[int, int]
+    band: int | None
+    flip: Flip
+
+
+def draw_geometry(alpha: StoredAlpha, seed: list[int], crop: tuple[int, int] | None, config: AugmentConfig,
+                  fresh_trimap: bool) -> Geometry:
+    """Scale jitter, unknown-centred crop window (on ``alpha``), band and flip of a sample."""
+    h, w = alpha.shape
+    full_hw = (h, w)
+    window: Crop | None = None
+    reduce = 1
+    if crop is not None:
+        ch, cw = crop
+        s = sample_scale_jitter(_rng(seed, _STEP_SCALE), (h, w), (ch, cw), config.scale)
+        win = (min(h, max(1, round(ch / s))), min(w, max(1, round(cw / s))))
+        reduce = reduction(win, (ch, cw))
+        if reduce > 1:  # window sides multiples of `reduce` (changes the scale by < reduce / win)
+            win = (win[0] - win[0] % reduce, win[1] - win[1] % reduce)
+        window = alpha.unknown_crop(_rng(seed, _STEP_CROP), win)
+        if reduce > 1:  # ... and its corner too, so that it falls on the reduced pixel grid
+            window = Crop(top=window.top - window.top % reduce, left=window.left - window.left % reduce,
+                          h=window.h, w=window.w)
+        full_hw = (max(1, round(h * s)), max(1, round(w * s)))
+    band = None
+    if fresh_trimap:
+        band = sample_band_px(_rng(seed, _STEP_BAND), full_hw, tuple(config.band), reference=config.band_reference)
+    return Geometry(window, reduce, full_hw, band, sample_flip(_rng(seed, _STEP_FLIP), config.flip_p, 0.0))
+
+
+def needs_trimap(outputs: frozenset[str], config: AugmentConfig) -> bool:
+    """Whether the outputs need this epoch's trimap (the trimap itself, or targets made from it)."""
+    return "trimap" in outputs or "detail" in outputs or ("semantic" in outputs and config.semantic == "classes")
 
 
 # ----------------------------------------------------------------- the sample
@@ -112,8 +157,25 @@ def augment_sample(
     if "alpha.png" not in members:
         raise ValueError(f"sample has no alpha.png member (members: {sorted(members)})")
     alpha = StoredAlpha(members["alpha.png"])
-    h, w = alpha.shape
+    geo = draw_geometry(alpha, seed, crop, config, needs_trimap(outputs, config) and config.trimap == "fresh")
+    return augment_frame(members, alpha, geo, seed, crop=crop, config=config, outputs=outputs, alt_bg=alt_bg)
 
+
+def augment_frame(
+    members: Mapping[str, bytes],
+    alpha: StoredAlpha,
+    geo: Geometry,
+    seed: list[int],
+    *,
+    crop: tuple[int, int] | None,
+    config: AugmentConfig,
+    outputs: frozenset[str],
+    alt_bg: bytes | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`augment_sample` with the geometry given: one image (or one frame of a clip)
+    with its decoded ``alpha``; every step draws from ``seed`` as in a sample."""
+    h, w = alpha.shape
+    window, reduce = geo.window, geo.reduce
     recomposite = False
     if config.recomposite_p > 0 and alt_bg is not None:
         recomposite = bool(_rng(seed, _STEP_RECOMP).random() < config.recomposite_p)
@@ -126,30 +188,10 @@ def augment_sample(
         wanted["fg"] = "fg"
     if "bg" in outputs and not recomposite:
         wanted["bg"] = "bg"
-    need_trimap = "trimap" in outputs or "detail" in outputs or ("semantic" in outputs and
-                                                                  config.semantic == "classes")
-    stored_trimap = need_trimap and config.trimap == "stored"
-    fresh_trimap = need_trimap and config.trimap == "fresh"
+    stored_trimap = needs_trimap(outputs, config) and config.trimap == "stored"
 
-    # 1. scale jitter + unknown-centred crop: the window is chosen in stored
-    # pixels from the alpha, and only the window is decoded at reduced size
+    # 1. the window (drawn by draw_geometry on the alpha) is decoded at reduced size
     # (JPEG DCT scaling) and resized.
-    full_hw = (h, w)
-    window: Crop | None = None
-    reduce = 1
-    if crop is not None:
-        ch, cw = crop
-        s = sample_scale_jitter(_rng(seed, _STEP_SCALE), (h, w), (ch, cw), config.scale)
-        win = (min(h, max(1, round(ch / s))), min(w, max(1, round(cw / s))))
-        reduce = reduction(win, (ch, cw))
-        if reduce > 1:  # window sides multiples of `reduce` (changes the scale by < reduce / win)
-            win = (win[0] - win[0] % reduce, win[1] - win[1] % reduce)
-        window = alpha.unknown_crop(_rng(seed, _STEP_CROP), win)
-        if reduce > 1:  # ... and its corner too, so that it falls on the reduced pixel grid
-            window = Crop(top=window.top - window.top % reduce, left=window.left - window.left % reduce,
-                          h=window.h, w=window.w)
-        full_hw = (max(1, round(h * s)), max(1, round(w * s)))
-
     arrays: dict[str, np.ndarray] = {}
     for name, stem in wanted.items():
         arr, r, (y0, x0) = decode_rgb_window(_require(members, stem), reduce, (h, w), window, name)
@@ -182,20 +224,18 @@ def augment_sample(
 
     # 2. trimap: a fresh one from the (cropped, resized) alpha, computed with a
     # margin around the crop so that the band is right at the crop border.
-    if fresh_trimap:
-        band = sample_band_px(_rng(seed, _STEP_BAND), full_hw, tuple(config.band), reference=config.band_reference)
+    if geo.band is not None:
         if window is None:
-            arrays["trimap"] = make_trimap(alpha_to_uint8(arrays["alpha"], validate=False), band)
+            arrays["trimap"] = make_trimap(alpha_to_uint8(arrays["alpha"], validate=False), geo.band)
         else:
-            arrays["trimap"] = trimap_with_margin(alpha, window, arrays["alpha"], band)
+            arrays["trimap"] = trimap_with_margin(alpha, window, arrays["alpha"], geo.band)
 
     # 3. flips (after the trimap: the trimap of a flipped alpha is the flipped trimap)
-    flip = sample_flip(_rng(seed, _STEP_FLIP), config.flip_p, 0.0)
     for name, arr in arrays.items():
-        arrays[name] = apply_flip(flip, arr)
+        arrays[name] = apply_flip(geo.flip, arr)
     for name in ("instances", "amodal"):
         if name in inst and inst[name].shape[2]:
-            inst[name] = apply_flip(flip, inst[name])
+            inst[name] = apply_flip(geo.flip, inst[name])
 
     # 4. re-compositing onto another sample's bg
     if recomposite:
