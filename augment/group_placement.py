@@ -39,7 +39,7 @@ class GroupRelation:
 
     ``ratio``: its content height over the anchor's; ``side``: ``"left"`` / ``"right"`` (side,
     border) or ``""`` (behind); ``shift``: side: overlap as a share of the narrower content
-    width; behind: content centre offset in anchor widths; border: share of its content width
+    width; behind: content centre offset in anchor widths (drawn with 0.35 <= |shift| <= 0.9); border: share of its content width
     beyond the canvas side. ``drop``: its content bottom below the anchor's, in anchor heights
     (negative: higher up).
     """
@@ -96,7 +96,8 @@ def sample_group_relation(
                              lerp((-0.05, 0.05), u_drop))
     if relation == "behind":
         ratio = lerp(depth_scale, u_ratio)
-        return GroupRelation("behind", anchor, ratio, "", lerp((-0.6, 0.6), u_shift),
+        sign = -1.0 if side == "left" else 1.0  # off-centre, so the anchor hides it only in part
+        return GroupRelation("behind", anchor, ratio, "", sign * lerp((0.35, 0.9), u_shift),
                              -0.5 * max(0.0, 1.0 - ratio) * u_drop)
     return GroupRelation("border", anchor, lerp(border_scale, u_ratio), side, lerp(border_outside, u_shift),
                          lerp((0.0, 0.15), u_drop))

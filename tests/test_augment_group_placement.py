@@ -60,7 +60,8 @@ def test_sampling_follows_weights_and_ranges():
     rng = np.random.default_rng(0)
     rels = [sample_group_relation(rng, 3, weights=(0.0, 1.0, 0.0), depth_scale=(0.5, 0.7)) for _ in range(50)]
     assert {r.relation for r in rels} == {"behind"}
-    assert all(0.5 <= r.ratio <= 0.7 and r.drop <= 0 and 0 <= r.anchor < 3 for r in rels)
+    assert all(0.5 <= r.ratio <= 0.7 and r.drop <= 0 and 0 <= r.anchor < 3 and 0.35 <= abs(r.shift) <= 0.9
+               for r in rels)
     rels = [sample_group_relation(rng, 1, weights=(1.0, 1.0, 1.0)) for _ in range(300)]
     counts = {k: sum(r.relation == k for r in rels) for k in ("side", "behind", "border")}
     assert all(70 <= c <= 130 for c in counts.values()), counts

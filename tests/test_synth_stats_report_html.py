@@ -113,7 +113,7 @@ def test_report_renders_in_headless_browser(stats, tmp_path):
 HOSTILE = "<script>alert(\"x\")</script> & 'y'"
 SECTIONS = [("warnings", "Warnings"), ("overview", "Overview"),
             ("contact", "Contact sheet: random samples (composite | alpha | trimap)"),
-            ("diversity", "Diversity: foreground and background reuse"), ("alpha", "Alpha and trimap"),
+            ("diversity", "Diversity: foreground and background reuse"), ("alpha", "Alpha and trimap"), ("instances", "Instances"),
             ("realism", "Colour and realism"), ("ops", "Operations (from meta.json)"),
             ("leakage", "Leakage between splits"), ("shards", "Shards")]
 

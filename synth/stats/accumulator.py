@@ -23,7 +23,7 @@ __all__ = ["Accumulator", "ItemUses", "KNOWN_META_KEYS"]
 #: Top-level meta.json keys interpreted here; any other key is summarised generically.
 KNOWN_META_KEYS = frozenset({
     "key", "split", "index", "seed", "recipe_sha256", "size", "foreground", "background",
-    "ops", "trimap", "post_composite",
+    "ops", "trimap", "post_composite", "instances",
 })
 _ITEM_KEYS = frozenset({"id", "source", "file", "kind", "estimator"})
 _MAX_EXAMPLES = 5
@@ -119,6 +119,8 @@ class Accumulator:
             if lst is None:
                 lst = pend[(split, name)] = []
             lst.append(v)
+        for name, values in m.per_instance.items():  # one value per instance
+            pend.setdefault((split, name), []).extend(values)
         hist = self.alpha_hist.get(split)
         if hist is None:
             self.alpha_hist[split] = m.alpha_hist.copy()  # type: ignore[union-attr]

@@ -28,6 +28,8 @@ from augment.bands import BG_THRESHOLD, FG_THRESHOLD
 from augment.mismatch import realism_mismatch
 from shards.codec import decode_alpha_stored, decode_rgb, decode_trimap, jpeg_size, sniff_format
 
+from .instances import measure_instances
+
 #: The realism measures' implementation, named in the stats report.
 REALISM_IMPL = "augment.mismatch.realism_mismatch"
 
@@ -55,7 +57,8 @@ class SampleMeasures:
     floats (``nan`` when not measurable). ``alpha_hist`` is ``int64 (256,)``: pixel counts
     of the alpha quantised to 8 bits. ``phash`` is a 64-bit DCT perceptual hash of the
     composite. ``thumbs`` (when asked for) holds small encoded PNG/JPEG images for a
-    contact sheet.
+    contact sheet. ``per_instance`` maps names (``"instances.occlusion"``) to one float per
+    instance (:mod:`synth.stats.instances`; empty without instance members).
     """
 
     meta: dict[str, Any] | None = None
@@ -71,6 +74,7 @@ class SampleMeasures:
     trimap_checked: bool = False
     phash: int | None = None
     thumbs: dict[str, bytes] | None = None
+    per_instance: dict[str, list[float]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ perceptual hash
@@ -177,6 +181,7 @@ def measure_sample(
         out.scalars = {}
         out.phash = None
         out.thumbs = None
+        out.per_instance = {}
     return out
 
 
@@ -275,6 +280,11 @@ def _measure(members: Mapping[str, bytes], out: SampleMeasures, window: int, che
     else:
         sc["alpha.coverage"] = cv2.mean(alpha)[0] / maxv
         sc["alpha.unknown_share"] = cv2.countNonZero(cv2.inRange(alpha, 1, maxv - 1)) / npx
+
+    inst = measure_instances(members, alpha)
+    if inst is not None:
+        sc.update(inst[0])
+        out.per_instance = inst[1]
 
     # analysis resolution: perceptual hash and realism window; colour statistics at half that
     ah, aw = img_a.shape[:2]

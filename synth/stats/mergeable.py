@@ -145,6 +145,9 @@ BINS: dict[str, tuple[float, float, int]] = {
     "realism.bg_noise_sigma": (0.0, 20.0, 40),
     "realism.fg_sharpness": (0.0, 1.0, 50),
     "realism.bg_sharpness": (0.0, 1.0, 50),
+    "instances.count": (0.5, 8.5, 8),  # one bin per count 1..8
+    "instances.overlap_share": (0.0, 1.0, 50),
+    "instances.occlusion": (0.0, 1.0, 50),
 }
 
 

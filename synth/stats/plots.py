@@ -288,10 +288,27 @@ def plot_ops(datasets: Datasets) -> bytes | None:
     return _png(fig)
 
 
+def plot_instances(datasets: Datasets) -> bytes | None:
+    """Instances per sample, overlap share per sample and occlusion per instance; None when no
+    dataset has instance members."""
+    datasets = _named(datasets)
+    if not any(get_path(d, "instances/samples") for _, d in datasets):
+        return None
+    fig, grid = _figure(1, 3, height_per_row=3.0)
+    axes = grid[0]
+    _hist_panel(axes[0], datasets, "instances/count", "Instances per sample", "instances")
+    _hist_panel(axes[1], datasets, "instances/overlap_share",
+                "Overlap share per sample (2+ own alphas > 0, of the union)", "share of union pixels")
+    _hist_panel(axes[2], datasets, "instances/occlusion", "Occlusion per instance (1 - visible fraction)",
+                "hidden share")
+    axes[2].set_ylabel("share of instances", fontsize=9)
+    return _png(fig)
+
+
 def all_plots(datasets: Datasets) -> dict[str, bytes | None]:
     """Every plot above, by name."""
     fns: dict[str, Callable[[Datasets], bytes | None]] = {
         "splits": plot_splits, "usage": plot_usage, "alpha": plot_alpha, "colour": plot_colour,
-        "realism": plot_realism, "ops": plot_ops,
+        "realism": plot_realism, "ops": plot_ops, "instances": plot_instances,
     }
     return {k: f(datasets) for k, f in fns.items()}

@@ -167,6 +167,33 @@ def _alpha(d: dict[str, Any]) -> list[tuple[str, str]]:
     return [(label, f(d)) for label, f in rows]
 
 
+def _instances(d: dict[str, Any]) -> list[tuple[str, str]]:
+    """(row label, value) of one dataset in the instances table (``d.get``: statistics of any version)."""
+    inst = d.get("instances") or {}
+
+    def stat(name: str, pct: bool = True) -> str:
+        s = inst.get(name) or {}
+        if not s.get("n"):
+            return "–"
+        if pct:
+            return f"{_pct(s.get('mean'))} (median {_pct(s.get('p50'))})" if "p50" in s else _pct(s.get("mean"))
+        return f"{_fmt(s.get('mean'))} (min {_fmt(s.get('min'))}, max {_fmt(s.get('max'))})"
+
+    sides = ", ".join(f"{side} {_pct((inst.get(f'cut_{side}') or {}).get('mean'))}"
+                      for side in ("top", "right", "bottom", "left"))
+    rows = [
+        ("samples with / without instance members",
+         f"{_fmt(inst.get('samples', 0))} / {_fmt(inst.get('samples_without', 0))}"),
+        ("instances per sample", stat("count", pct=False)),
+        ("instances measured", _fmt((inst.get("occlusion") or {}).get("n", 0))),
+        ("overlap share (2+ instances, of the union)", stat("overlap_share")),
+        ("occlusion per instance (1 - visible fraction)", stat("occlusion")),
+        ("instances cut by the frame", stat("cut")),
+        ("cut by side", sides if inst.get("samples") else "–"),
+    ]
+    return rows
+
+
 def _columns(per_dataset: Sequence[list[tuple[str, str]]]) -> list[list[str]]:
     """Rows ``[label, value of each dataset...]`` from each dataset's (label, value) list."""
     return [[row[0][0], *(value for _, value in row)] for row in zip(*per_dataset)]
@@ -271,13 +298,14 @@ def _context(stats: Sequence[DatasetStats], title: str | None = None) -> dict[st
     """
     if not stats:
         raise ValueError("render_html: need at least one dataset")
-    datasets, overview, alpha = [], [], []
+    datasets, overview, alpha, instances = [], [], [], []
     for s in stats:
         try:
             d = _strict(s.data)
             datasets.append(_dataset(s, d))
             overview.append(_overview(d))
             alpha.append(_alpha(d))
+            instances.append(_instances(s.data))
             if s is stats[0]:  # the realism measures' settings, as the first dataset records them
                 realism = {k: str(d["realism"][k]) for k in ("implementation", "window", "analysis_side")}
         except _MissingField as e:
@@ -289,6 +317,8 @@ def _context(stats: Sequence[DatasetStats], title: str | None = None) -> dict[st
         "title": title or ("Dataset statistics: " + " vs ".join(labels)),
         "labels": labels, "compare": len(stats) > 1, "datasets": datasets,
         "overview_rows": _columns(overview), "alpha_rows": _columns(alpha), "realism": realism,
+        "instance_rows": _columns(instances),
+        "has_instances": any(s.data.get("instances", {}).get("samples") for s in stats),
         "plots": {k: _data_uri(v) for k, v in plots.items()},
         "fold_shards_above": _FOLD_SHARDS_ABOVE,
     }

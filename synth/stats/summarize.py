@@ -18,6 +18,8 @@ Non-finite floats are written as ``null``. Top-level keys:
   regions of the composite), ``realism`` (``measures``: the mismatch measures);
   every per-sample scalar has n/mean/std/min/max, approximate p05/p50/p95, a fixed-bin
   ``hist`` and ``by_split`` summaries;
+- ``instances`` (samples with and without instance members; instances per sample, overlap
+  share, occlusion and cut-by-frame shares per instance; :mod:`synth.stats.instances`);
 - ``ops`` (one entry per stage/op/target: count, samples, rate, parameter summaries),
   ``meta_extra`` (any other meta.json field, summarised generically);
 - ``leakage`` (foregrounds and backgrounds in several splits, near-duplicate composite
@@ -328,6 +330,7 @@ def summarize(acc: Accumulator, results: list[ShardResult], manifest: Manifest, 
         "colour": _scalars(acc, "colour", splits),
         "realism": {"implementation": REALISM_IMPL, "analysis_side": ANALYSIS_SIDE, "window": opts.window,
                     "measures": _scalars(acc, "realism", splits)},
+        "instances": _instances(acc, splits, measured),
         "ops": acc.ops.summary(measured),
         "ops_malformed": acc.ops.malformed,
         "meta_extra": {k: p.summary() for k, p in acc.meta_extra.items()},
@@ -341,6 +344,15 @@ def summarize(acc: Accumulator, results: list[ShardResult], manifest: Manifest, 
         "timing": {"seconds": seconds, "samples_per_s": (measured + acc.bad_count) / seconds if seconds else None},
     }
     return _clean(data)
+
+
+def _instances(acc: Accumulator, splits: list[str], measured: int) -> dict[str, Any]:
+    """``samples`` with instance members and ``samples_without``; per sample ``count`` (its
+    ``hist`` has one bin per count) and ``overlap_share``; per instance ``occlusion``, ``cut``
+    (mean: the share cut by the frame) and ``cut_<side>`` (synth.stats.instances)."""
+    out = _scalars(acc, "instances", splits)
+    with_instances = int((out.get("count") or {}).get("n") or 0)
+    return {"samples": with_instances, "samples_without": measured - with_instances, **out}
 
 
 def _count_sizes(acc: Accumulator) -> dict[str, Any]:
