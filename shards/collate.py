@@ -12,6 +12,7 @@ A sample from :class:`shards.MattingDataset` is a dict:
 - instances (K per sample): ``instances``, ``amodal``: ``float32 (K, H, W)``;
   ``instance_id``, ``instance_depth``: ``int64 (K,)``; ``instance_box``: ``float32 (K, 4)``
   ``(x0, y0, x1, y1)`` in output pixels;
+- clips (``frames=T``): every tensor above with a leading time axis, ``(T, C, H, W)``;
 - ``key``: ``str``; ``index``: ``int`` (the sample's index in its split);
 - ``_cursor``: ``(stream, position)``, the bookkeeping :class:`shards.MattingLoader`
   uses for exact resume (dropped by :func:`collate_matting`).
@@ -47,19 +48,35 @@ def _chw(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(arr).permute(2, 0, 1)
 
 
+def _tchw(arr: np.ndarray) -> torch.Tensor:
+    """(T, H, W[, C]) -> (T, C, H, W) view."""
+    if arr.ndim == 3:
+        return torch.from_numpy(arr).unsqueeze(1)
+    return torch.from_numpy(arr).permute(0, 3, 1, 2)
+
+
 def to_tensor_sample(
     arrays: Mapping[str, np.ndarray],
     *,
     normalize: bool = False,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
+    clip: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """(H, W[, C]) arrays to (C, H, W) tensors; see the module docstring for dtypes.
+    """(H, W[, C]) arrays to (C, H, W) tensors (``clip``: (T, H, W[, C]) to (T, C, H, W));
+    see the module docstring for dtypes.
 
     The tensors are views of the arrays (possibly not contiguous);
     :func:`collate_matting` stacks them into contiguous batches.
     """
     out: dict[str, torch.Tensor] = {}
+    if clip:
+        for name, arr in arrays.items():
+            if name == "image" and normalize:
+                arr = (arr.astype(np.float32) * np.float32(1.0 / 255.0) - np.asarray(mean, np.float32)) \
+                    / np.asarray(std, np.float32)
+            out[name] = _tchw(arr)
+        return out
     for name, arr in arrays.items():
         if name == "image" and normalize:
             img = arr.astype(np.float32) * np.float32(1.0 / 255.0)

@@ -13,6 +13,7 @@ from .collate import IMAGENET_MEAN, IMAGENET_STD
 from augment.guidance import GuidanceSpec
 from augment.trimap_free import SEMANTIC_KINDS
 
+from .clip_names import CLIP_OUTPUTS, is_clip_member
 from .image_header import CANVAS_FACTOR, DEFAULT_MAX_PIXELS
 from .instances import INSTANCE_OUTPUTS, is_instance_member
 from .order import Balance
@@ -141,6 +142,12 @@ class DatasetConfig:
         max_pixels: most pixels an image member may declare in its header (JPEG frame
             header, PNG ``IHDR``), checked before decoding; a larger one is a bad sample.
             ``None``: 4x the canvas of the manifest's recipe, or 64 MP without one.
+        frames: read clips (video; see :mod:`shards.clips`): each sample is a window of
+            this many frames of one clip, every output with a leading time axis
+            (``(T, C, H, W)`` tensors); ``None`` (default): image samples.
+        frame_stride: the range ``(lo, hi)`` the window's temporal stride is drawn from
+            (lowered when the clip is too short for it).
+        reverse_p: probability of playing the window backwards.
         transform: your own per-sample step, ``transform(arrays, rng) -> arrays``, run in the
             worker after the online augmentation and before the tensors: ``arrays`` maps
             ``image``/``fg``/``bg`` (uint8 (H, W, 3)), ``alpha`` (float32 (H, W) in [0, 1])
@@ -170,6 +177,9 @@ class DatasetConfig:
     verify: bool = False
     max_member_bytes: int = MAX_MEMBER_BYTES
     max_pixels: int | None = None
+    frames: int | None = None
+    frame_stride: tuple[int, int] = (1, 1)
+    reverse_p: float = 0.0
     transform: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]] | None = None
     stems: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -220,6 +230,21 @@ class DatasetConfig:
             if int(self.max_pixels) < 1:
                 raise ValueError(f"max_pixels must be >= 1 or None, got {self.max_pixels}")
             _set(self, "max_pixels", int(self.max_pixels))
+        if self.frames is not None:
+            if int(self.frames) < 1:
+                raise ValueError(f"frames must be >= 1 or None, got {self.frames}")
+            _set(self, "frames", int(self.frames))
+            bad = sorted(set(self.outputs) - set(CLIP_OUTPUTS))  # type: ignore[arg-type]
+            if bad:
+                raise ValueError(f"outputs {bad} are not available for clips (frames=); clips give {CLIP_OUTPUTS}")
+            if self.augment.recomposite_p > 0:  # type: ignore[union-attr]
+                raise ValueError("augment recomposite_p must be 0 for clips (frames=)")
+        lo, hi = (int(x) for x in self.frame_stride)
+        if not 1 <= lo <= hi:
+            raise ValueError(f"frame_stride must be (lo, hi) with 1 <= lo <= hi, got {self.frame_stride!r}")
+        _set(self, "frame_stride", (lo, hi))
+        if not 0.0 <= float(self.reverse_p) <= 1.0:
+            raise ValueError(f"reverse_p must be a probability in [0, 1], got {self.reverse_p!r}")
         if self.transform is not None and not callable(self.transform):
             raise ValueError(f"transform must be a callable (arrays, rng) -> arrays or None, got {self.transform!r}")
         _set(self, "stems", self._stems())
@@ -243,6 +268,9 @@ class DatasetConfig:
     def keeps(self, member: str) -> bool:
         """Whether the loader reads member ``member`` (``"alpha.png"``) of a sample."""
         stem = member.partition(".")[0]
+        if self.frames is not None:
+            frame = is_clip_member(stem)
+            return stem == "clip" or (frame is not None and frame[0] in self.stems)
         if stem in self.stems:
             return True
         if not is_instance_member(stem):

@@ -62,6 +62,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from .clips import augment_clip
 from .collate import to_tensor_sample
 from .config import AugmentConfig, DatasetConfig
 from .online_augment import augment_sample
@@ -328,11 +329,17 @@ class MattingDataset(IterableDataset):
                 alt = alt["bg.jpg"]
             data = load_members(members, key)
             check_pixels(data, self.max_pixels)
-            arrays = augment_sample(data, seed, crop=c.crop,  # type: ignore[arg-type]
-                                    config=self.augment, outputs=c.outputs, alt_bg=alt)
+            if c.frames is not None:
+                arrays = augment_clip(data, seed, crop=c.crop, config=self.augment,  # type: ignore[arg-type]
+                                      outputs=c.outputs, frames=c.frames, stride=c.frame_stride,  # type: ignore[arg-type]
+                                      reverse_p=c.reverse_p)
+            else:
+                arrays = augment_sample(data, seed, crop=c.crop,  # type: ignore[arg-type]
+                                        config=self.augment, outputs=c.outputs, alt_bg=alt)
             if c.transform is not None:
                 arrays = c.transform(dict(arrays), np.random.default_rng([*seed, _TAG_TRANSFORM]))
-            sample: dict[str, Any] = to_tensor_sample(arrays, normalize=c.normalize, mean=c.mean, std=c.std)
+            sample: dict[str, Any] = to_tensor_sample(arrays, normalize=c.normalize, mean=c.mean, std=c.std,
+                                                      clip=c.frames is not None)
         except (SampleError, ValueError, cv2.error) as e:
             if report:
                 err = e if isinstance(e, SampleError) else SampleError(f"sample {key!r}: {e}", key=key)
