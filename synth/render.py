@@ -275,8 +275,11 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         items = [fg_item] + [plan.foregrounds[split][pos] for pos in extras]
         depths = [order.index(k) for k in range(len(own))]
         instance_bytes, records = instance_members(own, depths, [it.id for it in items], alpha_c, out.alpha_bits)
+        placed = {op["target"]: {k: v for k, v in op.items() if k not in ("op", "target")}
+                  for op in ops if op["op"] == "place"}
+        tags = ["foreground"] + [f"foreground{k + 2}" for k in range(len(extras))]
         meta["instances"] = [{"id": rec.id, "depth": rec.depth, "foreground_id": rec.foreground_id,
-                              "target": "foreground" if rec.id == 0 else f"foreground{rec.id + 1}",
+                              "target": tags[rec.id], "place": placed[tags[rec.id]],
                               **({"group": relations[rec.id]} if rec.id in relations else {})}
                              for rec in records]
     members = {

@@ -91,6 +91,9 @@ def test_rendered_members_agree(cache):
         assert [m["foreground_id"] for m in meta["instances"]] == [r["foreground_id"] for r in doc["instances"]]
         assert meta["instances"][0]["foreground_id"] == meta["foreground"]["id"]
         assert [m["foreground_id"] for m in meta["instances"][1:]] == [f["id"] for f in meta.get("extra_foregrounds", [])]
+        for inst in meta["instances"]:  # the placement as listed under the instance's ops
+            place = next(op for op in meta["ops"] if op["op"] == "place" and op["target"] == inst["target"])
+            assert inst["place"] == {k: v for k, v in place.items() if k not in ("op", "target")}
         groups = [op for op in meta["ops"] if op["op"] == "group"]
         assert [op["target"] for op in groups] == [f"foreground{k + 1}" for k in range(1, n)]
         for k, op in enumerate(groups, start=1):
