@@ -30,6 +30,7 @@ __all__ = [
     "decode_jpeg_reduced",
     "jpeg_size",
     "encode_alpha",
+    "encode_alpha_levels",
     "decode_alpha",
     "decode_alpha_stored",
     "alpha_unit",
@@ -65,8 +66,12 @@ def _as_buffer(data: bytes, what: str) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8)
 
 
-def _png(arr: np.ndarray, what: str) -> bytes:
-    ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+def _png(arr: np.ndarray, what: str, fast: bool = False) -> bytes:
+    params = [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL]
+    if fast:  # no per-row filter search, run-length zlib: ~4x faster, about as small on mattes
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE,
+                   cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+    ok, buf = cv2.imencode(".png", arr, params)
     if not ok:  # pragma: no cover - OpenCV failure
         raise ValueError(f"{what}: PNG encoding failed for array {arr.shape} {arr.dtype}")
     return buf.tobytes()
@@ -185,6 +190,16 @@ def encode_alpha(alpha: np.ndarray, bits: int = 8) -> bytes:
     scale = 255.0 if bits == 8 else 65535.0
     q = np.rint(alpha.astype(np.float64) * scale).astype(np.uint8 if bits == 8 else np.uint16)
     return _png(q, "encode_alpha")
+
+
+def encode_alpha_levels(levels: np.ndarray) -> bytes:
+    """Encode integer alpha levels, ``uint8`` or ``uint16 (H, W)``, as an 8- or 16-bit grey PNG
+    without the per-row filter search (fast): it decodes to exactly the values
+    :func:`encode_alpha` of ``levels / (2**bits - 1)`` would give."""
+    levels = np.asarray(levels)
+    if levels.dtype not in (np.uint8, np.uint16) or levels.ndim != 2 or levels.size == 0:
+        raise ValueError(f"encode_alpha_levels: expected uint8 or uint16 (H, W), got {levels.dtype} {levels.shape}")
+    return _png(np.ascontiguousarray(levels), "encode_alpha_levels", fast=True)
 
 
 def decode_alpha_stored(data: bytes, name: str = "decode_alpha") -> np.ndarray:

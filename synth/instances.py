@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from augment.instances import InstanceRecord, instance_records, quantise_visible
-from shards.codec import encode_alpha
+from shards.codec import encode_alpha_levels
 
 __all__ = ["INSTANCES_JSON", "instance_member_names", "instance_members"]
 
@@ -60,15 +60,15 @@ def instance_members(own: Sequence[np.ndarray], depths: Sequence[int], foregroun
         INSTANCES_JSON: json.dumps({"count": n, "instances": [r.to_dict() for r in records]},
                                    sort_keys=True, separators=(",", ":")).encode(),
     }
-    canvas = np.zeros(hw, np.float32)
+    canvas = np.zeros(hw, np.uint8 if bits == 8 else np.uint16)  # the levels outside `win` are 0
     for k in range(n):
-        amodal = encode_alpha(own[k], bits)
+        canvas[win] = own_levels[k]
+        amodal = encode_alpha_levels(canvas)
         if np.array_equal(visible[k], own_levels[k]):  # not occluded: the same levels, the same bytes
             inst = amodal
         else:
             canvas[win] = visible[k]
-            canvas[win] *= np.float32(1.0 / scale)  # levels / scale: encode_alpha rounds back exactly
-            inst = encode_alpha(canvas, bits)
+            inst = encode_alpha_levels(canvas)
         members[f"inst_{k}.png"], members[f"amodal_{k}.png"] = inst, amodal
     return members, records
 

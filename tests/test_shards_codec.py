@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from shards import decode_alpha, decode_rgb, decode_trimap, encode_alpha, encode_rgb, encode_trimap
+from shards.codec import decode_alpha_stored
 
 
 def _rgb(seed=0, h=33, w=47):
@@ -114,3 +115,19 @@ def test_encode_rgb_validation():
         encode_rgb(_rgb(), "webp")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="quality"):
         encode_rgb(_rgb(), "jpg", 0)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_alpha_levels_encode_to_what_encode_alpha_decodes_to(bits):
+    from shards.codec import encode_alpha_levels
+
+    rng = np.random.default_rng(bits)
+    scale = (1 << bits) - 1
+    alpha = rng.random((37, 53), dtype=np.float32)
+    alpha[:10] = 0.0
+    levels = np.rint(alpha.astype(np.float64) * scale).astype(np.uint8 if bits == 8 else np.uint16)
+    fast = encode_alpha_levels(levels)
+    assert np.array_equal(decode_alpha_stored(fast), decode_alpha_stored(encode_alpha(alpha, bits)))
+    assert np.array_equal(decode_alpha_stored(fast), levels)
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        encode_alpha_levels(levels.astype(np.int32))
