@@ -37,7 +37,7 @@ from synth.sources.imageio import read_bytes
 
 from .patches import boundary_centres, cut_patches, edge_centres, edge_contrast, match_contrast
 
-__all__ = ["PatchSet", "collect_patches", "hard_paste", "matched", "relabel_real", "check_disjoint"]
+__all__ = ["PatchSet", "collect_patches", "hard_paste", "real_subject_view", "matched", "relabel_real", "check_disjoint"]
 
 KINDS = ("composite", "real_scene", "real_subject")
 
@@ -117,6 +117,20 @@ def _jpeg_history(image: np.ndarray, meta: dict, stored_quality: int | None) -> 
     return image
 
 
+def real_subject_view(photo: np.ndarray, alpha: np.ndarray, meta: dict,
+                      stored_quality: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """A subject's original photo as its composite saw it: resized by the factor of the
+    sample's foreground ``place`` op (``size_hw / src_hw``), then through the composite's JPEG
+    history (its post-composite JPEG, then storage at ``stored_quality``; None: not stored as JPEG).
+
+    photo: uint8 (H, W, 3); alpha: float32 (H, W) in [0, 1]; meta: the sample's ``meta.json``.
+    Returns (uint8 (h, w, 3), float32 (h, w)); the alpha is only resized.
+    """
+    scale = _place_scale(meta)
+    return (_jpeg_history(resize_by_scale(photo, scale, "image"), meta, stored_quality),
+            resize_by_scale(alpha, scale, "alpha"))
+
+
 class _Photos:
     """The subjects' original photos and alphas by file name, decoded once."""
 
@@ -174,10 +188,7 @@ def collect_patches(dataset: str | os.PathLike, image_dir: str | os.PathLike, al
             parts.append(_rows(cut_patches(image, comp, size), 1, "composite", *ids))
             scene = edge_centres(image, rng, per_sample, size, avoid=alpha)
             parts.append(_rows(cut_patches(image, scene, size), 0, "real_scene", *ids))
-            photo, photo_alpha = photos.get(str(meta["foreground"]["file"]))
-            scale = _place_scale(meta)
-            small = _jpeg_history(resize_by_scale(photo, scale, "image"), meta, stored_quality)
-            small_alpha = resize_by_scale(photo_alpha, scale, "alpha")
+            small, small_alpha = real_subject_view(*photos.get(str(meta["foreground"]["file"])), meta, stored_quality)
             if min(small_alpha.shape) >= size:
                 own = boundary_centres(small_alpha, rng, per_sample, size)
                 parts.append(_rows(cut_patches(small, own, size), 0, "real_subject", *ids))

@@ -12,8 +12,8 @@ __all__ = ["PatchCritic", "to_tensor"]
 
 
 class PatchCritic(nn.Module):
-    """Five 3x3 convolutions (three with stride 2) with batch norm, global average pooling
-    and one linear unit: about 70k weights at ``width=16``. Input float32 (N, 3, P, P) as made by
+    """Five 3x3 convolutions (three with stride 2) with batch norm, global average and max
+    pooling (an artefact anywhere on the boundary counts) and one linear unit: about 70k weights at ``width=16``. Input float32 (N, 3, P, P) as made by
     :func:`to_tensor` (any P >= 8); output float32 (N,) logits, > 0 meaning "composite"."""
 
     def __init__(self, width: int = 16) -> None:
@@ -26,10 +26,11 @@ class PatchCritic(nn.Module):
 
         self.features = nn.Sequential(*block(3, w, 1), *block(w, 2 * w, 2), *block(2 * w, 2 * w, 1),
                                       *block(2 * w, 4 * w, 2), *block(4 * w, 4 * w, 2))
-        self.head = nn.Linear(4 * w, 1)
+        self.head = nn.Linear(8 * w, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).mean(dim=(2, 3))).squeeze(1)
+        f = self.features(x)
+        return self.head(torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1)).squeeze(1)
 
 
 def to_tensor(patches: np.ndarray) -> torch.Tensor:

@@ -84,15 +84,15 @@ def boundary_centres(alpha: np.ndarray, rng: np.random.Generator, n: int, size: 
 
 def edge_centres(image: np.ndarray, rng: np.random.Generator, n: int, size: int, *,
                  avoid: np.ndarray | None = None, margin: int | None = None, lo: float = 0.01,
-                 quantile: float = 0.9) -> np.ndarray:
+                 quantile: float = 0.9, min_gradient: float = 20.0) -> np.ndarray:
     """Up to ``n`` patch centres on strong luminance edges of a photo, away from ``avoid``.
 
     image: uint8 (H, W, 3) RGB. avoid: optional float32 (H, W) in [0, 1] (e.g. a composite's
     alpha); centres keep ``margin`` px (default: the patch diagonal) from every pixel where
     it exceeds ``lo``, so the whole patch shows only the photo. An edge is a pixel whose
-    gradient magnitude (Sobel on the luminance, after a 3x3 box blur against noise) is
-    above ``quantile`` of the allowed pixels' and a local maximum across its 3x3
-    neighbourhood. Returns int64 (K, 2) of (y, x), K <= n, in raster order.
+    gradient magnitude (3x3 Sobel on the 8-bit luminance, after a 3x3 box blur against noise)
+    is above ``quantile`` of the allowed pixels' and above ``min_gradient`` (so that noise in
+    a flat photo is no edge), and a local maximum across its 3x3 neighbourhood. Returns int64 (K, 2) of (y, x), K <= n, in raster order.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"edge_centres: image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
@@ -114,7 +114,7 @@ def edge_centres(image: np.ndarray, rng: np.random.Generator, n: int, size: int,
         return np.zeros((0, 2), dtype=np.int64)
     threshold = float(np.quantile(mag[allowed], quantile))
     peak = mag >= cv2.dilate(mag, np.ones((3, 3), dtype=np.uint8))
-    mask = allowed & peak & (mag > max(threshold, 1e-3))
+    mask = allowed & peak & (mag > max(threshold, min_gradient))
     return _draw(mask, n, rng)
 
 
@@ -139,9 +139,9 @@ def edge_contrast(patches: np.ndarray) -> np.ndarray:
     """
     if patches.ndim != 4 or patches.shape[-1] != 3:
         raise ValueError(f"edge_contrast: patches must be (N, P, P, 3), got shape {patches.shape}")
-    luma = (patches.astype(np.float32) @ _LUMA).reshape(len(patches), -1)
-    if luma.shape[0] == 0:
+    if len(patches) == 0:
         return np.zeros(0, dtype=np.float32)
+    luma = (patches.astype(np.float32) @ _LUMA).reshape(len(patches), -1)
     q = np.quantile(luma, [0.1, 0.9], axis=1)
     return (q[1] - q[0]).astype(np.float32)
 

@@ -23,12 +23,12 @@ __all__ = ["TrainConfig", "train_detector", "score_patches"]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """epochs over the training patches, batch size, Adam's learning rate and weight decay,
-    the network's width and the torch threads used."""
+    """epochs over the training patches, batch size, Adam's peak learning rate (one-cycle
+    schedule) and weight decay, the network's width and the torch threads used."""
 
     epochs: int = 12
-    batch_size: int = 64
-    lr: float = 2e-3
+    batch_size: int = 32
+    lr: float = 3e-3
     weight_decay: float = 1e-4
     width: int = 16
     threads: int = 1
@@ -83,6 +83,8 @@ def train_detector(patches: np.ndarray, labels: np.ndarray, seed: int,
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+        steps = config.epochs * ((len(y_all) + config.batch_size - 1) // config.batch_size)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
         model.train()
         for _ in range(config.epochs):
             order = torch.randperm(len(y_all), generator=gen)
@@ -92,6 +94,7 @@ def train_detector(patches: np.ndarray, labels: np.ndarray, seed: int,
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                sched.step()
     model.eval()
     return model
 

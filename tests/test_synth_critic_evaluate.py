@@ -1,0 +1,80 @@
+"""synth/critic/evaluate.py: ROC AUC against a brute force over pairs, known cases, the
+picture-level bootstrap interval and the contact sheet."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synth.critic.evaluate import bootstrap_auc, contact_sheet, roc_auc
+
+
+def _brute_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 1)), min_size=2, max_size=40))
+def test_auc_equals_brute_force_over_pairs_with_ties(rows):
+    scores = np.array([r[0] for r in rows], dtype=np.float64) / 3.0  # small ints: many ties
+    labels = np.array([r[1] for r in rows])
+    if labels.min() == labels.max():
+        with pytest.raises(ValueError, match="both labels"):
+            roc_auc(scores, labels)
+        return
+    assert roc_auc(scores, labels) == pytest.approx(_brute_auc(scores, labels), abs=1e-12)
+
+
+def test_known_cases():
+    labels = np.array([0, 0, 0, 1, 1])
+    assert roc_auc(np.array([0.1, 0.2, 0.3, 0.8, 0.9]), labels) == 1.0
+    assert roc_auc(np.array([0.9, 0.8, 0.7, 0.2, 0.1]), labels) == 0.0
+    assert roc_auc(np.full(5, 0.4), labels) == 0.5
+    # one swapped pair out of 6: 5/6
+    assert roc_auc(np.array([0.1, 0.2, 0.85, 0.8, 0.9]), labels) == pytest.approx(5 / 6)
+    rng = np.random.default_rng(0)
+    s, y = rng.normal(size=4000), rng.integers(0, 2, 4000)
+    assert abs(roc_auc(s, y) - 0.5) < 0.03
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        roc_auc(np.array([0.1, 0.2]), np.array([0, 2]))
+    with pytest.raises(ValueError, match="3 scores but 2 labels"):
+        roc_auc(np.zeros(3), np.array([0, 1]))
+    with pytest.raises(ValueError, match="finite"):
+        roc_auc(np.array([np.nan, 1.0]), np.array([0, 1]))
+
+
+def test_bootstrap_interval_brackets_the_auc_and_resamples_whole_pictures():
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 200)
+    pictures = np.arange(400) // 20  # 20 patches per picture, one label per picture
+    s = rng.normal(size=400) + 0.8 * y + 1.5 * rng.normal(size=20)[pictures]  # patches of a picture move together
+    auc = roc_auc(s, y)
+    lo, hi = bootstrap_auc(s, y, pictures, np.random.default_rng(2), draws=400)
+    assert lo < auc < hi
+    assert (lo, hi) == bootstrap_auc(s, y, pictures, np.random.default_rng(2), draws=400)
+    # treating every patch as its own picture ignores that dependence: a falsely narrow interval
+    lo1, hi1 = bootstrap_auc(s, y, np.arange(400), np.random.default_rng(2), draws=400)
+    assert lo1 < auc < hi1 and hi1 - lo1 < 0.6 * (hi - lo)
+    # one picture holding both labels: every draw is that picture, so the interval is the point
+    assert bootstrap_auc(s, y, np.zeros(400), np.random.default_rng(3), draws=20) == pytest.approx((auc, auc))
+
+
+def test_contact_sheet_shows_the_surest_patches_framed_by_their_truth():
+    patches = np.stack([np.full((4, 4, 3), v, np.uint8) for v in range(0, 250, 25)])  # 10 patches
+    scores = np.arange(10, dtype=np.float64)
+    labels = np.array([0] * 5 + [1] * 5)
+    sheet = contact_sheet(patches, scores, labels, k=3, zoom=2, border=1)
+    tile = 4 * 2 + 2
+    assert sheet.shape == (2 * tile, 3 * tile, 3) and sheet.dtype == np.uint8
+    # top row: highest scores first (225, 200, 175), composites framed red
+    assert [int(sheet[tile // 2, c * tile + tile // 2, 0]) for c in range(3)] == [225, 200, 175]
+    assert tuple(sheet[0, 0]) == (220, 40, 40)
+    # bottom row: lowest scores first (0, 25, 50), real patches framed green
+    assert [int(sheet[tile + tile // 2, c * tile + tile // 2, 0]) for c in range(3)] == [0, 25, 50]
+    assert tuple(sheet[tile, 0]) == (40, 180, 60)
