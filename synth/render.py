@@ -33,6 +33,7 @@ from .prepare import PreparedBg, PreparedFg
 from .realism_steps import post_composite, pre_composite
 from .rng import step_rng
 from .sources.imageio import InputError, decode_background, read_bytes
+from .stored_targets import stored_target_members
 
 __all__ = ["render_sample", "RenderedSample"]
 
@@ -282,6 +283,9 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
                               "target": tags[rec.id], "place": placed[tags[rec.id]],
                               **({"group": relations[rec.id]} if rec.id in relations else {})}
                              for rec in records]
+    target_bytes, target_meta = stored_target_members(out.targets, alpha_c, trimap, rng)
+    if target_meta:
+        meta["targets"] = target_meta
     members = {
         f"image.{out.image_format}": encode_rgb(image, out.image_format, out.jpeg_quality, restart_markers=True),
         "alpha.png": encode_alpha(alpha_c, out.alpha_bits),
@@ -290,6 +294,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         f"bg.{out.layer_format}": bg_bytes,
         "meta.json": json.dumps(meta, sort_keys=True, separators=(",", ":")).encode(),
         **instance_bytes,
+        **target_bytes,
     }
     return RenderedSample(key, members, meta)
 

@@ -150,7 +150,7 @@ def test_instance_recipe_validates_and_added_fields_keep_old_hashes(tmp_path):
 
 @pytest.mark.parametrize("overrides, expect", [
     (["output.targets=[instances, guidanse]", "composition.multi_foreground.p=0.5"],
-     "output.targets: unknown target 'guidanse' (known: instances)"),
+     "output.targets: unknown target 'guidanse' (known: instances, guidance, semantic, detail)"),
     (["output.targets=[instances]"],
      "output.targets: 'instances' needs multi-foreground composites, but composition.multi_foreground.p is 0"),
     (["output.targets=[instances, instances]", "composition.multi_foreground.p=1"],

@@ -10,8 +10,9 @@ from .base import SpecModel
 __all__ = ["TARGETS", "InputLimits", "OutputSpec", "SplitSpec", "TrimapSpec"]
 
 #: Optional targets a build can write besides image, alpha, trimap, fg and bg (docs/format.md):
-#: ``instances``: per-instance visible and amodal alphas with instances.json.
-TARGETS: tuple[str, ...] = ("instances",)
+#: ``instances``: per-instance visible and amodal alphas with instances.json; ``guidance``: a
+#: coarse mask (mask-guided models); ``semantic``, ``detail``: trimap-free models' targets.
+TARGETS: tuple[str, ...] = ("instances", "guidance", "semantic", "detail")
 
 
 class SplitSpec(SpecModel):
