@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from augment.degrade import jpeg_recompress
-from augment.resize import resize_by_scale
+from augment.resize import resize_by_scale, resize_to
 from shards.codec import decode_alpha, decode_rgb, encode_rgb
 from shards.manifest import read_manifest, shard_url
 from shards.reader import iter_shard_samples
@@ -100,10 +100,10 @@ def hard_paste(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, threshold: flo
     return np.where((alpha >= threshold)[..., None], fg, bg).astype(np.uint8)
 
 
-def _place_scale(meta: dict) -> float:
+def _place_op(meta: dict) -> dict:
     for op in meta.get("ops", []):
         if op.get("op") == "place" and op.get("target") == "foreground":
-            return float(op["size_hw"][0]) / float(op["src_hw"][0])
+            return op
     raise ValueError(f"sample {meta.get('key')}: meta.json has no foreground 'place' op")
 
 
@@ -119,16 +119,22 @@ def _jpeg_history(image: np.ndarray, meta: dict, stored_quality: int | None) -> 
 
 def real_subject_view(photo: np.ndarray, alpha: np.ndarray, meta: dict,
                       stored_quality: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """A subject's original photo as its composite saw it: resized by the factor of the
-    sample's foreground ``place`` op (``size_hw / src_hw``), then through the composite's JPEG
+    """A subject's original photo as its composite saw it: resized to the sample's foreground
+    ``place`` op's ``size_hw`` (by its factor ``size_hw / src_hw`` where the photo was rotated
+    and cropped first), then through the composite's JPEG
     history (its post-composite JPEG, then storage at ``stored_quality``; None: not stored as JPEG).
 
     photo: uint8 (H, W, 3); alpha: float32 (H, W) in [0, 1]; meta: the sample's ``meta.json``.
     Returns (uint8 (h, w, 3), float32 (h, w)); the alpha is only resized.
     """
-    scale = _place_scale(meta)
-    return (_jpeg_history(resize_by_scale(photo, scale, "image"), meta, stored_quality),
-            resize_by_scale(alpha, scale, "alpha"))
+    op = _place_op(meta)
+    if tuple(photo.shape[:2]) == tuple(op["src_hw"]):  # exactly the placed size
+        hw = (int(op["size_hw"][0]), int(op["size_hw"][1]))
+        small, small_alpha = resize_to(photo, hw, "image"), resize_to(alpha, hw, "alpha")
+    else:  # rotated and cropped before placing: the same factor
+        scale = float(op["size_hw"][0]) / float(op["src_hw"][0])
+        small, small_alpha = resize_by_scale(photo, scale, "image"), resize_by_scale(alpha, scale, "alpha")
+    return _jpeg_history(small, meta, stored_quality), small_alpha
 
 
 class _Photos:
