@@ -114,6 +114,7 @@ HOSTILE = "<script>alert(\"x\")</script> & 'y'"
 SECTIONS = [("warnings", "Warnings"), ("overview", "Overview"),
             ("contact", "Contact sheet: random samples (composite | alpha | trimap)"),
             ("diversity", "Diversity: foreground and background reuse"), ("alpha", "Alpha and trimap"), ("instances", "Instances"),
+            ("guidance", "Guidance masks"),
             ("realism", "Colour and realism"), ("ops", "Operations (from meta.json)"),
             ("leakage", "Leakage between splits"), ("shards", "Shards")]
 

@@ -28,6 +28,7 @@ from augment.bands import BG_THRESHOLD, FG_THRESHOLD
 from augment.mismatch import realism_mismatch
 from shards.codec import decode_alpha_stored, decode_rgb, decode_trimap, jpeg_size, sniff_format
 
+from .guidance import measure_guidance
 from .instances import measure_instances
 
 #: The realism measures' implementation, named in the stats report.
@@ -285,6 +286,8 @@ def _measure(members: Mapping[str, bytes], out: SampleMeasures, window: int, che
     if inst is not None:
         sc.update(inst[0])
         out.per_instance = inst[1]
+    if isinstance(meta.get("index"), int):
+        sc.update(measure_guidance(members, alpha, meta["index"]))
 
     # analysis resolution: perceptual hash and realism window; colour statistics at half that
     ah, aw = img_a.shape[:2]

@@ -148,6 +148,8 @@ BINS: dict[str, tuple[float, float, int]] = {
     "instances.count": (0.5, 8.5, 8),  # one bin per count 1..8
     "instances.overlap_share": (0.0, 1.0, 50),
     "instances.occlusion": (0.0, 1.0, 50),
+    "guidance.iou": (0.0, 1.0, 50),
+    "guidance.boundary_f": (0.0, 1.0, 50),
 }
 
 

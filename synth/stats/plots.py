@@ -305,10 +305,22 @@ def plot_instances(datasets: Datasets) -> bytes | None:
     return _png(fig)
 
 
+def plot_guidance(datasets: Datasets) -> bytes | None:
+    """IoU and boundary F-score of the guidance masks against the alpha; None without measures."""
+    datasets = _named(datasets)
+    if not any(get_path(d, "guidance/iou") for _, d in datasets):
+        return None
+    fig, grid = _figure(1, 2, height_per_row=3.0)
+    _hist_panel(grid[0][0], datasets, "guidance/iou", "Guidance mask IoU with the alpha", "IoU")
+    _hist_panel(grid[0][1], datasets, "guidance/boundary_f", "Guidance mask boundary F-score", "F")
+    return _png(fig)
+
+
 def all_plots(datasets: Datasets) -> dict[str, bytes | None]:
     """Every plot above, by name."""
     fns: dict[str, Callable[[Datasets], bytes | None]] = {
         "splits": plot_splits, "usage": plot_usage, "alpha": plot_alpha, "colour": plot_colour,
         "realism": plot_realism, "ops": plot_ops, "instances": plot_instances,
+        "guidance": plot_guidance,
     }
     return {k: f(datasets) for k, f in fns.items()}

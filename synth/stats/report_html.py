@@ -194,6 +194,21 @@ def _instances(d: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _guidance(d: dict[str, Any]) -> list[tuple[str, str]]:
+    """(row label, value) of one dataset in the guidance table (``d.get``: any version's statistics)."""
+    g = d.get("guidance") or {}
+
+    def stat(name: str) -> str:
+        s = g.get(name) or {}
+        return f"{_fmt(s.get('mean'))} (median {_fmt(s.get('p50'))})" if s.get("n") else "–"
+
+    stored = (g.get("stored") or {}).get("mean")
+    source = "–" if stored is None else ("stored guidance.png" if stored >= 1 else
+                                         "the loader's (epoch 0, seed 0)" if stored <= 0 else f"{_pct(stored)} stored")
+    return [("masks measured", _fmt((g.get("iou") or {}).get("n", 0))), ("source", source),
+            ("IoU with the alpha", stat("iou")), ("boundary F-score", stat("boundary_f"))]
+
+
 def _columns(per_dataset: Sequence[list[tuple[str, str]]]) -> list[list[str]]:
     """Rows ``[label, value of each dataset...]`` from each dataset's (label, value) list."""
     return [[row[0][0], *(value for _, value in row)] for row in zip(*per_dataset)]
@@ -298,7 +313,7 @@ def _context(stats: Sequence[DatasetStats], title: str | None = None) -> dict[st
     """
     if not stats:
         raise ValueError("render_html: need at least one dataset")
-    datasets, overview, alpha, instances = [], [], [], []
+    datasets, overview, alpha, instances, guidance = [], [], [], [], []
     for s in stats:
         try:
             d = _strict(s.data)
@@ -306,6 +321,7 @@ def _context(stats: Sequence[DatasetStats], title: str | None = None) -> dict[st
             overview.append(_overview(d))
             alpha.append(_alpha(d))
             instances.append(_instances(s.data))
+            guidance.append(_guidance(s.data))
             if s is stats[0]:  # the realism measures' settings, as the first dataset records them
                 realism = {k: str(d["realism"][k]) for k in ("implementation", "window", "analysis_side")}
         except _MissingField as e:
@@ -319,6 +335,8 @@ def _context(stats: Sequence[DatasetStats], title: str | None = None) -> dict[st
         "overview_rows": _columns(overview), "alpha_rows": _columns(alpha), "realism": realism,
         "instance_rows": _columns(instances),
         "has_instances": any(s.data.get("instances", {}).get("samples") for s in stats),
+        "guidance_rows": _columns(guidance),
+        "has_guidance": any((s.data.get("guidance") or {}).get("iou") for s in stats),
         "plots": {k: _data_uri(v) for k, v in plots.items()},
         "fold_shards_above": _FOLD_SHARDS_ABOVE,
     }

@@ -20,6 +20,8 @@ Non-finite floats are written as ``null``. Top-level keys:
   ``hist`` and ``by_split`` summaries;
 - ``instances`` (samples with and without instance members; instances per sample, overlap
   share, occlusion and cut-by-frame shares per instance; :mod:`synth.stats.instances`);
+- ``guidance`` (IoU and boundary F-score of the guidance masks against the alpha, and the share
+  of stored ones; :mod:`synth.stats.guidance`);
 - ``ops`` (one entry per stage/op/target: count, samples, rate, parameter summaries),
   ``meta_extra`` (any other meta.json field, summarised generically);
 - ``leakage`` (foregrounds and backgrounds in several splits, near-duplicate composite
@@ -331,6 +333,7 @@ def summarize(acc: Accumulator, results: list[ShardResult], manifest: Manifest, 
         "realism": {"implementation": REALISM_IMPL, "analysis_side": ANALYSIS_SIDE, "window": opts.window,
                     "measures": _scalars(acc, "realism", splits)},
         "instances": _instances(acc, splits, measured),
+        "guidance": _scalars(acc, "guidance", splits),
         "ops": acc.ops.summary(measured),
         "ops_malformed": acc.ops.malformed,
         "meta_extra": {k: p.summary() for k, p in acc.meta_extra.items()},
