@@ -32,7 +32,6 @@ MCU = 8
 #: Restart interval (MCUs) the encoder aims for: 8 MCUs = 64 px strips.
 TARGET_INTERVAL = 8
 
-_RST_MARKERS = tuple(bytes((0xFF, 0xD0 + k)) for k in range(8))  # RST0 .. RST7
 _SOF_BASELINE = (0xC0, 0xC1)  # baseline / extended sequential, Huffman
 _SOF_OTHER = frozenset({0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
@@ -129,13 +128,17 @@ def _window_jpeg(data: bytes, lay: _Layout, rows: tuple[int, int], cols: tuple[i
     width = min(-(-lay.width // MCU), cols[1] * lay.interval) * MCU - cols[0] * lay.interval * MCU
     header = bytearray(lay.header)
     header[lay.size_at:lay.size_at + 4] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
-    idx = (np.arange(rows[0], rows[1])[:, None] * lay.per_row + np.arange(cols[0], cols[1])[None, :]).ravel()
-    parts: list[bytes] = []
-    for j, i in enumerate(idx):
-        if j:
-            parts.append(_RST_MARKERS[(j - 1) % 8])
-        parts.append(data[lay.starts[i]:lay.ends[i]])
-    return bytes(header) + b"".join(parts) + b"\xff\xd9", height, width
+    # Per MCU row, the chosen intervals are one run of the file (with their RST markers);
+    # runs are joined by a marker, then every marker is renumbered from RST0 at once.
+    firsts = np.arange(rows[0], rows[1]) * lay.per_row + cols[0]
+    lasts = firsts + (cols[1] - cols[0] - 1)
+    body = np.frombuffer(b"\xff\xd0".join(data[s:e] for s, e in zip(lay.starts[firsts].tolist(),
+                                                                      lay.ends[lasts].tolist())), np.uint8).copy()
+    idx = (firsts[:, None] + np.arange(cols[1] - cols[0])[None, :]).ravel()
+    lengths = lay.ends[idx] - lay.starts[idx] + 2  # each interval and the marker after it
+    at = np.cumsum(lengths[:-1]) - 1  # the second byte of each marker
+    body[at] = 0xD0 + (np.arange(at.size) % 8)
+    return bytes(header) + body.tobytes() + b"\xff\xd9", height, width
 
 
 def decode_window(data: bytes, top: int, bottom: int, left: int, right: int, reduce: int = 1
