@@ -38,7 +38,16 @@ from .render import render_sample
 from .resume import plan_fingerprint, versions
 from .rng import step_rng
 from .sources.imageio import InputError, SizeLimits
-from .sources.scan import BgInput, FgInput, Skipped, scan_backgrounds, scan_foregrounds
+from .sources.scan import BgInput, FgInput, Skipped
+from .video.render_clip import render_clip
+from .video.sources import (
+    ClipBgInput,
+    ClipFgInput,
+    prepare_clip_background,
+    prepare_clip_foreground,
+    scan_video_backgrounds,
+    scan_video_foregrounds,
+)
 
 __all__ = ["BuildError", "BuildReport", "build", "build_shard", "chunk_size", "prepare_inputs"]
 
@@ -64,8 +73,10 @@ class BuildReport:
 # ------------------------------------------------------------------ preparation
 
 
-def _prepare_fg(item: FgInput, estimator: str, cache_dir: str, limits: SizeLimits) -> PreparedFg | Skipped:
+def _prepare_fg(item: FgInput | ClipFgInput, estimator: str, cache_dir: str, limits: SizeLimits) -> PreparedFg | Skipped:
     try:
+        if isinstance(item, ClipFgInput):
+            return prepare_clip_foreground(item, estimator=estimator, cache_dir=cache_dir, limits=limits)
         return prepare_foreground(item, estimator=estimator, cache_dir=cache_dir, limits=limits)
     except InputError as err:
         return Skipped(err.path, err.reason)
@@ -74,8 +85,10 @@ def _prepare_fg(item: FgInput, estimator: str, cache_dir: str, limits: SizeLimit
                          f"({type(err).__name__}: {err})") from None
 
 
-def _prepare_bg(item: BgInput, cache_dir: str, limits: SizeLimits) -> PreparedBg | Skipped:
+def _prepare_bg(item: BgInput | ClipBgInput, cache_dir: str, limits: SizeLimits) -> PreparedBg | Skipped:
     try:
+        if isinstance(item, ClipBgInput):
+            return prepare_clip_background(item, cache_dir=cache_dir, limits=limits)
         return prepare_background(item, cache_dir=cache_dir, limits=limits)
     except InputError as err:
         return Skipped(err.path, err.reason)
@@ -136,8 +149,9 @@ def prepare_inputs(recipe: Recipe, cache_dir: str | Path, executor: Executor | N
     executor = executor or SerialExecutor()
     limits = SizeLimits(recipe.inputs.max_pixels, recipe.inputs.min_side)
     try:
-        fg_inputs, skipped = scan_foregrounds(recipe.foregrounds)
-        bg_inputs = scan_backgrounds(recipe.backgrounds)
+        fg_inputs, skipped = scan_video_foregrounds(recipe)  # image sources alone: scan_foregrounds
+        bg_inputs, bg_skipped = scan_video_backgrounds(recipe)
+        skipped += bg_skipped
     except InputError as err:
         raise BuildError(str(err)) from None
     if skipped and recipe.on_error == "fail":
@@ -182,6 +196,11 @@ def _inputs_of(plan: BuildPlan, split: str, index: int) -> str:
         return "inputs unknown"
 
 
+def _render(plan: BuildPlan, split: str, index: int):
+    """Sample ``index`` of ``split``: a still composite, or a clip with a video section."""
+    return (render_sample if plan.recipe.video is None else render_clip)(plan, split, index)
+
+
 def build_shard(plan: BuildPlan, spec: ShardSpec, outdir: str | Path,
                 on_sample: Callable[[str, int], None] | None = None) -> ShardInfo:
     """Render and write one shard: a pure function of (plan, spec). Atomic: whole or absent.
@@ -195,7 +214,7 @@ def build_shard(plan: BuildPlan, spec: ShardSpec, outdir: str | Path,
     def samples():
         for i in range(spec.first, spec.first + spec.count):
             try:
-                s = render_sample(plan, spec.split, i)
+                s = _render(plan, spec.split, i)
             except InputError as err:  # names the file already
                 raise BuildError(f"{spec.filename}: sample {sample_key(spec.split, i)}: {err}") from None
             except Exception as err:
@@ -225,7 +244,7 @@ def _samples_per_shard_for_bytes(plan: BuildPlan, max_bytes: int, pilots: int = 
     largest = 0
     for split, n in plan.samples.items():
         for i in sorted({round(k * (n - 1) / max(pilots - 1, 1)) for k in range(min(pilots, n))}):
-            members = render_sample(plan, split, i).members
+            members = _render(plan, split, i).members
             size = sum(len(b) + 2 * _TAR_OVERHEAD for b in members.values())
             largest = max(largest, size)
     fit = int(max_bytes // (largest * 1.25)) if largest else plan.recipe.output.samples_per_shard
@@ -302,6 +321,10 @@ def _manifest(plan: BuildPlan, done: dict[ShardSpec, ShardInfo], skipped: list[S
             "versions": versions(),
         },
     )
+    if recipe.video is not None:  # one sample per clip
+        frames = recipe.video.frames
+        manifest.extra["video"] = {"clips": dict(plan.samples), "frames_per_clip": frames,
+                                   "frames": {k: v * frames for k, v in plan.samples.items()}}
     max_bytes = recipe.output.max_shard_bytes
     if max_bytes is not None:
         over = [e.path for e in entries if e.bytes > max_bytes]

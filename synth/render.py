@@ -35,7 +35,7 @@ from .rng import step_rng
 from .sources.imageio import InputError, decode_background, read_bytes
 from .stored_targets import stored_target_members
 
-__all__ = ["render_sample", "RenderedSample"]
+__all__ = ["augment_foreground", "render_sample", "RenderedSample"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,14 @@ def _augment_foreground(plan: BuildPlan, item: PreparedFg, rng: Callable[[str], 
         fg, alpha = out["image"], out["alpha"]
         ops.append({"op": "albumentations", "target": tag, "transforms": [s.model_dump() for s in aug.albumentations]})
     return fg, alpha
+
+
+def augment_foreground(plan: BuildPlan, item: PreparedFg, rng: Callable[[str], np.random.Generator], tag: str,
+                       ops: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Load one foreground and augment it as a still sample does (flip, rotation,
+    albumentations; the same parameters for F and alpha), drawing from ``rng(step)``; the
+    ops are appended to ``ops``. Returns (F uint8 (h, w, 3), alpha float32 (h, w) in [0, 1])."""
+    return _augment_foreground(plan, item, rng, tag, ops)
 
 
 def _place(plan: BuildPlan, rng: Callable[[str], np.random.Generator], tag: str, fg: np.ndarray,

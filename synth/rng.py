@@ -13,6 +13,8 @@ generator                  key
 :func:`cycle_rng`          ``[seed, name_code(split), cycle, TAG_FG_CYCLE]``
 :func:`procedural_rng`     ``[seed, index, TAG_PROCEDURAL_FG | _BG]``
 :func:`seeded_rng`         ``seed`` (a recorded or user-given seed)
+:func:`clip_rng`           ``[seed, name_code(split), clip, name_code(step), TAG_VIDEO_CLIP]``
+:func:`frame_rng`          ``[seed, name_code(split), clip, frame, name_code(step), TAG_VIDEO_FRAME]``
 =========================  ==================================================
 
 :func:`keyed_rank` is the one keyed ordering that is not a generator: items sorted by the
@@ -31,7 +33,11 @@ __all__ = [
     "TAG_FG_CYCLE",
     "TAG_PROCEDURAL_BG",
     "TAG_PROCEDURAL_FG",
+    "TAG_VIDEO_CLIP",
+    "TAG_VIDEO_FRAME",
+    "clip_rng",
     "cycle_rng",
+    "frame_rng",
     "keyed_rank",
     "name_code",
     "procedural_rng",
@@ -42,6 +48,8 @@ __all__ = [
 TAG_FG_CYCLE = 0xF6  # the per-cycle shuffle of a split's foregrounds
 TAG_PROCEDURAL_FG = 0x46_47  # "FG": a procedural foreground
 TAG_PROCEDURAL_BG = 0x42_47  # "BG": a procedural background
+TAG_VIDEO_CLIP = 0x56_43  # "VC": a step drawn once per clip (video)
+TAG_VIDEO_FRAME = 0x56_46  # "VF": a step drawn per frame of a clip (video)
 
 
 def name_code(name: str) -> int:
@@ -53,6 +61,17 @@ def step_rng(seed: int, split: str, index: int, step: str) -> np.random.Generato
     """The generator of one random step (e.g. ``"background"``, ``"foreground_flip"``) of
     sample ``index`` of ``split``: independent across steps, samples and splits."""
     return np.random.default_rng([seed, name_code(split), index, name_code(step)])
+
+
+def clip_rng(seed: int, split: str, clip: int, step: str) -> np.random.Generator:
+    """The generator of a step drawn once for clip ``clip`` of ``split`` (video)."""
+    return np.random.default_rng([seed, name_code(split), clip, name_code(step), TAG_VIDEO_CLIP])
+
+
+def frame_rng(seed: int, split: str, clip: int, frame: int, step: str) -> np.random.Generator:
+    """The generator of a step drawn for frame ``frame`` of clip ``clip`` of ``split`` (video):
+    any frame's draws without the others'."""
+    return np.random.default_rng([seed, name_code(split), clip, frame, name_code(step), TAG_VIDEO_FRAME])
 
 
 def cycle_rng(seed: int, split: str, cycle: int) -> np.random.Generator:

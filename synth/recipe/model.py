@@ -11,6 +11,7 @@ from .composition import CanvasSpec, CompositionSpec, ForegroundAugment
 from .output import TARGETS, InputLimits, OutputSpec, SplitSpec, TrimapSpec
 from .realism import HarmonizationSpec, RealismSpec
 from .sources import BackgroundSource, ForegroundSource
+from .video import BackgroundClips, FgAlphaClips, ImageAlphaClips, VideoSpec
 
 __all__ = ["ADDED_FIELDS", "Recipe"]
 
@@ -22,6 +23,7 @@ ADDED_FIELDS: tuple[tuple[str, ...], ...] = (
     ("composition", "multi_foreground", "layout"),
     ("composition", "multi_foreground", "group"),
     ("output", "targets"),
+    ("video",),
 )
 
 
@@ -44,6 +46,7 @@ class Recipe(SpecModel):
     inputs: InputLimits = InputLimits()
     on_error: Literal["skip", "fail"] = "skip"
     cache_dir: str | None = None
+    video: VideoSpec | None = None  # clips instead of still composites (docs/video.md)
 
     @model_validator(mode="after")
     def _splits(self) -> "Recipe":
@@ -72,6 +75,25 @@ class Recipe(SpecModel):
         if "instances" in self.output.targets and mf.p <= 0.0:
             errors.append(f"output.targets: 'instances' needs multi-foreground composites, but "
                           f"composition.multi_foreground.p is {mf.p:g} (set it > 0, e.g. with layout: group)")
+        errors.extend(self._video_errors())
+        return errors
+
+    def _video_errors(self) -> list[str]:
+        """What a video recipe (or clip sources without one) cannot build."""
+        clips = [f"{section}.{n}" for section, items in (("foregrounds", self.foregrounds),
+                                                        ("backgrounds", self.backgrounds))
+                 for n, s in enumerate(items) if isinstance(s, (FgAlphaClips, ImageAlphaClips, BackgroundClips))]
+        if self.video is None:
+            return [f"{clips[0]}: clip sources need a video section (e.g. video: {{frames: 16}})"] if clips else []
+        errors = []
+        if self.composition.multi_foreground.p > 0:
+            errors.append("video: composition.multi_foreground.p must be 0 (clips have one foreground)")
+        if self.output.targets:
+            errors.append(f"video: output.targets {list(self.output.targets)} are for still images only")
+        if self.realism.noise.compensate:
+            errors.append("video: realism.noise.compensate is for still images only (set it to false)")
+        if self.composition.background.fit != "cover":
+            errors.append("video: composition.background.fit must be cover (the camera moves over the photo)")
         return errors
 
     def to_json_dict(self) -> dict[str, Any]:

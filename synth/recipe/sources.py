@@ -6,6 +6,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator
 
 from .base import SpecModel
+from .video import BackgroundClips, FgAlphaClips, ImageAlphaClips
 
 __all__ = ["BackgroundSource", "FgAlphaSource", "FolderBackgrounds", "ForegroundSource", "ImageAlphaSource",
            "ProceduralBackgrounds", "ProceduralForegrounds", "RgbaSource"]
@@ -55,7 +56,7 @@ class ProceduralForegrounds(SpecModel):
 
 
 ForegroundSource = Annotated[
-    Union[FgAlphaSource, RgbaSource, ImageAlphaSource, ProceduralForegrounds],
+    Union[FgAlphaSource, RgbaSource, ImageAlphaSource, ProceduralForegrounds, FgAlphaClips, ImageAlphaClips],
     Field(discriminator="kind"),
 ]
 
@@ -79,5 +80,5 @@ class ProceduralBackgrounds(SpecModel):
 
 
 BackgroundSource = Annotated[
-    Union[FolderBackgrounds, ProceduralBackgrounds], Field(discriminator="kind")
+    Union[FolderBackgrounds, ProceduralBackgrounds, BackgroundClips], Field(discriminator="kind")
 ]

@@ -1,0 +1,201 @@
+"""Rendering a clip: one sample of ``frames`` frames, each frame a pure function of
+(plan, split, clip, frame).
+
+Per clip (:mod:`synth.video.scene`): the foreground and its placement and motion, the
+background and its camera, the shutter, the realism decisions. Per frame: the layers at the
+frame's poses with motion blur over the exposure (:mod:`synth.video.layers`), the still
+build's pre-composite realism steps with the clip's decisions (its generators are the
+clip's, so every frame draws the same harmonisation, defocus and sharpness choices) plus a
+slow light drift, the composite of the stored layers, then sensor noise (a fixed pattern per
+clip plus a fresh part drawn from (seed, split, clip, frame)) and JPEG. Members follow
+docs/format.md ("Clip members"); per-frame ops go to ``meta.json["frame_ops"]``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from augment.colour import linear_to_srgb, srgb_to_linear
+from augment.compose import composite
+from augment.trimap import make_trimap
+from shards.clip_names import frame_member
+from shards.codec import decode_rgb, encode_alpha, encode_rgb, encode_trimap
+
+from ..plan import BuildPlan, sample_key
+from ..realism_steps import pre_composite, replay_post_composite
+from ..render import RenderedSample
+from ..rng import frame_rng
+from .camera import camera_matrix
+from .layers import blur_samples, camera_layer, displacement, exposure_times, subject_layers
+from .motion import Pose, motion_pose, pose_matrix
+from .scene import Scene, make_scene, split_noise
+
+__all__ = ["light_drift_gains", "render_clip", "render_frames"]
+
+_LEVELS = np.arange(256, dtype=np.uint8)
+
+
+def _pose(scene: Scene, t: float) -> Pose:
+    """The subject's pose at ``t``, with the camera's shake (which moves the whole picture)."""
+    pose = motion_pose(scene.motion, t)
+    if scene.camera.still:
+        return pose
+    sx, sy = scene.camera.shake_x.at(t), scene.camera.shake_y.at(t)
+    return Pose(pose.dx - sx, pose.dy - sy, pose.log_scale, pose.angle)
+
+
+def _exposure(scene: Scene, t: int, matrix_at, box: tuple[float, float, float, float]) -> list[np.ndarray]:
+    """The affines of frame ``t``'s exposure instants for one layer (one when it does not move)."""
+    half = scene.shutter / 2
+    moved = displacement(matrix_at(t - half), matrix_at(t + half), box) if scene.shutter > 0 else 0.0
+    k = blur_samples(moved, scene.plan.recipe.video.motion_blur.max_samples)  # type: ignore[union-attr]
+    return [matrix_at(tau) for tau in exposure_times(t, scene.shutter, k)]
+
+
+def light_drift_gains(scene: Scene, t: int) -> np.ndarray:
+    """The slow light drift on the subject at frame ``t``: linear-light gains (3,) float64,
+    ``exp(drift * (sin(w t + p) + c_k sin(w2 t + p2)))`` with a period of 40-160 frames and a
+    small colour part ``c_k``, 1 at every frame with ``video.drift: 0``."""
+    drift = scene.plan.recipe.video.drift  # type: ignore[union-attr]
+    r = scene.rng_for("light_drift")
+    periods, phases, chroma = r.uniform(40, 160, 2), r.uniform(0, 2 * math.pi, 2), r.uniform(-0.3, 0.3, 3)
+    w = 2 * math.pi / periods
+    base = math.sin(w[0] * t + phases[0]) - math.sin(phases[0])
+    tint = math.sin(w[1] * t + phases[1]) - math.sin(phases[1])
+    return np.exp(drift * (base + chroma * tint))
+
+
+def _apply_gains(fg: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """F with linear-light gains per channel (a lookup table per channel)."""
+    lin = srgb_to_linear(_LEVELS).astype(np.float32)
+    lut = np.stack([linear_to_srgb(np.clip(lin * np.float32(g), 0.0, 1.0)) for g in gains], axis=-1)
+    return cv2.LUT(np.ascontiguousarray(fg), lut.reshape(1, 256, 3))
+
+
+def _frame_layers(scene: Scene, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Frame ``t``'s F, alpha and B on the canvas before the realism steps, and its record."""
+    recipe = scene.plan.recipe
+    canvas = (recipe.canvas.height, recipe.canvas.width)
+    fg, alpha = scene.fg_frame(t)
+    pl = scene.placement
+    h, w = pl.size_hw
+    centre = (pl.left + w / 2.0, pl.top + h / 2.0)
+    fg_mats = _exposure(scene, t, lambda tau: pose_matrix(_pose(scene, tau), centre, (pl.left, pl.top)),
+                        (0.0, 0.0, float(w), float(h)))
+    fg_c, alpha_c = subject_layers(fg, alpha, fg_mats, canvas)
+    record: dict[str, Any] = {"t": t, "pose": _pose(scene, float(t)).to_list(), "blur": {"foreground": len(fg_mats)}}
+    if scene.bg_cover is not None:
+        bg = scene.bg_clip_frame(t)
+        record["background_frame"] = scene.bg_frame_index(t)
+    else:
+        bg_mats = _exposure(scene, t, lambda tau: camera_matrix(scene.camera, tau, canvas, scene.centre),
+                            (0.0, 0.0, float(canvas[1]), float(canvas[0])))
+        bg = camera_layer(scene.photo, bg_mats, canvas)  # type: ignore[arg-type]
+        record["camera"] = [round(v, 6) for v in scene.camera.state(float(t))]
+        record["blur"]["background"] = len(bg_mats)
+    if scene.fg is None:
+        record["source_frame"] = scene.source_frame(t)
+    return fg_c, alpha_c, bg, record
+
+
+def _post(scene: Scene, t: int, image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Sensor noise (the clip's fixed pattern, then a fresh part of frame ``t``) and JPEG,
+    recorded so that :func:`synth.realism_steps.replay_post_composite` replays them."""
+    ops: list[dict[str, Any]] = []
+    if scene.noise.sigma > 0:
+        fixed, fresh = split_noise(scene.noise, scene.plan.recipe.video.fixed_pattern)  # type: ignore[union-attr]
+        seed = int(frame_rng(scene.plan.recipe.seed, scene.split, scene.index, t, "noise").integers(2**63))
+        for params, s, kind in ((fixed, scene.noise_seed, "fixed_pattern"), (fresh, seed, "fresh")):
+            if params.sigma > 0 or params.denoise != "none":
+                ops.append({"op": "noise", "params": params.to_dict(), "seed": s, "part": kind})
+    if scene.jpeg_quality is not None:
+        ops.append({"op": "jpeg", "quality": scene.jpeg_quality})
+    return replay_post_composite(image, alpha, ops), ops
+
+
+def _render_frame(scene: Scene, t: int) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Frame ``t``'s members (``image_{t:03d}.jpg`` ...) and its record for meta.json."""
+    recipe = scene.plan.recipe
+    fg_c, alpha_c, bg, record = _frame_layers(scene, t)
+    fg_c, bg, ops = pre_composite(scene.rng_for, recipe, fg_c, alpha_c, bg, fg_upscale=scene.placement.scale,
+                                  bg_upscale=scene.bg_upscale)
+    if recipe.video.drift > 0:  # type: ignore[union-attr]
+        gains = light_drift_gains(scene, t)
+        fg_c = _apply_gains(fg_c, gains)
+        ops.append({"op": "light_drift", "target": "foreground", "gains": [round(float(g), 6) for g in gains]})
+    out = recipe.output
+    fg_bytes = encode_rgb(fg_c, out.layer_format, out.jpeg_quality, restart_markers=True)
+    bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
+    if out.layer_format == "jpg":
+        fg_c, bg = decode_rgb(fg_bytes), decode_rgb(bg_bytes)
+    if out.alpha_bits == 8:
+        alpha_c = np.rint(alpha_c * 255.0).astype(np.float32) / 255.0
+    image, post_ops = _post(scene, t, composite(fg_c, alpha_c, bg), alpha_c)
+    trimap = make_trimap(alpha_c, scene.band_px)
+    record.update(ops=ops, post_composite=post_ops)
+    members = {
+        frame_member("image", t, out.image_format): encode_rgb(image, out.image_format, out.jpeg_quality,
+                                                               restart_markers=True),
+        frame_member("alpha", t, "png"): encode_alpha(alpha_c, out.alpha_bits),
+        frame_member("trimap", t, "png"): encode_trimap(trimap),
+        frame_member("fg", t, out.layer_format): fg_bytes,
+        frame_member("bg", t, out.layer_format): bg_bytes,
+    }
+    return members, record
+
+
+def render_frames(plan: BuildPlan, split: str, index: int, frames: Iterable[int]) -> dict[int, dict[str, bytes]]:
+    """Only the given frames of clip ``index`` of ``split`` (their members by frame), each
+    byte-identical to the same frame of :func:`render_clip`."""
+    scene = make_scene(plan, split, index)
+    return {t: _render_frame(scene, t)[0] for t in frames}
+
+
+def _source_meta(item, fg: bool) -> dict[str, Any]:
+    meta = {"id": item.id, "source": item.source, "file": item.name}
+    if fg:
+        meta.update(kind=item.kind, estimator=item.estimator)
+    return meta
+
+
+def render_clip(plan: BuildPlan, split: str, index: int) -> RenderedSample:
+    """Compose clip ``index`` of ``split`` and encode its members: ``clip.json``,
+    ``meta.json`` and per frame image, alpha, trimap, fg and bg (docs/format.md)."""
+    recipe = plan.recipe
+    video = recipe.video
+    if video is None:
+        raise ValueError("render_clip: the recipe has no video section")
+    scene = make_scene(plan, split, index)
+    canvas = [recipe.canvas.height, recipe.canvas.width]
+    key = sample_key(split, index)
+    members: dict[str, bytes] = {}
+    records = []
+    for t in range(video.frames):
+        frame_members, record = _render_frame(scene, t)
+        members.update(frame_members)
+        records.append(record)
+    background = _source_meta(scene.bg_item, fg=False)
+    if split in plan.bg_probs:
+        background.update(fit_score=float(plan.bg_scores[split][scene.fg_index, scene.bg_index]),
+                          probability=float(plan.bg_probs[split][scene.fg_index, scene.bg_index]))
+    clip = {"frames": video.frames, "fps": video.fps, "key": key, "size": canvas, "shutter": round(scene.shutter, 6),
+            "motion": scene.motion.kind, "camera": "still" if scene.camera.still else "moving",
+            "foreground": scene.fg_item.name, "background": scene.bg_item.name,
+            "clip": {"foreground": scene.fg_start if scene.fg is None else None,
+                     "background": scene.bg_start if scene.bg_cover is not None else None,
+                     "stride": video.source_stride}}
+    meta = {"key": key, "split": split, "index": index, "seed": recipe.seed, "recipe_sha256": plan.recipe_sha256,
+            "size": canvas, "frames": video.frames, "fps": video.fps, "foreground": _source_meta(scene.fg_item, True),
+            "background": background, "ops": scene.ops, "motion": scene.motion.to_dict(),
+            "camera": scene.camera.to_dict(), "shutter": scene.shutter, "trimap": {"band_px": scene.band_px},
+            "noise": {"params": scene.noise.to_dict(), "fixed_pattern_seed": scene.noise_seed,
+                      "fixed_share": video.fixed_pattern},
+            "frame_ops": records}
+    members["clip.json"] = json.dumps(clip, sort_keys=True, separators=(",", ":")).encode()
+    members["meta.json"] = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
+    return RenderedSample(key, members, meta)
