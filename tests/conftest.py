@@ -96,3 +96,22 @@ def read_only_dir(tmp_path, monkeypatch):
         monkeypatch.setattr(os, "mkdir", fake_mkdir)
     yield ro
     ro.chmod(0o755)
+
+
+def video_recipe(*, frames: int = 6, samples: tuple[int, int] = (4, 2), canvas: int = 96, realism: bool = True,
+                 static: bool = False, per_shard: int = 3, seed: int = 3, image_format: str = "jpg") -> dict:
+    """A small raw video recipe on procedural sources: clips of `frames` frames on a square
+    canvas. realism=False: no harmonisation, defocus, sharpness match, noise, JPEG or drift;
+    static=True: subject and camera never move."""
+    data = procedural_recipe(seed=seed, fg=(6, (96, 80)), bg=(6, (120, 160)), canvas=(canvas, canvas),
+                             per_shard=per_shard, samples=samples, name="video_t")
+    motion = {"max_speed": 0.03, "max_accel": 0.006, "enter_exit_p": 0.3, "still_p": 1.0 if static else 0.0}
+    camera = {"max_pan": 0.01, "shake_px": 2.0, "still_p": 1.0 if static else 0.3}
+    data["video"] = {"frames": frames, "motion": motion, "camera": camera, "drift": 0.05 if realism else 0.0}
+    data["output"]["image_format"] = image_format
+    data["realism"] = {"noise": {"p": 1.0, "sigma": [2.0, 4.0]}, "jpeg": {"p": 0.5}}
+    if not realism:
+        data["harmonization"] = {"p": 0.0}
+        data["realism"] = {"resolution_match": False, "defocus": {"p": 0.0}, "sharpness_match_p": 0.0,
+                           "noise": {"p": 0.0}, "jpeg": {"p": 0.0}}
+    return data

@@ -98,4 +98,9 @@ def camera_extent(params: CameraParams, frames: int, canvas: tuple[int, int], st
     for t in np.arange(-0.5, frames - 0.5 + 1e-9, step):
         pts = camera_matrix(params, float(t), canvas, (0.0, 0.0)) @ corners
         ex, ey = max(ex, float(np.abs(pts[0]).max())), max(ey, float(np.abs(pts[1]).max()))
-    return ex, ey
+    # between two evaluations a corner moves at most half a step at its largest speed
+    p = params
+    radius = math.hypot(ex, ey)
+    speed = (max(p.pan_x.speed_bound() + p.shake_x.speed_bound(), p.pan_y.speed_bound() + p.shake_y.speed_bound())
+             + radius * (math.radians(p.roll.speed_bound()) + p.log_zoom.speed_bound()))
+    return ex + speed * step / 2, ey + speed * step / 2

@@ -88,7 +88,9 @@ def _frame_layers(scene: Scene, t: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     fg_mats = _exposure(scene, t, lambda tau: pose_matrix(_pose(scene, tau), centre, (pl.left, pl.top)),
                         (0.0, 0.0, float(w), float(h)))
     fg_c, alpha_c = subject_layers(fg, alpha, fg_mats, canvas)
-    record: dict[str, Any] = {"t": t, "pose": _pose(scene, float(t)).to_list(), "blur": {"foreground": len(fg_mats)}}
+    # the subject's own motion (the camera's shake, which moves it too, is in "camera")
+    record: dict[str, Any] = {"t": t, "pose": motion_pose(scene.motion, float(t)).to_list(),
+                              "blur": {"foreground": len(fg_mats)}}
     if scene.bg_cover is not None:
         bg = scene.bg_clip_frame(t)
         record["background_frame"] = scene.bg_frame_index(t)
