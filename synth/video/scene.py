@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -78,7 +78,7 @@ class Scene:
         if self.fg is not None and self.alpha is not None:
             return self.fg, self.alpha
         fg, alpha = read_clip_frame(self.fg_item, self.source_frame(t), self.plan.recipe.composition.fg_estimation)
-        fg, alpha = apply_flip(self.fg_flip, fg), apply_flip(self.fg_flip, alpha)
+        fg, alpha = apply_flip(self.fg_flip, cast(np.ndarray, fg)), apply_flip(self.fg_flip, alpha)
         return resize_to(fg, self.placement.size_hw, "image"), resize_to(alpha, self.placement.size_hw, "alpha")
 
     def source_frame(self, t: int) -> int:
@@ -94,12 +94,15 @@ class Scene:
         return apply_flip(self.bg_flip, apply_cover_crop(self.bg_cover, image, "image"))  # type: ignore[arg-type]
 
 
-def read_clip_frame(item: PreparedFg, k: int, estimator: str) -> tuple[np.ndarray, np.ndarray]:
+def read_clip_frame(item: PreparedFg, k: int, estimator: str | None) -> tuple[np.ndarray | None, np.ndarray]:
     """Source frame ``k`` of a foreground clip: (F uint8 (H, W, 3), alpha float32 (H, W));
-    F estimated from the photo for ``image_alpha_clips``."""
+    F estimated from the photo for ``image_alpha_clips``; ``estimator=None``: the alpha only
+    (F is None)."""
     colour, matte = item.frames[k]  # type: ignore[attr-defined]
-    image = decode_rgb(read_bytes(colour), colour)
     alpha = decode_alpha(read_bytes(matte), matte)
+    if estimator is None:
+        return None, alpha
+    image = decode_rgb(read_bytes(colour), colour)
     if item.kind == "image_alpha_clips":
         from ..fg_estimation import estimate_foreground
 
@@ -160,7 +163,7 @@ def make_scene(plan: BuildPlan, split: str, index: int) -> Scene:
     if is_clip:
         fg_start = int(rng_for("foreground_start").integers(0, len(fg_item.frames) - needed_frames(recipe) + 1))
         mid = fg_start + (video.frames // 2) * video.source_stride
-        _, ref_alpha = read_clip_frame(fg_item, mid, "given")
+        _, ref_alpha = read_clip_frame(fg_item, mid, None)
         ref_alpha = apply_flip(flip, ref_alpha)
         fg = alpha = None
         ops.append({"op": "flip", "target": "foreground", **flip.to_dict()})
