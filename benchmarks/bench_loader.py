@@ -2,6 +2,8 @@
 
     python benchmarks/bench_loader.py                      # builds a dataset from ../shared/data
     python benchmarks/bench_loader.py --data out/portrait  # or use a built dataset
+    python benchmarks/bench_loader.py --targets            # the cost of each online target
+    python benchmarks/bench_loader.py --frames 8 --canvas 512  # clips: frames per CPU-second
 
 Measured, in this process, on the same shards, with OpenCV and torch limited
 to one thread per process:
@@ -337,6 +339,55 @@ def memory_probe(data: str, buffer: int, samples: int, crop: int, mode: str) -> 
     return {"samples": n, "rss_after_imports": base, "peak_rss": peak, "growth": peak - base}
 
 
+class _WdsClip:
+    """A clip sample decoded by plain webdataset with this project's codecs: the first
+    ``frames`` frames' image, alpha, fg and bg (module level: picklable)."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+
+    def __call__(self, s: dict) -> dict:
+        def stack(stem: str, alpha: bool = False) -> torch.Tensor:
+            out = []
+            for t in range(self.frames):
+                data = next(v for k, v in s.items() if k.startswith(f"{stem}_{t:03d}."))
+                out.append(torch.from_numpy(decode_alpha(data))[None] if alpha
+                           else torch.from_numpy(decode_rgb(data)).permute(2, 0, 1))
+            return torch.stack(out)
+        return {"image": stack("image"), "alpha": stack("alpha", alpha=True), "fg": stack("fg"), "bg": stack("bg")}
+
+
+def clip_costs(tmp: Path, canvas: int, clips: int, frames: int, crop: int, repeats: int) -> None:
+    """Frames per worker-CPU-second: ``MattingDataset(frames=T)`` (a window of T frames per clip,
+    one crop, fresh trimaps, image/alpha/trimap/fg/bg) against plain webdataset decoding the
+    same number of frames of each clip (image, alpha, fg, bg) with this project's codecs."""
+    import webdataset as wds
+
+    out = tmp / "video"
+    cmd = [sys.executable, "-m", "synth.cli", "build", str(ROOT / "recipes" / "video_demo.yaml"), "-o", str(out),
+           "--quiet", "--workers", "0", "--set", f"splits.0.samples={clips}", "--set", "splits.1.samples=1",
+           "--set", f"canvas.height={canvas}", "--set", f"canvas.width={canvas}",
+           "--set", f"video.frames={max(frames, 16)}", "--cache-dir", str(tmp / "video_cache")]
+    print("building:", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    urls = [shard_url(out, e) for e in read_manifest(out).shards_of("train")]
+    best: dict[str, float] = {}
+    for rep in range(repeats):
+        ds = MattingDataset(out, "train", crop=min(crop, canvas), frames=frames, buffer_size=64)
+        ds.set_epoch(rep)
+        runs = {
+            "ours": lambda: MattingLoader(ds, batch_size=2, num_workers=1),
+            "webdataset+codec": lambda: DataLoader(wds.WebDataset(urls, shardshuffle=False, empty_check=False)
+                                                   .map(_WdsClip(frames)), batch_size=2, num_workers=1),
+        }
+        for name, make in runs.items():
+            n, wall, cpu = measure(make())
+            best[name] = max(best.get(name, 0.0), n * frames / cpu)
+            print(f"run {rep} {name:18s} {n * frames / cpu:7.1f} frames per worker-CPU-second ({n} clips)", flush=True)
+    print(f"\nclips of {frames} frames at {canvas}² (crop {min(crop, canvas)}): ours {best['ours']:.1f} frames/CPU-s, "
+          f"webdataset+codec {best['webdataset+codec']:.1f} -> {best['ours'] / best['webdataset+codec']:.2f}x")
+
+
 #: Target sets compared by --targets, each against the first (the trimap-based model's inputs).
 TARGET_SETS = {
     "image+alpha+trimap": ("image", "alpha", "trimap"),
@@ -374,6 +425,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="passes per pipeline (the best counts)")
     ap.add_argument("--buffer", type=int, default=2000, help="shuffle buffer for the memory probe")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--frames", type=int, default=0,
+                    help="only measure clips (video): windows of this many frames of recipes/video_demo.yaml "
+                         "clips built at --canvas, against plain webdataset decoding as many frames")
+    ap.add_argument("--clips", type=int, default=24, help="clips to build for --frames")
     ap.add_argument("--targets", action="store_true",
                     help="only measure the cost of the online targets (guidance, semantic, detail)")
     ap.add_argument("--probe", nargs=4, metavar=("DATA", "BUFFER", "SAMPLES", "MODE"), help=argparse.SUPPRESS)
@@ -385,6 +440,9 @@ def main() -> None:
 
     _one_thread()
     tmp = Path(tempfile.mkdtemp(prefix="bench_loader_"))
+    if args.frames:
+        clip_costs(tmp, args.canvas, args.clips, args.frames, args.crop, args.repeats)
+        return
     data = args.data or build_dataset(tmp / "data", args.samples, args.canvas)
     m = read_manifest(data)
     entries = m.shards_of("train")
