@@ -105,7 +105,8 @@ Examples:
 def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tuple[str, ...]) -> None:
     """Check RECIPE and its sources without building."""
     from .sources.imageio import InputError, SizeLimits
-    from .sources.scan import scan_backgrounds, scan_foregrounds
+    from .sources.scan import BgInput, FgInput
+    from .video.sources import scan_video_backgrounds, scan_video_foregrounds
 
     rec = _load(recipe, overrides)
     try:
@@ -123,8 +124,9 @@ def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tup
     from .plan import split_counts
 
     try:
-        fgs, skipped = scan_foregrounds(rec.foregrounds)
-        bgs = scan_backgrounds(rec.backgrounds)
+        fgs, skipped = scan_video_foregrounds(rec)  # without clip sources: scan_foregrounds
+        bgs, bg_skipped = scan_video_backgrounds(rec)
+        skipped += bg_skipped
     except InputError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"  foregrounds: {len(fgs)} found, {len(skipped)} unpaired")
@@ -139,7 +141,8 @@ def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tup
         reuse = f", each foreground used ~{spec.samples / n_fg:.0f}x" if n_fg else ""
         click.echo(f"  {spec.name}: {n_fg} foregrounds, {n_bg} backgrounds ({rec.background_split}), "
                    f"{spec.samples} samples{reuse}")
-    check = check_inputs(fgs, bgs, SizeLimits(rec.inputs.max_pixels, rec.inputs.min_side))
+    check = check_inputs([f for f in fgs if isinstance(f, FgInput)], [b for b in bgs if isinstance(b, BgInput)],
+                         SizeLimits(rec.inputs.max_pixels, rec.inputs.min_side))
     click.echo(f"  headers: {check.files - len(check.bad)} of {check.files} input files readable")
     for err in check.bad[:10]:
         click.echo(f"    {err}")

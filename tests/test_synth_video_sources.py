@@ -145,3 +145,18 @@ def test_clip_sources_need_a_video_section(data):
     del recipe["video"]
     with pytest.raises(ValueError, match="foregrounds.0: clip sources need a video section"):
         parse_recipe(recipe)
+
+
+def test_validate_lists_the_bad_clips(data, tmp_path):
+    import yaml
+    from click.testing import CliRunner
+
+    from synth.cli import main
+
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(_recipe(data)))
+    res = CliRunner().invoke(main, ["validate", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "foregrounds: 7 found, 5 unpaired" in res.output  # frames that fail to decode show at build time
+    for clip in ("count", "gap", "short", "orphan", "bgshort"):
+        assert f"clip {clip}:" in res.output
