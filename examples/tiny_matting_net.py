@@ -36,12 +36,12 @@ class TinyMattingNet(nn.Module):
     1/8-resolution level (~290k parameters) at little extra cost per pixel.
     """
 
-    def __init__(self, widths: tuple[int, ...] = (16, 32, 64)) -> None:
+    def __init__(self, widths: tuple[int, ...] = (16, 32, 64), extra_channels: int = 0) -> None:
         super().__init__()
         if len(widths) < 2:
             raise ValueError(f"widths needs at least two levels, got {widths!r}")
         self.widths = tuple(int(w) for w in widths)
-        ins = (6,) + self.widths[:-1]
+        ins = (6 + int(extra_channels),) + self.widths[:-1]
         self.enc = nn.ModuleList(_block(i, o) for i, o in zip(ins, self.widths))
         self.dec = nn.ModuleList(_block(self.widths[k + 1] + self.widths[k], self.widths[k])
                                  for k in reversed(range(len(self.widths) - 1)))
@@ -52,9 +52,12 @@ class TinyMattingNet(nn.Module):
         """Input height and width must be divisible by this."""
         return 2 ** (len(self.widths) - 1)
 
-    def forward(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
-        """Alpha float (B, 1, H, W) in [0, 1]; H and W divisible by `multiple`."""
+    def forward(self, image: torch.Tensor, trimap: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """Alpha float (B, 1, H, W) in [0, 1]; H and W divisible by `multiple`. `extra`:
+        float (B, extra_channels, H, W) more inputs (e.g. the previous frame's alpha)."""
         x = prepare_inputs(image, trimap)
+        if extra is not None:
+            x = torch.cat([x, extra], dim=1)
         skips = []
         for k, block in enumerate(self.enc):
             x = block(x if k == 0 else F.max_pool2d(x, 2))
