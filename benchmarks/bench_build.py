@@ -17,6 +17,10 @@ Instance targets (``output.targets: [instances]``) are priced on groups of 2-6 f
 (``multi_foreground.layout: group``): the same samples rendered with and without them,
 alternately, with the realism steps off and with the recipe defaults; the ratio with / without
 is the cost per sample (target <= 1.15). ``--instances-only`` runs just that comparison.
+``--video`` prices clips (``video:`` section, docs/video.md) per frame against the same run's
+still samples at the same canvas, from the same sources, rendered alternately (target <= 1.2:
+a clip decodes and augments its sources once, then each frame warps, blurs, runs the realism
+steps and encodes): moving subjects and camera with motion blur, and a static scene.
 It prints samples/s per core, the ratio full / floor (target <= 2), and the peak RSS of
 whole builds of two sizes run in fresh subprocesses (target: independent of the size).
 Uses the real data in ../shared/data when present (photo + alpha foregrounds, real
@@ -45,6 +49,7 @@ from synth.build import prepare_inputs  # noqa: E402
 from synth.plan import make_plan  # noqa: E402
 from synth.recipe import parse_recipe, recipe_sha256  # noqa: E402
 from synth.render import render_sample  # noqa: E402
+from synth.video.render_clip import render_clip  # noqa: E402
 from synth.sources.imageio import decode_background, read_bytes  # noqa: E402
 
 
@@ -115,6 +120,40 @@ def _instance_cost(data: dict, cache: Path, samples: int) -> None:
         print(f"  ratio with / without instance targets = {on / off:.3f}  (target <= 1.15)")
 
 
+VIDEO = {"motion": {"max_speed": 0.02, "max_accel": 0.004, "enter_exit_p": 0.1, "still_p": 0.1},
+         "camera": {"max_pan": 0.01, "shake_px": 1.0, "still_p": 0.2}, "motion_blur": {"shutter": [0.3, 0.5]}}
+STATIC = {"motion": {"still_p": 1.0}, "camera": {"still_p": 1.0}}
+
+
+def _video_cost(data: dict, cache: Path, clips: int, frames: int) -> None:
+    """Per-frame cost of clips against per-sample cost of stills, same sources and canvas."""
+    for label, extra in (("realism steps off", REALISM_OFF), ("recipe defaults' realism steps", {})):
+        for scene, video in (("moving, motion blur", VIDEO), ("static scene", STATIC)):
+            still = parse_recipe({**data, **extra})
+            clip = parse_recipe({**data, **extra, "video": {**video, "frames": frames}})
+            plans = []
+            for recipe in (still, clip):
+                fgs, bgs, _ = prepare_inputs(recipe, cache)
+                plans.append(make_plan(recipe, recipe_sha256(recipe), fgs, bgs))
+            render_sample(plans[0], "train", 0)  # warm-up
+            render_clip(plans[1], "train", 0)
+            t_still = t_clip = 0.0
+            per_clip = max(1, frames)  # stills rendered per clip, alternately
+            for i in range(clips):
+                t0 = time.perf_counter()
+                for k in range(per_clip):
+                    render_sample(plans[0], "train", i * per_clip + k)
+                t1 = time.perf_counter()
+                render_clip(plans[1], "train", i)
+                t2 = time.perf_counter()
+                t_still, t_clip = t_still + t1 - t0, t_clip + t2 - t1
+            ms_still, ms_frame = 1000 * t_still / (clips * per_clip), 1000 * t_clip / (clips * frames)
+            print(f"video, {scene} ({label}), {clips} clips of {frames} frames:")
+            print(f"  still samples : {ms_still:6.1f} ms/sample")
+            print(f"  clip frames   : {ms_frame:6.1f} ms/frame")
+            print(f"  ratio per frame / per still sample = {ms_frame / ms_still:.3f}  (target <= 1.2)")
+
+
 def _codec_floor(plan, split: str, index: int, members: dict[str, bytes], canvas: int) -> float:
     """Seconds to decode the sample's inputs and encode its outputs, nothing else."""
     import numpy as np
@@ -164,6 +203,9 @@ def main() -> None:
     ap.add_argument("--procedural", action="store_true", help="ignore real data")
     ap.add_argument("--memory", action="store_true", help="also measure peak RSS for two build sizes")
     ap.add_argument("--instances-only", action="store_true", help="only price instance targets")
+    ap.add_argument("--video", action="store_true", help="only price clips per frame against stills")
+    ap.add_argument("--clips", type=int, default=4, help="--video: clips per configuration")
+    ap.add_argument("--frames", type=int, default=16, help="--video: frames per clip")
     args = ap.parse_args()
     real = None if args.procedural or not (args.real / "alphamatting").is_dir() else args.real
     cv2.setNumThreads(1)  # one core: the per-core figure
@@ -173,6 +215,9 @@ def main() -> None:
           f"{args.samples} samples, serial, cv2 threads 1")
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(os.environ.get("SYNTH_BENCH_CACHE", tmp))
+        if args.video:
+            _video_cost(data, cache, args.clips, args.frames)
+            return
         _instance_cost(data, cache, args.samples)
         if args.instances_only:
             return

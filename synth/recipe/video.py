@@ -73,11 +73,10 @@ class CameraSpec(SpecModel):
 
 
 class MotionBlurSpec(SpecModel):
-    """Motion blur over the exposure (``shutter``: a fraction of the frame interval; 0 = off),
-    rendered by averaging sub-frame positions, at most ``max_samples`` per frame."""
+    """Motion blur over the exposure (``shutter``: a fraction of the frame interval, drawn per
+    clip; 0 = off): each layer smeared along its motion while the shutter is open."""
 
     shutter: ShutterRange = (0.3, 0.5)
-    max_samples: int = Field(9, ge=1, le=64)
 
 
 class VideoSpec(SpecModel):

@@ -27,13 +27,14 @@ from shards.clip_names import frame_member
 from shards.codec import decode_rgb, encode_alpha, encode_rgb, encode_trimap
 
 from ..plan import BuildPlan, sample_key
-from ..realism_steps import pre_composite, replay_post_composite
+from ..realism_steps import pre_composite
 from ..render import RenderedSample
 from ..rng import frame_rng
 from .camera import camera_matrix
-from .layers import blur_samples, camera_layer, displacement, exposure_times, subject_layers
+from .layers import blur_vector, camera_layer, subject_layers
 from .motion import Pose, motion_pose, pose_matrix
-from .scene import Scene, make_scene, split_noise
+from .noise import add_fixed_pattern, fixed_pattern_field, replay_clip_post, split_noise
+from .scene import Scene, make_scene
 
 __all__ = ["light_drift_gains", "render_clip", "render_frames"]
 
@@ -49,12 +50,13 @@ def _pose(scene: Scene, t: float) -> Pose:
     return Pose(pose.dx - sx, pose.dy - sy, pose.log_scale, pose.angle)
 
 
-def _exposure(scene: Scene, t: int, matrix_at, box: tuple[float, float, float, float]) -> list[np.ndarray]:
-    """The affines of frame ``t``'s exposure instants for one layer (one when it does not move)."""
+def _exposure(scene: Scene, t: int, matrix_at, point: tuple[float, float]) -> tuple[np.ndarray, tuple[float, float]]:
+    """Frame ``t``'s affine (at the middle of the exposure) and how far ``point`` moves while
+    the shutter is open (px; (0, 0) with motion blur off)."""
     half = scene.shutter / 2
-    moved = displacement(matrix_at(t - half), matrix_at(t + half), box) if scene.shutter > 0 else 0.0
-    k = blur_samples(moved, scene.plan.recipe.video.motion_blur.max_samples)  # type: ignore[union-attr]
-    return [matrix_at(tau) for tau in exposure_times(t, scene.shutter, k)]
+    if scene.shutter <= 0:
+        return matrix_at(float(t)), (0.0, 0.0)
+    return matrix_at(float(t)), blur_vector(matrix_at(t - half), matrix_at(t + half), point)
 
 
 def light_drift_gains(scene: Scene, t: int) -> np.ndarray:
@@ -85,39 +87,48 @@ def _frame_layers(scene: Scene, t: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     pl = scene.placement
     h, w = pl.size_hw
     centre = (pl.left + w / 2.0, pl.top + h / 2.0)
-    fg_mats = _exposure(scene, t, lambda tau: pose_matrix(_pose(scene, tau), centre, (pl.left, pl.top)),
-                        (0.0, 0.0, float(w), float(h)))
-    fg_c, alpha_c = subject_layers(fg, alpha, fg_mats, canvas)
+    fg_m, fg_blur = _exposure(scene, t, lambda tau: pose_matrix(_pose(scene, tau), centre, (pl.left, pl.top)),
+                              (w / 2.0, h / 2.0))
+    fg_c, alpha_c = subject_layers(fg, alpha, fg_m, canvas, fg_blur)
     # the subject's own motion (the camera's shake, which moves it too, is in "camera")
     record: dict[str, Any] = {"t": t, "pose": motion_pose(scene.motion, float(t)).to_list(),
-                              "blur": {"foreground": len(fg_mats)}}
+                              "blur": {"foreground": [round(v, 4) for v in fg_blur]}}
     if scene.bg_cover is not None:
         bg = scene.bg_clip_frame(t)
         record["background_frame"] = scene.bg_frame_index(t)
     else:
-        bg_mats = _exposure(scene, t, lambda tau: camera_matrix(scene.camera, tau, canvas, scene.centre),
-                            (0.0, 0.0, float(canvas[1]), float(canvas[0])))
-        bg = camera_layer(scene.photo, bg_mats, canvas)  # type: ignore[arg-type]
+        # the photo's content moves on the canvas by the inverse of the camera's motion
+        bg_m, bg_blur = _exposure(scene, t, lambda tau: cv2.invertAffineTransform(
+            camera_matrix(scene.camera, tau, canvas, scene.centre)), tuple(scene.centre))
+        bg_m = camera_matrix(scene.camera, float(t), canvas, scene.centre)
+        bg = camera_layer(scene.photo, bg_m, canvas, bg_blur)  # type: ignore[arg-type]
         record["camera"] = [round(v, 6) for v in scene.camera.state(float(t))]
-        record["blur"]["background"] = len(bg_mats)
+        record["blur"]["background"] = [round(v, 4) for v in bg_blur]
     if scene.fg is None:
         record["source_frame"] = scene.source_frame(t)
     return fg_c, alpha_c, bg, record
 
 
 def _post(scene: Scene, t: int, image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """Sensor noise (the clip's fixed pattern, then a fresh part of frame ``t``) and JPEG,
-    recorded so that :func:`synth.realism_steps.replay_post_composite` replays them."""
+    """Sensor noise (a fresh part drawn for frame ``t``, then the clip's fixed pattern) and
+    JPEG, recorded so that :func:`synth.video.noise.replay_clip_post` replays them."""
     ops: list[dict[str, Any]] = []
     if scene.noise.sigma > 0:
-        fixed, fresh = split_noise(scene.noise, scene.plan.recipe.video.fixed_pattern)  # type: ignore[union-attr]
+        fresh, fixed = split_noise(scene.noise, scene.plan.recipe.video.fixed_pattern)  # type: ignore[union-attr]
         seed = int(frame_rng(scene.plan.recipe.seed, scene.split, scene.index, t, "noise").integers(2**63))
-        for params, s, kind in ((fixed, scene.noise_seed, "fixed_pattern"), (fresh, seed, "fresh")):
-            if params.sigma > 0 or params.denoise != "none":
-                ops.append({"op": "noise", "params": params.to_dict(), "seed": s, "part": kind})
+        if fresh.sigma > 0 or fresh.denoise != "none":
+            op: dict[str, Any] = {"op": "noise", "params": fresh.to_dict(), "seed": seed}
+            image = replay_clip_post(image, alpha, [op])
+            ops.append(op)
+        if fixed.sigma > 0:
+            if scene.noise_field is None:
+                scene.noise_field = fixed_pattern_field(fixed, scene.noise_seed, image.shape[:2])
+            image = add_fixed_pattern(image, fixed, scene.noise_field)
+            ops.append({"op": "fixed_pattern_noise", "params": fixed.to_dict(), "seed": scene.noise_seed})
     if scene.jpeg_quality is not None:
         ops.append({"op": "jpeg", "quality": scene.jpeg_quality})
-    return replay_post_composite(image, alpha, ops), ops
+        image = replay_clip_post(image, alpha, ops[-1:])
+    return image, ops
 
 
 def _render_frame(scene: Scene, t: int) -> tuple[dict[str, bytes], dict[str, Any]]:

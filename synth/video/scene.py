@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -67,6 +67,7 @@ class Scene:
     bg_flip: Flip | None = None
     bg_upscale: float = 1.0
     ops: list[dict[str, Any]] = field(default_factory=list)
+    noise_field: np.ndarray | None = None  # the fixed-pattern unit field, made at the first frame
 
     @property
     def frames(self) -> int:
@@ -210,10 +211,3 @@ def make_scene(plan: BuildPlan, split: str, index: int) -> Scene:
         ops += bg_ops
     return scene
 
-
-def split_noise(params: NoiseParams, fixed_share: float) -> tuple[NoiseParams, NoiseParams]:
-    """(fixed-pattern part, fresh part) of a clip's noise: variances ``share`` and
-    ``1 - share`` of ``params.sigma**2``; the denoising stays with the first part."""
-    fixed = replace(params, sigma=params.sigma * math.sqrt(fixed_share))
-    fresh = replace(params, sigma=params.sigma * math.sqrt(1.0 - fixed_share), denoise="none", denoise_strength=0.0)
-    return fixed, fresh
