@@ -101,3 +101,16 @@ def test_the_loader_yields_windows_of_the_stored_frames(serial):
         assert float((alpha * fg + (1 - alpha) * bg - img).abs().mean()) < 2 / 255
         assert not torch.equal(s["alpha"][0], s["alpha"][-1]) or frames[0] == frames[-1]
     assert seen == 4
+
+
+def test_an_interrupted_video_build_resumes_to_the_same_bytes(serial, tmp_path):
+    import shutil
+
+    root, recipe = serial
+    out = tmp_path / "resumed"
+    shutil.copytree(root / "serial", out)
+    (out / "manifest.json").unlink()
+    (out / "train-000001.tar").unlink()
+    report = build(recipe, out, resume=True, cache_dir=root / "cache")
+    assert report.shards_reused == 2 and report.shards_built == 1
+    assert _files(out) == _files(root / "serial")

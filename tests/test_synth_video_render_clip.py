@@ -137,3 +137,35 @@ def test_recorded_motion_is_smooth_within_the_bounds(tmp_path_factory):
         if s.meta["motion"]["kind"] == "enter":
             assert pose[-1, :2].tolist() == [0.0, 0.0] and math.hypot(*pose[0, :2]) > 1.0
     assert kinds - {"still"}
+
+
+def test_realism_decisions_are_per_clip_no_flicker_on_a_static_scene(tmp_path_factory):
+    """Harmonisation, defocus, sharpness and backdrop run on every frame with the clip's draws:
+    on a static scene without drift the layers are the same bytes in every frame; only the
+    image's fresh noise changes."""
+    data = video_recipe(frames=4, realism=True, static=True, image_format="png")
+    data["video"]["drift"] = 0.0
+    data["harmonization"] = {"p": 1.0, "methods": ["reinhard_lab", "histogram_match", "exposure"]}
+    data["realism"].update(defocus={"p": 0.5}, sharpness_match_p=1.0)
+    recipe = parse_recipe(data)
+    fgs, bgs, _ = prepare_inputs(recipe, tmp_path_factory.getbasetemp() / "video-cache")
+    plan = make_plan(recipe, recipe_sha256(recipe), fgs, bgs)
+    steps = set()
+    for i in range(4):
+        s = render_clip(plan, "train", i)
+        ops = [r["ops"] for r in s.meta["frame_ops"]]
+        assert all(o == ops[0] for o in ops)
+        steps |= {o["op"] for o in ops[0]}
+        for stem, ext in (("alpha", "png"), ("fg", "jpg"), ("bg", "jpg")):
+            assert len({s.members[frame_member(stem, t, ext)] for t in range(4)}) == 1, stem
+        assert len({s.members[frame_member("image", t, "png")] for t in range(4)}) == 4  # fresh noise
+    assert {"harmonize"} <= steps and steps & {"defocus", "match_sharpness"}
+
+
+def test_light_drift_is_slow(tmp_path_factory):
+    plan = _plan(tmp_path_factory)
+    s = render_clip(plan, "train", 2)
+    gains = np.log([next(o["gains"] for o in r["ops"] if o["op"] == "light_drift") for r in s.meta["frame_ops"]])
+    drift = plan.recipe.video.drift
+    step = np.abs(np.diff(gains, axis=0)).max()
+    assert 0 < step <= drift * (2 * np.pi / 40) * 1.3 + 1e-6
