@@ -84,8 +84,10 @@ def build(recipe: str, outdir: str, limit: int | None, overwrite: bool, resume: 
                f" ({rate:.1f} samples/s rendering, {how})")
     if report.failures:
         click.echo(f"  {report.failures} task attempt(s) lost to a dead worker were retried")
+    video = report.manifest.extra.get("video") if report.manifest is not None else None
     for split, n in report.samples.items():
-        click.echo(f"  {split}: {n} samples")
+        frames = f" (clips of {video['frames_per_clip']} frames: {video['frames'][split]} frames)" if video else ""
+        click.echo(f"  {split}: {n} samples{frames}")
     if report.skipped:
         click.echo(f"  skipped {len(report.skipped)} input(s) (listed in manifest.json):")
         for s in report.skipped[:10]:
