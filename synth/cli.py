@@ -108,7 +108,6 @@ def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tup
     """Check RECIPE and its sources without building."""
     from .sources.imageio import InputError, SizeLimits
     from .sources.scan import BgInput, FgInput
-    from .video.sources import scan_video_backgrounds, scan_video_foregrounds
 
     rec = _load(recipe, overrides)
     try:
@@ -124,6 +123,7 @@ def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tup
         return
     from .input_check import check_inputs
     from .plan import split_counts
+    from .video.sources import scan_video_backgrounds, scan_video_foregrounds
 
     try:
         fgs, skipped = scan_video_foregrounds(rec)  # without clip sources: scan_foregrounds
