@@ -36,7 +36,7 @@ from .prepare import PreparedBg, PreparedFg, default_cache_dir, prepare_backgrou
 from .recipe import Recipe, recipe_sha256
 from .render import render_sample
 from .resume import plan_fingerprint, versions
-from .rng import step_rng
+from .rng import clip_rng, step_rng
 from .sources.imageio import InputError, SizeLimits
 from .sources.scan import BgInput, FgInput, Skipped
 from .video.render_clip import render_clip
@@ -189,8 +189,8 @@ def _inputs_of(plan: BuildPlan, split: str, index: int) -> str:
     try:
         fg_index = plan.foreground_index(split, index)
         fg = plan.foregrounds[split][fg_index]
-        bg = plan.backgrounds[split][plan.background_index(split, fg_index, step_rng(plan.recipe.seed, split, index,
-                                                                                     "background"))]
+        draw = (step_rng if plan.recipe.video is None else clip_rng)(plan.recipe.seed, split, index, "background")
+        bg = plan.backgrounds[split][plan.background_index(split, fg_index, draw)]
         return f"foreground {fg.name} ({fg.fg_path}), background {bg.path}"
     except Exception:  # pragma: no cover - best effort only
         return "inputs unknown"
