@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from shards import MattingDataset, MattingLoader  # noqa: E402
 from shards.codec import decode_alpha, decode_rgb  # noqa: E402
-from shards.manifest import Manifest, ShardEntry, read_manifest, shard_url, write_manifest  # noqa: E402
+from shards.manifest import read_manifest, shard_url  # noqa: E402
 from shards.reader import iter_shard_samples  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -94,26 +94,21 @@ def build_dataset(out: Path, samples: int, canvas: int) -> Path:
 
 
 def replicate(data: Path, out: Path, at_least: int) -> Path:
-    """A dataset whose manifest lists the train shards several times (hard links)."""
-    m = read_manifest(data)
-    shards = m.shards_of("train")
+    """A folder of hard links to the train shards, repeated until it holds ``at_least``
+    samples (read as a list of shard URLs: a manifest refuses one shard listed twice)."""
+    shards = read_manifest(data).shards_of("train")
     out.mkdir(parents=True, exist_ok=True)
-    entries, first, k = [], 0, 0
+    first, k = 0, 0
     while first < at_least:
         for e in shards:
-            name = f"train-{k:06d}.tar"
-            dst = out / name
+            dst = out / f"train-{k:06d}.tar"
             if not dst.exists():
                 try:
                     os.link(shard_url(data, e), dst)
                 except OSError:
                     dst.write_bytes(Path(shard_url(data, e)).read_bytes())
-            entries.append(ShardEntry(path=name, split="train", samples=e.samples, bytes=e.bytes,
-                                      sha256=e.sha256, first_index=first))
             first += e.samples
             k += 1
-    write_manifest(out, Manifest(recipe=m.recipe, recipe_sha256=m.recipe_sha256, splits={"train": first},
-                                 shards=entries))
     return out
 
 
@@ -328,7 +323,8 @@ def memory_probe(data: str, buffer: int, samples: int, crop: int, mode: str) -> 
                 return int(line.split()[1]) * 1024
         return 0
 
-    ds = MattingDataset(data, "train", crop=crop, buffer_size=buffer, buffer=mode)
+    ds = MattingDataset(sorted(str(p) for p in Path(data).glob("*.tar")), "train", crop=crop, buffer_size=buffer,
+                        buffer=mode)
     base = status("VmRSS:")
     n = 0
     for s in ds:
