@@ -35,10 +35,10 @@ import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
+from .config import IMAGENET_MEAN, IMAGENET_STD
+
 __all__ = ["to_tensor_sample", "collate_matting", "IMAGENET_MEAN", "IMAGENET_STD"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _chw(arr: np.ndarray) -> torch.Tensor:
@@ -70,25 +70,17 @@ def to_tensor_sample(
     :func:`collate_matting` stacks them into contiguous batches.
     """
     out: dict[str, torch.Tensor] = {}
-    if clip:
-        for name, arr in arrays.items():
-            if name == "image" and normalize:
-                arr = (arr.astype(np.float32) * np.float32(1.0 / 255.0) - np.asarray(mean, np.float32)) \
-                    / np.asarray(std, np.float32)
-            out[name] = _tchw(arr)
-        return out
     for name, arr in arrays.items():
         if name == "image" and normalize:
-            img = arr.astype(np.float32) * np.float32(1.0 / 255.0)
-            img -= np.asarray(mean, np.float32)
-            img /= np.asarray(std, np.float32)
-            out[name] = _chw(img)
+            arr = arr.astype(np.float32) * np.float32(1.0 / 255.0)
+            arr -= np.asarray(mean, np.float32)
+            arr /= np.asarray(std, np.float32)
         elif name == "alpha":
-            out[name] = _chw(arr.astype(np.float32, copy=False))
-        elif name in _PER_INSTANCE:
+            arr = arr.astype(np.float32, copy=False)
+        if name in _PER_INSTANCE:
             out[name] = torch.from_numpy(arr)
         else:
-            out[name] = _chw(arr)
+            out[name] = _tchw(arr) if clip else _chw(arr)
     return out
 
 

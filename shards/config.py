@@ -9,7 +9,6 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .collate import IMAGENET_MEAN, IMAGENET_STD
 from augment.guidance import GuidanceSpec
 from augment.trimap_free import SEMANTIC_KINDS
 
@@ -19,7 +18,12 @@ from .instances import INSTANCE_OUTPUTS, is_instance_member
 from .order import Balance
 from .reader import MAX_MEMBER_BYTES, LoaderError, is_local_tar
 
-__all__ = ["AugmentConfig", "DatasetConfig", "OUTPUTS", "DEFAULT_OUTPUTS", "Handler", "BufferMode"]
+__all__ = ["AugmentConfig", "DatasetConfig", "OUTPUTS", "DEFAULT_OUTPUTS", "Handler", "BufferMode", "IMAGENET_MEAN",
+           "IMAGENET_STD"]
+
+#: The image normalisation defaults (``normalize=True``): ImageNet's channel means and stds.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: What a sample can output: the stored layers, targets made online from the alpha, the instances.
 OUTPUTS = ("image", "alpha", "trimap", "fg", "bg", "guidance", "semantic", "detail", *INSTANCE_OUTPUTS)

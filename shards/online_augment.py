@@ -53,7 +53,7 @@ import numpy as np
 from augment.compose import composite
 from augment.crop import Crop, sample_scale_jitter
 from augment.flip import Flip, apply_flip, sample_flip
-from augment.guidance import apply_guidance, sample_guidance
+from augment.guidance import GuidanceSpec, apply_guidance, sample_guidance
 from augment.photometric import photometric_jitter
 from augment.resize import apply_cover_crop, sample_cover_crop
 from augment.trimap import alpha_to_uint8, make_trimap, sample_band_px
@@ -64,7 +64,7 @@ from .config import DEFAULT_OUTPUTS, OUTPUTS, AugmentConfig
 from .instances import INSTANCE_OUTPUTS, decode_instances, instance_boxes
 from .window import StoredAlpha, decode_rgb_window, reduction, resize_window, trimap_with_margin
 
-__all__ = ["augment_sample", "augment_frame", "draw_geometry", "needs_trimap", "Geometry"]
+__all__ = ["augment_sample", "augment_frame", "draw_geometry", "needs_trimap", "guidance_mask", "Geometry"]
 
 # Step numbers appended to the sample seed (fixed forever: changing them changes every draw).
 _STEP_SCALE, _STEP_CROP, _STEP_FLIP, _STEP_BAND, _STEP_RECOMP, _STEP_PHOTO, _STEP_GUIDE = 1, 2, 3, 4, 5, 6, 7
@@ -126,6 +126,13 @@ def draw_geometry(alpha: StoredAlpha, seed: list[int], crop: tuple[int, int] | N
     if fresh_trimap:
         band = sample_band_px(_rng(seed, _STEP_BAND), full_hw, tuple(config.band), reference=config.band_reference)
     return Geometry(window, reduce, full_hw, band, sample_flip(_rng(seed, _STEP_FLIP), config.flip_p, 0.0))
+
+
+def guidance_mask(alpha: np.ndarray, seed: list[int], spec: GuidanceSpec) -> np.ndarray:
+    """The guidance mask of a sample (seed sequence ``seed``) with final ``alpha: float32 (H, W)``:
+    ``float32 (H, W)`` in [0, 1] (:mod:`augment.guidance`)."""
+    alpha = np.ascontiguousarray(alpha)
+    return apply_guidance(sample_guidance(_rng(seed, _STEP_GUIDE), alpha, spec), alpha)
 
 
 def needs_trimap(outputs: frozenset[str], config: AugmentConfig) -> bool:
@@ -255,9 +262,7 @@ def augment_frame(
 
     # 6. targets made from the final alpha (and this epoch's trimap)
     if "guidance" in outputs:
-        alpha_out = np.ascontiguousarray(arrays["alpha"])
-        arrays["guidance"] = apply_guidance(sample_guidance(_rng(seed, _STEP_GUIDE), alpha_out, config.guidance),
-                                            alpha_out)
+        arrays["guidance"] = guidance_mask(arrays["alpha"], seed, config.guidance)
     if "semantic" in outputs:
         arrays["semantic"] = (semantic_classes(arrays["trimap"]) if config.semantic == "classes" else
                               semantic_lowres(np.ascontiguousarray(arrays["alpha"]), config.semantic_scale))

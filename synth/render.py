@@ -31,11 +31,12 @@ from .instances import instance_members
 from .plan import BuildPlan, sample_key
 from .prepare import PreparedBg, PreparedFg
 from .realism_steps import post_composite, pre_composite
+from .recipe.output import OutputSpec
 from .rng import step_rng
 from .sources.imageio import InputError, decode_background, read_bytes
 from .stored_targets import stored_target_members
 
-__all__ = ["augment_foreground", "render_sample", "RenderedSample"]
+__all__ = ["augment_foreground", "render_sample", "stored_layers", "RenderedSample"]
 
 
 @dataclass(frozen=True)
@@ -247,12 +248,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     # the layers the composite was made from. JPEGs get restart markers on their block grid,
     # so the loader decodes only the part its crop needs (shards.jpeg_window).
     out = recipe.output
-    fg_bytes = encode_rgb(fg_c, out.layer_format, out.jpeg_quality, restart_markers=True)
-    bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
-    if out.layer_format == "jpg":
-        fg_c, bg = decode_rgb(fg_bytes), decode_rgb(bg_bytes)
-    if out.alpha_bits == 8:
-        alpha_c = np.rint(alpha_c * 255.0).astype(np.float32) / 255.0
+    fg_bytes, bg_bytes, fg_c, bg, alpha_c = stored_layers(out, fg_c, bg, alpha_c)
     image = composite(fg_c, alpha_c, bg)
     image, post_ops = post_composite(rng, recipe, image, alpha_c, fg_c, bg)
 
@@ -305,6 +301,22 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         **target_bytes,
     }
     return RenderedSample(key, members, meta)
+
+
+def stored_layers(out: OutputSpec, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray
+                  ) -> tuple[bytes, bytes, np.ndarray, np.ndarray, np.ndarray]:
+    """Encode F and B as the build stores them (``out.layer_format``; JPEGs with restart markers
+    on their block grid, so the loader decodes only the part its crop needs) and return
+    ``(fg_bytes, bg_bytes, fg, bg, alpha)``: the layers a composite is made from, so that the
+    stored F and B are exactly those layers. ``fg``, ``bg``: ``uint8 (H, W, 3)``; ``alpha``:
+    ``float32 (H, W)``, returned at its stored precision (8-bit levels for ``alpha_bits: 8``)."""
+    fg_bytes = encode_rgb(fg, out.layer_format, out.jpeg_quality, restart_markers=True)
+    bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
+    if out.layer_format == "jpg":
+        fg, bg = decode_rgb(fg_bytes), decode_rgb(bg_bytes)
+    if out.alpha_bits == 8:
+        alpha = np.rint(alpha * 255.0).astype(np.float32) / 255.0
+    return fg_bytes, bg_bytes, fg, bg, alpha
 
 
 def _fg_meta(item: PreparedFg) -> dict[str, Any]:

@@ -33,8 +33,9 @@ def stored_target_members(targets: Iterable[str], alpha: np.ndarray, trimap: np.
     members: dict[str, bytes] = {}
     meta: dict[str, Any] = {}
     if "guidance" in wanted:
-        params = sample_guidance(rng("guidance"), np.ascontiguousarray(alpha))
-        mask = apply_guidance(params, np.ascontiguousarray(alpha))
+        alpha = np.ascontiguousarray(alpha)
+        params = sample_guidance(rng("guidance"), alpha)
+        mask = apply_guidance(params, alpha)
         members["guidance.png"] = encode_alpha_levels(np.rint(mask * 255.0).astype(np.uint8))
         meta["guidance"] = params.to_dict()
     if "semantic" in wanted:

@@ -66,34 +66,66 @@ def procedural_recipe(*, seed: int, fg: tuple[int, tuple[int, int]], bg: tuple[i
     return data
 
 
+def png_bytes(arr, mode: str | None = None, **save_kw) -> bytes:
+    """``arr`` (a numpy image) saved as PNG by Pillow (``mode``, ``save_kw`` as Pillow takes them)."""
+    import io
+
+    from PIL import Image
+
+    b = io.BytesIO()
+    Image.fromarray(arr, mode=mode).save(b, "PNG", **save_kw)
+    return b.getvalue()
+
+
+def jpeg_bytes(arr, orientation: int = 1, quality: int = 95) -> bytes:
+    """``arr`` saved as JPEG by Pillow, with an EXIF orientation tag unless it is 1."""
+    import io
+
+    from PIL import Image
+
+    im = Image.fromarray(arr)
+    exif = im.getexif()
+    if orientation != 1:
+        exif[0x0112] = orientation
+    b = io.BytesIO()
+    im.save(b, "JPEG", quality=quality, exif=exif)
+    return b.getvalue()
+
+
+def deny_writes(folder: Path, monkeypatch) -> None:
+    """Make ``folder`` (created if needed) one nothing can be created in: mode 0555, and as root,
+    where mode bits do not bind, ``os.open(O_CREAT)`` and ``os.mkdir`` inside it raise
+    PermissionError as the kernel would."""
+    import errno
+
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o555)
+    if os.geteuid() != 0:
+        return
+    real_open, real_mkdir = os.open, os.mkdir
+
+    def denied(path) -> bool:
+        return Path(os.fspath(path)).absolute().parent == folder
+
+    def fake_open(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT and denied(path) and not Path(os.fspath(path)).exists():
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def fake_mkdir(path, *args, **kwargs):
+        if denied(path):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    monkeypatch.setattr(os, "mkdir", fake_mkdir)
+
+
 @pytest.fixture
 def read_only_dir(tmp_path, monkeypatch):
-    """A folder nothing can be created in (mode 0555). As root, where mode bits do not bind,
-    `os.open(O_CREAT)` and `os.mkdir` inside it raise PermissionError as the kernel would."""
-    import errno
-    import stat
-
+    """A folder nothing can be created in (see :func:`deny_writes`)."""
     ro = tmp_path / "read-only"
-    ro.mkdir()
-    ro.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    if os.geteuid() == 0:
-        real_open, real_mkdir = os.open, os.mkdir
-
-        def denied(path) -> bool:
-            return Path(os.fspath(path)).absolute().parent == ro
-
-        def fake_open(path, flags, *args, **kwargs):
-            if flags & os.O_CREAT and denied(path) and not Path(os.fspath(path)).exists():
-                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
-            return real_open(path, flags, *args, **kwargs)
-
-        def fake_mkdir(path, *args, **kwargs):
-            if denied(path):
-                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
-            return real_mkdir(path, *args, **kwargs)
-
-        monkeypatch.setattr(os, "open", fake_open)
-        monkeypatch.setattr(os, "mkdir", fake_mkdir)
+    deny_writes(ro, monkeypatch)
     yield ro
     ro.chmod(0o755)
 

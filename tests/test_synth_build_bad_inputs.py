@@ -4,7 +4,6 @@ goes on (`on_error: skip`), the manifest's skipped record. Tiny inputs, serial e
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
 import pathlib
@@ -21,28 +20,17 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
-from PIL import Image
 
 from shards.manifest import read_manifest
 from synth.cli import main
 from synth.lock import LOCK_NAME
 from synth.resume import STATE_NAME
 
-
-def _png(arr: np.ndarray) -> bytes:
-    b = io.BytesIO()
-    Image.fromarray(arr).save(b, "PNG")
-    return b.getvalue()
+from conftest import deny_writes, jpeg_bytes, png_bytes
 
 
-def _jpeg(arr: np.ndarray, orientation: int = 1) -> bytes:
-    im = Image.fromarray(arr)
-    exif = im.getexif()
-    if orientation != 1:
-        exif[0x0112] = orientation
-    b = io.BytesIO()
-    im.save(b, "JPEG", quality=95, exif=exif)
-    return b.getvalue()
+_png = png_bytes
+_jpeg = jpeg_bytes
 
 
 def _alpha(h: int, w: int) -> np.ndarray:
@@ -104,26 +92,7 @@ class Scene:
 
     def deny_write(self, folder: Path) -> None:
         """Make `folder` read-only (as root, creating in it raises PermissionError)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o555)
-        if os.geteuid() == 0:
-            real_open, real_mkdir = os.open, os.mkdir
-
-            def denied(p) -> bool:
-                return Path(os.fspath(p)).absolute().parent == folder
-
-            def fake_open(p, flags, *a, **k):
-                if flags & os.O_CREAT and denied(p) and not Path(os.fspath(p)).exists():
-                    raise PermissionError(errno.EACCES, "Permission denied", os.fspath(p))
-                return real_open(p, flags, *a, **k)
-
-            def fake_mkdir(p, *a, **k):
-                if denied(p):
-                    raise PermissionError(errno.EACCES, "Permission denied", os.fspath(p))
-                return real_mkdir(p, *a, **k)
-
-            self.mp.setattr(os, "open", fake_open)
-            self.mp.setattr(os, "mkdir", fake_mkdir)
+        deny_writes(folder, self.mp)
 
     def build_first(self) -> None:
         """A complete dataset in `out` from the recipe as it is now."""

@@ -11,21 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from synth.execution.ray_reaper import proc_stat as _stat
 from synth.execution.ray_reaper import start_reaper
 
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the reaper reads /proc")
-
-
-def _stat(pid: int) -> tuple[int, int, str] | None:
-    """(ppid, start time, state) or None when gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2:].split()
-    return int(fields[1]), int(fields[19]), fields[0]
 
 
 def _running(pid: int, start: int | None = None) -> bool:

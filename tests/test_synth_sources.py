@@ -1,6 +1,7 @@
 """Reading and validating inputs: modes, bit depths, EXIF orientation, and the bad-input catalogue."""
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 
@@ -24,21 +25,11 @@ from synth.sources.imageio import (
 )
 from synth.sources.scan import scan_backgrounds, scan_foregrounds
 
-
-def _png(arr: np.ndarray, mode: str | None = None, **kw) -> bytes:
-    b = io.BytesIO()
-    Image.fromarray(arr, mode=mode).save(b, "PNG", **kw)
-    return b.getvalue()
+from conftest import jpeg_bytes, png_bytes
 
 
-def _jpeg(arr: np.ndarray, orientation: int = 1) -> bytes:
-    im = Image.fromarray(arr)
-    ex = im.getexif()
-    if orientation != 1:
-        ex[0x0112] = orientation
-    b = io.BytesIO()
-    im.save(b, "JPEG", quality=98, exif=ex)
-    return b.getvalue()
+_png = png_bytes
+_jpeg = functools.partial(jpeg_bytes, quality=98)
 
 
 def _soft_alpha(h: int = 40, w: int = 60) -> np.ndarray:

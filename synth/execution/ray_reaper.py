@@ -22,12 +22,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["Reaper", "start_reaper"]
+__all__ = ["Reaper", "start_reaper", "proc_stat"]
 
 _SCAN_INTERVAL_S = 1.0
 
 
-def _stat(pid: int) -> tuple[int, int, str] | None:
+def proc_stat(pid: int) -> tuple[int, int, str] | None:
     """(parent pid, start time in ticks, state letter) of a process, None when it is gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
@@ -50,7 +50,7 @@ def _cmdline(pid: int) -> str:
 def _processes() -> dict[int, tuple[int, int, str]]:
     found = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and (st := _stat(int(entry))) is not None:
+        if entry.isdigit() and (st := proc_stat(int(entry))) is not None:
             found[int(entry)] = st
     return found
 
@@ -78,7 +78,7 @@ def _kill(tracked: dict[int, int]) -> list[int]:
     """SIGKILL every tracked process that still runs (same start time, not a zombie)."""
     killed = []
     for pid, start in sorted(tracked.items()):
-        st = _stat(pid)
+        st = proc_stat(pid)
         if st is not None and st[1] == start and st[2] not in ("Z", "X"):
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -13,17 +13,15 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 
-from augment.guidance import apply_guidance, boundary_fscore, mask_iou, sample_guidance
+from augment.guidance import GuidanceSpec, boundary_fscore, mask_iou
 from shards.codec import decode_alpha_stored
+from shards.online_augment import guidance_mask
 from shards.order import sample_seed
 
-__all__ = ["measure_guidance", "SIDE", "LOADER_GUIDANCE_STEP"]
+__all__ = ["measure_guidance", "SIDE"]
 
 #: Long side of the measurement (pixels).
 SIDE = 512
-#: The step the loader appends to the sample seed for its guidance generator
-#: (``shards.online_augment``'s ``_STEP_GUIDE``).
-LOADER_GUIDANCE_STEP = 7
 
 
 def _shrink(arr: np.ndarray) -> np.ndarray:
@@ -50,7 +48,6 @@ def measure_guidance(members: Mapping[str, bytes], alpha: np.ndarray, index: int
                              f"{alpha.shape[1]}x{alpha.shape[0]}")
         mask = _shrink(g.astype(np.float32) * np.float32(1.0 / 255.0))
     else:
-        rng = np.random.default_rng([*sample_seed(0, 0, int(index)), LOADER_GUIDANCE_STEP])
-        mask = apply_guidance(sample_guidance(rng, a), a)
+        mask = guidance_mask(a, sample_seed(0, 0, int(index)), GuidanceSpec())
     return {"guidance.iou": mask_iou(mask, a), "guidance.boundary_f": boundary_fscore(mask, a),
             "guidance.stored": float(stored is not None)}

@@ -24,11 +24,11 @@ from augment.colour import linear_to_srgb, srgb_to_linear
 from augment.compose import composite
 from augment.trimap import make_trimap
 from shards.clip_names import frame_member
-from shards.codec import decode_rgb, encode_alpha, encode_rgb, encode_trimap
+from shards.codec import encode_alpha, encode_rgb, encode_trimap
 
 from ..plan import BuildPlan, sample_key
 from ..realism_steps import pre_composite
-from ..render import RenderedSample
+from ..render import RenderedSample, stored_layers
 from ..rng import frame_rng
 from .camera import camera_matrix
 from .layers import blur_vector, camera_layer, subject_layers
@@ -142,12 +142,7 @@ def _render_frame(scene: Scene, t: int) -> tuple[dict[str, bytes], dict[str, Any
         fg_c = _apply_gains(fg_c, gains)
         ops.append({"op": "light_drift", "target": "foreground", "gains": [round(float(g), 6) for g in gains]})
     out = recipe.output
-    fg_bytes = encode_rgb(fg_c, out.layer_format, out.jpeg_quality, restart_markers=True)
-    bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
-    if out.layer_format == "jpg":
-        fg_c, bg = decode_rgb(fg_bytes), decode_rgb(bg_bytes)
-    if out.alpha_bits == 8:
-        alpha_c = np.rint(alpha_c * 255.0).astype(np.float32) / 255.0
+    fg_bytes, bg_bytes, fg_c, bg, alpha_c = stored_layers(out, fg_c, bg, alpha_c)
     image, post_ops = _post(scene, t, composite(fg_c, alpha_c, bg), alpha_c)
     trimap = make_trimap(alpha_c, scene.band_px)
     record.update(ops=ops, post_composite=post_ops)
