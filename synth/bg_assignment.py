@@ -17,8 +17,9 @@ from scipy.special import logsumexp
 
 from .bg_descriptors import BgDescriptor, FgDescriptor
 from .recipe.composition import FIT_WEIGHTS
+from .rng import bg_cycle_rng
 
-__all__ = ["FIT_WEIGHTS", "assignment_matrix", "draw_background", "fit_scores"]
+__all__ = ["FIT_WEIGHTS", "assignment_matrix", "draw_background", "fit_scores", "pinned_background", "pinned_count"]
 
 
 
@@ -268,3 +269,34 @@ def draw_background(rng: np.random.Generator, probabilities: np.ndarray) -> int:
     cdf = np.cumsum(p)
     idx = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
     return min(idx, p.size - 1)
+
+
+def _check_share(min_share: float) -> None:
+    if not (isinstance(min_share, (int, float)) and 0.0 <= min_share <= 1.0):
+        raise ValueError(f"min_share must be in [0, 1], got {min_share!r}")
+
+
+def pinned_count(n: int, min_share: float) -> int:
+    """How many of samples 0..n-1 have a pinned background: ``floor(n * min_share)``."""
+    _check_share(min_share)
+    return math.floor(n * min_share)
+
+
+def pinned_background(seed: int, split: str, index: int, n_bg: int, min_share: float) -> int | None:
+    """The background of sample ``index`` when the diversity guard pins it, else None.
+
+    Sample ``i`` is pinned when ``floor((i + 1) * min_share) > floor(i * min_share)`` (a
+    ``min_share`` fraction, evenly spread); the ``j``-th pinned sample (``j = floor(i *
+    min_share)``) takes position ``j mod n_bg`` of cycle ``j // n_bg``'s keyed shuffle of the
+    ``n_bg`` backgrounds (:func:`synth.rng.bg_cycle_rng`). Every background is then pinned by at
+    least ``pinned_count(n, min_share) // n_bg`` of any first ``n`` samples, and each sample's
+    background is a pure function of its own index.
+    """
+    _check_share(min_share)
+    if n_bg < 1 or index < 0:
+        raise ValueError(f"pinned_background: need n_bg >= 1 and index >= 0, got {n_bg}, {index}")
+    j = math.floor(index * min_share)
+    if math.floor((index + 1) * min_share) <= j:
+        return None
+    cycle, pos = divmod(j, n_bg)
+    return int(bg_cycle_rng(seed, split, cycle).permutation(n_bg)[pos])

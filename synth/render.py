@@ -27,6 +27,7 @@ from augment.trimap import make_trimap, sample_band_px
 from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_rgb, encode_trimap
 
 from .albu import build_transform
+from .critic.guide import guide_sample
 from .instances import instance_members
 from .plan import BuildPlan, sample_key
 from .prepare import PreparedBg, PreparedFg
@@ -191,26 +192,36 @@ def _place_in_group(plan: BuildPlan, rng: Callable[[str], np.random.Generator], 
     return fg_c, alpha_c, rel
 
 
-def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
-    """Compose sample `index` of `split` and encode its members (see docs/format.md)."""
+@dataclass
+class _Composed:
+    """One composition of a sample (the chosen one of a guided build): what the rest of
+    :func:`render_sample` stores."""
+
+    bg_index: int
+    ops: list[dict[str, Any]]
+    extras: list[int]
+    own: list[np.ndarray]
+    order: list[int]
+    relations: dict[int, dict[str, Any]]
+    alpha: np.ndarray
+    image: np.ndarray
+    post_ops: list[dict[str, Any]]
+    fg_bytes: bytes
+    bg_bytes: bytes
+
+
+def _compose(plan: BuildPlan, split: str, fg_index: int, bg_index: int, rng: Callable[[str], np.random.Generator],
+             fg: np.ndarray, alpha: np.ndarray, fg_ops: list[dict[str, Any]]) -> _Composed:
+    """Compose the augmented foreground (``fg``, ``alpha``, its ``fg_ops``) on background
+    ``bg_index``, drawing every other step from ``rng(step)``."""
     recipe = plan.recipe
-    seed = recipe.seed
     canvas = (recipe.canvas.height, recipe.canvas.width)
-    ops: list[dict[str, Any]] = []
-
-    def rng(step: str) -> np.random.Generator:
-        return step_rng(seed, split, index, step)
-
-    fg_index = plan.foreground_index(split, index)
-    fg_item = plan.foregrounds[split][fg_index]
-    bg_index = plan.background_index(split, fg_index, rng("background"))
+    ops = list(fg_ops)
     bg_item = plan.backgrounds[split][bg_index]
-
-    # the background is fitted first (its own generators: the order changes no draw), so the
-    # subject can be framed on it; its ops are listed after the foregrounds' as before
+    # the background's ops are listed after the foregrounds' (its own generators: the order
+    # changes no draw)
     bg_ops: list[dict[str, Any]] = []
     bg, bg_upscale = _fit_background(plan, bg_item, rng, bg_ops)
-    fg, alpha = _augment_foreground(plan, fg_item, rng, "foreground", ops)
     fg_c, alpha_c, fg_upscale = _place(plan, rng, "foreground", fg, alpha, recipe.composition.placement.scale,
                                        ops, background=bg)
     extras = _extra_foregrounds(plan, split, fg_index, rng("multi_foreground"))
@@ -247,10 +258,37 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     # Encode the layers first and composite the decoded ones: the stored F and B are exactly
     # the layers the composite was made from. JPEGs get restart markers on their block grid,
     # so the loader decodes only the part its crop needs (shards.jpeg_window).
-    out = recipe.output
-    fg_bytes, bg_bytes, fg_c, bg, alpha_c = stored_layers(out, fg_c, bg, alpha_c)
+    fg_bytes, bg_bytes, fg_c, bg, alpha_c = stored_layers(recipe.output, fg_c, bg, alpha_c)
     image = composite(fg_c, alpha_c, bg)
     image, post_ops = post_composite(rng, recipe, image, alpha_c, fg_c, bg)
+    return _Composed(bg_index, ops, extras, own, order, relations, alpha_c, image, post_ops, fg_bytes, bg_bytes)
+
+
+def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
+    """Compose sample `index` of `split` and encode its members (see docs/format.md)."""
+    recipe = plan.recipe
+    seed = recipe.seed
+    canvas = (recipe.canvas.height, recipe.canvas.width)
+
+    def rng(step: str) -> np.random.Generator:
+        return step_rng(seed, split, index, step)
+
+    fg_index = plan.foreground_index(split, index)
+    fg_item = plan.foregrounds[split][fg_index]
+    fg_ops: list[dict[str, Any]] = []
+    guided_meta: dict[str, Any] | None = None
+    if recipe.realism.guided is None:
+        bg_index = plan.background_index(split, fg_index, rng("background"))
+        fg, alpha = _augment_foreground(plan, fg_item, rng, "foreground", fg_ops)
+        comp = _compose(plan, split, fg_index, bg_index, rng, fg, alpha, fg_ops)
+    else:
+        fg, alpha = _augment_foreground(plan, fg_item, rng, "foreground", fg_ops)
+        comp, guided_meta = guide_sample(
+            plan, split, index, fg_index,
+            lambda cand_rng, bg: _compose(plan, split, fg_index, bg, cand_rng, fg, alpha, fg_ops),
+            lambda c: (c.image, c.alpha, c.bg_index, c.ops))
+    ops, extras, alpha_c, image, post_ops = comp.ops, comp.extras, comp.alpha, comp.image, comp.post_ops
+    bg_item = plan.backgrounds[split][comp.bg_index]
 
     band = sample_band_px(rng("trimap"), canvas, recipe.trimap.band, reference=recipe.trimap.reference)
     trimap = make_trimap(alpha_c, band)
@@ -258,8 +296,8 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     key = sample_key(split, index)
     background: dict[str, Any] = {"id": bg_item.id, "source": bg_item.source, "file": bg_item.name}
     if split in plan.bg_probs:
-        background.update(fit_score=float(plan.bg_scores[split][fg_index, bg_index]),
-                          probability=float(plan.bg_probs[split][fg_index, bg_index]))
+        background.update(fit_score=float(plan.bg_scores[split][fg_index, comp.bg_index]),
+                          probability=float(plan.bg_probs[split][fg_index, comp.bg_index]))
     meta = {
         "key": key,
         "split": split,
@@ -273,11 +311,15 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         "trimap": {"band_px": band},
         "post_composite": post_ops,
     }
+    if guided_meta is not None:
+        meta["guided"] = guided_meta
     if extras:
         meta["extra_foregrounds"] = [_fg_meta(plan.foregrounds[split][pos]) for pos in extras]
+    out = recipe.output
     instance_bytes: dict[str, bytes] = {}
     if "instances" in out.targets:
         items = [fg_item] + [plan.foregrounds[split][pos] for pos in extras]
+        own, order = comp.own, comp.order
         depths = [order.index(k) for k in range(len(own))]
         instance_bytes, records = instance_members(own, depths, [it.id for it in items], alpha_c, out.alpha_bits)
         placed = {op["target"]: {k: v for k, v in op.items() if k not in ("op", "target")}
@@ -285,7 +327,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         tags = ["foreground"] + [f"foreground{k + 2}" for k in range(len(extras))]
         meta["instances"] = [{"id": rec.id, "depth": rec.depth, "foreground_id": rec.foreground_id,
                               "target": tags[rec.id], "place": placed[tags[rec.id]],
-                              **({"group": relations[rec.id]} if rec.id in relations else {})}
+                              **({"group": comp.relations[rec.id]} if rec.id in comp.relations else {})}
                              for rec in records]
     target_bytes, target_meta = stored_target_members(out.targets, alpha_c, trimap, rng)
     if target_meta:
@@ -294,8 +336,8 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         f"image.{out.image_format}": encode_rgb(image, out.image_format, out.jpeg_quality, restart_markers=True),
         "alpha.png": encode_alpha(alpha_c, out.alpha_bits),
         "trimap.png": encode_trimap(trimap),
-        f"fg.{out.layer_format}": fg_bytes,
-        f"bg.{out.layer_format}": bg_bytes,
+        f"fg.{out.layer_format}": comp.fg_bytes,
+        f"bg.{out.layer_format}": comp.bg_bytes,
         "meta.json": json.dumps(meta, sort_keys=True, separators=(",", ":")).encode(),
         **instance_bytes,
         **target_bytes,

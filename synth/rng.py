@@ -15,6 +15,9 @@ generator                  key
 :func:`seeded_rng`         ``seed`` (a recorded or user-given seed)
 :func:`clip_rng`           ``[seed, name_code(split), clip, name_code(step), TAG_VIDEO_CLIP]``
 :func:`frame_rng`          ``[seed, name_code(split), clip, frame, name_code(step), TAG_VIDEO_FRAME]``
+:func:`candidate_rng`      ``[seed, name_code(split), index, name_code(step), TAG_GUIDED, k]`` (k >= 1;
+                           candidate 0 is :func:`step_rng`)
+:func:`bg_cycle_rng`       ``[seed, name_code(split), cycle, TAG_BG_CYCLE]``
 =========================  ==================================================
 
 :func:`keyed_rank` is the one keyed ordering that is not a generator: items sorted by the
@@ -30,11 +33,15 @@ import hashlib
 import numpy as np
 
 __all__ = [
+    "TAG_BG_CYCLE",
     "TAG_FG_CYCLE",
+    "TAG_GUIDED",
     "TAG_PROCEDURAL_BG",
     "TAG_PROCEDURAL_FG",
     "TAG_VIDEO_CLIP",
     "TAG_VIDEO_FRAME",
+    "bg_cycle_rng",
+    "candidate_rng",
     "clip_rng",
     "cycle_rng",
     "frame_rng",
@@ -50,6 +57,8 @@ TAG_PROCEDURAL_FG = 0x46_47  # "FG": a procedural foreground
 TAG_PROCEDURAL_BG = 0x42_47  # "BG": a procedural background
 TAG_VIDEO_CLIP = 0x56_43  # "VC": a step drawn once per clip (video)
 TAG_VIDEO_FRAME = 0x56_46  # "VF": a step drawn per frame of a clip (video)
+TAG_BG_CYCLE = 0xB6  # the per-cycle shuffle of a split's backgrounds (a guided build's pinned samples)
+TAG_GUIDED = 0x47_43  # "GC": a guided build's candidate k >= 1 of a step (synth.critic.guide)
 
 
 def name_code(name: str) -> int:
@@ -61,6 +70,17 @@ def step_rng(seed: int, split: str, index: int, step: str) -> np.random.Generato
     """The generator of one random step (e.g. ``"background"``, ``"foreground_flip"``) of
     sample ``index`` of ``split``: independent across steps, samples and splits."""
     return np.random.default_rng([seed, name_code(split), index, name_code(step)])
+
+
+def candidate_rng(seed: int, split: str, index: int, step: str, k: int) -> np.random.Generator:
+    """The generator of step ``step`` for candidate ``k`` of sample ``index`` of ``split`` in a
+    guided build: candidate 0 is the sample's own :func:`step_rng` (what an unguided build
+    draws), candidates ``k >= 1`` get keys of their own (tagged, so no other key is reused)."""
+    if k < 0:
+        raise ValueError(f"candidate_rng: candidate k must be >= 0, got {k}")
+    if k == 0:
+        return step_rng(seed, split, index, step)
+    return np.random.default_rng([seed, name_code(split), index, name_code(step), TAG_GUIDED, k])
 
 
 def clip_rng(seed: int, split: str, clip: int, step: str) -> np.random.Generator:
@@ -77,6 +97,12 @@ def frame_rng(seed: int, split: str, clip: int, frame: int, step: str) -> np.ran
 def cycle_rng(seed: int, split: str, cycle: int) -> np.random.Generator:
     """The generator of cycle ``cycle``'s shuffle of the foregrounds of ``split``."""
     return np.random.default_rng([seed, name_code(split), cycle, TAG_FG_CYCLE])
+
+
+def bg_cycle_rng(seed: int, split: str, cycle: int) -> np.random.Generator:
+    """The generator of cycle ``cycle``'s shuffle of the backgrounds of ``split`` (the
+    balanced cycle of a guided build's pinned samples)."""
+    return np.random.default_rng([seed, name_code(split), cycle, TAG_BG_CYCLE])
 
 
 def procedural_rng(seed: int, index: int, kind: str) -> np.random.Generator:

@@ -30,7 +30,16 @@ from .composition import (
 from .loading import apply_overrides, load_recipe, parse_recipe, recipe_sha256
 from .model import Recipe
 from .output import TARGETS, InputLimits, OutputSpec, SplitSpec, TrimapSpec
-from .realism import BackdropSpec, DefocusSpec, HarmonizationSpec, JpegSpec, NoiseSpec, RealismSpec
+from .realism import (
+    BackdropSpec,
+    DefocusSpec,
+    DiversitySpec,
+    GuidedSpec,
+    HarmonizationSpec,
+    JpegSpec,
+    NoiseSpec,
+    RealismSpec,
+)
 from .sources import (
     BackgroundSource,
     FgAlphaSource,
@@ -58,6 +67,7 @@ __all__ = [
     "CanvasSpec",
     "CompositionSpec",
     "DefocusSpec",
+    "DiversitySpec",
     "FgAlphaSource",
     "FitWeights",
     "FolderBackgrounds",
@@ -65,6 +75,7 @@ __all__ = [
     "ForegroundSource",
     "FramingSpec",
     "GroupSpec",
+    "GuidedSpec",
     "HarmonizationSpec",
     "ImageAlphaSource",
     "InputLimits",

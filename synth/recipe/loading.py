@@ -29,6 +29,9 @@ def recipe_sha256(recipe: Recipe) -> str:
     data.pop("cache_dir", None)
     for section in ("foregrounds", "backgrounds"):
         data[section] = [{k: v for k, v in item.items() if k not in _LOCATION_FIELDS} for item in data[section]]
+    guided = data.get("realism", {}).get("guided")
+    if isinstance(guided, dict):  # the detector is identified by its sha256, not by where it lies
+        guided.pop("weights", None)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -146,4 +149,11 @@ def _resolve_paths(data: Any, base: Path) -> Any:
                         item[key] = str(Path(value).expanduser())
             resolved.append(item)
         out[section] = resolved
+    realism = out.get("realism")
+    guided = realism.get("guided") if isinstance(realism, dict) else None
+    if isinstance(guided, dict) and isinstance(guided.get("weights"), str):  # the detector's weights file
+        value = guided["weights"]
+        path = Path(value).expanduser()
+        out["realism"] = {**realism, "guided": {**guided, "weights": str(path if path.is_absolute() else
+                                                                           (base / value).resolve())}}
     return out

@@ -24,6 +24,7 @@ ADDED_FIELDS: tuple[tuple[str, ...], ...] = (
     ("composition", "multi_foreground", "group"),
     ("output", "targets"),
     ("video",),
+    ("realism", "guided"),
 )
 
 

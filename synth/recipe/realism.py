@@ -1,7 +1,10 @@
 """Recipe sections `harmonization` and `realism`: matching F to B, and the camera's traces."""
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import hashlib
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
 
 from augment.degrade.noise import NOISE_P, NOISE_SIGMA
 from augment.harmonize.params import (
@@ -13,7 +16,8 @@ from augment.harmonize.params import (
 
 from .base import SpecModel, bounded_range
 
-__all__ = ["BackdropSpec", "DefocusSpec", "HarmonizationSpec", "JpegSpec", "NoiseSpec", "RealismSpec"]
+__all__ = ["BackdropSpec", "DefocusSpec", "DiversitySpec", "GuidedSpec", "HarmonizationSpec", "JpegSpec", "NoiseSpec",
+           "RealismSpec"]
 
 
 UnitRange = bounded_range(0.0, 1.0)
@@ -96,3 +100,54 @@ class RealismSpec(SpecModel):
     backdrop: BackdropSpec = BackdropSpec()
     noise: NoiseSpec = NoiseSpec()
     jpeg: JpegSpec = JpegSpec()
+    guided: "GuidedSpec | None" = None  # composition guided by the composite detector (docs/critic.md)
+
+
+class DiversitySpec(SpecModel):
+    """The guided build's diversity guard (docs/critic.md#guided-composition).
+
+    A fraction ``min_share`` of each split's samples (every sample ``i`` with
+    ``floor((i + 1) * min_share) > floor(i * min_share)``) has its background pinned by a keyed
+    balanced cycle over the split's backgrounds (each once per cycle, freshly shuffled), so every
+    background is used at least ``floor(floor(n * min_share) / n_bg)`` times: about ``min_share``
+    of its fair share, whatever the detector prefers. The other samples draw each candidate's
+    background from the planned assignment (their foreground's row of the context plan, or
+    uniformly in ``random`` mode); only placement, harmonisation, defocus, backdrop and noise
+    vary on the pinned ones.
+    """
+
+    min_share: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class GuidedSpec(SpecModel):
+    """Composition guided by the composite detector (synth.critic.guide).
+
+    Each sample draws ``candidates`` variants of the choices that decide realism (background,
+    its crop and flip, the subject's placement, harmonisation, defocus / sharpness, backdrop,
+    noise) from keyed generators of its own (candidate 0 is what the unguided recipe draws),
+    scores ``patches`` boundary patches of each with the detector in ``weights`` (a critic
+    weights file, synth.critic.weights) on CPU, and keeps the least detectable. ``sha256`` is
+    the weights file's; filled in from the file when absent, checked against it when given.
+    """
+
+    weights: str
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    candidates: int = Field(4, ge=1, le=32)
+    patches: int = Field(16, ge=1, le=256)
+    diversity: DiversitySpec = DiversitySpec()
+
+    @model_validator(mode="after")
+    def _weights_hash(self) -> "GuidedSpec":
+        path = Path(self.weights).expanduser()
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as err:
+            raise ValueError(f"weights: cannot read {self.weights!r} ({err.strerror or err})") from None
+        if self.sha256 is None:
+            object.__setattr__(self, "sha256", digest)
+        elif self.sha256 != digest:
+            raise ValueError(f"weights: {self.weights!r} has sha256 {digest}, but sha256 says {self.sha256}")
+        return self
+
+
+RealismSpec.model_rebuild()
