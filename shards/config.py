@@ -18,7 +18,7 @@ from .instances import INSTANCE_OUTPUTS, is_instance_member
 from .order import Balance
 from .reader import MAX_MEMBER_BYTES, LoaderError, is_local_tar
 
-__all__ = ["AugmentConfig", "DatasetConfig", "OUTPUTS", "DEFAULT_OUTPUTS", "Handler", "BufferMode", "IMAGENET_MEAN",
+__all__ = ["AugmentConfig", "DatasetConfig", "OUTPUTS", "DEFAULT_OUTPUTS", "DEVICE_OUTPUTS", "Handler", "BufferMode", "IMAGENET_MEAN",
            "IMAGENET_STD"]
 
 #: The image normalisation defaults (``normalize=True``): ImageNet's channel means and stds.
@@ -29,6 +29,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 OUTPUTS = ("image", "alpha", "trimap", "fg", "bg", "guidance", "semantic", "detail", *INSTANCE_OUTPUTS)
 #: What a sample outputs unless asked otherwise: what every dataset has.
 DEFAULT_OUTPUTS = ("image", "alpha", "trimap", "fg", "bg")
+#: What the device path (``device=``) makes; the other outputs need the CPU path.
+DEVICE_OUTPUTS = ("image", "alpha", "trimap", "fg", "bg", "guidance", "semantic", "detail")
 
 Handler = Literal["raise", "skip"] | Callable[[LoaderError], None]
 BufferMode = Literal["auto", "bytes", "offsets"]
@@ -159,6 +161,12 @@ class DatasetConfig:
             (seed, epoch, sample), so the step is as deterministic and resumable as the rest.
             It must be picklable for ``num_workers > 0``; a ValueError it raises counts as a
             bad sample.
+        device: finish the augmentation on this torch device (``"cuda"``, ``"cuda:1"``;
+            ``"cpu"`` runs the same torch code on the CPU): workers only read, decode the
+            alpha and draw; :class:`shards.MattingLoader` decodes the JPEGs (nvJPEG),
+            resizes, flips, jitters and makes trimaps and guidance on the device, batch by
+            batch (:mod:`shards.device_stage`). Needs ``crop``; makes :data:`DEVICE_OUTPUTS`;
+            no clips, re-compositing or ``transform``. ``None`` (default): all on the CPU.
     """
 
     crop: int | tuple[int, int] | None = 512
@@ -185,6 +193,7 @@ class DatasetConfig:
     frame_stride: tuple[int, int] = (1, 1)
     reverse_p: float = 0.0
     transform: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]] | None = None
+    device: str | None = None
     stems: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -251,7 +260,28 @@ class DatasetConfig:
             raise ValueError(f"reverse_p must be a probability in [0, 1], got {self.reverse_p!r}")
         if self.transform is not None and not callable(self.transform):
             raise ValueError(f"transform must be a callable (arrays, rng) -> arrays or None, got {self.transform!r}")
+        if self.device is not None:
+            self._check_device()
         _set(self, "stems", self._stems())
+
+    def _check_device(self) -> None:
+        """``ValueError`` naming what the device path cannot do (the CPU path can)."""
+        if not isinstance(self.device, str) or not self.device:
+            raise ValueError(f"device must be a torch device name such as 'cuda' or None, got {self.device!r}")
+        aug: AugmentConfig = self.augment  # type: ignore[assignment]
+        if self.crop is None:
+            raise ValueError("device= needs crop= (the device batches samples of one size)")
+        bad = sorted(set(self.outputs) - set(DEVICE_OUTPUTS))  # type: ignore[arg-type]
+        if bad:
+            raise ValueError(f"outputs {bad} are not made by the device path (device=); it makes {DEVICE_OUTPUTS}")
+        if self.frames is not None:
+            raise ValueError("device= does not read clips (frames=); use the CPU path (device=None)")
+        if aug.recomposite_p > 0:
+            raise ValueError("device= does not re-composite: augment recomposite_p must be 0")
+        if "semantic" in self.outputs and aug.semantic != "classes":  # type: ignore[operator]
+            raise ValueError("device= makes semantic='classes' only")
+        if self.transform is not None:
+            raise ValueError("device= runs no per-sample transform (it works on arrays in the worker)")
 
     def _stems(self) -> frozenset[str]:
         """The members read from the shards (``alpha`` and what the outputs need)."""

@@ -65,6 +65,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from .clips import augment_clip
 from .collate import to_tensor_sample
 from .config import AugmentConfig, DatasetConfig
+from .device_prepare import prepare_device_sample
 from .online_augment import augment_sample
 from .image_header import check_pixels
 from .order import Segment, plan_streams, rank_span, sample_seed, stream_seed
@@ -106,7 +107,7 @@ class MattingDataset(IterableDataset):
             ``buffer_initial``, ``buffer``, ``interleave``, ``balance``, ``augment``,
             ``outputs``, ``normalize``, ``mean``, ``std``, ``handler``,
             ``substitute``, ``verify``, ``max_member_bytes``, ``max_pixels``,
-            ``transform``), documented there. A listed shard that cannot be read or is
+            ``transform``, ``device``), documented there. A listed shard that cannot be read or is
             empty goes to ``handler`` now (counted in ``shard_errors``).
     """
 
@@ -329,6 +330,10 @@ class MattingDataset(IterableDataset):
                 alt = alt["bg.jpg"]
             data = load_members(members, key)
             check_pixels(data, self.max_pixels)
+            if c.device is not None:
+                prepared = prepare_device_sample(data, seed, crop=c.crop, config=self.augment,  # type: ignore[arg-type]
+                                                 outputs=c.outputs)  # type: ignore[arg-type]
+                return {**prepared, "key": key, "index": index}
             if c.frames is not None:
                 arrays = augment_clip(data, seed, crop=c.crop, config=self.augment,  # type: ignore[arg-type]
                                       outputs=c.outputs, frames=c.frames, stride=c.frame_stride,  # type: ignore[arg-type]

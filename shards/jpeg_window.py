@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import simplejpeg
 
-__all__ = ["decode_window", "restart_interval", "MCU"]
+__all__ = ["decode_window", "cut_window", "restart_interval", "MCU"]
 
 #: MCU side in px of a JPEG :func:`decode_window` can cut (every component sampled 1x1).
 MCU = 8
@@ -141,6 +141,30 @@ def _window_jpeg(data: bytes, lay: _Layout, rows: tuple[int, int], cols: tuple[i
     return bytes(header) + body.tobytes() + b"\xff\xd9", height, width
 
 
+def cut_window(data: bytes, top: int, bottom: int, left: int, right: int
+               ) -> tuple[bytes, int, int, int, int] | None:
+    """The smaller JPEG holding pixels ``[top, bottom) x [left, right)`` (stored px), cut
+    without decoding anything (for a decoder elsewhere, e.g. on a GPU).
+
+    Returns ``(jpeg, first_row, first_col, rows, cols)``: the window JPEG, whose pixel
+    ``(i, j)`` is stored pixel ``(first_row + i, first_col + j)`` (multiples of 8, at most
+    ``top``/``left``), and the size of the image's part of it (the JPEG itself may be
+    up to 7 px larger: the encoder's padding at the image's bottom and right edges).
+    ``None`` if the JPEG cannot be cut (see the module docstring) or the window needs all of it.
+    """
+    lay = _layout(data)
+    if lay is None or not (0 <= top < bottom <= lay.height and 0 <= left < right <= lay.width):
+        return None
+    strip = lay.interval * MCU
+    rows = (top // MCU, math.ceil(bottom / MCU))
+    cols = (left // strip, math.ceil(right / strip))
+    if rows == (0, math.ceil(lay.height / MCU)) and cols == (0, lay.per_row):
+        return None  # the whole image: nothing to save
+    window, _, _ = _window_jpeg(data, lay, rows, cols)
+    y0, x0 = rows[0] * MCU, cols[0] * strip
+    return window, y0, x0, min(lay.height, rows[1] * MCU) - y0, min(lay.width, cols[1] * strip) - x0
+
+
 def decode_window(data: bytes, top: int, bottom: int, left: int, right: int, reduce: int = 1
                   ) -> tuple[np.ndarray, int, int] | None:
     """Pixels ``[top, bottom) x [left, right)`` (stored px) of a JPEG, decoding only the
@@ -159,15 +183,11 @@ def decode_window(data: bytes, top: int, bottom: int, left: int, right: int, red
     """
     if reduce not in (1, 2, 4, 8):
         return None
-    lay = _layout(data)
-    if lay is None or not (0 <= top < bottom <= lay.height and 0 <= left < right <= lay.width):
+    cut = cut_window(data, top, bottom, left, right)
+    if cut is None:
         return None
-    strip = lay.interval * MCU
-    rows = (top // MCU, math.ceil(bottom / MCU))
-    cols = (left // strip, math.ceil(right / strip))
-    if rows == (0, math.ceil(lay.height / MCU)) and cols == (0, lay.per_row):
-        return None  # the whole image: nothing to save
-    window, ph, pw = _window_jpeg(data, lay, rows, cols)
+    window, y0, x0, h, w = cut
+    ph, pw = -(-h // MCU) * MCU, -(-w // MCU) * MCU  # whole MCUs, as _window_jpeg wrote them
     try:
         img = simplejpeg.decode_jpeg(window, colorspace="RGB", min_height=ph // reduce, min_width=pw // reduce,
                                      min_factor=reduce)
@@ -175,6 +195,4 @@ def decode_window(data: bytes, top: int, bottom: int, left: int, right: int, red
         return None
     if img.shape[:2] != (ph // reduce, pw // reduce):
         return None
-    y0, x0 = rows[0] * MCU, cols[0] * strip
-    h, w = min(lay.height, rows[1] * MCU) - y0, min(lay.width, cols[1] * strip) - x0  # the image's part
     return img[: -(-h // reduce), : -(-w // reduce)], y0, x0

@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader
 
 from .collate import collate_matting
 from .dataset import MattingDataset
+from .device_stage import DeviceStage, collate_device
 from .shared_state import MAX_STREAMS, Cursor
 
 __all__ = ["MattingLoader"]
@@ -115,7 +116,9 @@ class MattingLoader(DataLoader):
     ``pin_memory``, ``persistent_workers``, ``prefetch_factor``, ``drop_last``,
     ``collate_fn`` ...); ``collate_fn`` defaults to :func:`collate_matting`.
     ``sampler``, ``batch_sampler``, ``shuffle`` and ``in_order=False`` are
-    refused: the order belongs to the dataset.
+    refused: the order belongs to the dataset. With a dataset made with ``device=``, each
+    batch is finished on that device (:class:`shards.device_stage.DeviceStage`) before it
+    is yielded; its tensors are on the device.
     """
 
     def __init__(self, dataset: MattingDataset, batch_size: int | None = 1, *,
@@ -131,6 +134,14 @@ class MattingLoader(DataLoader):
             raise ValueError("MattingLoader: in_order=False makes the order depend on timing; it is not supported")
         if kwargs.get("num_workers", 0) > MAX_STREAMS:
             raise ValueError(f"MattingLoader: at most {MAX_STREAMS} workers, got {kwargs['num_workers']}")
+        cfg = dataset.config
+        self._stage: DeviceStage | None = None
+        if cfg.device is not None:
+            if collate_fn is not None or batch_size is None:
+                raise ValueError("MattingLoader: a dataset with device= needs a batch_size and the default collate")
+            collate_fn = collate_device
+            self._stage = DeviceStage(cfg.device, cfg.crop, outputs=cfg.outputs,  # type: ignore[arg-type]
+                                      normalize=cfg.normalize, mean=cfg.mean, std=cfg.std)
         if collate_fn is None:
             collate_fn = collate_matting if batch_size is not None else _no_collate
         self._user_collate = collate_fn
@@ -237,8 +248,9 @@ class MattingLoader(DataLoader):
         ds.shared.publish_cursor(prog.cursor() if any(prog.consumed) else None)
         self._progress = prog
         for tagged in super().__iter__():
+            batch = tagged.batch if self._stage is None else self._stage(tagged.batch)
             prog.update(tagged.cursors)
-            yield tagged.batch
+            yield batch
         if self._progress is prog:
             ds.set_epoch(epoch + 1)
             self._progress = None

@@ -53,7 +53,7 @@ import numpy as np
 from augment.compose import composite
 from augment.crop import Crop, sample_scale_jitter
 from augment.flip import Flip, apply_flip, sample_flip
-from augment.guidance import GuidanceSpec, apply_guidance, sample_guidance
+from augment.guidance import Guidance, GuidanceSpec, apply_guidance, sample_guidance
 from augment.photometric import photometric_jitter
 from augment.resize import apply_cover_crop, sample_cover_crop
 from augment.trimap import alpha_to_uint8, make_trimap, sample_band_px
@@ -64,7 +64,8 @@ from .config import DEFAULT_OUTPUTS, OUTPUTS, AugmentConfig
 from .instances import INSTANCE_OUTPUTS, decode_instances, instance_boxes
 from .window import StoredAlpha, decode_rgb_window, reduction, resize_window, trimap_with_margin
 
-__all__ = ["augment_sample", "augment_frame", "draw_geometry", "needs_trimap", "guidance_mask", "Geometry"]
+__all__ = ["augment_sample", "augment_frame", "draw_geometry", "needs_trimap", "guidance_mask", "guidance_params",
+           "photometric_rng", "Geometry"]
 
 # Step numbers appended to the sample seed (fixed forever: changing them changes every draw).
 _STEP_SCALE, _STEP_CROP, _STEP_FLIP, _STEP_BAND, _STEP_RECOMP, _STEP_PHOTO, _STEP_GUIDE = 1, 2, 3, 4, 5, 6, 7
@@ -128,11 +129,22 @@ def draw_geometry(alpha: StoredAlpha, seed: list[int], crop: tuple[int, int] | N
     return Geometry(window, reduce, full_hw, band, sample_flip(_rng(seed, _STEP_FLIP), config.flip_p, 0.0))
 
 
+def guidance_params(alpha: np.ndarray, seed: list[int], spec: GuidanceSpec) -> Guidance:
+    """The guidance mask's parameters for a sample (seed sequence ``seed``) with final
+    ``alpha: float32 (H, W)`` (contiguous)."""
+    return sample_guidance(_rng(seed, _STEP_GUIDE), alpha, spec)
+
+
 def guidance_mask(alpha: np.ndarray, seed: list[int], spec: GuidanceSpec) -> np.ndarray:
     """The guidance mask of a sample (seed sequence ``seed``) with final ``alpha: float32 (H, W)``:
     ``float32 (H, W)`` in [0, 1] (:mod:`augment.guidance`)."""
     alpha = np.ascontiguousarray(alpha)
-    return apply_guidance(sample_guidance(_rng(seed, _STEP_GUIDE), alpha, spec), alpha)
+    return apply_guidance(guidance_params(alpha, seed, spec), alpha)
+
+
+def photometric_rng(seed: list[int]) -> np.random.Generator:
+    """The generator the photometric jitter of a sample draws from."""
+    return _rng(seed, _STEP_PHOTO)
 
 
 def needs_trimap(outputs: frozenset[str], config: AugmentConfig) -> bool:
@@ -257,8 +269,8 @@ def augment_frame(
 
     # 5. photometric jitter, image only
     if config.photometric > 0 and "image" in arrays:
-        arrays["image"] = photometric_jitter(np.ascontiguousarray(arrays["image"]), _rng(seed, _STEP_PHOTO),
-                                   config.photometric)
+        arrays["image"] = photometric_jitter(np.ascontiguousarray(arrays["image"]), photometric_rng(seed),
+                                             config.photometric)
 
     # 6. targets made from the final alpha (and this epoch's trimap)
     if "guidance" in outputs:

@@ -59,7 +59,7 @@ def synthetic_arrays(seed: int, index: int, hw: tuple[int, int] = (40, 56)) -> d
 def synthetic_members(
     split: str, index: int, *, seed: int = 0, hw: tuple[int, int] = (40, 56),
     fmt: str = "jpg", alpha_bits: int = 8, n_foregrounds: int = 5, layer_fmt: str = "jpg",
-    aligned: bool = False, instances: bool = False,
+    aligned: bool = False, instances: bool = False, restart_markers: bool = False,
 ) -> dict[str, bytes]:
     arr = aligned_arrays(seed, index, hw) if aligned else synthetic_arrays(seed, index, hw)
     extra = instance_members(arr["alpha"], index, alpha_bits) if instances else {}
@@ -68,12 +68,13 @@ def synthetic_members(
         "key": key, "split": split, "index": index, "seed": seed, "recipe_sha256": RECIPE_SHA256,
         "foreground_id": f"fg{index % n_foregrounds:03d}", "background_id": f"bg{index:05d}", "ops": [],
     }
+    rm = {"restart_markers": True} if restart_markers else {}
     return {
-        f"image.{fmt}": encode_rgb(arr["image"], fmt),
+        f"image.{fmt}": encode_rgb(arr["image"], fmt, **rm),
         "alpha.png": encode_alpha(arr["alpha"], alpha_bits),
         "trimap.png": encode_trimap(arr["trimap"]),
-        f"fg.{layer_fmt}": encode_rgb(arr["fg"], layer_fmt),
-        f"bg.{layer_fmt}": encode_rgb(arr["bg"], layer_fmt),
+        f"fg.{layer_fmt}": encode_rgb(arr["fg"], layer_fmt, **(rm if layer_fmt == "jpg" else {})),
+        f"bg.{layer_fmt}": encode_rgb(arr["bg"], layer_fmt, **(rm if layer_fmt == "jpg" else {})),
         "meta.json": json.dumps(meta, sort_keys=True).encode(),
         **extra,
     }
@@ -122,7 +123,7 @@ def aligned_arrays(seed: int, index: int, hw: tuple[int, int] = (40, 56)) -> dic
 def write_dataset(
     root: Path, shard_sizes: Mapping[str, Sequence[int]], *, seed: int = 0,
     hw: tuple[int, int] = (40, 56), fmt: str = "jpg", alpha_bits: int = 8, layer_fmt: str = "jpg",
-    aligned: bool = False, instances: bool = False,
+    aligned: bool = False, instances: bool = False, restart_markers: bool = False,
 ) -> Manifest:
     """Write shards of the given sizes per split and the manifest; return the manifest."""
     root = Path(root)
@@ -135,7 +136,7 @@ def write_dataset(
             samples = [
                 (sample_key(split, i), synthetic_members(split, i, seed=seed, hw=hw, fmt=fmt, alpha_bits=alpha_bits,
                                                        layer_fmt=layer_fmt, aligned=aligned,
-                                                       instances=instances))
+                                                       instances=instances, restart_markers=restart_markers))
                 for i in range(first, first + n)
             ]
             name = shard_filename(split, si)

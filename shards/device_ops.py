@@ -1,0 +1,169 @@
+"""Torch kernels of the device path (any device: CUDA in training, CPU in tests).
+
+Each mirrors a CPU step of :mod:`shards.online_augment` on tensors, with the parameters
+the worker drew (:mod:`shards.device_prepare`), so the two paths make the same choices; the
+pixels differ within resampling and decoder tolerances (bilinear, antialiased below half
+size, instead of OpenCV's INTER_LINEAR / INTER_AREA; nvJPEG's IDCT; the trimap's disc is a
+regular octagon, as the guidance's morphology uses, instead of a 5x5 chamfer distance).
+
+Shapes: images ``(3, H, W)`` / ``(B, 3, H, W)``; alpha ``float32`` in [0, 1]; trimaps
+``uint8`` in {0, 128, 255}.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from augment.guidance import Guidance, octagon_parts
+
+from .window import LINEAR_MIN_SCALE
+
+__all__ = ["resize_plane", "trimaps", "photometric", "guidance", "octagon_dilate"]
+
+
+def resize_plane(x: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
+    """Resize ``float32 (C, h, w)`` to ``(C, *out_hw)``: bilinear on pixel centres, antialiased
+    when it shrinks below :data:`shards.window.LINEAR_MIN_SCALE` (where the CPU path uses
+    INTER_AREA)."""
+    h, w = x.shape[-2:]
+    if (h, w) == tuple(out_hw):
+        return x
+    shrink = min(out_hw[0] / h, out_hw[1] / w) < LINEAR_MIN_SCALE
+    return F.interpolate(x[None], size=tuple(out_hw), mode="bilinear", align_corners=False,
+                         antialias=shrink)[0]
+
+
+def _cross_max(x: torch.Tensor) -> torch.Tensor:
+    """Dilation of ``(B, 1, H, W)`` by the 3x3 cross (outside the image ignored)."""
+    out = x.clone()
+    out[..., 1:, :] = torch.maximum(out[..., 1:, :], x[..., :-1, :])
+    out[..., :-1, :] = torch.maximum(out[..., :-1, :], x[..., 1:, :])
+    out[..., :, 1:] = torch.maximum(out[..., :, 1:], x[..., :, :-1])
+    out[..., :, :-1] = torch.maximum(out[..., :, :-1], x[..., :, 1:])
+    return out
+
+
+def octagon_dilate(x: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Grey dilation of ``float (B, 1, H, W)`` by the regular octagon of inradius ``radius[b]``
+    (``int (B,)``, >= 0; :func:`augment.guidance.octagon_parts`): a (2s+1)-square then d 3x3
+    crosses, as ``s`` 3x3-square and ``d`` cross steps per sample, so one batch holds
+    different radii. Outside the image is ignored (``-inf``), so the border never grows in."""
+    parts = [octagon_parts(int(r)) for r in radius.tolist()]
+    s = torch.tensor([p[0] for p in parts], device=x.device)
+    d = torch.tensor([p[1] for p in parts], device=x.device)
+    for k in range(int(max(s.max(), d.max(), torch.tensor(0)))):
+        square = F.max_pool2d(x, 3, stride=1, padding=1)
+        x = torch.where((k < s).view(-1, 1, 1, 1), square, x)
+        x = torch.where((k < d).view(-1, 1, 1, 1), _cross_max(x), x)
+    return x
+
+
+def trimaps(alpha8: torch.Tensor, valid: torch.Tensor, band: torch.Tensor) -> torch.Tensor:
+    """Trimaps of ``alpha8: uint8 (B, 1, H, W)`` (``valid``: bool, which pixels belong to each
+    sample's image; padding is neither value): unknown (128) within ``band[b]`` output px of
+    the edge (0 < a < 255, and definite pixels 8-adjacent to the other definite value), else
+    the definite value. ``band[b] == 0`` marks only 0 < a < 255 (as ``make_trimap``)."""
+    fg = ((alpha8 == 255) & valid).float()
+    bg = ((alpha8 == 0) & valid).float()
+    mixed = (alpha8 > 0) & (alpha8 < 255) & valid
+    near_bg = F.max_pool2d(bg, 3, stride=1, padding=1) > 0
+    near_fg = F.max_pool2d(fg, 3, stride=1, padding=1) > 0
+    steps = ((fg > 0) & near_bg) | ((bg > 0) & near_fg)
+    zero = (band == 0).view(-1, 1, 1, 1)
+    edge = mixed | (steps & ~zero)
+    unknown = octagon_dilate(edge.float(), band.clamp(min=0)) > 0
+    out = alpha8.clone()
+    out[unknown & valid] = 128
+    return out
+
+
+def _grey(x: torch.Tensor) -> torch.Tensor:
+    return (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
+
+
+# YIQ: a hue shift is a rotation of the (I, Q) plane
+_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def photometric(image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+    """Colour jitter and gamma of ``float32 (3, H, W)`` in [0, 1] with the parameters of
+    :func:`shards.device_prepare.sample_photometric` (``(11,)``); clamped after each step."""
+    p = params.tolist()
+    x = image
+    if p[0] > 0:
+        b, c, s, hue = p[1:5]
+        for op in (int(v) for v in p[5:9]):
+            if op == 0:
+                x = (x * b).clamp(0, 1)
+            elif op == 1:
+                m = _grey(x).mean()
+                x = ((x - m) * c + m).clamp(0, 1)
+            elif op == 2:
+                g = _grey(x)
+                x = (g + (x - g) * s).clamp(0, 1)
+            elif hue != 0:
+                to_yiq = _TO_YIQ.to(x.device)
+                a = 2 * math.pi * hue
+                rot = torch.tensor([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]],
+                                   device=x.device, dtype=x.dtype)
+                m = torch.linalg.inv(to_yiq) @ rot @ to_yiq
+                x = torch.einsum("ij,jhw->ihw", m, x).clamp(0, 1)
+    if p[9] > 0:
+        x = x.clamp(0, 1) ** p[10]
+    return x
+
+
+def _ellipse(work: torch.Tensor, cy: float, cx: float, ry: float, rx: float, angle: float, value: float) -> None:
+    h, w = work.shape[-2:]
+    ys = torch.arange(h, device=work.device, dtype=torch.float32).view(-1, 1) - cy
+    xs = torch.arange(w, device=work.device, dtype=torch.float32).view(1, -1) - cx
+    a = math.radians(angle)
+    u = xs * math.cos(a) + ys * math.sin(a)
+    v = -xs * math.sin(a) + ys * math.cos(a)
+    work[..., (u / rx) ** 2 + (v / ry) ** 2 <= 1.0] = value
+
+
+def guidance(alpha: torch.Tensor, params: Guidance) -> torch.Tensor:
+    """The guidance mask of ``alpha: float32 (1, H, W)`` with ``params`` (drawn by the worker,
+    :func:`augment.guidance.sample_guidance`): ``float32 (1, H, W)`` in [0, 1], as
+    :func:`augment.guidance.apply_guidance` makes it."""
+    h, w = alpha.shape[-2:]
+    mask = (alpha > params.threshold).float()
+    if params.box is not None:
+        out = torch.zeros_like(mask)
+        ys = torch.nonzero(mask[0].amax(dim=1)).flatten()
+        xs = torch.nonzero(mask[0].amax(dim=0)).flatten()
+        if ys.numel():
+            y0, y1, x0, x1 = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+            dt, dl, db, dr = params.box
+            bh, bw = y1 - y0, x1 - x0
+            t, b = max(0, round(y0 + dt * bh)), min(h, round(y1 + db * bh))
+            l_, r = max(0, round(x0 + dl * bw)), min(w, round(x1 + dr * bw))
+            out[:, t:b, l_:r] = 1.0
+        return out
+    f = params.lowres
+    work = mask[None]
+    if f > 1:
+        work = F.interpolate(work, size=(max(1, h // f), max(1, w // f)), mode="area")
+    thin, morph = round(params.thin / f), round(params.morph / f)
+
+    def morph_by(x: torch.Tensor, radius: int, dilate: bool) -> torch.Tensor:
+        r = torch.tensor([radius])
+        return octagon_dilate(x, r) if dilate else -octagon_dilate(-x, r)
+
+    if thin > 0:  # an opening
+        work = morph_by(morph_by(work, thin, dilate=False), thin, dilate=True)
+    if morph:
+        work = morph_by(work, abs(morph), dilate=morph > 0)
+    work = work.clone()
+    for value, shapes in ((0.0, params.holes), (1.0, params.blobs)):
+        for cy, cx, ry, rx, angle in shapes:
+            _ellipse(work, round(cy / f), round(cx / f), max(1, round(ry / f)), max(1, round(rx / f)), angle, value)
+    if f == 1:
+        return work[0]
+    work = F.interpolate(work, size=(h, w), mode="bilinear", align_corners=False)[0]
+    if not params.soft:
+        return (work > 0.5).float()
+    return work.clamp(0.0, 1.0)
