@@ -25,6 +25,8 @@ ADDED_FIELDS: tuple[tuple[str, ...], ...] = (
     ("output", "targets"),
     ("video",),
     ("realism", "guided"),
+    ("video", "noise_layer"),
+    ("video", "decisions"),
 )
 
 
@@ -93,6 +95,8 @@ class Recipe(SpecModel):
             errors.append(f"video: output.targets {list(self.output.targets)} are for still images only")
         if self.realism.noise.compensate:
             errors.append("video: realism.noise.compensate is for still images only (set it to false)")
+        if self.realism.guided is not None:
+            errors.append("video: realism.guided is for still images only (remove it)")
         if self.composition.background.fit != "cover":
             errors.append("video: composition.background.fit must be cover (the camera moves over the photo)")
         return errors
@@ -105,7 +109,9 @@ class Recipe(SpecModel):
             model: Any = self
             node = data
             for name in parents:
-                model, node = getattr(model, name), node[name]
+                model, node = getattr(model, name), node.get(name) if isinstance(node, dict) else None
+            if model is None or node is None:  # inside an absent section (no video)
+                continue
             default = type(model).model_fields[leaf].get_default(call_default_factory=True)
             if getattr(model, leaf) == default:
                 node.pop(leaf)

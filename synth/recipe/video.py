@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import SpecModel, bounded_range
 
@@ -90,3 +90,16 @@ class VideoSpec(SpecModel):
     motion_blur: MotionBlurSpec = MotionBlurSpec()
     drift: float = Field(0.05, ge=0.0, le=0.5)  # slow light drift over a clip (relative gain amplitude)
     fixed_pattern: float = Field(0.3, ge=0.0, le=1.0)  # share of the noise variance fixed per clip
+    # where the per-frame sensor noise goes: the whole frame (a camera's), or the subject layer only
+    # (a filmed subject over a still photo whose grain stays frozen: the naive composite)
+    noise_layer: Literal["composite", "foreground"] = "composite"
+    # the still pipeline's pre-composite choices (harmonisation, defocus, sharpness, backdrop) drawn
+    # once per clip, or afresh every frame (an image pipeline run frame by frame: the naive composite)
+    decisions: Literal["clip", "frame"] = "clip"
+
+    @model_validator(mode="after")
+    def _noise_layer_pattern(self) -> "VideoSpec":
+        if self.noise_layer == "foreground" and self.fixed_pattern > 0:
+            raise ValueError(f"video.fixed_pattern must be 0 with video.noise_layer: foreground (the fixed pattern is "
+                             f"the camera's, on the whole frame), got {self.fixed_pattern}")
+        return self

@@ -22,6 +22,7 @@ import numpy as np
 
 from augment.colour import linear_to_srgb, srgb_to_linear
 from augment.compose import composite
+from augment.degrade import add_sensor_noise
 from augment.trimap import make_trimap
 from shards.clip_names import frame_member
 from shards.codec import encode_alpha, encode_rgb, encode_trimap
@@ -113,7 +114,7 @@ def _post(scene: Scene, t: int, image: np.ndarray, alpha: np.ndarray) -> tuple[n
     """Sensor noise (a fresh part drawn for frame ``t``, then the clip's fixed pattern) and
     JPEG, recorded so that :func:`synth.video.noise.replay_clip_post` replays them."""
     ops: list[dict[str, Any]] = []
-    if scene.noise.sigma > 0:
+    if scene.noise.sigma > 0 and scene.plan.recipe.video.noise_layer == "composite":  # type: ignore[union-attr]
         fresh, fixed = split_noise(scene.noise, scene.plan.recipe.video.fixed_pattern)  # type: ignore[union-attr]
         seed = int(frame_rng(scene.plan.recipe.seed, scene.split, scene.index, t, "noise").integers(2**63))
         if fresh.sigma > 0 or fresh.denoise != "none":
@@ -134,13 +135,23 @@ def _post(scene: Scene, t: int, image: np.ndarray, alpha: np.ndarray) -> tuple[n
 def _render_frame(scene: Scene, t: int) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Frame ``t``'s members (``image_{t:03d}.jpg`` ...) and its record for meta.json."""
     recipe = scene.plan.recipe
+    video = recipe.video
     fg_c, alpha_c, bg, record = _frame_layers(scene, t)
-    fg_c, bg, ops = pre_composite(scene.rng_for, recipe, fg_c, alpha_c, bg, fg_upscale=scene.placement.scale,
+    rng_for = scene.rng_for
+    if video.decisions == "frame":  # type: ignore[union-attr]
+        def rng_for(step: str) -> np.random.Generator:
+            return frame_rng(recipe.seed, scene.split, scene.index, t, step)
+    fg_c, bg, ops = pre_composite(rng_for, recipe, fg_c, alpha_c, bg, fg_upscale=scene.placement.scale,
                                   bg_upscale=scene.bg_upscale)
-    if recipe.video.drift > 0:  # type: ignore[union-attr]
+    if video.drift > 0:  # type: ignore[union-attr]
         gains = light_drift_gains(scene, t)
         fg_c = _apply_gains(fg_c, gains)
         ops.append({"op": "light_drift", "target": "foreground", "gains": [round(float(g), 6) for g in gains]})
+    if video.noise_layer == "foreground" and scene.noise.sigma > 0:  # type: ignore[union-attr]
+        # a filmed subject's own noise, new every frame, on its layer only (the background's stays frozen)
+        seed = int(frame_rng(recipe.seed, scene.split, scene.index, t, "noise").integers(2**63))
+        fg_c = add_sensor_noise(scene.noise, fg_c, seed)
+        ops.append({"op": "noise", "target": "foreground", "params": scene.noise.to_dict(), "seed": seed})
     out = recipe.output
     fg_bytes, bg_bytes, fg_c, bg, alpha_c = stored_layers(out, fg_c, bg, alpha_c)
     image, post_ops = _post(scene, t, composite(fg_c, alpha_c, bg), alpha_c)

@@ -1,0 +1,364 @@
+"""Foreground/background mismatch in time: how a composited clip differs from a filmed one.
+
+In a filmed clip the subject and what is just behind it share one camera over time: when the
+camera moves both move, the sensor noise is new in every frame on both sides, a fast motion
+smears both by the same exposure, and a change of light reaches both.  Composited clips get
+this wrong in typical ways: a still photo behind a moving subject, noise live on one layer and
+frozen on the other, motion without motion blur, colour jitter drawn per frame on the subject.
+:func:`temporal_mismatch` measures these, per clip, on the rings of
+:func:`augment.bands.boundary_bands` (the subject's side ``alpha >= 0.95``, the background's
+side ``alpha <= 0.05``), for every pair of consecutive frames ``(t, t + 1)``:
+
+* **motion**: each side's displacement (px per frame) by masked template matching: the ring of
+  frame ``t`` (only the pixels that stay on their side in frame ``t + 1``) searched in frame
+  ``t + 1`` (normalised correlation of the high-passed luma, so a change of light does not
+  read as motion; parabolic sub-pixel refinement; a second pass leaves out pixels whose match
+  falls on the other side).  ``motion_log_ratio = ln((v_F + e) / (v_B + e))`` with the clip's
+  median speeds and ``e = 0.001 * max(H, W)``: 0 when background and subject move alike (a
+  moving camera), large when a still background stands behind a moving subject.
+* **noise**: each side's frame-to-frame noise ``sigma(I_t+1(x + d) - I_t(x)) / sqrt(2)``
+  (Immerkær, :func:`augment.estimate.estimate_noise_sigma`, on the difference after the
+  side's integer motion ``d``): fresh sensor noise gives its sigma, noise frozen into a layer
+  (a still photo's grain) gives 0.  ``noise_change_log_ratio = ln((n_F + 0.25) / (n_B + 0.25))``.
+* **blur vs motion**: the apparent shutter ``L / v`` (blur length over speed: the exposure as a
+  fraction of the frame interval) of each side on frames where it moves at least
+  ``max(1, 0.004 * max(H, W))`` px per frame: the subject's ``L`` from its matte's outline
+  (:func:`edge_blur_length`: edges widen along the motion), the background's from its texture
+  (:func:`blur_length`, where the texture is fine enough to show a blur).  ``blur_motion_gap =
+  s_ref - s_F`` with ``s_ref`` the background's apparent shutter where it can be measured and
+  :data:`NOMINAL_SHUTTER` (a 180 degree shutter) where the background stands still: a subject
+  moving fast with sharp edges gives about ``s_ref``, one blurred like its background about 0.
+* **harmonisation flicker**: the frame-to-frame change of each side's mean CIELAB colour, on
+  the same content in both frames (the ring of frame ``t`` followed by the side's motion):
+  ``flicker_lab = median_t |dmu_F - dmu_B|`` (Delta E 76): a change of light on both sides
+  cancels, colour drawn afresh for the subject in every frame does not.
+
+Every indicator is 0 for a consistent clip (up to texture and measurement noise) and grows
+with the mismatch; the raw per-side values are returned too.  Frames are ``uint8 (T, H, W, 3)``
+RGB, alphas ``float32 (T, H, W)`` in ``[0, 1]``.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from augment.bands import BG_THRESHOLD, FG_THRESHOLD, boundary_bands
+from augment.colour import grey_levels, to_lab
+from augment.estimate import MIN_PIXELS, estimate_noise_sigma, estimate_sharpness
+
+__all__ = ["NOMINAL_SHUTTER", "TEMPORAL_INDICATORS", "TEMPORAL_KEYS", "blur_length", "edge_blur_length",
+           "estimate_shift", "temporal_mismatch"]
+
+#: The indicators (0: no mismatch), then the raw per-side values.
+TEMPORAL_INDICATORS: tuple[str, ...] = ("motion_log_ratio", "noise_change_log_ratio", "blur_motion_gap",
+                                        "flicker_lab")
+TEMPORAL_KEYS: tuple[str, ...] = TEMPORAL_INDICATORS + (
+    "fg_speed", "bg_speed", "fg_noise_change", "bg_noise_change", "fg_shutter", "bg_shutter",
+    "fg_flicker", "bg_flicker", "pairs",
+)
+#: The apparent shutter (exposure / frame interval) a still background is held to: a 180 degree shutter.
+NOMINAL_SHUTTER = 0.5
+_NOISE_FLOOR = 0.25  # levels
+_SMOOTH = 0.8  # px, luma smoothing before matching
+_MIN_TEXTURE_SHARPNESS = 0.35  # 1/px (estimate_sharpness): smoother background texture hides a blur
+
+
+def _masked_cost(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int) -> tuple[np.ndarray, int, int] | None:
+    """Matching cost over shifts (dy, dx) in [-radius, radius]^2 of ``a`` on ``mask`` against ``b``
+    shifted (1 - normalised correlation of the high-passed luma); with the top-left of the mask's box."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    templ = np.ascontiguousarray(a[y0:y1, x0:x1])
+    m = np.ascontiguousarray(mask[y0:y1, x0:x1].astype(np.float32))
+    padded = cv2.copyMakeBorder(b, radius, radius, radius, radius, cv2.BORDER_REPLICATE)
+    search = padded[y0:y1 + 2 * radius, x0:x1 + 2 * radius]
+    # 1 - normalised correlation: a cost, lowest where the content matches, blind to a gain
+    cost = 1.0 - cv2.matchTemplate(search, templ, cv2.TM_CCORR_NORMED, mask=m)
+    return cost, y0, x0
+
+
+def _parabola(lo: float, mid: float, hi: float) -> float:
+    den = lo - 2.0 * mid + hi
+    return 0.0 if den <= 1e-12 else float(np.clip(0.5 * (lo - hi) / den, -0.5, 0.5))
+
+
+def estimate_shift(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int,
+                   target: np.ndarray | None = None) -> tuple[float, float]:
+    """Displacement ``(dy, dx)`` in px of the content of ``a`` on ``mask`` found in ``b`` (``b(x + d) ~ a(x)``).
+
+    Args:
+        a, b: ``float32 (H, W)`` luma.
+        mask: bool ``(H, W)``, the pixels of ``a`` to follow (>= 64 of them).
+        radius: largest displacement searched per axis, px (>= 1).
+        target: optional bool ``(H, W)``: where the content may land in ``b``; after a first
+            estimate, pixels whose match falls outside it are left out and the search repeated.
+    Returns:
+        ``(dy, dx)``; ``(nan, nan)`` with fewer than 64 mask pixels.
+    """
+    if radius < 1:
+        raise ValueError(f"radius must be >= 1, got {radius!r}")
+    d = _shift_once(a, b, mask, radius)
+    if target is None or not math.isfinite(d[0]):
+        return d
+    iy, ix = int(round(d[0])), int(round(d[1]))
+    h, w = mask.shape
+    landed = np.zeros_like(mask)
+    ys, xs = slice(max(0, -iy), min(h, h - iy)), slice(max(0, -ix), min(w, w - ix))
+    landed[ys, xs] = target[max(0, iy):min(h, h + iy), max(0, ix):min(w, w + ix)]
+    return _shift_once(a, b, mask & landed, radius)
+
+
+def _shift_once(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int) -> tuple[float, float]:
+    if int(np.count_nonzero(mask)) < MIN_PIXELS:
+        return math.nan, math.nan
+    found = _masked_cost(a, b, mask, radius)
+    if found is None:
+        return math.nan, math.nan
+    ssd = found[0]
+    iy, ix = np.unravel_index(int(np.argmin(ssd)), ssd.shape)
+    fy = _parabola(ssd[iy - 1, ix], ssd[iy, ix], ssd[iy + 1, ix]) if 0 < iy < ssd.shape[0] - 1 else 0.0
+    fx = _parabola(ssd[iy, ix - 1], ssd[iy, ix], ssd[iy, ix + 1]) if 0 < ix < ssd.shape[1] - 1 else 0.0
+    return float(iy - radius + fy), float(ix - radius + fx)
+
+
+def _line_kernel(length: float, angle: float) -> np.ndarray:
+    """Normalised box kernel of ``length`` px along the direction ``angle`` (radians), bilinear splats."""
+    r = int(math.ceil(length / 2.0)) + 1
+    k = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
+    n = max(2, int(math.ceil(4 * length)) + 1)
+    for s in np.linspace(-length / 2.0, length / 2.0, n):
+        x, y = r + s * math.cos(angle), r + s * math.sin(angle)
+        x0, y0 = int(math.floor(x)), int(math.floor(y))
+        fx, fy = x - x0, y - y0
+        k[y0, x0] += (1 - fx) * (1 - fy)
+        k[y0, x0 + 1] += fx * (1 - fy)
+        k[y0 + 1, x0] += (1 - fx) * fy
+        k[y0 + 1, x0 + 1] += fx * fy
+    return k / k.sum()
+
+
+def _anisotropy(grey: np.ndarray, mask: np.ndarray, angle: float, noise_var: float) -> float:
+    """ln(E[(grad . u_perp)^2] / E[(grad . u)^2]) on ``mask``, noise energy taken off both."""
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=1, borderType=cv2.BORDER_REFLECT_101)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=1, borderType=cv2.BORDER_REFLECT_101)
+    c, s = math.cos(angle), math.sin(angle)
+    par = (gx * c + gy * s)[mask]
+    perp = (gy * c - gx * s)[mask]
+    e_par = max(float(np.mean(par.astype(np.float64) ** 2)) - noise_var, 1e-6)
+    e_perp = max(float(np.mean(perp.astype(np.float64) ** 2)) - noise_var, 1e-6)
+    return math.log(e_perp / e_par)
+
+
+def blur_length(image: np.ndarray, mask: np.ndarray, direction: tuple[float, float], *,
+                max_length: float = 24.0) -> float:
+    """Length (px) of the motion blur along ``direction`` on ``mask``, assuming isotropic texture.
+
+    The box blur across the direction that makes the gradient energy along and across it
+    equal (bisection on the length); 0 when the region is already at least as sharp along the
+    direction as across it.  Noise energy (``2 sigma^2`` per direction for the difference
+    filter) is taken off both.
+
+    Args:
+        image: ``uint8 (H, W, 3)``/``(H, W)`` or ``float32`` in ``[0, 1]``.
+        mask: bool ``(H, W)``, >= 64 pixels.
+        direction: ``(dy, dx)``, not zero.
+        max_length: the largest length reported, px.
+    Returns:
+        length in ``[0, max_length]``; ``nan`` with fewer than 64 pixels.
+    """
+    dy, dx = direction
+    if not (math.isfinite(dy) and math.isfinite(dx)) or dy == 0 and dx == 0:
+        raise ValueError(f"direction must be a finite non-zero (dy, dx), got {direction!r}")
+    mask = np.asarray(mask, bool)
+    if int(np.count_nonzero(mask)) < MIN_PIXELS:
+        return math.nan
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    reach = int(math.ceil(max_length / 2.0)) + 3
+    ys = slice(max(int(rows[0]) - reach, 0), int(rows[-1]) + reach + 1)
+    xs = slice(max(int(cols[0]) - reach, 0), int(cols[-1]) + reach + 1)
+    grey = grey_levels(image[ys, xs])
+    m = mask[ys, xs]
+    sigma = estimate_noise_sigma(grey / np.float32(255.0), m)
+    var = 2.0 * (sigma if math.isfinite(sigma) else 0.0) ** 2
+    angle = math.atan2(dy, dx)
+    if _anisotropy(grey, m, angle, var) <= 0.0:
+        return 0.0
+
+    def across(length: float) -> float:
+        blurred = cv2.filter2D(grey, -1, _line_kernel(length, angle + math.pi / 2), borderType=cv2.BORDER_REFLECT_101)
+        # a box of length l takes white noise's variance down by about 1 / max(l, 1)
+        return _anisotropy(blurred, m, angle, var / max(length, 1.0))
+
+    if across(max_length) > 0.0:
+        return float(max_length)
+    lo, hi = 0.0, float(max_length)
+    for _ in range(8):
+        mid = 0.5 * (lo + hi)
+        if across(mid) > 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def edge_blur_length(alpha: np.ndarray, direction: tuple[float, float], *, low: float = 0.2,
+                     high: float = 0.8) -> float:
+    """Length (px) of the motion blur along ``direction`` on a matte's outline.
+
+    A matte's edge is a step (a few px wide for hair and anti-aliasing); a motion blur of length
+    ``L`` along ``u`` widens each edge to about ``sqrt(w0^2 + (L cos theta)^2)`` with ``theta``
+    between the edge's normal and ``u``.  On the edge pixels (``low < alpha < high``) the local
+    width is ``1 / |grad alpha|`` and its square is fitted by least squares as ``a + b cos^2
+    theta``: ``L = sqrt(b)`` (0 when ``b <= 0``), whatever the outline's shape, as long as its
+    edges face more than one direction.
+
+    Args:
+        alpha: ``float32 (H, W)`` in ``[0, 1]``.
+        direction: ``(dy, dx)``, finite, not zero.
+    Returns:
+        length >= 0 in px; ``nan`` with fewer than 64 edge pixels or edges all facing one way.
+    """
+    dy, dx = direction
+    if not (math.isfinite(dy) and math.isfinite(dx)) or dy == 0 and dx == 0:
+        raise ValueError(f"direction must be a finite non-zero (dy, dx), got {direction!r}")
+    if not (0.0 <= low < high <= 1.0):
+        raise ValueError(f"need 0 <= low < high <= 1, got {low!r}, {high!r}")
+    gx = cv2.Sobel(alpha, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REFLECT_101)
+    gy = cv2.Sobel(alpha, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REFLECT_101)
+    g = np.hypot(gx, gy)
+    edge = (alpha > low) & (alpha < high) & (g > 0.02)
+    if int(np.count_nonzero(edge)) < MIN_PIXELS:
+        return math.nan
+    norm = math.hypot(dy, dx)
+    cos2 = ((gx[edge] * (dx / norm) + gy[edge] * (dy / norm)) / g[edge]).astype(np.float64) ** 2
+    width2 = (1.0 / g[edge].astype(np.float64)) ** 2
+    if float(np.std(cos2)) < 0.05:
+        return math.nan
+    design = np.stack([np.ones_like(cos2), cos2], axis=1)
+    (_, b), *_ = np.linalg.lstsq(design, width2, rcond=None)
+    return math.sqrt(max(float(b), 0.0))
+
+
+def _check_clip(frames: np.ndarray, alphas: np.ndarray) -> None:
+    if not (isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[3] == 3):
+        got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
+        raise ValueError(f"frames must be uint8 (T, H, W, 3), got {got}")
+    if not (isinstance(alphas, np.ndarray) and alphas.dtype == np.float32 and alphas.shape == frames.shape[:3]):
+        got = f"{alphas.dtype} {alphas.shape}" if isinstance(alphas, np.ndarray) else type(alphas).__name__
+        raise ValueError(f"alphas must be float32 {frames.shape[:3]} (the frames' T, H, W), got {got}")
+    if frames.shape[0] < 2:
+        raise ValueError(f"a clip needs at least 2 frames, got {frames.shape[0]}")
+
+
+def _median(values: list[float]) -> float:
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else math.nan
+
+
+def _moved(x: np.ndarray, iy: int, ix: int) -> tuple[np.ndarray, np.ndarray]:
+    """(``x`` read at ``p + (iy, ix)`` for every pixel p, bool: where that lies inside ``x``)."""
+    h, w = x.shape[:2]
+    out = np.zeros_like(x)
+    inside = np.zeros((h, w), bool)
+    ys, xs = slice(max(0, -iy), min(h, h - iy)), slice(max(0, -ix), min(w, w - ix))
+    out[ys, xs] = x[max(0, iy):min(h, h + iy), max(0, ix):min(w, w + ix)]
+    inside[ys, xs] = True
+    return out, inside
+
+
+def _follow(pair: tuple[np.ndarray, np.ndarray], labs: tuple[np.ndarray, np.ndarray], mask: np.ndarray,
+            shift: tuple[float, float]) -> tuple[float, np.ndarray | None]:
+    """Frame-to-frame noise (levels) and mean CIELAB change of the content on ``mask``, followed by
+    the integer-rounded ``shift``: ``sigma(I_1(x + d) - I_0(x)) / sqrt(2)`` (Immerkær) and
+    ``mean Lab_1(x + d) - mean Lab_0(x)``."""
+    if not math.isfinite(shift[0]):
+        return math.nan, None
+    iy, ix = int(round(shift[0])), int(round(shift[1]))
+    moved, inside = _moved(pair[1], iy, ix)
+    m = mask & inside
+    if int(np.count_nonzero(m)) < MIN_PIXELS:
+        return math.nan, None
+    diff = (moved.astype(np.float32) - pair[0].astype(np.float32)) * np.float32(1.0 / 255.0)
+    noise = estimate_noise_sigma(diff, m) / math.sqrt(2.0)
+    lab_moved, _ = _moved(labs[1], iy, ix)
+    return noise, (lab_moved[m].mean(axis=0) - labs[0][m].mean(axis=0)).astype(np.float64)
+
+
+def _high_pass(frame: np.ndarray) -> np.ndarray:
+    grey = cv2.GaussianBlur(grey_levels(frame), (0, 0), _SMOOTH)
+    return grey - cv2.GaussianBlur(grey, (0, 0), 4.0)
+
+
+def temporal_mismatch(frames: np.ndarray, alphas: np.ndarray, band_px: float = 16.0, margin_px: float = 3.0,
+                      *, max_shift: int | None = None) -> dict[str, float]:
+    """Motion, noise, blur and colour-flicker mismatch of one clip between F and B (module docstring).
+
+    Args:
+        frames: ``uint8 (T, H, W, 3)`` RGB, T >= 2.
+        alphas: ``float32 (T, H, W)`` in ``[0, 1]``.
+        band_px: ring width, px (> 0).
+        margin_px: distance kept from the boundary, px.
+        max_shift: largest displacement per frame searched, px; default ``ceil(0.05 * max(H, W))``.
+    Returns:
+        dict with the keys of :data:`TEMPORAL_KEYS`: speeds in px per frame, noise in levels,
+        shutters as exposure / frame interval, flicker in Delta E 76, ``pairs`` the number of
+        frame pairs with both rings measurable; ``nan`` where not measurable.
+    """
+    _check_clip(frames, alphas)
+    t_count, h, w = frames.shape[:3]
+    radius = int(max_shift) if max_shift is not None else int(math.ceil(0.05 * max(h, w)))
+    if radius < 1:
+        raise ValueError(f"max_shift must be >= 1, got {max_shift!r}")
+    eps = 1e-3 * max(h, w)
+    min_speed = max(1.0, 0.004 * max(h, w))
+    passes = [_high_pass(f) for f in frames]
+    rings = [boundary_bands(a, band_px, margin_px) for a in alphas]
+    labs = [to_lab(f) for f in frames]
+    per: dict[str, list[float]] = {k: [] for k in ("vf", "vb", "nf", "nb", "sf", "sb", "df", "db", "flicker")}
+    pairs = 0
+    for t in range(t_count - 1):
+        fg0, bg0 = rings[t]
+        f_next, b_next = alphas[t + 1] >= FG_THRESHOLD, alphas[t + 1] <= BG_THRESHOLD
+        f_fix, b_fix = fg0 & f_next, bg0 & b_next
+        if min(np.count_nonzero(f_fix), np.count_nonzero(b_fix)) < MIN_PIXELS:
+            continue
+        pairs += 1
+        change = {}
+        for side, fixed, target in (("f", f_fix, f_next), ("b", b_fix, b_next)):
+            d = estimate_shift(passes[t], passes[t + 1], fixed, radius, target)
+            v = math.hypot(*d)
+            per["v" + side].append(v)
+            noise, change[side] = _follow((frames[t], frames[t + 1]), (labs[t], labs[t + 1]), fixed, d)
+            per["n" + side].append(noise)
+            if not (math.isfinite(v) and v >= min_speed):
+                continue
+            if side == "f":  # the matte's outline: a step edge, widened along the motion
+                length = edge_blur_length(alphas[t], d)
+            else:  # the background's texture, where it is fine enough to show a blur
+                fine = estimate_sharpness(frames[t], bg0) >= _MIN_TEXTURE_SHARPNESS
+                length = blur_length(frames[t], bg0, d, max_length=4.0 * radius) if fine else math.nan
+            per["s" + side].append(length / v)
+        if change["f"] is not None and change["b"] is not None:
+            per["df"].append(float(np.linalg.norm(change["f"])))
+            per["db"].append(float(np.linalg.norm(change["b"])))
+            per["flicker"].append(float(np.linalg.norm(change["f"] - change["b"])))
+    nan = math.nan
+    out = dict.fromkeys(TEMPORAL_KEYS, nan)
+    out["pairs"] = float(pairs)
+    vf, vb = _median(per["vf"]), _median(per["vb"])
+    nf, nb = _median(per["nf"]), _median(per["nb"])
+    sf, sb = _median(per["sf"]), _median(per["sb"])
+    out.update(fg_speed=vf, bg_speed=vb, fg_noise_change=nf, bg_noise_change=nb, fg_shutter=sf, bg_shutter=sb,
+               fg_flicker=_median(per["df"]), bg_flicker=_median(per["db"]), flicker_lab=_median(per["flicker"]))
+    if math.isfinite(vf) and math.isfinite(vb):
+        out["motion_log_ratio"] = math.log((vf + eps) / (vb + eps))
+    if math.isfinite(nf) and math.isfinite(nb):
+        out["noise_change_log_ratio"] = math.log((nf + _NOISE_FLOOR) / (nb + _NOISE_FLOOR))
+    if math.isfinite(sf):
+        out["blur_motion_gap"] = (sb if math.isfinite(sb) else NOMINAL_SHUTTER) - sf
+    return out
