@@ -17,6 +17,7 @@ Instance targets (``output.targets: [instances]``) are priced on groups of 2-6 f
 (``multi_foreground.layout: group``): the same samples rendered with and without them,
 alternately, with the realism steps off and with the recipe defaults; the ratio with / without
 is the cost per sample (target <= 1.15). ``--instances-only`` runs just that comparison.
+``--no-instances`` skips that comparison; ``--configs off,defaults,portrait`` picks configurations.
 ``--video`` prices clips (``video:`` section, docs/video.md) per frame against the same run's
 still samples at the same canvas, from the same sources, rendered alternately (target <= 1.2:
 a clip decodes and augments its sources once, then each frame warps, blurs, runs the realism
@@ -154,6 +155,15 @@ def _video_cost(data: dict, cache: Path, clips: int, frames: int) -> None:
             print(f"  ratio per frame / per still sample = {ms_frame / ms_still:.3f}  (target <= 1.2)")
 
 
+CONFIGS = {
+    "off": ("composition only (realism steps off)", lambda: REALISM_OFF),
+    "defaults": ("full realistic pipeline (recipe defaults)", lambda: {}),
+    "portrait-light": ("portrait.yaml's steps without backdrop contrast and noise compensation",
+                       lambda: _portrait_steps(False)),
+    "portrait": ("portrait.yaml's harmonisation, realism steps and framing", lambda: _portrait_steps(True)),
+}
+
+
 def _codec_floor(plan, split: str, index: int, members: dict[str, bytes], canvas: int) -> float:
     """Seconds to decode the sample's inputs and encode its outputs, nothing else."""
     import numpy as np
@@ -206,7 +216,14 @@ def main() -> None:
     ap.add_argument("--video", action="store_true", help="only price clips per frame against stills")
     ap.add_argument("--clips", type=int, default=4, help="--video: clips per configuration")
     ap.add_argument("--frames", type=int, default=16, help="--video: frames per clip")
+    ap.add_argument("--no-instances", action="store_true", help="skip the instance-target comparison")
+    ap.add_argument("--configs", default="off,defaults,portrait-light,portrait",
+                    help="comma-separated configurations to run: off, defaults, portrait-light, portrait")
     args = ap.parse_args()
+    wanted = set(args.configs.split(","))
+    unknown = wanted - set(CONFIGS)
+    if unknown:
+        ap.error(f"--configs: unknown {sorted(unknown)}; choose from {', '.join(CONFIGS)}")
     real = None if args.procedural or not (args.real / "alphamatting").is_dir() else args.real
     cv2.setNumThreads(1)  # one core: the per-core figure
 
@@ -218,14 +235,14 @@ def main() -> None:
         if args.video:
             _video_cost(data, cache, args.clips, args.frames)
             return
-        _instance_cost(data, cache, args.samples)
+        if not args.no_instances:
+            _instance_cost(data, cache, args.samples)
         if args.instances_only:
             return
-        for label, extra in (("composition only (realism steps off)", REALISM_OFF),
-                             ("full realistic pipeline (recipe defaults)", {}),
-                             ("portrait.yaml's steps without backdrop contrast and noise compensation",
-                              _portrait_steps(False)),
-                             ("portrait.yaml's harmonisation, realism steps and framing", _portrait_steps(True))):
+        for name, (label, make_extra) in CONFIGS.items():
+            if name not in wanted:
+                continue
+            extra = make_extra()
             recipe = parse_recipe({**data, **extra})
             fgs, bgs, skipped = prepare_inputs(recipe, cache)
             plan = make_plan(recipe, recipe_sha256(recipe), fgs, bgs)

@@ -173,7 +173,9 @@ def decode_jpeg_reduced(data: bytes, hw: tuple[int, int], reduce: int) -> np.nda
 
 # ------------------------------------------------------------------- alpha
 def encode_alpha(alpha: np.ndarray, bits: int = 8) -> bytes:
-    """Encode ``alpha: float (H, W)`` in ``[0, 1]`` as an 8- or 16-bit grey PNG.
+    """Encode ``alpha: float (H, W)`` in ``[0, 1]`` as an 8- or 16-bit grey PNG (no per-row
+    filter search, run-length zlib: several times faster than the default, about as small
+    on mattes).
 
     Values are rounded with ``np.rint(alpha * (2**bits - 1))``.
     """
@@ -189,7 +191,7 @@ def encode_alpha(alpha: np.ndarray, bits: int = 8) -> bytes:
         raise ValueError(f"encode_alpha: values must be finite in [0, 1], got range [{lo}, {hi}]")
     scale = 255.0 if bits == 8 else 65535.0
     q = np.rint(alpha.astype(np.float64) * scale).astype(np.uint8 if bits == 8 else np.uint16)
-    return _png(q, "encode_alpha")
+    return _png(q, "encode_alpha", fast=True)
 
 
 def encode_alpha_levels(levels: np.ndarray) -> bytes:
@@ -239,12 +241,13 @@ def _check_trimap(trimap: np.ndarray, what: str) -> None:
 
 
 def encode_trimap(trimap: np.ndarray) -> bytes:
-    """Encode ``trimap: uint8 (H, W)`` with values in ``{0, 128, 255}`` as a grey PNG."""
+    """Encode ``trimap: uint8 (H, W)`` with values in ``{0, 128, 255}`` as a grey PNG (the
+    fast setting of :func:`encode_alpha`)."""
     trimap = np.asarray(trimap)
     if trimap.dtype != np.uint8 or trimap.ndim != 2 or trimap.size == 0:
         raise ValueError(f"encode_trimap: expected uint8 (H, W), got {trimap.dtype} {trimap.shape}")
     _check_trimap(trimap, "encode_trimap")
-    return _png(np.ascontiguousarray(trimap), "encode_trimap")
+    return _png(np.ascontiguousarray(trimap), "encode_trimap", fast=True)
 
 
 def decode_trimap(data: bytes, name: str = "decode_trimap", *, check: bool = True) -> np.ndarray:
