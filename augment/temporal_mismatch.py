@@ -13,21 +13,22 @@ side ``alpha <= 0.05``), for every pair of consecutive frames ``(t, t + 1)``:
   frame ``t`` (only the pixels that stay on their side in frame ``t + 1``) searched in frame
   ``t + 1`` (normalised correlation of the high-passed luma, so a change of light does not
   read as motion; parabolic sub-pixel refinement; a second pass leaves out pixels whose match
-  falls on the other side).  ``motion_log_ratio = ln((v_F + e) / (v_B + e))`` with the clip's
-  median speeds and ``e = 0.001 * max(H, W)``: 0 when background and subject move alike (a
-  moving camera), large when a still background stands behind a moving subject.
+  falls on the other side).  ``still_background``: the share of the pairs where the subject
+  moves (at least ``0.002 * max(H, W)`` px) and the background does not (under ``e = 0.001 *
+  max(H, W)`` px): 0 for a hand-held camera, 1 for a still photo behind a moving subject (a
+  tripod gives it too: it is a mismatch in a dataset's distribution, not in one clip).  Also
+  ``motion_log_ratio = ln((v_F + e) / (v_B + e))`` of the clip's median speeds.
 * **noise**: each side's frame-to-frame noise ``sigma(I_t+1(x + d) - I_t(x)) / sqrt(2)``
   (Immerkær, :func:`augment.estimate.estimate_noise_sigma`, on the difference after the
   side's integer motion ``d``): fresh sensor noise gives its sigma, noise frozen into a layer
   (a still photo's grain) gives 0.  ``noise_change_log_ratio = ln((n_F + 0.25) / (n_B + 0.25))``.
-* **blur vs motion**: the apparent shutter ``L / v`` (blur length over speed: the exposure as a
-  fraction of the frame interval) of each side on frames where it moves at least
-  ``max(1, 0.004 * max(H, W))`` px per frame: the subject's ``L`` from its matte's outline
-  (:func:`edge_blur_length`: edges widen along the motion), the background's from its texture
-  (:func:`blur_length`, where the texture is fine enough to show a blur).  ``blur_motion_gap =
-  s_ref - s_F`` with ``s_ref`` the background's apparent shutter where it can be measured and
-  :data:`NOMINAL_SHUTTER` (a 180 degree shutter) where the background stands still: a subject
-  moving fast with sharp edges gives about ``s_ref``, one blurred like its background about 0.
+* **blur vs motion**: the subject's apparent shutter ``s_F = L / v`` (blur length over speed:
+  the exposure as a fraction of the frame interval, at most 1) on the pairs where it moves at
+  least ``max(2, 0.01 * max(H, W))`` px per frame, ``L`` from its matte's outline
+  (:func:`edge_blur_length`: edges facing the motion widen, edges along it do not).
+  ``blur_motion_gap = NOMINAL_SHUTTER - s_F`` (a 180 degree shutter, 0.5): about 0.5 for a
+  subject moving fast with sharp edges, about 0 for one blurred as a film camera would.  The
+  background's blur is not measured: it has no edge known to be a step.
 * **harmonisation flicker**: the frame-to-frame change of each side's mean CIELAB colour, on
   the same content in both frames (the ring of frame ``t`` followed by the side's motion):
   ``flicker_lab = median_t |dmu_F - dmu_B|`` (Delta E 76): a change of light on both sides
@@ -46,23 +47,22 @@ import numpy as np
 
 from augment.bands import BG_THRESHOLD, FG_THRESHOLD, boundary_bands
 from augment.colour import grey_levels, to_lab
-from augment.estimate import MIN_PIXELS, estimate_noise_sigma, estimate_sharpness
+from augment.estimate import MIN_PIXELS, estimate_noise_sigma
 
-__all__ = ["NOMINAL_SHUTTER", "TEMPORAL_INDICATORS", "TEMPORAL_KEYS", "blur_length", "edge_blur_length",
+__all__ = ["NOMINAL_SHUTTER", "TEMPORAL_INDICATORS", "TEMPORAL_KEYS", "edge_blur_length",
            "estimate_shift", "temporal_mismatch"]
 
 #: The indicators (0: no mismatch), then the raw per-side values.
-TEMPORAL_INDICATORS: tuple[str, ...] = ("motion_log_ratio", "noise_change_log_ratio", "blur_motion_gap",
+TEMPORAL_INDICATORS: tuple[str, ...] = ("still_background", "noise_change_log_ratio", "blur_motion_gap",
                                         "flicker_lab")
 TEMPORAL_KEYS: tuple[str, ...] = TEMPORAL_INDICATORS + (
-    "fg_speed", "bg_speed", "fg_noise_change", "bg_noise_change", "fg_shutter", "bg_shutter",
+    "motion_log_ratio", "fg_speed", "bg_speed", "fg_noise_change", "bg_noise_change", "fg_shutter",
     "fg_flicker", "bg_flicker", "pairs",
 )
 #: The apparent shutter (exposure / frame interval) a still background is held to: a 180 degree shutter.
 NOMINAL_SHUTTER = 0.5
 _NOISE_FLOOR = 0.25  # levels
 _SMOOTH = 0.8  # px, luma smoothing before matching
-_MIN_TEXTURE_SHARPNESS = 0.35  # 1/px (estimate_sharpness): smoother background texture hides a blur
 
 
 def _masked_cost(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int) -> tuple[np.ndarray, int, int] | None:
@@ -125,86 +125,6 @@ def _shift_once(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int) -> 
     return float(iy - radius + fy), float(ix - radius + fx)
 
 
-def _line_kernel(length: float, angle: float) -> np.ndarray:
-    """Normalised box kernel of ``length`` px along the direction ``angle`` (radians), bilinear splats."""
-    r = int(math.ceil(length / 2.0)) + 1
-    k = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
-    n = max(2, int(math.ceil(4 * length)) + 1)
-    for s in np.linspace(-length / 2.0, length / 2.0, n):
-        x, y = r + s * math.cos(angle), r + s * math.sin(angle)
-        x0, y0 = int(math.floor(x)), int(math.floor(y))
-        fx, fy = x - x0, y - y0
-        k[y0, x0] += (1 - fx) * (1 - fy)
-        k[y0, x0 + 1] += fx * (1 - fy)
-        k[y0 + 1, x0] += (1 - fx) * fy
-        k[y0 + 1, x0 + 1] += fx * fy
-    return k / k.sum()
-
-
-def _anisotropy(grey: np.ndarray, mask: np.ndarray, angle: float, noise_var: float) -> float:
-    """ln(E[(grad . u_perp)^2] / E[(grad . u)^2]) on ``mask``, noise energy taken off both."""
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=1, borderType=cv2.BORDER_REFLECT_101)
-    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=1, borderType=cv2.BORDER_REFLECT_101)
-    c, s = math.cos(angle), math.sin(angle)
-    par = (gx * c + gy * s)[mask]
-    perp = (gy * c - gx * s)[mask]
-    e_par = max(float(np.mean(par.astype(np.float64) ** 2)) - noise_var, 1e-6)
-    e_perp = max(float(np.mean(perp.astype(np.float64) ** 2)) - noise_var, 1e-6)
-    return math.log(e_perp / e_par)
-
-
-def blur_length(image: np.ndarray, mask: np.ndarray, direction: tuple[float, float], *,
-                max_length: float = 24.0) -> float:
-    """Length (px) of the motion blur along ``direction`` on ``mask``, assuming isotropic texture.
-
-    The box blur across the direction that makes the gradient energy along and across it
-    equal (bisection on the length); 0 when the region is already at least as sharp along the
-    direction as across it.  Noise energy (``2 sigma^2`` per direction for the difference
-    filter) is taken off both.
-
-    Args:
-        image: ``uint8 (H, W, 3)``/``(H, W)`` or ``float32`` in ``[0, 1]``.
-        mask: bool ``(H, W)``, >= 64 pixels.
-        direction: ``(dy, dx)``, not zero.
-        max_length: the largest length reported, px.
-    Returns:
-        length in ``[0, max_length]``; ``nan`` with fewer than 64 pixels.
-    """
-    dy, dx = direction
-    if not (math.isfinite(dy) and math.isfinite(dx)) or dy == 0 and dx == 0:
-        raise ValueError(f"direction must be a finite non-zero (dy, dx), got {direction!r}")
-    mask = np.asarray(mask, bool)
-    if int(np.count_nonzero(mask)) < MIN_PIXELS:
-        return math.nan
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    reach = int(math.ceil(max_length / 2.0)) + 3
-    ys = slice(max(int(rows[0]) - reach, 0), int(rows[-1]) + reach + 1)
-    xs = slice(max(int(cols[0]) - reach, 0), int(cols[-1]) + reach + 1)
-    grey = grey_levels(image[ys, xs])
-    m = mask[ys, xs]
-    sigma = estimate_noise_sigma(grey / np.float32(255.0), m)
-    var = 2.0 * (sigma if math.isfinite(sigma) else 0.0) ** 2
-    angle = math.atan2(dy, dx)
-    if _anisotropy(grey, m, angle, var) <= 0.0:
-        return 0.0
-
-    def across(length: float) -> float:
-        blurred = cv2.filter2D(grey, -1, _line_kernel(length, angle + math.pi / 2), borderType=cv2.BORDER_REFLECT_101)
-        # a box of length l takes white noise's variance down by about 1 / max(l, 1)
-        return _anisotropy(blurred, m, angle, var / max(length, 1.0))
-
-    if across(max_length) > 0.0:
-        return float(max_length)
-    lo, hi = 0.0, float(max_length)
-    for _ in range(8):
-        mid = 0.5 * (lo + hi)
-        if across(mid) > 0.0:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
-
-
 def edge_blur_length(alpha: np.ndarray, direction: tuple[float, float], *, low: float = 0.2,
                      high: float = 0.8) -> float:
     """Length (px) of the motion blur along ``direction`` on a matte's outline.
@@ -212,15 +132,16 @@ def edge_blur_length(alpha: np.ndarray, direction: tuple[float, float], *, low: 
     A matte's edge is a step (a few px wide for hair and anti-aliasing); a motion blur of length
     ``L`` along ``u`` widens each edge to about ``sqrt(w0^2 + (L cos theta)^2)`` with ``theta``
     between the edge's normal and ``u``.  On the edge pixels (``low < alpha < high``) the local
-    width is ``1 / |grad alpha|`` and its square is fitted by least squares as ``a + b cos^2
-    theta``: ``L = sqrt(b)`` (0 when ``b <= 0``), whatever the outline's shape, as long as its
-    edges face more than one direction.
+    width is ``1 / |grad alpha|``; ``L^2`` is the difference of the lower quartiles of the
+    squared widths of the edges facing the motion (``cos^2 theta >= 0.75``) and of those along
+    it (``<= 0.25``; 0 when negative): the outline's shape does not matter as long as it has
+    edges both ways, and the lower quartile follows the sharp parts of the outline, not hair.
 
     Args:
         alpha: ``float32 (H, W)`` in ``[0, 1]``.
         direction: ``(dy, dx)``, finite, not zero.
     Returns:
-        length >= 0 in px; ``nan`` with fewer than 64 edge pixels or edges all facing one way.
+        length >= 0 in px; ``nan`` with fewer than 64 edge pixels or fewer than 16 facing either way.
     """
     dy, dx = direction
     if not (math.isfinite(dy) and math.isfinite(dx)) or dy == 0 and dx == 0:
@@ -236,11 +157,11 @@ def edge_blur_length(alpha: np.ndarray, direction: tuple[float, float], *, low: 
     norm = math.hypot(dy, dx)
     cos2 = ((gx[edge] * (dx / norm) + gy[edge] * (dy / norm)) / g[edge]).astype(np.float64) ** 2
     width2 = (1.0 / g[edge].astype(np.float64)) ** 2
-    if float(np.std(cos2)) < 0.05:
+    facing, along = cos2 >= 0.75, cos2 <= 0.25  # edges facing the motion (widened) and along it (not)
+    if min(int(np.count_nonzero(facing)), int(np.count_nonzero(along))) < MIN_PIXELS // 4:
         return math.nan
-    design = np.stack([np.ones_like(cos2), cos2], axis=1)
-    (_, b), *_ = np.linalg.lstsq(design, width2, rcond=None)
-    return math.sqrt(max(float(b), 0.0))
+    # the sharper parts of the outline (a body's edge, not its hair) show a blur best
+    return math.sqrt(max(float(np.quantile(width2[facing], 0.25) - np.quantile(width2[along], 0.25)), 0.0))
 
 
 def _check_clip(frames: np.ndarray, alphas: np.ndarray) -> None:
@@ -315,11 +236,12 @@ def temporal_mismatch(frames: np.ndarray, alphas: np.ndarray, band_px: float = 1
     if radius < 1:
         raise ValueError(f"max_shift must be >= 1, got {max_shift!r}")
     eps = 1e-3 * max(h, w)
-    min_speed = max(1.0, 0.004 * max(h, w))
+    min_speed = max(2.0, 0.01 * max(h, w))
+    moving, still = 0.002 * max(h, w), eps
     passes = [_high_pass(f) for f in frames]
     rings = [boundary_bands(a, band_px, margin_px) for a in alphas]
     labs = [to_lab(f) for f in frames]
-    per: dict[str, list[float]] = {k: [] for k in ("vf", "vb", "nf", "nb", "sf", "sb", "df", "db", "flicker")}
+    per: dict[str, list[float]] = {k: [] for k in ("vf", "vb", "nf", "nb", "sf", "df", "db", "flicker", "still")}
     pairs = 0
     for t in range(t_count - 1):
         fg0, bg0 = rings[t]
@@ -333,16 +255,13 @@ def temporal_mismatch(frames: np.ndarray, alphas: np.ndarray, band_px: float = 1
             d = estimate_shift(passes[t], passes[t + 1], fixed, radius, target)
             v = math.hypot(*d)
             per["v" + side].append(v)
+            if side == "b" and math.isfinite(v) and math.isfinite(per["vf"][-1]) and per["vf"][-1] >= moving:
+                per["still"].append(float(v < still))
             noise, change[side] = _follow((frames[t], frames[t + 1]), (labs[t], labs[t + 1]), fixed, d)
             per["n" + side].append(noise)
-            if not (math.isfinite(v) and v >= min_speed):
-                continue
-            if side == "f":  # the matte's outline: a step edge, widened along the motion
-                length = edge_blur_length(alphas[t], d)
-            else:  # the background's texture, where it is fine enough to show a blur
-                fine = estimate_sharpness(frames[t], bg0) >= _MIN_TEXTURE_SHARPNESS
-                length = blur_length(frames[t], bg0, d, max_length=4.0 * radius) if fine else math.nan
-            per["s" + side].append(length / v)
+            if side == "f" and math.isfinite(v) and v >= min_speed:
+                # the matte's outline: step edges, widened along the motion (exposure <= frame interval)
+                per["sf"].append(min(edge_blur_length(alphas[t], d) / v, 1.0))
         if change["f"] is not None and change["b"] is not None:
             per["df"].append(float(np.linalg.norm(change["f"])))
             per["db"].append(float(np.linalg.norm(change["b"])))
@@ -352,13 +271,15 @@ def temporal_mismatch(frames: np.ndarray, alphas: np.ndarray, band_px: float = 1
     out["pairs"] = float(pairs)
     vf, vb = _median(per["vf"]), _median(per["vb"])
     nf, nb = _median(per["nf"]), _median(per["nb"])
-    sf, sb = _median(per["sf"]), _median(per["sb"])
-    out.update(fg_speed=vf, bg_speed=vb, fg_noise_change=nf, bg_noise_change=nb, fg_shutter=sf, bg_shutter=sb,
+    sf = _median(per["sf"])
+    out.update(fg_speed=vf, bg_speed=vb, fg_noise_change=nf, bg_noise_change=nb, fg_shutter=sf,
                fg_flicker=_median(per["df"]), bg_flicker=_median(per["db"]), flicker_lab=_median(per["flicker"]))
     if math.isfinite(vf) and math.isfinite(vb):
         out["motion_log_ratio"] = math.log((vf + eps) / (vb + eps))
     if math.isfinite(nf) and math.isfinite(nb):
         out["noise_change_log_ratio"] = math.log((nf + _NOISE_FLOOR) / (nb + _NOISE_FLOOR))
+    if per["still"]:
+        out["still_background"] = float(np.mean(per["still"]))
     if math.isfinite(sf):
-        out["blur_motion_gap"] = (sb if math.isfinite(sb) else NOMINAL_SHUTTER) - sf
+        out["blur_motion_gap"] = NOMINAL_SHUTTER - sf
     return out

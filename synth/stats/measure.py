@@ -30,6 +30,7 @@ from shards.codec import decode_alpha_stored, decode_rgb, decode_trimap, jpeg_si
 
 from .guidance import measure_guidance
 from .instances import measure_instances
+from .temporal import clip_still_view, is_clip, measure_clip_members
 
 #: The realism measures' implementation, named in the stats report.
 REALISM_IMPL = "augment.mismatch.realism_mismatch"
@@ -165,7 +166,9 @@ def measure_sample(
 ) -> SampleMeasures:
     """Measure one sample from its member bytes (``{"image.jpg": b"...", ...}``).
 
-    Needs ``meta.json``, ``image.jpg|png`` and ``alpha.png``. ``window``: side (analysis
+    Needs ``meta.json``, ``image.jpg|png`` and ``alpha.png``; a clip (``clip.json``, video) is
+    measured on its middle frame's members, plus its ``temporal.*`` indicators over all frames
+    (:mod:`synth.stats.temporal`). ``window``: side (analysis
     pixels) of the boundary window on which the realism measures are taken.
     ``check_trimap``: also decode ``trimap.png`` (when present) for its unknown share and
     its consistency with the alpha (slower; the band width is always read
@@ -175,7 +178,12 @@ def measure_sample(
     """
     out = SampleMeasures(member_bytes={k: len(v) for k, v in members.items()})
     try:
+        temporal: dict[str, float] = {}
+        if is_clip(members):  # a clip: its temporal indicators, the rest on its middle frame
+            temporal = measure_clip_members(members, ANALYSIS_SIDE)
+            members = clip_still_view(members)
         _measure(members, out, window, check_trimap, thumb_height)
+        out.scalars.update(temporal)
     except (ValueError, cv2.error, json.JSONDecodeError, UnicodeDecodeError) as e:
         out.error = str(e)
         out.alpha_hist = None

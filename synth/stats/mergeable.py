@@ -150,6 +150,11 @@ BINS: dict[str, tuple[float, float, int]] = {
     "instances.occlusion": (0.0, 1.0, 50),
     "guidance.iou": (0.0, 1.0, 50),
     "guidance.boundary_f": (0.0, 1.0, 50),
+    "temporal.still_background": (0.0, 1.0, 20),
+    "temporal.noise_change_log_ratio": (-3.0, 3.0, 60),
+    "temporal.blur_motion_gap": (-0.5, 0.5, 20),
+    "temporal.flicker_lab": (0.0, 20.0, 40),
+    "temporal.motion_log_ratio": (-4.0, 4.0, 64),
 }
 
 

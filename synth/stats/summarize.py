@@ -15,7 +15,9 @@ Non-finite floats are written as ``null``. Top-level keys:
 - ``alpha`` (``coverage``, ``unknown_share`` per sample; the 256-bin ``histogram`` of
   alpha over all pixels, ``pixel_shares``), ``trimap`` (``band_px`` from meta.json;
   ``unknown_share`` and consistency when trimaps are checked), ``colour`` (F and B
-  regions of the composite), ``realism`` (``measures``: the mismatch measures);
+  regions of the composite), ``realism`` (``measures``: the mismatch measures), ``temporal``
+  (``measures``: a clip dataset's temporal F/B indicators, :mod:`synth.stats.temporal`; empty
+  for stills; a clip's other statistics are its middle frame's);
   every per-sample scalar has n/mean/std/min/max, approximate p05/p50/p95, a fixed-bin
   ``hist`` and ``by_split`` summaries;
 - ``instances`` (samples with and without instance members; instances per sample, overlap
@@ -44,6 +46,7 @@ from .leakage import near_duplicate_pairs, shared_items
 from .measure import ANALYSIS_SIDE, REALISM_IMPL
 from .options import StatsOptions
 from .shard_scan import ShardResult
+from .temporal import TEMPORAL_BAND_PX, TEMPORAL_IMPL
 
 __all__ = ["summarize", "SCHEMA_VERSION"]
 
@@ -332,6 +335,8 @@ def summarize(acc: Accumulator, results: list[ShardResult], manifest: Manifest, 
         "colour": _scalars(acc, "colour", splits),
         "realism": {"implementation": REALISM_IMPL, "analysis_side": ANALYSIS_SIDE, "window": opts.window,
                     "measures": _scalars(acc, "realism", splits)},
+        "temporal": {"implementation": TEMPORAL_IMPL, "band_px_at_800": TEMPORAL_BAND_PX,
+                     "measures": _scalars(acc, "temporal", splits)},
         "instances": _instances(acc, splits, measured),
         "guidance": _scalars(acc, "guidance", splits),
         "ops": acc.ops.summary(measured),
