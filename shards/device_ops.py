@@ -45,22 +45,23 @@ def _cross_max(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def octagon_dilate(x: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+def octagon_dilate(x: torch.Tensor, radius: list[int]) -> torch.Tensor:
     """Grey dilation of ``float (B, 1, H, W)`` by the regular octagon of inradius ``radius[b]``
-    (``int (B,)``, >= 0; :func:`augment.guidance.octagon_parts`): a (2s+1)-square then d 3x3
-    crosses, as ``s`` 3x3-square and ``d`` cross steps per sample, so one batch holds
-    different radii. Outside the image is ignored (``-inf``), so the border never grows in."""
-    parts = [octagon_parts(int(r)) for r in radius.tolist()]
-    s = torch.tensor([p[0] for p in parts], device=x.device)
-    d = torch.tensor([p[1] for p in parts], device=x.device)
-    for k in range(int(max(s.max(), d.max(), torch.tensor(0)))):
-        square = F.max_pool2d(x, 3, stride=1, padding=1)
-        x = torch.where((k < s).view(-1, 1, 1, 1), square, x)
-        x = torch.where((k < d).view(-1, 1, 1, 1), _cross_max(x), x)
+    (>= 0; :func:`augment.guidance.octagon_parts`): a (2s+1)-square then d 3x3 crosses, as
+    ``s`` 3x3-square and ``d`` cross steps per sample, so one batch holds different radii.
+    Outside the image is ignored (``-inf``), so the border never grows in. The radii are
+    host values, so the loop never waits for the device."""
+    parts = [octagon_parts(int(r)) for r in radius]
+    steps = max([max(p) for p in parts] + [0])
+    s = torch.tensor([p[0] for p in parts]).to(x.device, non_blocking=True).view(-1, 1, 1, 1)
+    d = torch.tensor([p[1] for p in parts]).to(x.device, non_blocking=True).view(-1, 1, 1, 1)
+    for k in range(steps):
+        x = torch.where(k < s, F.max_pool2d(x, 3, stride=1, padding=1), x)
+        x = torch.where(k < d, _cross_max(x), x)
     return x
 
 
-def trimaps(alpha8: torch.Tensor, valid: torch.Tensor, band: torch.Tensor) -> torch.Tensor:
+def trimaps(alpha8: torch.Tensor, valid: torch.Tensor, band: list[int]) -> torch.Tensor:
     """Trimaps of ``alpha8: uint8 (B, 1, H, W)`` (``valid``: bool, which pixels belong to each
     sample's image; padding is neither value): unknown (128) within ``band[b]`` output px of
     the edge (0 < a < 255, and definite pixels 8-adjacent to the other definite value), else
@@ -71,9 +72,9 @@ def trimaps(alpha8: torch.Tensor, valid: torch.Tensor, band: torch.Tensor) -> to
     near_bg = F.max_pool2d(bg, 3, stride=1, padding=1) > 0
     near_fg = F.max_pool2d(fg, 3, stride=1, padding=1) > 0
     steps = ((fg > 0) & near_bg) | ((bg > 0) & near_fg)
-    zero = (band == 0).view(-1, 1, 1, 1)
-    edge = mixed | (steps & ~zero)
-    unknown = octagon_dilate(edge.float(), band.clamp(min=0)) > 0
+    some = torch.tensor([b > 0 for b in band]).to(alpha8.device, non_blocking=True).view(-1, 1, 1, 1)
+    edge = mixed | (steps & some)
+    unknown = octagon_dilate(edge.float(), [max(0, b) for b in band]) > 0
     out = alpha8.clone()
     out[unknown & valid] = 128
     return out
@@ -150,8 +151,7 @@ def guidance(alpha: torch.Tensor, params: Guidance) -> torch.Tensor:
     thin, morph = round(params.thin / f), round(params.morph / f)
 
     def morph_by(x: torch.Tensor, radius: int, dilate: bool) -> torch.Tensor:
-        r = torch.tensor([radius])
-        return octagon_dilate(x, r) if dilate else -octagon_dilate(-x, r)
+        return octagon_dilate(x, [radius]) if dilate else -octagon_dilate(-x, [radius])
 
     if thin > 0:  # an opening
         work = morph_by(morph_by(work, thin, dilate=False), thin, dilate=True)

@@ -148,8 +148,7 @@ class DeviceStage:
         for i, e in enumerate(exts):
             a8[i, :, :e.shape[-2], :e.shape[-1]] = torch.round(e * 255.0).to(torch.uint8)
             valid[i, :, :e.shape[-2], :e.shape[-1]] = True
-        band = torch.tensor([int(g[_G["band"]]) for g in geo], device=self.device)
-        tri = trimaps(a8, valid, band)
+        tri = trimaps(a8, valid, [int(g[_G["band"]]) for g in geo])
         cut = [tri[i, :, int(g[_G["m_top"]]):int(g[_G["m_top"]]) + oh, int(g[_G["m_left"]]):int(g[_G["m_left"]]) + ow]
                for i, g in enumerate(geo)]
         return alpha, torch.stack(cut)

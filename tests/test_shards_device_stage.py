@@ -192,3 +192,20 @@ def test_loader_refuses_a_custom_collate_with_device(data):
         MattingLoader(ds, batch_size=2, collate_fn=lambda x: x)
     with pytest.raises(ValueError, match="default collate"):
         MattingLoader(ds, batch_size=None)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (runs on a GPU machine)")
+def test_cuda_gives_what_the_same_code_gives_on_the_cpu(data):
+    """nvJPEG against libjpeg-turbo, CUDA kernels against CPU ones: same samples, same draws."""
+    kw = dict(crop=64, buffer_size=6, outputs=FULL + ("guidance", "detail"), augment={"photometric": 0.5})
+    cpu = list(MattingLoader(MattingDataset(data, "train", device="cpu", **kw), batch_size=4, num_workers=2))
+    gpu = list(MattingLoader(MattingDataset(data, "train", device="cuda", **kw), batch_size=4, num_workers=2))
+    assert [b["key"] for b in cpu] == [b["key"] for b in gpu]
+    for a, b in zip(cpu, gpu):
+        assert all(b[n].device.type == "cuda" for n in kw["outputs"])
+        for name in ("image", "fg", "bg"):
+            diff = (a[name].float() - b[name].cpu().float()).abs()
+            assert diff.mean() < 0.5 and diff.max() <= 4, name
+        assert (a["alpha"] - b["alpha"].cpu()).abs().max() < 1e-4
+        for name in ("trimap", "guidance", "detail"):
+            assert (a[name] != b[name].cpu()).float().mean() < 0.002, name
