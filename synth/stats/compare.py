@@ -36,6 +36,10 @@ COMPARED_METRICS: tuple[tuple[str, str], ...] = (
     ("contrast log ratio median", "realism/measures/lab_std_log_ratio/p50"),
     ("colour spill median", "realism/measures/spill_residual/p50"),
     ("straight cut inside the picture p95", "realism/measures/straight_cut/p95"),
+    ("clips: still background share mean", "temporal/measures/still_background/mean"),
+    ("clips: noise change log ratio mean", "temporal/measures/noise_change_log_ratio/mean"),
+    ("clips: blur vs motion gap mean", "temporal/measures/blur_motion_gap/mean"),
+    ("clips: colour flicker F vs B mean", "temporal/measures/flicker_lab/mean"),
 )
 
 

@@ -155,6 +155,10 @@ BINS: dict[str, tuple[float, float, int]] = {
     "temporal.blur_motion_gap": (-0.5, 0.5, 20),
     "temporal.flicker_lab": (0.0, 20.0, 40),
     "temporal.motion_log_ratio": (-4.0, 4.0, 64),
+    "temporal.fg_speed": (0.0, 32.0, 64),
+    "temporal.bg_speed": (0.0, 32.0, 64),
+    "temporal.fg_noise_change": (0.0, 20.0, 40),
+    "temporal.bg_noise_change": (0.0, 20.0, 40),
 }
 
 

@@ -209,6 +209,28 @@ def _guidance(d: dict[str, Any]) -> list[tuple[str, str]]:
             ("IoU with the alpha", stat("iou")), ("boundary F-score", stat("boundary_f"))]
 
 
+def _temporal(d: dict[str, Any]) -> list[tuple[str, str]]:
+    """(row label, value) of one dataset in the realism-in-time table (clips; ``d.get``: any version's)."""
+    m = (d.get("temporal") or {}).get("measures") or {}
+
+    def stat(name: str) -> str:
+        s = m.get(name) or {}
+        if not s.get("n"):
+            return "–"
+        by = ", ".join(f"{k} {_fmt(v.get('mean'))}" for k, v in (s.get("by_split") or {}).items() if v.get("n"))
+        return f"{_fmt(s.get('mean'))} (median {_fmt(s.get('p50'))}; {by})"
+
+    return [("clips measured", _fmt((m.get("pairs") or {}).get("n", 0))),
+            ("still background behind a moving subject (share of frames)", stat("still_background")),
+            ("frame-to-frame noise ln((nF+0.25)/(nB+0.25))", stat("noise_change_log_ratio")),
+            ("blur vs motion: 0.5 - subject's apparent shutter", stat("blur_motion_gap")),
+            ("colour flicker F vs B (ΔE per frame)", stat("flicker_lab")),
+            ("speed F / B (px per frame, median)", f"{_fmt(get_path(m, 'fg_speed/p50'))} / "
+                                                   f"{_fmt(get_path(m, 'bg_speed/p50'))}"),
+            ("noise change F / B (levels, median)", f"{_fmt(get_path(m, 'fg_noise_change/p50'))} / "
+                                                    f"{_fmt(get_path(m, 'bg_noise_change/p50'))}")]
+
+
 def _columns(per_dataset: Sequence[list[tuple[str, str]]]) -> list[list[str]]:
     """Rows ``[label, value of each dataset...]`` from each dataset's (label, value) list."""
     return [[row[0][0], *(value for _, value in row)] for row in zip(*per_dataset)]
@@ -313,7 +335,7 @@ def _context(stats: Sequence[DatasetStats], title: str | None = None) -> dict[st
     """
     if not stats:
         raise ValueError("render_html: need at least one dataset")
-    datasets, overview, alpha, instances, guidance = [], [], [], [], []
+    datasets, overview, alpha, instances, guidance, temporal = [], [], [], [], [], []
     for s in stats:
         try:
             d = _strict(s.data)
@@ -322,6 +344,7 @@ def _context(stats: Sequence[DatasetStats], title: str | None = None) -> dict[st
             alpha.append(_alpha(d))
             instances.append(_instances(s.data))
             guidance.append(_guidance(s.data))
+            temporal.append(_temporal(s.data))
             if s is stats[0]:  # the realism measures' settings, as the first dataset records them
                 realism = {k: str(d["realism"][k]) for k in ("implementation", "window", "analysis_side")}
         except _MissingField as e:
@@ -337,6 +360,8 @@ def _context(stats: Sequence[DatasetStats], title: str | None = None) -> dict[st
         "has_instances": any(s.data.get("instances", {}).get("samples") for s in stats),
         "guidance_rows": _columns(guidance),
         "has_guidance": any((s.data.get("guidance") or {}).get("iou") for s in stats),
+        "temporal_rows": _columns(temporal),
+        "has_temporal": any(((s.data.get("temporal") or {}).get("measures") or {}).get("pairs") for s in stats),
         "plots": {k: _data_uri(v) for k, v in plots.items()},
         "fold_shards_above": _FOLD_SHARDS_ABOVE,
     }
