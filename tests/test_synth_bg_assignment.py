@@ -160,3 +160,38 @@ def test_max_share_caps_a_background_that_fits_everything():
     assert cols[2] == pytest.approx(1.5 * fair, abs=1e-4) and np.argmax(cols) == 2  # still the most used, at the cap
     with pytest.raises(ValueError, match="max_share"):
         assignment_matrix(scores, temperature=0.5, balance=0.0, max_share=0.5)
+
+
+# ------------------------------------------------------------------ the guided build's pinned backgrounds
+
+from collections import Counter  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from synth.bg_assignment import pinned_background, pinned_count  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 300), n_bg=st.integers(1, 12), share=st.floats(0.0, 1.0), seed=st.integers(0, 2**32))
+def test_pinned_backgrounds_give_every_background_its_share(n, n_bg, share, seed):
+    picks = [pinned_background(seed, "train", i, n_bg, share) for i in range(n)]
+    pinned = [p for p in picks if p is not None]
+    assert len(pinned) == pinned_count(n, share)
+    uses = Counter(pinned)
+    assert all(0 <= b < n_bg for b in uses)
+    assert min(uses.get(b, 0) for b in range(n_bg)) >= len(pinned) // n_bg
+    assert max(uses.values(), default=0) <= -(-len(pinned) // n_bg)  # balanced: counts differ by <= 1
+    # a pure function of the index
+    assert [pinned_background(seed, "train", i, n_bg, share) for i in range(n)][::-1] == picks[::-1]
+
+
+def test_pinned_background_half_share_pins_every_other_sample_and_checks_arguments():
+    picks = [pinned_background(0, "val", i, 3, 0.5) for i in range(12)]
+    assert [p is not None for p in picks] == [False, True] * 6
+    assert sorted(p for p in picks if p is not None) == [0, 0, 1, 1, 2, 2]
+    assert pinned_background(0, "val", 5, 3, 0.0) is None
+    with pytest.raises(ValueError, match="min_share"):
+        pinned_background(0, "val", 5, 3, 1.5)
+    with pytest.raises(ValueError, match="n_bg"):
+        pinned_background(0, "val", 5, 0, 0.5)

@@ -180,3 +180,48 @@ def test_target_errors_are_one_line_naming_field_and_value(tmp_path, overrides, 
 def test_group_fields_are_validated(tmp_path, override, field):
     with pytest.raises(RecipeError, match=re.escape(field)):
         load_recipe(_write(tmp_path, _minimal()), [override])
+
+
+# ------------------------------------------------------------------ realism.guided (issue 17 part 3)
+
+WEIGHTS = ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12.critic"
+
+
+def test_guided_absent_keeps_every_repo_recipe_hash_and_fills_the_weights_sha(tmp_path):
+    import hashlib
+
+    for name in ("demo.yaml", "portrait.yaml", "naive.yaml", "instances.yaml"):
+        plain = load_recipe(ROOT / "recipes" / name)
+        assert "guided" not in plain.to_json_dict()["realism"]
+    base = _write(tmp_path, _minimal())
+    plain = load_recipe(base)
+    guided = load_recipe(base, [f"realism.guided.weights={WEIGHTS}"])
+    sha = hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()
+    assert guided.realism.guided.sha256 == sha and guided.realism.guided.candidates == 4
+    assert guided.to_json_dict()["realism"]["guided"]["sha256"] == sha
+    assert recipe_sha256(plain) != recipe_sha256(guided)
+    # the weights are identified by content: a copy elsewhere gives the same hash
+    copy = tmp_path / "elsewhere" / "w.critic"
+    copy.parent.mkdir()
+    copy.write_bytes(WEIGHTS.read_bytes())
+    assert recipe_sha256(load_recipe(base, [f"realism.guided.weights={copy}"])) == recipe_sha256(guided)
+
+
+def test_guided_weights_path_resolves_against_the_recipe_and_errors_name_the_field(tmp_path):
+    (tmp_path / "w.critic").write_bytes(WEIGHTS.read_bytes())
+    rec = load_recipe(_write(tmp_path, {**_minimal(), "realism": {"guided": {"weights": "w.critic"}}}))
+    assert rec.realism.guided.weights == str((tmp_path / "w.critic").resolve())
+    with pytest.raises(RecipeError, match=r"realism\.guided.*cannot read"):
+        load_recipe(_write(tmp_path, {**_minimal(), "realism": {"guided": {"weights": "missing.critic"}}}))
+    with pytest.raises(RecipeError, match=r"realism\.guided.*sha256 says"):
+        load_recipe(_write(tmp_path, {**_minimal(), "realism": {"guided": {"weights": "w.critic", "sha256": "0" * 64}}}))
+    with pytest.raises(RecipeError, match=r"realism\.guided\.candidates"):
+        load_recipe(_write(tmp_path, {**_minimal(), "realism": {"guided": {"weights": "w.critic", "candidates": 0}}}))
+    with pytest.raises(RecipeError, match=r"min_share"):
+        load_recipe(_write(tmp_path, {**_minimal(), "realism": {"guided": {"weights": "w.critic",
+                                                                           "diversity": {"min_share": 1.5}}}}))
+
+
+def test_guided_video_recipe_is_a_one_line_error():
+    with pytest.raises(RecipeError, match=r"video_demo\.yaml: video: realism\.guided is for still images only"):
+        load_recipe(ROOT / "recipes" / "video_demo.yaml", [f"realism.guided.weights={WEIGHTS}"])

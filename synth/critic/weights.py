@@ -83,7 +83,7 @@ def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     model = PatchCritic(int(header["width"]))
     own = model.state_dict()
     missing = [k for k, v in own.items() if v.is_floating_point() and k not in state]
-    unknown = [k for k in state if k not in own]
+    unknown = [k for k in state if k not in own or tuple(own[k].shape) != state[k].shape]
     if missing or unknown:
         raise ValueError(f"{path}: weights do not fit PatchCritic(width={header['width']}): "
                          f"missing {missing[:3]}, unknown {unknown[:3]}")
