@@ -31,6 +31,14 @@ def _summary_lines(label: str, d: dict) -> list[str]:
         f"  leakage: {d['leakage']['foreground']['shared']} foreground(s) in 2+ splits, "
         f"{d['leakage']['near_duplicates']['pairs']} near-duplicate pair(s) across splits",
     ]
+    g = d["diversity"].get("guided")
+    if g:  # a guided build: what the detector's choices cost in diversity (synth.stats.diversity)
+        ch, pl = g["chosen"], g["planned"]
+        lines.append(f"  guided: effective backgrounds {ch['effective_backgrounds']:.1f} (the plan drew "
+                     f"{pl['effective_backgrounds']:.1f}), placement scale std {ch['scale_std']:.3f} "
+                     f"({pl['scale_std']:.3f}), centre std {ch['centre_std']:.3f} ({pl['centre_std']:.3f}), "
+                     f"detector score {g['score_chosen']:.3f} ({g['score_planned']:.3f}), "
+                     f"{g['pinned_share']:.0%} pinned")
     for w in d["warnings"]:
         lines.append(f"  {w['level'].upper()}: {w['message']}")
     return lines

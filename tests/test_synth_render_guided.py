@@ -138,3 +138,22 @@ def test_guided_choice_lowers_the_score_against_candidate_zero(guided_build):
     first = np.array([m["guided"]["scores"][0] for m in metas], dtype=float)
     assert np.all(chosen <= first)
     assert any(m["guided"]["chosen"] != 0 for m in metas)
+
+
+def test_synth_stats_reports_the_guided_diversity_cost(guided_build):
+    from click.testing import CliRunner
+
+    from synth.cli import main
+    from synth.stats import StatsOptions, collect_stats
+
+    root, _ = guided_build
+    g = collect_stats(root / "serial", StatsOptions(contact=0)).data["diversity"]["guided"]
+    metas = [json.loads(m["meta.json"]) for m in _samples(root / "serial").values()]
+    assert g["samples"] == 12 and g["weights_sha256"] == [hashlib_sha256(WEIGHTS)]
+    assert g["pinned_share"] == sum(m["guided"]["pinned"] for m in metas) / 12
+    assert g["chosen"]["distinct"] == len({m["background"]["id"] for m in metas})
+    assert g["planned"]["distinct"] == len({m["guided"]["planned"]["background"] for m in metas})
+    assert g["score_chosen"] == pytest.approx(np.mean([m["guided"]["score"] for m in metas]))
+    assert g["score_chosen"] <= g["score_planned"]
+    res = CliRunner().invoke(main, ["stats", str(root / "serial"), "--workers", "0"])
+    assert res.exit_code == 0 and "guided: effective backgrounds" in res.output

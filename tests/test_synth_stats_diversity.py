@@ -31,3 +31,60 @@ def test_usage_summary_flags_overuse():
     assert s["reuse_histogram"] == {"2": 9, "30": 1}
     with pytest.raises(ValueError, match="overuse_factor"):
         usage_summary(counts, overuse_factor=0)
+
+
+# ------------------------------------------------------------------ a guided build's diversity cost
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from synth.stats.diversity import GuidedAcc, guided_summary  # noqa: E402
+
+
+def _guided_meta(chosen_bg: str, planned_bg: str, scale: float, top: int, score: float, first: float,
+                 chosen: int, pinned: bool = False) -> tuple[dict, str, list]:
+    record = {"weights_sha256": "ab" * 32, "candidates": 2, "chosen": chosen, "score": score,
+              "scores": [first, score] if chosen else [score, 9.0], "pinned": pinned,
+              "planned": {"background": planned_bg, "place": {"scale": 0.5, "centre": [0.5, 0.5]}}}
+    ops = [{"op": "place", "target": "foreground", "scale": scale, "size_hw": [20, 20], "canvas_hw": [100, 100],
+            "top": top, "left": 40}]
+    return record, chosen_bg, ops
+
+
+def test_guided_summary_compares_the_choices_with_the_plan():
+    acc = GuidedAcc()
+    acc.add(*_guided_meta("a", "a", 0.5, 40, -1.0, -1.0, 0))
+    acc.add(*_guided_meta("a", "b", 0.7, 0, -2.0, 0.0, 1, pinned=True))
+    acc.add(None, "c", [])  # an unguided sample is not counted
+    g = guided_summary(acc)
+    assert g["samples"] == 2 and g["pinned_share"] == 0.5 and g["chosen_index"] == {"0": 1, "1": 1}
+    assert g["chosen"]["distinct"] == 1 and g["chosen"]["effective_backgrounds"] == 1.0
+    assert g["planned"]["distinct"] == 2 and math.isclose(g["planned"]["effective_backgrounds"], 2.0)
+    assert g["planned"]["entropy_norm"] == 1.0 and g["effective_backgrounds_ratio"] == 0.5
+    assert math.isclose(g["chosen"]["scale_mean"], 0.6) and math.isclose(g["chosen"]["scale_std"], 0.1)
+    assert math.isclose(g["chosen"]["centre_std"], 0.2)  # centre y 0.5 and 0.1, x 0.5 both
+    assert g["planned"]["scale_std"] == 0.0 and g["planned"]["centre_std"] == 0.0
+    assert g["score_chosen"] == -1.5 and g["score_planned"] == -0.5
+    assert guided_summary(GuidedAcc()) is None
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from("abcd"), st.floats(0.3, 1.0),
+                          st.integers(0, 80), st.floats(-5, 5), st.floats(-5, 5), st.integers(0, 1)),
+                min_size=1, max_size=20), st.integers(0, 20))
+def test_guided_acc_merge_equals_one_pass(rows, cut):
+    whole, left, right = GuidedAcc(), GuidedAcc(), GuidedAcc()
+    for i, row in enumerate(rows):
+        whole.add(*_guided_meta(*row))
+        (left if i < cut else right).add(*_guided_meta(*row))
+    left.merge(right)
+    a, b = guided_summary(whole), guided_summary(left)
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], float):
+            assert math.isclose(a[k], b[k], rel_tol=1e-9, abs_tol=1e-9)
+        elif isinstance(a[k], dict) and k in ("chosen", "planned"):
+            for kk, v in a[k].items():
+                assert v == b[k][kk] or math.isclose(v, b[k][kk], rel_tol=1e-9, abs_tol=1e-6), (k, kk)
+        else:
+            assert a[k] == b[k], k

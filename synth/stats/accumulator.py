@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .diversity import GuidedAcc
 from .mergeable import Moments, ScalarAcc, scalar_acc
 from .measure import SampleMeasures
 from .ops import OpsAcc, ParamAcc, flatten_params
@@ -23,7 +24,7 @@ __all__ = ["Accumulator", "ItemUses", "KNOWN_META_KEYS"]
 #: Top-level meta.json keys interpreted here; any other key is summarised generically.
 KNOWN_META_KEYS = frozenset({
     "key", "split", "index", "seed", "recipe_sha256", "size", "foreground", "background",
-    "ops", "trimap", "post_composite", "instances",
+    "ops", "trimap", "post_composite", "instances", "guided",
 })
 _ITEM_KEYS = frozenset({"id", "source", "file", "kind", "estimator"})
 _MAX_EXAMPLES = 5
@@ -81,6 +82,7 @@ class Accumulator:
     fg_kinds: Counter = field(default_factory=Counter)
     fg_estimators: Counter = field(default_factory=Counter)
     recipe_sha: Counter = field(default_factory=Counter)
+    guided: GuidedAcc = field(default_factory=GuidedAcc)  # a guided build's choices (diversity.guided_summary)
     ops: OpsAcc = field(default_factory=OpsAcc)
     meta_extra: dict[str, ParamAcc] = field(default_factory=dict)
     issues: dict[str, list] = field(default_factory=dict)
@@ -178,6 +180,7 @@ class Accumulator:
                 else:
                     self._extra(f"trimap.{k}", v)
         self.ops.add_sample("ops", meta.get("ops"))
+        self.guided.add(meta.get("guided"), (meta.get("background") or {}).get("id"), meta.get("ops"))
         self.ops.add_sample("post_composite", meta.get("post_composite"))
         for k, v in meta.items():
             if k not in KNOWN_META_KEYS:
@@ -242,6 +245,7 @@ class Accumulator:
                 else:
                     mine[i] = item
         self.ops.merge(other.ops)
+        self.guided.merge(other.guided)
         for path, p in other.meta_extra.items():
             if path in self.meta_extra:
                 self.meta_extra[path].merge(p)

@@ -41,7 +41,7 @@ from shards.manifest import Manifest
 
 from .mergeable import ScalarAcc, scalar_acc
 from .accumulator import Accumulator
-from .diversity import usage_summary
+from .diversity import guided_summary, usage_summary
 from .leakage import near_duplicate_pairs, shared_items
 from .measure import ANALYSIS_SIDE, REALISM_IMPL
 from .options import StatsOptions
@@ -329,7 +329,7 @@ def summarize(acc: Accumulator, results: list[ShardResult], manifest: Manifest, 
         "image_members": dict(acc.image_members),
         "alpha_bits": {str(k): v for k, v in acc.alpha_bits.items()},
         "member_bytes": {k: v.summary() for k, v in acc.member_bytes.items()},
-        "diversity": {"foreground": fg_div, "background": bg_div},
+        "diversity": {"foreground": fg_div, "background": bg_div, "guided": guided_summary(acc.guided)},
         "alpha": alpha,
         "trimap": trimap,
         "colour": _scalars(acc, "colour", splits),
