@@ -1,4 +1,4 @@
-"""The `synth` command line: build, validate."""
+"""The `synth` command line: build, validate, tune (stats is registered from synth.stats_cli)."""
 from __future__ import annotations
 
 import sys
@@ -156,6 +156,45 @@ def validate(recipe: str, cache_dir: str | None, no_inputs: bool, overrides: tup
                    "(each used once; the others are listed as skipped in the manifest)")
         for s in check.duplicates[:10]:
             click.echo(f"    {s.path}: {s.reason}")
+
+
+@main.command(short_help="Tune a recipe's realism parameters against the composite detector.", epilog="""\b
+Examples:
+  synth tune recipes/portrait.yaml -o tuned.yaml --budget 12 --samples 24 \\
+    --set foregrounds.0.image_dir=/data/train/image --set foregrounds.0.alpha_dir=/data/train/alpha""")
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Tuned recipe (YAML) to write.")
+@click.option("--weights", default=None, type=click.Path(dir_okay=False),
+              help="Detector weights (default: the recipe's realism.guided.weights, else the pinned detector).")
+@click.option("--budget", type=click.IntRange(min=1), default=12, show_default=True, help="Builds to evaluate.")
+@click.option("--samples", type=click.IntRange(min=1), default=24, show_default=True, help="Samples per build.")
+@click.option("--canvas", type=click.IntRange(min=32), default=None, help="Canvas side (default: the detector's).")
+@click.option("--work", type=click.Path(file_okay=False), default=None, help="Folder for the trial builds.")
+@_set_option
+def tune(recipe: str, out: str, weights: str | None, budget: int, samples: int, canvas: int | None,
+         work: str | None, overrides: tuple[str, ...]) -> None:
+    """Search RECIPE's realism parameters for the least detectable composites; write the tuned
+    recipe to OUT (and every trial to OUT.tune.json)."""
+    import tempfile
+    from pathlib import Path
+
+    from .critic.tune import tune as run_tune
+    from .critic.tune import write_tuned
+    from .critic.weights import file_sha256
+
+    rec = _load(recipe, overrides)
+    default = Path(__file__).resolve().parent / "critic" / "weights" / "portrait-gt01-12.critic"
+    path = weights or (rec.realism.guided.weights if rec.realism.guided else str(default))
+    with tempfile.TemporaryDirectory(prefix="synth-tune-") as tmp:
+        try:
+            result = run_tune(rec, path, work or tmp, budget=budget, samples=samples, canvas=canvas,
+                              log=lambda s: click.echo(s, err=True))
+        except ValueError as err:
+            raise click.ClickException(str(err)) from None
+    side = write_tuned(rec, result, out, recipe, file_sha256(path))
+    click.echo(f"tuned: score {result.baseline['score']:.4f} -> {result.best['score']:.4f} in "
+               f"{len(result.trials)} builds; wrote {out} and {side}")
 
 
 def _register_stats() -> None:

@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         build(recipe, dest, overwrite=True, cache_dir=args.work / "cache", executor=SerialExecutor())
         ps = collect_patches(dest, src / "image", src / "alpha", seed=args.seed, size=32, per_sample=6)
         parts.append(matched(ps, np.random.default_rng([args.seed, 1])))
-        print(f"  {name}: built and cut {len(parts[-1])} matched patches ({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(f"  {name}: built and cut {len(parts[-1])} matched patches ({time.perf_counter() - t0:.0f} s)",
+              flush=True)
     allp = PatchSet.concat(parts, 32)
     train, test = allp.take(allp.split == "train"), allp.take(allp.split == "test")
     check_disjoint(train, test)
