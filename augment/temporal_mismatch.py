@@ -125,43 +125,85 @@ def _shift_once(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int) -> 
     return float(iy - radius + fy), float(ix - radius + fx)
 
 
-def edge_blur_length(alpha: np.ndarray, direction: tuple[float, float], *, low: float = 0.2,
-                     high: float = 0.8) -> float:
+_PROFILE_STEP = 0.25  # px between samples of an edge's profile
+_SHARP_EDGE_PX = 3.0  # the lower quartile of the widths along the motion must be below this
+
+
+def _edge_widths(alpha: np.ndarray, ys: np.ndarray, xs: np.ndarray, nx: np.ndarray, ny: np.ndarray,
+                 reach: float) -> np.ndarray:
+    """10-90 % rise distance / 0.8 (px: a step blurred by a box of length L reads L) of the alpha
+    profile through each pixel (ys, xs) along its normal (nx, ny), alpha rising along it; nan where
+    the profile does not reach 10 % and 90 % within ``reach`` px."""
+    steps = np.arange(-reach, reach + 1e-6, _PROFILE_STEP, dtype=np.float32)
+    map_x = (xs[:, None] + steps[None, :] * nx[:, None]).astype(np.float32)
+    map_y = (ys[:, None] + steps[None, :] * ny[:, None]).astype(np.float32)
+    prof = cv2.remap(alpha, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    c = steps.size // 2
+    idx = np.arange(steps.size)
+    lo = np.where((prof <= 0.1) & (idx < c), idx, -1).max(axis=1)  # last sample at or below 10 % before the centre
+    hi = np.where((prof >= 0.9) & (idx > c), idx, steps.size).min(axis=1)  # first at or above 90 % after it
+    ok = (lo >= 0) & (hi < steps.size)
+    rows = np.flatnonzero(ok)
+    lo_i, hi_i = lo[ok], hi[ok]
+    p_lo0, p_lo1 = prof[rows, lo_i], prof[rows, np.minimum(lo_i + 1, steps.size - 1)]
+    p_hi0, p_hi1 = prof[rows, np.maximum(hi_i - 1, 0)], prof[rows, hi_i]
+    x_lo = lo_i + np.clip((0.1 - p_lo0) / np.maximum(p_lo1 - p_lo0, 1e-6), 0.0, 1.0)
+    x_hi = hi_i - 1 + np.clip((0.9 - p_hi0) / np.maximum(p_hi1 - p_hi0, 1e-6), 0.0, 1.0)
+    out = np.full(ys.size, np.nan)
+    out[rows] = (x_hi - x_lo) * _PROFILE_STEP / 0.8
+    return out
+
+
+def edge_blur_length(alpha: np.ndarray, direction: tuple[float, float], *, reach: float = 16.0) -> float:
     """Length (px) of the motion blur along ``direction`` on a matte's outline.
 
     A matte's edge is a step (a few px wide for hair and anti-aliasing); a motion blur of length
     ``L`` along ``u`` widens each edge to about ``sqrt(w0^2 + (L cos theta)^2)`` with ``theta``
-    between the edge's normal and ``u``.  On the edge pixels (``low < alpha < high``) the local
-    width is ``1 / |grad alpha|``; ``L^2`` is the difference of the lower quartiles of the
-    squared widths of the edges facing the motion (``cos^2 theta >= 0.75``) and of those along
-    it (``<= 0.25``; 0 when negative): the outline's shape does not matter as long as it has
-    edges both ways, and the lower quartile follows the sharp parts of the outline, not hair.
+    between the edge's normal and ``u``.  Each edge pixel's width is the 10-90 % rise distance
+    of the alpha profile across it (along the alpha's gradient, / 0.8: a step blurred by a box
+    of length ``L`` reads ``L``); ``L^2`` is the difference of the lower quartiles of the squared
+    widths of the edges facing the motion (``cos^2 theta >= 0.75``) and of those along it
+    (``<= 0.25``; 0 when negative).  The outline's shape does not matter as long as it has edges
+    both ways, and the lower quartile follows the sharp parts of the outline, not hair; an outline
+    whose edges along the motion are not sharp (lower quartile over 3 px: fur, hair all round)
+    cannot show a blur.
 
     Args:
         alpha: ``float32 (H, W)`` in ``[0, 1]``.
         direction: ``(dy, dx)``, finite, not zero.
+        reach: half-length of the profiles, px (wider edges are left out).
     Returns:
-        length >= 0 in px; ``nan`` with fewer than 64 edge pixels or fewer than 16 facing either way.
+        length >= 0 in px; ``nan`` with fewer than 64 measured edge pixels, 16 facing either way,
+        or no sharp edge along the motion.
     """
     dy, dx = direction
     if not (math.isfinite(dy) and math.isfinite(dx)) or dy == 0 and dx == 0:
         raise ValueError(f"direction must be a finite non-zero (dy, dx), got {direction!r}")
-    if not (0.0 <= low < high <= 1.0):
-        raise ValueError(f"need 0 <= low < high <= 1, got {low!r}, {high!r}")
-    gx = cv2.Sobel(alpha, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REFLECT_101)
-    gy = cv2.Sobel(alpha, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REFLECT_101)
+    if not reach >= 2:
+        raise ValueError(f"reach must be >= 2 px, got {reach!r}")
+    smooth = cv2.GaussianBlur(alpha, (0, 0), 1.0)  # the normal's direction, not the profile
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REFLECT_101)
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REFLECT_101)
     g = np.hypot(gx, gy)
-    edge = (alpha > low) & (alpha < high) & (g > 0.02)
-    if int(np.count_nonzero(edge)) < MIN_PIXELS:
+    ys, xs = np.nonzero((alpha > 0.3) & (alpha < 0.7) & (g > 0.01))
+    if ys.size < MIN_PIXELS:
         return math.nan
+    nx, ny = gx[ys, xs] / g[ys, xs], gy[ys, xs] / g[ys, xs]
+    width = _edge_widths(alpha, ys.astype(np.float32), xs.astype(np.float32), nx, ny, reach)
     norm = math.hypot(dy, dx)
-    cos2 = ((gx[edge] * (dx / norm) + gy[edge] * (dy / norm)) / g[edge]).astype(np.float64) ** 2
-    width2 = (1.0 / g[edge].astype(np.float64)) ** 2
+    cos2 = (nx * (dx / norm) + ny * (dy / norm)).astype(np.float64) ** 2
+    ok = np.isfinite(width)
+    if int(np.count_nonzero(ok)) < MIN_PIXELS:
+        return math.nan
+    width2, cos2 = width[ok] ** 2, cos2[ok]
     facing, along = cos2 >= 0.75, cos2 <= 0.25  # edges facing the motion (widened) and along it (not)
     if min(int(np.count_nonzero(facing)), int(np.count_nonzero(along))) < MIN_PIXELS // 4:
         return math.nan
     # the sharper parts of the outline (a body's edge, not its hair) show a blur best
-    return math.sqrt(max(float(np.quantile(width2[facing], 0.25) - np.quantile(width2[along], 0.25)), 0.0))
+    sharp_along = float(np.quantile(width2[along], 0.25))
+    if sharp_along > _SHARP_EDGE_PX ** 2:  # a fuzzy outline (fur, hair all round): no step to see a blur on
+        return math.nan
+    return math.sqrt(max(float(np.quantile(width2[facing], 0.25)) - sharp_along, 0.0))
 
 
 def _check_clip(frames: np.ndarray, alphas: np.ndarray) -> None:

@@ -30,6 +30,20 @@ adds its distances (ratio against naive) below the table: the ablations of the r
 `--reuse` keeps a dataset already built in DIR with the same recipe (by its sha256).
 `--reference IMAGE_DIR ALPHA_DIR` measures the reference on other real photos with ground-truth
 alpha (files matched by stem: AIM-500, P3M-500, PPM-100...): a larger set lowers the floor.
+
+    python benchmarks/bench_realism.py --video --out DIR [--seeds 0 1 2] [--limit 24] [--canvas 384]
+                                       [--data ../shared/data | --procedural] [--reuse]
+
+Realism in time (clips): builds `recipes/video_naive.yaml` (a still background, no motion
+blur, live noise on the subject only, harmonisation drawn per frame) and
+`recipes/video_demo.yaml` (the clip composition of docs/video.md) from the same sources, canvas,
+motion and number of clips, once per seed, into `DIR/video_naive_sS` and `DIR/video_sS`.
+Sources: the real photos with ground-truth alpha (animated by the recipes' motion) and the
+real backgrounds of `--data` when present (real mattes have sharp edges, on which motion blur
+is measurable), else the recipes' procedural ones (`--procedural` forces them). Every clip is
+measured at full resolution by `synth.stats.temporal` (augment.temporal_mismatch, docs/video.md):
+per indicator the mean distance to "no mismatch" (0) per dataset, and the ratio video / naive
+on each seed. Target: ratio <= 0.5 on every indicator and seed.
 """
 from __future__ import annotations
 
@@ -98,11 +112,62 @@ def _parse_variant(text: str) -> tuple[str, list[str]]:
     return name, overrides
 
 
+def _video_overrides(data: Path | None, canvas: int, clips: int, seed: int) -> list[str]:
+    out = [f"canvas.height={canvas}", f"canvas.width={canvas}", f"seed={seed}",
+           f"splits=[{{name: train, fraction: 1.0, samples: {clips}}}]", "background_split=shared"]
+    if data is not None:
+        out += [f"foregrounds=[{{kind: image_alpha, name: photos, image_dir: '{data / 'alphamatting' / 'image'}', "
+                f"alpha_dir: '{data / 'alphamatting' / 'alpha'}'}}]",
+                f"backgrounds=[{{kind: folder, name: photos, path: '{data / 'backgrounds'}'}}]"]
+    return out
+
+
+def video_main(args: argparse.Namespace) -> int:
+    """--video: the temporal indicators of naive and video clips, ratios per seed (module docstring)."""
+    from synth.stats.temporal import mismatch_table, measure_clip_dataset
+
+    data = None if args.procedural else args.data.resolve()
+    if data is not None and not (data / "alphamatting" / "alpha").is_dir():
+        print(f"real data not found at {data}: procedural sources", flush=True)
+        data = None
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"bench_realism --video: {args.limit} clips per dataset and seed, canvas {args.canvas}^2, seeds "
+          f"{args.seeds}, sources {data or 'procedural'}", flush=True)
+    t0 = time.perf_counter()
+    measures: dict[str, list] = {"naive": [], "video": []}
+    for seed in args.seeds:
+        overrides = _video_overrides(data, args.canvas, args.limit, seed)
+        for name, recipe in (("naive", "video_naive.yaml"), ("video", "video_demo.yaml")):
+            dest, _ = _build(f"{'video_naive' if name == 'naive' else 'video'}_s{seed}", ROOT / "recipes" / recipe,
+                             overrides, args.out, args.reuse)
+            t1 = time.perf_counter()
+            measures[name].append(measure_clip_dataset(dest, analysis_side=args.canvas))
+            print(f"  {name} seed {seed}: measured {len(measures[name][-1])} clips in {time.perf_counter() - t1:.1f} s",
+                  flush=True)
+    table, ratios = mismatch_table(measures, "naive")
+    print()
+    print("mean |indicator| over the clips (0: no mismatch, a filmed clip's value); ratio = video / naive, "
+          "per seed; pass: ratio <= 0.5 on every seed")
+    print(table)
+    for key in ("fg_speed", "bg_speed", "fg_noise_change", "bg_noise_change", "fg_shutter", "fg_flicker",
+                "bg_flicker"):
+        cells = []
+        for name, per_seed in measures.items():
+            vals = [m[key] for clips in per_seed for m in clips if math.isfinite(m[key])]
+            cells.append(f"{name} {sorted(vals)[len(vals) // 2]:.2f}" if vals else f"{name} nan")
+        print(f"  raw {key} (median): " + ", ".join(cells))
+    failing = [k for k, per in ratios.items() if not all(math.isfinite(r) and r <= 0.5 for r in per["video"])]
+    print(f"\n{'PASS' if not failing else 'FAIL'}: video {'removes' if not failing else 'does not remove'} every "
+          f"temporal mismatch of naive (ratio <= 0.5 on every seed){': ' + ', '.join(failing) if failing else ''} "
+          f"({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="folder for the datasets and the cache")
-    ap.add_argument("--limit", type=int, default=200, help="samples per dataset (default 200)")
-    ap.add_argument("--canvas", type=int, default=640, help="square canvas side in px (default 640)")
+    ap.add_argument("--limit", type=int, default=None, help="samples per dataset (default 200; --video: 24 clips)")
+    ap.add_argument("--canvas", type=int, default=None, help="square canvas side in px (default 640; --video: 384)")
     ap.add_argument("--seed", type=int, default=None, help="recipe seed for both datasets (default: the recipes')")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
                     help="real data: alphamatting/{image,alpha}, backgrounds/ (default ../shared/data)")
@@ -110,7 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", action="store_true", help="reuse datasets already built with the same recipe")
     ap.add_argument("--reference", nargs=2, type=Path, metavar=("IMAGE_DIR", "ALPHA_DIR"), default=None,
                     help="real photos + alphas for the reference (default: the source photos in --data)")
+    ap.add_argument("--video", action="store_true", help="realism in time: naive vs video clips (module docstring)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="--video: recipe seeds (default 0 1 2)")
+    ap.add_argument("--procedural", action="store_true", help="--video: the recipes' procedural sources, not --data")
     args = ap.parse_args(argv)
+    args.limit = args.limit if args.limit is not None else (24 if args.video else 200)
+    args.canvas = args.canvas if args.canvas is not None else (384 if args.video else 640)
+    if args.limit < 1 or args.canvas < 32:
+        raise SystemExit("--limit must be >= 1 and --canvas >= 32")
+    if args.video:
+        return video_main(args)
     if not (args.data / "alphamatting" / "alpha").is_dir():
         print(f"real data not found at {args.data}", file=sys.stderr)
         return 2
