@@ -29,10 +29,12 @@ side ``alpha <= 0.05``), for every pair of consecutive frames ``(t, t + 1)``:
   ``blur_motion_gap = NOMINAL_SHUTTER - s_F`` (a 180 degree shutter, 0.5): about 0.5 for a
   subject moving fast with sharp edges, about 0 for one blurred as a film camera would.  The
   background's blur is not measured: it has no edge known to be a step.
-* **harmonisation flicker**: the frame-to-frame change of each side's mean CIELAB colour, on
-  the same content in both frames (the ring of frame ``t`` followed by the side's motion):
-  ``flicker_lab = median_t |dmu_F - dmu_B|`` (Delta E 76): a change of light on both sides
-  cancels, colour drawn afresh for the subject in every frame does not.
+* **harmonisation flicker**: the frame-to-frame change of each side's colour, on the same
+  content in both frames (the ring of frame ``t`` followed by the side's motion), as the change
+  of the log of its mean linear-light R, G and B: ``colour_flicker = median_t RMS_rgb(dln m_F -
+  dln m_B)`` in percent.  A change of light on the whole picture (a gain in linear light)
+  changes both sides alike and cancels; colour drawn afresh for the subject in every frame
+  does not.
 
 Every indicator is 0 for a consistent clip (up to texture and measurement noise) and grows
 with the mismatch; the raw per-side values are returned too.  Frames are ``uint8 (T, H, W, 3)``
@@ -46,7 +48,7 @@ import cv2
 import numpy as np
 
 from augment.bands import BG_THRESHOLD, FG_THRESHOLD, boundary_bands
-from augment.colour import grey_levels, to_lab
+from augment.colour import grey_levels, srgb_to_linear
 from augment.estimate import MIN_PIXELS, estimate_noise_sigma
 
 __all__ = ["NOMINAL_SHUTTER", "TEMPORAL_INDICATORS", "TEMPORAL_KEYS", "edge_blur_length",
@@ -54,7 +56,7 @@ __all__ = ["NOMINAL_SHUTTER", "TEMPORAL_INDICATORS", "TEMPORAL_KEYS", "edge_blur
 
 #: The indicators (0: no mismatch), then the raw per-side values.
 TEMPORAL_INDICATORS: tuple[str, ...] = ("still_background", "noise_change_log_ratio", "blur_motion_gap",
-                                        "flicker_lab")
+                                        "colour_flicker")
 TEMPORAL_KEYS: tuple[str, ...] = TEMPORAL_INDICATORS + (
     "motion_log_ratio", "fg_speed", "bg_speed", "fg_noise_change", "bg_noise_change", "fg_shutter",
     "fg_flicker", "bg_flicker", "pairs",
@@ -62,6 +64,7 @@ TEMPORAL_KEYS: tuple[str, ...] = TEMPORAL_INDICATORS + (
 #: The apparent shutter (exposure / frame interval) a still background is held to: a 180 degree shutter.
 NOMINAL_SHUTTER = 0.5
 _NOISE_FLOOR = 0.25  # levels
+_LINEAR_FLOOR = 1e-3  # linear light, added before the log of a mean
 _SMOOTH = 0.8  # px, luma smoothing before matching
 
 
@@ -234,11 +237,11 @@ def _moved(x: np.ndarray, iy: int, ix: int) -> tuple[np.ndarray, np.ndarray]:
     return out, inside
 
 
-def _follow(pair: tuple[np.ndarray, np.ndarray], labs: tuple[np.ndarray, np.ndarray], mask: np.ndarray,
+def _follow(pair: tuple[np.ndarray, np.ndarray], linear: tuple[np.ndarray, np.ndarray], mask: np.ndarray,
             shift: tuple[float, float]) -> tuple[float, np.ndarray | None]:
-    """Frame-to-frame noise (levels) and mean CIELAB change of the content on ``mask``, followed by
-    the integer-rounded ``shift``: ``sigma(I_1(x + d) - I_0(x)) / sqrt(2)`` (Immerkær) and
-    ``mean Lab_1(x + d) - mean Lab_0(x)``."""
+    """Frame-to-frame noise (levels) and colour change of the content on ``mask``, followed by the
+    integer-rounded ``shift``: ``sigma(I_1(x + d) - I_0(x)) / sqrt(2)`` (Immerkær) and the change of
+    the log of the mean linear-light R, G, B, ``ln m_1(x + d) - ln m_0(x)`` (3,)."""
     if not math.isfinite(shift[0]):
         return math.nan, None
     iy, ix = int(round(shift[0])), int(round(shift[1]))
@@ -248,8 +251,9 @@ def _follow(pair: tuple[np.ndarray, np.ndarray], labs: tuple[np.ndarray, np.ndar
         return math.nan, None
     diff = (moved.astype(np.float32) - pair[0].astype(np.float32)) * np.float32(1.0 / 255.0)
     noise = estimate_noise_sigma(diff, m) / math.sqrt(2.0)
-    lab_moved, _ = _moved(labs[1], iy, ix)
-    return noise, (lab_moved[m].mean(axis=0) - labs[0][m].mean(axis=0)).astype(np.float64)
+    lin_moved, _ = _moved(linear[1], iy, ix)
+    m1, m0 = lin_moved[m].mean(axis=0, dtype=np.float64), linear[0][m].mean(axis=0, dtype=np.float64)
+    return noise, np.log(m1 + _LINEAR_FLOOR) - np.log(m0 + _LINEAR_FLOOR)
 
 
 def _high_pass(frame: np.ndarray) -> np.ndarray:
@@ -269,7 +273,7 @@ def temporal_mismatch(frames: np.ndarray, alphas: np.ndarray, band_px: float = 1
         max_shift: largest displacement per frame searched, px; default ``ceil(0.05 * max(H, W))``.
     Returns:
         dict with the keys of :data:`TEMPORAL_KEYS`: speeds in px per frame, noise in levels,
-        shutters as exposure / frame interval, flicker in Delta E 76, ``pairs`` the number of
+        shutters as exposure / frame interval, flicker in percent, ``pairs`` the number of
         frame pairs with both rings measurable; ``nan`` where not measurable.
     """
     _check_clip(frames, alphas)
@@ -282,7 +286,7 @@ def temporal_mismatch(frames: np.ndarray, alphas: np.ndarray, band_px: float = 1
     moving, still = 0.002 * max(h, w), eps
     passes = [_high_pass(f) for f in frames]
     rings = [boundary_bands(a, band_px, margin_px) for a in alphas]
-    labs = [to_lab(f) for f in frames]
+    linear = [srgb_to_linear(f) for f in frames]
     per: dict[str, list[float]] = {k: [] for k in ("vf", "vb", "nf", "nb", "sf", "df", "db", "flicker", "still")}
     pairs = 0
     for t in range(t_count - 1):
@@ -299,15 +303,16 @@ def temporal_mismatch(frames: np.ndarray, alphas: np.ndarray, band_px: float = 1
             per["v" + side].append(v)
             if side == "b" and math.isfinite(v) and math.isfinite(per["vf"][-1]) and per["vf"][-1] >= moving:
                 per["still"].append(float(v < still))
-            noise, change[side] = _follow((frames[t], frames[t + 1]), (labs[t], labs[t + 1]), fixed, d)
+            noise, change[side] = _follow((frames[t], frames[t + 1]), (linear[t], linear[t + 1]), fixed, d)
             per["n" + side].append(noise)
             if side == "f" and math.isfinite(v) and v >= min_speed:
                 # the matte's outline: step edges, widened along the motion (exposure <= frame interval)
                 per["sf"].append(min(edge_blur_length(alphas[t], d) / v, 1.0))
         if change["f"] is not None and change["b"] is not None:
-            per["df"].append(float(np.linalg.norm(change["f"])))
-            per["db"].append(float(np.linalg.norm(change["b"])))
-            per["flicker"].append(float(np.linalg.norm(change["f"] - change["b"])))
+            # RMS over R, G, B of the log change, in percent
+            per["df"].append(100.0 * float(np.linalg.norm(change["f"])) / math.sqrt(3.0))
+            per["db"].append(100.0 * float(np.linalg.norm(change["b"])) / math.sqrt(3.0))
+            per["flicker"].append(100.0 * float(np.linalg.norm(change["f"] - change["b"])) / math.sqrt(3.0))
     nan = math.nan
     out = dict.fromkeys(TEMPORAL_KEYS, nan)
     out["pairs"] = float(pairs)
@@ -315,7 +320,7 @@ def temporal_mismatch(frames: np.ndarray, alphas: np.ndarray, band_px: float = 1
     nf, nb = _median(per["nf"]), _median(per["nb"])
     sf = _median(per["sf"])
     out.update(fg_speed=vf, bg_speed=vb, fg_noise_change=nf, bg_noise_change=nb, fg_shutter=sf,
-               fg_flicker=_median(per["df"]), bg_flicker=_median(per["db"]), flicker_lab=_median(per["flicker"]))
+               fg_flicker=_median(per["df"]), bg_flicker=_median(per["db"]), colour_flicker=_median(per["flicker"]))
     if math.isfinite(vf) and math.isfinite(vb):
         out["motion_log_ratio"] = math.log((vf + eps) / (vb + eps))
     if math.isfinite(nf) and math.isfinite(nb):

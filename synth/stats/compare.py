@@ -39,7 +39,7 @@ COMPARED_METRICS: tuple[tuple[str, str], ...] = (
     ("clips: still background share mean", "temporal/measures/still_background/mean"),
     ("clips: noise change log ratio mean", "temporal/measures/noise_change_log_ratio/mean"),
     ("clips: blur vs motion gap mean", "temporal/measures/blur_motion_gap/mean"),
-    ("clips: colour flicker F vs B mean", "temporal/measures/flicker_lab/mean"),
+    ("clips: colour flicker F vs B mean", "temporal/measures/colour_flicker/mean"),
 )
 
 

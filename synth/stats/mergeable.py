@@ -153,7 +153,7 @@ BINS: dict[str, tuple[float, float, int]] = {
     "temporal.still_background": (0.0, 1.0, 20),
     "temporal.noise_change_log_ratio": (-3.0, 3.0, 60),
     "temporal.blur_motion_gap": (-0.5, 0.5, 20),
-    "temporal.flicker_lab": (0.0, 20.0, 40),
+    "temporal.colour_flicker": (0.0, 20.0, 40),
     "temporal.motion_log_ratio": (-4.0, 4.0, 64),
     "temporal.fg_speed": (0.0, 32.0, 64),
     "temporal.bg_speed": (0.0, 32.0, 64),

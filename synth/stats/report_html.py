@@ -224,7 +224,7 @@ def _temporal(d: dict[str, Any]) -> list[tuple[str, str]]:
             ("still background behind a moving subject (share of frames)", stat("still_background")),
             ("frame-to-frame noise ln((nF+0.25)/(nB+0.25))", stat("noise_change_log_ratio")),
             ("blur vs motion: 0.5 - subject's apparent shutter", stat("blur_motion_gap")),
-            ("colour flicker F vs B (ΔE per frame)", stat("flicker_lab")),
+            ("colour flicker F vs B (% per frame)", stat("colour_flicker")),
             ("speed F / B (px per frame, median)", f"{_fmt(get_path(m, 'fg_speed/p50'))} / "
                                                    f"{_fmt(get_path(m, 'bg_speed/p50'))}"),
             ("noise change F / B (levels, median)", f"{_fmt(get_path(m, 'fg_noise_change/p50'))} / "
