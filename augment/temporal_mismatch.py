@@ -11,7 +11,7 @@ side ``alpha <= 0.05``), for every pair of consecutive frames ``(t, t + 1)``:
 
 * **motion**: each side's displacement (px per frame) by masked template matching: the ring of
   frame ``t`` (only the pixels that stay on their side in frame ``t + 1``) searched in frame
-  ``t + 1`` (normalised correlation of the high-passed luma, so a change of light does not
+  ``t + 1`` (zero-mean normalised correlation of the lightly smoothed luma: a change of light does not
   read as motion; parabolic sub-pixel refinement; a second pass leaves out pixels whose match
   falls on the other side).  ``still_background``: the share of the pairs where the subject
   moves (at least ``0.002 * max(H, W)`` px) and the background does not (under ``e = 0.001 *
@@ -70,7 +70,7 @@ _SMOOTH = 0.8  # px, luma smoothing before matching
 
 def _masked_cost(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int) -> tuple[np.ndarray, int, int] | None:
     """Matching cost over shifts (dy, dx) in [-radius, radius]^2 of ``a`` on ``mask`` against ``b``
-    shifted (1 - normalised correlation of the high-passed luma); with the top-left of the mask's box."""
+    shifted (1 - zero-mean normalised correlation); with the top-left of the mask's box."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
@@ -80,7 +80,7 @@ def _masked_cost(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int) ->
     padded = cv2.copyMakeBorder(b, radius, radius, radius, radius, cv2.BORDER_REPLICATE)
     search = padded[y0:y1 + 2 * radius, x0:x1 + 2 * radius]
     # 1 - normalised correlation: a cost, lowest where the content matches, blind to a gain
-    cost = 1.0 - cv2.matchTemplate(search, templ, cv2.TM_CCORR_NORMED, mask=m)
+    cost = 1.0 - cv2.matchTemplate(search, templ, cv2.TM_CCOEFF_NORMED, mask=m)
     return cost, y0, x0
 
 
@@ -256,9 +256,8 @@ def _follow(pair: tuple[np.ndarray, np.ndarray], linear: tuple[np.ndarray, np.nd
     return noise, np.log(m1 + _LINEAR_FLOOR) - np.log(m0 + _LINEAR_FLOOR)
 
 
-def _high_pass(frame: np.ndarray) -> np.ndarray:
-    grey = cv2.GaussianBlur(grey_levels(frame), (0, 0), _SMOOTH)
-    return grey - cv2.GaussianBlur(grey, (0, 0), 4.0)
+def _smoothed_luma(frame: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(grey_levels(frame), (0, 0), _SMOOTH)
 
 
 def temporal_mismatch(frames: np.ndarray, alphas: np.ndarray, band_px: float = 16.0, margin_px: float = 3.0,
@@ -284,7 +283,7 @@ def temporal_mismatch(frames: np.ndarray, alphas: np.ndarray, band_px: float = 1
     eps = 1e-3 * max(h, w)
     min_speed = max(2.0, 0.01 * max(h, w))
     moving, still = 0.002 * max(h, w), eps
-    passes = [_high_pass(f) for f in frames]
+    lumas = [_smoothed_luma(f) for f in frames]
     rings = [boundary_bands(a, band_px, margin_px) for a in alphas]
     linear = [srgb_to_linear(f) for f in frames]
     per: dict[str, list[float]] = {k: [] for k in ("vf", "vb", "nf", "nb", "sf", "df", "db", "flicker", "still")}
@@ -298,7 +297,7 @@ def temporal_mismatch(frames: np.ndarray, alphas: np.ndarray, band_px: float = 1
         pairs += 1
         change = {}
         for side, fixed, target in (("f", f_fix, f_next), ("b", b_fix, b_next)):
-            d = estimate_shift(passes[t], passes[t + 1], fixed, radius, target)
+            d = estimate_shift(lumas[t], lumas[t + 1], fixed, radius, target)
             v = math.hypot(*d)
             per["v" + side].append(v)
             if side == "b" and math.isfinite(v) and math.isfinite(per["vf"][-1]) and per["vf"][-1] >= moving:
