@@ -169,3 +169,58 @@ def test_light_drift_is_slow(tmp_path_factory):
     drift = plan.recipe.video.drift
     step = np.abs(np.diff(gains, axis=0)).max()
     assert 0 < step <= drift * (2 * np.pi / 40) * 1.3 + 1e-6
+
+
+def _naive_plan(tmp_path_factory):
+    data = video_recipe(frames=4, realism=True, static=True, image_format="png")
+    data["video"].update(drift=0.0, fixed_pattern=0.0, noise_layer="foreground", decisions="frame")
+    data["harmonization"] = {"p": 1.0, "methods": ["reinhard_lab", "histogram_match"], "strength": [0.2, 0.9]}
+    data["realism"].update(defocus={"p": 0.0}, sharpness_match_p=0.0, jpeg={"p": 0.0})
+    recipe = parse_recipe(data)
+    fgs, bgs, _ = prepare_inputs(recipe, tmp_path_factory.getbasetemp() / "video-cache")
+    return make_plan(recipe, recipe_sha256(recipe), fgs, bgs)
+
+
+def test_naive_switches_put_live_noise_on_the_subject_and_draw_choices_per_frame(tmp_path_factory):
+    """video.noise_layer: foreground and video.decisions: frame (recipes/video_naive.yaml): on a static
+    scene the background's bytes never change (frozen), the subject's change every frame (its own
+    fresh noise, its harmonisation drawn per frame), and the stored layers still make the image."""
+    plan = _naive_plan(tmp_path_factory)
+    for i in range(3):
+        s = render_clip(plan, "train", i)
+        m = s.members
+        assert len({m[frame_member("bg", t, "jpg")] for t in range(4)}) == 1
+        assert len({m[frame_member("fg", t, "jpg")] for t in range(4)}) == 4
+        records = s.meta["frame_ops"]
+        noise = [[o for o in r["ops"] if o["op"] == "noise"] for r in records]
+        assert all(len(n) == 1 and n[0]["target"] == "foreground" for n in noise)
+        assert len({n[0]["seed"] for n in noise}) == 4
+        harm = [json.dumps([o for o in r["ops"] if o["op"] == "harmonize"], sort_keys=True) for r in records]
+        assert len(set(harm)) == 4  # a new draw every frame
+        for t, r in enumerate(records):
+            assert r["post_composite"] == []  # no noise on the composite
+            fg, bg = decode_rgb(m[frame_member("fg", t, "jpg")]), decode_rgb(m[frame_member("bg", t, "jpg")])
+            alpha = decode_alpha(m[frame_member("alpha", t, "png")])
+            assert np.array_equal(decode_rgb(m[frame_member("image", t, "png")]), composite(fg, alpha, bg))
+
+
+def test_naive_frames_regenerated_alone_are_byte_identical(tmp_path_factory):
+    plan = _naive_plan(tmp_path_factory)
+    whole = render_clip(plan, "train", 1)
+    alone = render_frames(plan, "train", 1, [2])[2]
+    assert all(whole.members[name] == data for name, data in alone.items())
+
+
+def test_naive_switches_are_validated_and_left_out_of_the_hash_at_their_defaults():
+    data = video_recipe(frames=4)
+    data["video"].update(noise_layer="foreground")
+    with pytest.raises(ValueError, match="video.fixed_pattern must be 0 with video.noise_layer: foreground"):
+        parse_recipe(data)
+    plain = video_recipe(frames=4)
+    explicit = video_recipe(frames=4)
+    explicit["video"].update(noise_layer="composite", decisions="clip")
+    per_frame = video_recipe(frames=4)
+    per_frame["video"].update(decisions="frame")
+    digest = recipe_sha256(parse_recipe(plain))
+    assert recipe_sha256(parse_recipe(explicit)) == digest != recipe_sha256(parse_recipe(per_frame))
+    assert "decisions" not in parse_recipe(plain).to_json_dict()["video"]
