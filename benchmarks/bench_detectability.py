@@ -3,6 +3,7 @@
     python benchmarks/bench_detectability.py --out DIR [--seeds 0 1 2] [--samples 200] [--canvas 384]
                                              [--patch 32] [--epochs 12] [--data ../shared/data]
                                              [--variant NAME=OVERRIDE[,OVERRIDE...]] [--reuse]
+                                             [--only NAME ...] [--guided [WEIGHTS]]
 
 For every seed it builds, from the same sources in ``--data`` (the alphamatting photos
 with ground-truth alpha, the real backgrounds), with that recipe seed, ``--samples``
@@ -17,6 +18,11 @@ samples split half/half into two splits that share no subject and no background
 - the controls: ``broken`` (naive's layers pasted with the alpha thresholded at 0.5, no
   blending; must be detected) and ``real-vs-real`` (portrait's real patches, each picture
   labelled composite or real at random; must stay near 0.5).
+
+``--guided`` adds ``portrait-guided`` (portrait with ``realism.guided`` on the pinned detector,
+or WEIGHTS) and prints its AUC against portrait's per seed; ``--only`` keeps just the named
+variants (naive, portrait and the controls always run), e.g. ``--only --guided`` for the
+guided comparison without the ablations.
 
 For each dataset and seed it cuts the patches (``synth.critic.collect``: composite
 boundaries against real edges of the same pictures and the subjects' own photos at the same
@@ -96,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="real data: alphamatting/{image,alpha}, backgrounds/ (default ../shared/data)")
     ap.add_argument("--variant", action="append", default=[], help="NAME=override[,override...] (portrait + overrides)")
     ap.add_argument("--reuse", action="store_true", help="reuse datasets already built with the same recipe")
+    ap.add_argument("--only", nargs="*", default=None, help="keep only these variants (default: all)")
+    ap.add_argument("--guided", nargs="?", const=str(ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12.critic"),
+                    default=None, help="add portrait-guided (realism.guided with these weights; default: the pinned)")
     args = ap.parse_args(argv)
     if not (args.data / "alphamatting" / "alpha").is_dir():
         print(f"real data not found at {args.data}", file=sys.stderr)
@@ -108,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     for text in args.variant:
         name, extra = _parse_variant(text)
         variants[name] = extra
+    if args.guided:
+        variants["portrait-guided"] = [f"realism.guided.weights={Path(args.guided).resolve()}"]
+    if args.only is not None:
+        variants = {n: v for n, v in variants.items() if n in args.only or (n == "portrait-guided" and args.guided)}
     config = TrainConfig(epochs=args.epochs)
     print(f"bench_detectability: seeds {args.seeds}, {args.samples} samples per dataset (half train, half test: "
           f"disjoint subjects and backgrounds), canvas {args.canvas}^2, {args.patch}-px patches, "
@@ -152,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = all(np.isfinite(r) and r <= 0.5 for r in ratios.values())
     print(f"{'PASS' if ok else 'FAIL'}: portrait's margin above chance {'is' if ok else 'is not'} at most half "
           "of naive's on every seed")
-    deltas = {n: [results[n][s]["auc"] - results["portrait"][s]["auc"] for s in args.seeds] for n in variants}
+    deltas = {n: [results[n][s]["auc"] - results["portrait"][s]["auc"] for s in args.seeds] for n in variants
+              if n != "portrait-guided"}
     print("ablations, AUC minus portrait's per seed (positive: removing the step makes composites easier to detect): "
           + "; ".join(f"{n} " + " ".join(f"{d:+.3f}" for d in ds) for n, ds in deltas.items()))
     if deltas:
@@ -161,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         spread = np.ptp([results["portrait"][s]["auc"] for s in args.seeds])
         print(f"the ablation that raises the AUC most: {top} (mean {np.mean(deltas[top]):+.3f}, higher on {up} of "
               f"{len(args.seeds)} seeds; for scale, portrait's AUC spans {spread:.3f} across the seeds)")
+    if "portrait-guided" in results:
+        print("guided vs portrait, AUC per seed: " + "; ".join(
+            f"seed {s}: {results['portrait-guided'][s]['auc']:.3f} vs {results['portrait'][s]['auc']:.3f} "
+            f"({results['portrait-guided'][s]['auc'] - results['portrait'][s]['auc']:+.3f})" for s in args.seeds))
     broken = min(results["broken"][s]["auc"] for s in args.seeds)
     rvr = max(abs(results["real-vs-real"][s]["auc"] - 0.5) for s in args.seeds)
     print(f"controls: broken AUC >= {broken:.3f} (should be high), real-vs-real within 0.5 +- {rvr:.3f} "

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from synth.critic.model import PatchCritic  # noqa: E402
-from synth.critic.score import downscale, load_critic, score_composite  # noqa: E402
+from synth.critic.score import load_critic, score_composite  # noqa: E402
 from synth.critic.weights import load_model, read_weights, save_weights  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,9 +92,14 @@ def test_scoring_is_deterministic_and_restores_torch_state():
         s1 = score_composite(critic, image, alpha, np.random.default_rng(5), 16)
         assert torch.get_num_threads() == 2 and not torch.are_deterministic_algorithms_enabled()
         s2 = score_composite(critic, image, alpha, np.random.default_rng(5), 16)
+        torch.use_deterministic_algorithms(True)  # no op of the detector is nondeterministic
+        try:
+            s3 = score_composite(critic, image, alpha, np.random.default_rng(5), 16)
+        finally:
+            torch.use_deterministic_algorithms(False)
     finally:
         torch.set_num_threads(old)
-    assert np.isfinite(s1) and s1 == s2
+    assert np.isfinite(s1) and s1 == s2 == s3
     assert np.isnan(score_composite(critic, image, np.zeros_like(alpha), np.random.default_rng(5), 16))
 
 
@@ -119,9 +124,21 @@ def test_pinned_detector_scores_pastes_above_the_real_photos(shared_data):
     assert sum(r < s for r, s in zip(real, soft)) >= 5
 
 
-def test_downscale_to_the_detector_canvas():
+def test_boundary_patches_at_the_detector_canvas():
+    """A composite twice the detector's canvas gives the patches the half-size composite gives
+    at the same windows (up to resampling), every one straddling the boundary."""
+    from synth.critic.patches import boundary_centres, cut_patches
+    from synth.critic.score import boundary_patches
+
+    critic = load_critic(PINNED)
+    big, big_alpha = _picture(False, size=2 * critic.canvas)
+    got = boundary_patches(critic, big, big_alpha, np.random.default_rng(3), 12)
+    assert got.shape == (12, critic.patch, critic.patch, 3) and got.dtype == np.uint8
+    small = cv2.resize(big, (critic.canvas, critic.canvas), interpolation=cv2.INTER_AREA)
+    small_alpha = cv2.resize(big_alpha, (critic.canvas, critic.canvas), interpolation=cv2.INTER_LINEAR)
+    ref = cut_patches(small, boundary_centres(small_alpha, np.random.default_rng(3), 12, critic.patch), critic.patch)
+    assert np.abs(got.astype(int) - ref.astype(int)).mean() < 1.0
+    # at or below the canvas: the picture's own patches
     image, alpha = _picture(False, size=200)
-    small, small_alpha = downscale(image, alpha, 100)
-    assert small.shape == (100, 100, 3) and small_alpha.shape == (100, 100) and small_alpha.dtype == np.float32
-    same, same_alpha = downscale(image, alpha, 400)
-    assert same is image and same_alpha is alpha
+    np.testing.assert_array_equal(boundary_patches(critic, image, alpha, np.random.default_rng(1), 5),
+                                  cut_patches(image, boundary_centres(alpha, np.random.default_rng(1), 5, 32), 32))

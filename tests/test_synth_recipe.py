@@ -225,3 +225,12 @@ def test_guided_weights_path_resolves_against_the_recipe_and_errors_name_the_fie
 def test_guided_video_recipe_is_a_one_line_error():
     with pytest.raises(RecipeError, match=r"video_demo\.yaml: video: realism\.guided is for still images only"):
         load_recipe(ROOT / "recipes" / "video_demo.yaml", [f"realism.guided.weights={WEIGHTS}"])
+
+
+def test_portrait_guided_is_portrait_plus_the_guided_section():
+    guided = load_recipe(ROOT / "recipes" / "portrait_guided.yaml").to_json_dict()
+    plain = load_recipe(ROOT / "recipes" / "portrait.yaml").to_json_dict()
+    section = guided["realism"].pop("guided")
+    assert section["candidates"] == 4 and section["diversity"] == {"min_share": 0.5}
+    assert section["weights"] == str(WEIGHTS.resolve())
+    assert {**guided, "name": plain["name"]} == plain
