@@ -9,6 +9,11 @@ clip's, so every frame draws the same harmonisation, defocus and sharpness choic
 slow light drift, the composite of the stored layers, then sensor noise (a fixed pattern per
 clip plus a fresh part drawn from (seed, split, clip, frame)) and JPEG. Members follow
 docs/format.md ("Clip members"); per-frame ops go to ``meta.json["frame_ops"]``.
+
+Two switches express the naive composite (recipes/video_naive.yaml): ``video.decisions: frame``
+draws the pre-composite choices from (seed, split, clip, frame) instead of the clip, and
+``video.noise_layer: foreground`` adds the fresh noise to the subject's layer only (stored in
+``fg_t``; no noise on the composite).
 """
 from __future__ import annotations
 
