@@ -1,6 +1,7 @@
 """The composite detector: a small fully convolutional network scoring one patch.
 
-Imports torch (the ``loader`` extra); nothing on the build's path imports this module.
+Imports torch (the ``loader`` extra); on the build's path only a guided recipe imports it
+(through synth.critic.score).
 """
 from __future__ import annotations
 
