@@ -123,24 +123,29 @@ def timed(loader: MattingLoader, device: torch.device, batches: int, warmup: int
     return n / (time.perf_counter() - t0)
 
 
-def stage_rate(root: Path, device: torch.device, args: argparse.Namespace) -> float:
-    """The device half alone: samples/s over collated batches held in memory."""
-    ds = MattingDataset(root, "train", crop=args.crop, device=str(device), outputs=OUTPUTS)
+def stage_rate(root: Path, device: torch.device, args: argparse.Namespace) -> tuple[float, float]:
+    """The device half alone, over collated batches held in memory: samples/s of the whole
+    stage and of its JPEG decoding alone."""
+    ds = MattingDataset(root, "train", crop=args.crop, device=str(device), outputs=args.outputs)
     it = iter(ds)
     batches = [collate_device([next(it) for _ in range(args.batch)]) for _ in range(4)]
-    stage = DeviceStage(device, (args.crop, args.crop), outputs=OUTPUTS)
-    for b in batches:
-        stage(b)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
+    stage = DeviceStage(device, (args.crop, args.crop), outputs=args.outputs)
     reps = max(1, args.batches // 4)
-    for _ in range(reps):
+
+    def rate(fn) -> float:
         for b in batches:
-            stage(b)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return reps * 4 * args.batch / (time.perf_counter() - t0)
+            fn(b)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            for b in batches:
+                fn(b)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return reps * 4 * args.batch / (time.perf_counter() - t0)
+
+    return rate(stage), rate(stage._decoded)
 
 
 def agreement(root: Path, device: torch.device, args: argparse.Namespace, batches: int = 3) -> dict[str, float]:
@@ -171,6 +176,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=8)
     ap.add_argument("--replicate", type=int, default=10)
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--outputs", nargs="+", default=list(OUTPUTS), help="outputs (need image, alpha, trimap)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     device = torch.device(args.device)
@@ -178,17 +184,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = replicate(args.dataset, Path(tmp), args.replicate)
         print(f"dataset: {len(MattingDataset(root, 'train'))} train samples; crop {args.crop}, batch {args.batch}, "
-              f"device {device}; cores {os.cpu_count()}", flush=True)
+              f"device {device}; cores {os.cpu_count()}; outputs {' '.join(args.outputs)}", flush=True)
         for name, value in agreement(root, device, args).items():
             print(f"device vs cpu path, {name}: " + (f"{value:.4f} of pixels differ" if name == "trimap"
                                                       else f"mean abs difference {value:.4f}"), flush=True)
             results[f"agreement_{name}"] = value
-        results["device_stage"] = stage_rate(root, device, args)
-        print(f"device stage alone: {results['device_stage']:.0f} samples/s", flush=True)
+        results["device_stage"], results["device_decode"] = stage_rate(root, device, args)
+        print(f"device stage alone: {results['device_stage']:.0f} samples/s "
+              f"(its JPEG decoding alone: {results['device_decode']:.0f} samples/s)", flush=True)
         for workers in args.workers:
             for path in ("cpu", "device"):
                 for what in ("loader", "step"):
-                    kw = dict(crop=args.crop, outputs=OUTPUTS, seed=1)
+                    kw = dict(crop=args.crop, outputs=tuple(args.outputs), seed=1)
                     if path == "device":
                         kw["device"] = str(device)
                     loader = MattingLoader(MattingDataset(root, "train", **kw), batch_size=args.batch,

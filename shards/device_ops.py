@@ -20,7 +20,16 @@ from augment.guidance import Guidance, octagon_parts
 
 from .window import LINEAR_MIN_SCALE
 
-__all__ = ["resize_plane", "trimaps", "photometric", "guidance", "octagon_dilate"]
+__all__ = ["to_device", "resize_plane", "resample_batch", "trimaps", "photometric", "photometric_batch", "guidance",
+           "octagon_dilate"]
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A small host tensor on ``device`` without stalling it: from (cached) pinned memory,
+    asynchronously (a copy from pageable memory waits for everything queued on the GPU)."""
+    if device.type != "cuda" or t.device.type != "cpu":
+        return t.to(device)
+    return (t if t.is_pinned() else t.pin_memory()).to(device, non_blocking=True)
 
 
 def resize_plane(x: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
@@ -35,14 +44,49 @@ def resize_plane(x: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
                          antialias=shrink)[0]
 
 
+def resample_batch(padded: torch.Tensor, offset: torch.Tensor, step: torch.Tensor, lo: torch.Tensor,
+                   hi: torch.Tensor, out_hw: tuple[int, int], start: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """Resample each of B sources, zero-padded into one ``float32 (B, C, H, W)``, onto an
+    output grid: bilinear on pixel centres (OpenCV's INTER_LINEAR, ``resize_plane`` above
+    half size), separably, by gathering rows then columns.
+
+    ``offset``, ``step``, ``lo``, ``hi``: ``float32 (B, 2)`` (y, x) on the device: the
+    source position of the output grid's origin, source px per output px, and the first and
+    last source pixel that may be read (coordinates are clamped to them: OpenCV's replicated
+    border at the edge of what it resizes; the padding is never read). Output pixel
+    ``(start[0] + i, start[1] + j)`` samples ``offset + (pos + 0.5) * step - 0.5``. Each
+    sample's pixels depend on that sample only, never on what else is in the batch.
+    Returns ``float32 (B, C, out_h, out_w)``.
+    """
+    b, c = padded.shape[:2]
+    taps = []
+    for a in (0, 1):
+        pos = torch.arange(start[a], start[a] + out_hw[a], device=padded.device, dtype=torch.float32)
+        x = offset[:, a, None] + (pos[None] + 0.5) * step[:, a, None] - 0.5
+        x = torch.minimum(torch.maximum(x, lo[:, a, None]), hi[:, a, None])
+        i0 = x.floor()
+        w = x - i0
+        i1 = torch.minimum(i0 + 1, hi[:, a, None])
+        taps.append((i0.long(), i1.long(), w))
+    (y0, y1, wy), (x0, x1, wx) = taps
+    oh, ow = out_hw
+    width = padded.shape[-1]
+
+    def rows(idx: torch.Tensor) -> torch.Tensor:
+        return padded.gather(2, idx[:, None, :, None].expand(b, c, oh, width))
+
+    r = rows(y0) * (1 - wy)[:, None, :, None] + rows(y1) * wy[:, None, :, None]
+
+    def cols(idx: torch.Tensor) -> torch.Tensor:
+        return r.gather(3, idx[:, None, None, :].expand(b, c, oh, ow))
+
+    return cols(x0) * (1 - wx)[:, None, None, :] + cols(x1) * wx[:, None, None, :]
+
+
 def _cross_max(x: torch.Tensor) -> torch.Tensor:
     """Dilation of ``(B, 1, H, W)`` by the 3x3 cross (outside the image ignored)."""
-    out = x.clone()
-    out[..., 1:, :] = torch.maximum(out[..., 1:, :], x[..., :-1, :])
-    out[..., :-1, :] = torch.maximum(out[..., :-1, :], x[..., 1:, :])
-    out[..., :, 1:] = torch.maximum(out[..., :, 1:], x[..., :, :-1])
-    out[..., :, :-1] = torch.maximum(out[..., :, :-1], x[..., :, 1:])
-    return out
+    return torch.maximum(F.max_pool2d(x, (3, 1), stride=1, padding=(1, 0)),
+                         F.max_pool2d(x, (1, 3), stride=1, padding=(0, 1)))
 
 
 def octagon_dilate(x: torch.Tensor, radius: list[int]) -> torch.Tensor:
@@ -53,8 +97,8 @@ def octagon_dilate(x: torch.Tensor, radius: list[int]) -> torch.Tensor:
     host values, so the loop never waits for the device."""
     parts = [octagon_parts(int(r)) for r in radius]
     steps = max([max(p) for p in parts] + [0])
-    s = torch.tensor([p[0] for p in parts]).to(x.device, non_blocking=True).view(-1, 1, 1, 1)
-    d = torch.tensor([p[1] for p in parts]).to(x.device, non_blocking=True).view(-1, 1, 1, 1)
+    sd = to_device(torch.tensor(parts, dtype=torch.int64).view(-1, 2), x.device)
+    s, d = sd[:, 0].view(-1, 1, 1, 1), sd[:, 1].view(-1, 1, 1, 1)
     for k in range(steps):
         x = torch.where(k < s, F.max_pool2d(x, 3, stride=1, padding=1), x)
         x = torch.where(k < d, _cross_max(x), x)
@@ -72,9 +116,10 @@ def trimaps(alpha8: torch.Tensor, valid: torch.Tensor, band: list[int]) -> torch
     near_bg = F.max_pool2d(bg, 3, stride=1, padding=1) > 0
     near_fg = F.max_pool2d(fg, 3, stride=1, padding=1) > 0
     steps = ((fg > 0) & near_bg) | ((bg > 0) & near_fg)
-    some = torch.tensor([b > 0 for b in band]).to(alpha8.device, non_blocking=True).view(-1, 1, 1, 1)
+    some = to_device(torch.tensor([b > 0 for b in band]), alpha8.device).view(-1, 1, 1, 1)
     edge = mixed | (steps & some)
-    unknown = octagon_dilate(edge.float(), [max(0, b) for b in band]) > 0
+    work = edge.half() if edge.is_cuda else edge.float()  # 0/1 values: half is exact and halves the traffic
+    unknown = octagon_dilate(work, [max(0, b) for b in band]) > 0
     out = alpha8.clone()
     out[unknown & valid] = 128
     return out
@@ -114,6 +159,41 @@ def photometric(image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     if p[9] > 0:
         x = x.clamp(0, 1) ** p[10]
     return x
+
+
+def photometric_batch(images: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+    """:func:`photometric` of a batch ``float32 (B, 3, H, W)`` in [0, 1] with ``params``
+    ``(B, 11)``: every step runs on the whole batch and is kept where a sample asks for it."""
+    p = to_device(params.to(torch.float32), images.device)
+    x = images
+
+    def col(i: int) -> torch.Tensor:
+        return p[:, i].view(-1, 1, 1, 1)
+
+    # per-sample constants made on the host and sent in one asynchronous copy
+    a = 2 * math.pi * params[:, 4].to(torch.float32)
+    rot = torch.zeros((params.shape[0], 3, 3))
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = a.cos(), -a.sin(), a.sin(), a.cos()
+    hue_m = to_device(torch.linalg.inv(_TO_YIQ) @ rot @ _TO_YIQ, x.device)  # (B, 3, 3)
+    grey_w = to_device(_TO_YIQ[0].reshape(1, 3, 1, 1).contiguous(), x.device)  # Y, the grey
+    on = col(0) > 0
+    for position in range(4):
+        order = col(5 + position)
+        for op in range(4):
+            use = on & (order == op)
+            if op == 0:
+                y = x * col(1)
+            elif op == 1:
+                m = (x * grey_w).sum(1, keepdim=True).mean(dim=(2, 3), keepdim=True)
+                y = (x - m) * col(2) + m
+            elif op == 2:
+                g = (x * grey_w).sum(1, keepdim=True)
+                y = g + (x - g) * col(3)
+            else:
+                y = torch.einsum("bij,bjhw->bihw", hue_m, x)
+            x = torch.where(use, y.clamp(0, 1), x)
+    return torch.where(col(9) > 0, x.clamp(0, 1) ** col(10), x)
 
 
 def _ellipse(work: torch.Tensor, cy: float, cx: float, ry: float, rx: float, angle: float, value: float) -> None:

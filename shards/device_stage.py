@@ -29,8 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from .config import DEFAULT_OUTPUTS, IMAGENET_MEAN, IMAGENET_STD, OUTPUTS
-from .device_ops import guidance, photometric, resize_plane, trimaps
+from .device_ops import guidance, photometric_batch, resample_batch, resize_plane, to_device, trimaps
 from .device_prepare import GEO_FIELDS
+from .window import LINEAR_MIN_SCALE
 
 __all__ = ["collate_device", "DeviceStage", "decode_jpegs"]
 
@@ -108,70 +109,89 @@ class DeviceStage:
         self.normalize = normalize
         self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self.crop_t = torch.tensor(self.crop, dtype=torch.float32, device=self.device)
 
     # ------------------------------------------------------------------ pieces
-    def _rgb(self, batch: Mapping[str, Any], name: str) -> torch.Tensor:
-        """``float32 (B, 3, h, w)`` in [0, 255]: the windows of source ``name`` on the crop."""
-        srcs = _unpack(batch[f"src_{name}"], batch[f"src_{name}_shapes"])
-        jpeg = [i for i, s in enumerate(srcs) if s.ndim == 1]
-        decoded: list[torch.Tensor | None] = [None] * len(srcs)
-        for i, img in zip(jpeg, decode_jpegs([srcs[i] for i in jpeg], self.device)):
-            decoded[i] = img
-        for i, s in enumerate(srcs):
-            if s.ndim == 3:
-                decoded[i] = s.to(self.device, non_blocking=True).permute(2, 0, 1)
-        planes = []
-        for img, (t, l_, h, w) in zip(decoded, batch[f"box_{name}"].tolist()):
-            planes.append(resize_plane(img[:, t:t + h, l_:l_ + w].float(), self.crop))  # type: ignore[index]
-        return torch.stack(planes)
+    def _pad(self, planes: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``(C, h_i, w_i)`` planes -> one zero-padded ``float32 (B, C, H, W)``."""
+        hmax, wmax = max(p.shape[-2] for p in planes), max(p.shape[-1] for p in planes)
+        out = torch.zeros((len(planes), planes[0].shape[0], hmax, wmax), dtype=torch.float32, device=self.device)
+        for i, p in enumerate(planes):
+            out[i, :, :p.shape[-2], :p.shape[-1]] = p
+        return out
 
-    def _alpha(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The alpha ``float32 (B, 1, h, w)`` and the fresh trimaps ``uint8 (B, 1, h, w)`` (or None)."""
-        geo = batch["geo"].tolist()
-        flat = batch["alpha_src"].to(self.device, non_blocking=True)
-        srcs = _unpack(flat, batch["alpha_src_shapes"])
+    def _decoded(self, batch: Mapping[str, Any]) -> dict[str, list[torch.Tensor]]:
+        """Every RGB source of the batch on the device, ``uint8 (3, h, w)``: all JPEGs in one call."""
+        names = [n for n in ("image", "fg", "bg") if f"src_{n}" in batch]
+        srcs = {n: _unpack(batch[f"src_{n}"], batch[f"src_{n}_shapes"]) for n in names}
+        jpeg = [(n, i) for n in names for i, s in enumerate(srcs[n]) if s.ndim == 1]
+        images = iter(decode_jpegs([srcs[n][i] for n, i in jpeg], self.device))
+        out = {n: [to_device(s, self.device).permute(2, 0, 1) if s.ndim == 3 else s for s in srcs[n]]
+               for n in names}
+        for n, i in jpeg:
+            out[n][i] = next(images)
+        return out
+
+    def _rgb(self, planes: Sequence[torch.Tensor], box: torch.Tensor, shrink: list[int]) -> torch.Tensor:
+        """``float32 (B, 3, h, w)`` in [0, 255]: each source's window ``box`` (top, left, h, w) on the crop."""
+        box_host = box
+        box = to_device(box, self.device).to(torch.float32)
+        step = box[:, 2:] / self.crop_t
+        padded = self._pad(planes)
+        out = resample_batch(padded, box[:, :2], step, box[:, :2], box[:, :2] + box[:, 2:] - 1, self.crop)
+        for i in shrink:  # below half size: antialiased, as the CPU path's INTER_AREA
+            t, l_, h, w = (int(v) for v in box_host[i].tolist())
+            out[i] = resize_plane(planes[i][:, t:t + h, l_:l_ + w].float(), self.crop)
+        return out
+
+    def _alpha(self, batch: Mapping[str, Any], shrink: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The alpha ``float32 (B, 1, h, w)`` and the fresh trimaps ``uint8 (B, 1, h, w)`` (or None).
+
+        The alpha is resampled on the crop's output grid grown by ``M`` px each side (the
+        largest trimap margin of the batch): bilinear from the stored region, as
+        ``trimap_with_margin`` makes its margin; what lies outside a sample's own margins
+        (outside its image) is marked as neither value."""
+        geo = batch["geo"]
+        g = to_device(geo, self.device).to(torch.float32)
+        srcs = _unpack(to_device(batch["alpha_src"], self.device), batch["alpha_src_shapes"])
+        sizes = to_device(batch["alpha_src_shapes"], self.device)[:, :2].to(torch.float32)
+        planes = [src[..., 0][None].float() for src in srcs]
+        unit = g[:, _G["unit"]].view(-1, 1, 1, 1)
         oh, ow = self.crop
-        alphas, exts = [], []
-        for src, g in zip(srcs, geo):
-            a = src[..., 0].float() * g[_G["unit"]]
-            wy, wx, wh, ww = (int(g[_G[k]]) for k in ("win_y", "win_x", "win_h", "win_w"))
-            out = resize_plane(a[None, wy:wy + wh, wx:wx + ww], self.crop).clamp(0.0, 1.0)
-            alphas.append(out)
-            if g[_G["band"]] >= 0:
-                exts.append(self._extended(a, out, g))
-        alpha = torch.stack(alphas)
-        if not exts:
+        fresh = bool((geo[:, _G["band"]] >= 0).all())
+        m = int(geo[:, [_G["m_top"], _G["m_bottom"], _G["m_left"], _G["m_right"]]].max()) if fresh else 0
+        offset = g[:, [_G["win_y"], _G["win_x"]]]
+        step = g[:, [_G["ky"], _G["kx"]]]
+        padded = self._pad(planes)
+        # inside the window exactly the window resized (its own border replicated), around
+        # it the margin, read from the stored region
+        inner = resample_batch(padded, offset, step, offset, offset + g[:, [_G["win_h"], _G["win_w"]]] - 1, self.crop)
+        ext = resample_batch(padded, offset, step, torch.zeros_like(sizes), sizes - 1, (oh + 2 * m, ow + 2 * m),
+                             (-m, -m)) if m else inner
+        ext[:, :, m:m + oh, m:m + ow] = inner
+        ext = (ext * unit).clamp_(0.0, 1.0)
+        for i in shrink:
+            gi = geo[i].tolist()
+            wy, wx, wh, ww = (int(gi[_G[k]]) for k in ("win_y", "win_x", "win_h", "win_w"))
+            inner = resize_plane(planes[i][:, wy:wy + wh, wx:wx + ww] * gi[_G["unit"]], self.crop)
+            ext[i, :, m:m + oh, m:m + ow] = inner.clamp(0.0, 1.0)
+        alpha = ext[:, :, m:m + oh, m:m + ow].contiguous()
+        if not fresh:
             return alpha, None
-        eh, ew = max(e.shape[-2] for e in exts), max(e.shape[-1] for e in exts)
-        a8 = torch.zeros((len(exts), 1, eh, ew), dtype=torch.uint8, device=self.device)
-        valid = torch.zeros_like(a8, dtype=torch.bool)
-        for i, e in enumerate(exts):
-            a8[i, :, :e.shape[-2], :e.shape[-1]] = torch.round(e * 255.0).to(torch.uint8)
-            valid[i, :, :e.shape[-2], :e.shape[-1]] = True
-        tri = trimaps(a8, valid, [int(g[_G["band"]]) for g in geo])
-        cut = [tri[i, :, int(g[_G["m_top"]]):int(g[_G["m_top"]]) + oh, int(g[_G["m_left"]]):int(g[_G["m_left"]]) + ow]
-               for i, g in enumerate(geo)]
-        return alpha, torch.stack(cut)
+        rows = torch.arange(-m, oh + m, device=self.device).view(1, 1, -1, 1)
+        cols = torch.arange(-m, ow + m, device=self.device).view(1, 1, 1, -1)
 
-    def _extended(self, a: torch.Tensor, inner: torch.Tensor, g: list[float]) -> torch.Tensor:
-        """The alpha on the crop's output grid grown by the trimap margins: bilinear from the
-        stored region ``a`` outside, exactly ``inner`` inside (as ``trimap_with_margin``)."""
-        oh, ow = self.crop
-        mt, mb, ml, mr = (int(g[_G[k]]) for k in ("m_top", "m_bottom", "m_left", "m_right"))
-        if mt == mb == ml == mr == 0:
-            return inner
-        eh, ew = oh + mt + mb, ow + ml + mr
-        hs, ws = a.shape
-        ys = g[_G["win_y"]] + (torch.arange(eh, device=a.device, dtype=torch.float32) - mt + 0.5) * g[_G["ky"]] - 0.5
-        xs = g[_G["win_x"]] + (torch.arange(ew, device=a.device, dtype=torch.float32) - ml + 0.5) * g[_G["kx"]] - 0.5
-        grid = torch.stack(torch.meshgrid((2 * xs + 1) / ws - 1, (2 * ys + 1) / hs - 1, indexing="xy"), dim=-1)
-        ext = F.grid_sample(a[None, None], grid[None], mode="bilinear", padding_mode="border",
-                            align_corners=False)[0].clamp(0.0, 1.0)
-        ext[:, mt:mt + oh, ml:ml + ow] = inner
-        return ext
+        def col(name: str) -> torch.Tensor:
+            return g[:, _G[name]].view(-1, 1, 1, 1)
+
+        valid = ((rows >= -col("m_top")) & (rows < oh + col("m_bottom")) &
+                 (cols >= -col("m_left")) & (cols < ow + col("m_right")))
+        a8 = torch.round(ext * 255.0).to(torch.uint8)
+        tri = trimaps(a8, valid, [int(b) for b in geo[:, _G["band"]].tolist()])
+        return alpha, tri[:, :, m:m + oh, m:m + ow].contiguous()
 
     def _stored_trimap(self, batch: Mapping[str, Any]) -> torch.Tensor:
-        srcs = _unpack(batch["trimap_src"].to(self.device, non_blocking=True), batch["trimap_src_shapes"])
+        srcs = _unpack(to_device(batch["trimap_src"], self.device), batch["trimap_src_shapes"])
         cut = []
         for src, g in zip(srcs, batch["geo"].tolist()):
             wy, wx, wh, ww = (int(g[_G[k]]) for k in ("win_y", "win_x", "win_h", "win_w"))
@@ -182,22 +202,23 @@ class DeviceStage:
     # ------------------------------------------------------------------ batch
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         """A :func:`collate_device` batch -> the finished batch on the device."""
+        geo = batch["geo"]
+        shrink = [i for i, (ky, kx) in enumerate(geo[:, [_G["ky"], _G["kx"]]].tolist())
+                  if 1 / max(ky, kx) < LINEAR_MIN_SCALE]
         out: dict[str, Any] = {}
-        for name in ("image", "fg", "bg"):
-            if f"src_{name}" in batch:
-                out[name] = self._rgb(batch, name)
-        alpha, trimap = self._alpha(batch)
+        for name, planes in self._decoded(batch).items():
+            out[name] = self._rgb(planes, batch[f"box_{name}"], shrink)
+        alpha, trimap = self._alpha(batch, shrink)
         out["alpha"] = alpha
         if "trimap_src" in batch:
             trimap = self._stored_trimap(batch)
         if trimap is not None:
             out["trimap"] = trimap
-        flip = (batch["geo"][:, _G["flip"]] > 0).to(self.device).view(-1, 1, 1, 1)
+        flip = to_device(batch["geo"][:, _G["flip"]] > 0, self.device).view(-1, 1, 1, 1)
         for name, x in out.items():
             out[name] = torch.where(flip, x.flip(-1), x)
         if "photo" in batch and "image" in out:
-            img = out["image"] / 255.0
-            out["image"] = torch.stack([photometric(x, p) for x, p in zip(img, batch["photo"])]) * 255.0
+            out["image"] = photometric_batch(out["image"] / 255.0, batch["photo"]) * 255.0
         for name in ("image", "fg", "bg"):
             if name in out:
                 out[name] = out[name].round_().clamp_(0, 255).to(torch.uint8)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from augment.guidance import Guidance, apply_guidance, octagon_parts
 from augment.trimap import make_trimap
-from shards.device_ops import guidance, octagon_dilate, photometric, resize_plane, trimaps
+from shards.device_ops import guidance, octagon_dilate, photometric, photometric_batch, resample_batch, resize_plane, trimaps
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -121,3 +121,31 @@ def test_resize_plane_matches_opencv_linear_above_half_size(device, size):
     want = cv2.resize(src, size[::-1], interpolation=cv2.INTER_LINEAR)
     got = resize_plane(torch.from_numpy(src).permute(2, 0, 1).to(device), size).permute(1, 2, 0).cpu().numpy()
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_resample_batch_is_opencvs_linear_resize_of_each_window(device):
+    rng = np.random.default_rng(5)
+    srcs = [rng.random((h, w, 2)).astype(np.float32) for h, w in ((40, 50), (33, 61), (64, 20))]
+    boxes = [(3, 5, 30, 40), (0, 0, 33, 61), (10, 2, 50, 17)]  # (top, left, h, w)
+    out_hw = (24, 36)
+    padded = torch.zeros((3, 2, 64, 61))
+    for i, s in enumerate(srcs):
+        padded[i, :, :s.shape[0], :s.shape[1]] = torch.from_numpy(s).permute(2, 0, 1)
+    box = torch.tensor(boxes, dtype=torch.float32)
+    step = box[:, 2:] / torch.tensor(out_hw, dtype=torch.float32)
+    got = resample_batch(padded.to(device), box[:, :2].to(device), step.to(device), box[:, :2].to(device),
+                         (box[:, :2] + box[:, 2:] - 1).to(device), out_hw).cpu().numpy()
+    for i, (t, l_, h, w) in enumerate(boxes):
+        want = cv2.resize(srcs[i][t:t + h, l_:l_ + w], out_hw[::-1], interpolation=cv2.INTER_LINEAR)
+        np.testing.assert_allclose(got[i].transpose(1, 2, 0), want, atol=1e-4)
+
+
+def test_photometric_batch_is_photometric_per_sample():
+    from shards.device_prepare import sample_photometric
+    rng = np.random.default_rng(3)
+    imgs = torch.rand(6, 3, 10, 12)
+    params = torch.from_numpy(np.stack([sample_photometric(rng, 1.0) for _ in range(6)]))
+    got = photometric_batch(imgs, params)
+    for i in range(6):
+        torch.testing.assert_close(got[i], photometric(imgs[i], params[i]), atol=2e-6, rtol=0)

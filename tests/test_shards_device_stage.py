@@ -209,3 +209,19 @@ def test_cuda_gives_what_the_same_code_gives_on_the_cpu(data):
         assert (a["alpha"] - b["alpha"].cpu()).abs().max() < 1e-4
         for name in ("trimap", "guidance", "detail"):
             assert (a[name] != b[name].cpu()).float().mean() < 0.002, name
+
+
+def test_a_samples_pixels_do_not_depend_on_its_batch(data):
+    """Batches pad their samples to one size; no sample may feel it (any batch size, any workers)."""
+    outs = FULL + ("guidance",)
+
+    def by_key(batch_size, workers):
+        ds = MattingDataset(data, "train", crop=48, device="cpu", outputs=outs, augment={"photometric": 0.5})
+        return {k: {n: b[n][i] for n in outs} for b in MattingLoader(ds, batch_size=batch_size, num_workers=workers)
+                for i, k in enumerate(b["key"])}
+
+    a, b = by_key(2, 0), by_key(5, 2)
+    assert sorted(a) == sorted(b) and len(a) == 12
+    for key in a:
+        for name in outs:
+            assert torch.equal(a[key][name], b[key][name]), (key, name)
