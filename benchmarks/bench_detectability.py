@@ -167,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
           "of naive's on every seed")
     deltas = {n: [results[n][s]["auc"] - results["portrait"][s]["auc"] for s in args.seeds] for n in variants
               if n != "portrait-guided"}
-    print("ablations, AUC minus portrait's per seed (positive: removing the step makes composites easier to detect): "
-          + "; ".join(f"{n} " + " ".join(f"{d:+.3f}" for d in ds) for n, ds in deltas.items()))
+    if deltas:
+        print("ablations, AUC minus portrait's per seed (positive: removing the step makes composites easier to "
+              "detect): " + "; ".join(f"{n} " + " ".join(f"{d:+.3f}" for d in ds) for n, ds in deltas.items()))
     if deltas:
         top = max(deltas, key=lambda n: float(np.mean(deltas[n])))
         up = sum(d > 0 for d in deltas[top])
