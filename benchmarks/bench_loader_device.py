@@ -148,6 +148,26 @@ def stage_rate(root: Path, device: torch.device, args: argparse.Namespace) -> tu
     return rate(stage), rate(stage._decoded)
 
 
+def profile_stage(root: Path, device: torch.device, args: argparse.Namespace) -> str:
+    """torch.profiler's table of the device stage over 4 collated batches (ops by device time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    ds = MattingDataset(root, "train", crop=args.crop, device=str(device), outputs=args.outputs)
+    it = iter(ds)
+    batches = [collate_device([next(it) for _ in range(args.batch)]) for _ in range(4)]
+    stage = DeviceStage(device, (args.crop, args.crop), outputs=args.outputs)
+    for b in batches:
+        stage(b)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for b in batches:
+            stage(b)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=18, max_name_column_width=40)
+
+
 def agreement(root: Path, device: torch.device, args: argparse.Namespace, batches: int = 3) -> dict[str, float]:
     """The device path against the CPU path on the same batches (same keys by construction):
     mean absolute difference of image/fg/bg (levels) and alpha, and the share of trimap pixels
@@ -177,6 +197,7 @@ def main() -> None:
     ap.add_argument("--replicate", type=int, default=10)
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--outputs", nargs="+", default=list(OUTPUTS), help="outputs (need image, alpha, trimap)")
+    ap.add_argument("--profile", action="store_true", help="print torch.profiler's table of the device stage")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     device = torch.device(args.device)
@@ -185,6 +206,9 @@ def main() -> None:
         root = replicate(args.dataset, Path(tmp), args.replicate)
         print(f"dataset: {len(MattingDataset(root, 'train'))} train samples; crop {args.crop}, batch {args.batch}, "
               f"device {device}; cores {os.cpu_count()}; outputs {' '.join(args.outputs)}", flush=True)
+        if args.profile:
+            print(profile_stage(root, device, args), flush=True)
+            return
         for name, value in agreement(root, device, args).items():
             print(f"device vs cpu path, {name}: " + (f"{value:.4f} of pixels differ" if name == "trimap"
                                                       else f"mean abs difference {value:.4f}"), flush=True)

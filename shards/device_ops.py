@@ -83,14 +83,31 @@ def resample_batch(padded: torch.Tensor, offset: torch.Tensor, step: torch.Tenso
     return cols(x0) * (1 - wx)[:, None, None, :] + cols(x1) * wx[:, None, None, :]
 
 
+def _max3(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Max over offsets -1, 0, +1 along ``dim`` (outside the image ignored): shifted
+    elementwise maxima, any dtype (no pooling indices written)."""
+    n = x.shape[dim]
+    out = x.clone()
+    if n > 1:
+        a = out.narrow(dim, 1, n - 1)
+        torch.maximum(a, x.narrow(dim, 0, n - 1), out=a)
+        b = out.narrow(dim, 0, n - 1)
+        torch.maximum(b, x.narrow(dim, 1, n - 1), out=b)
+    return out
+
+
+def _square(x: torch.Tensor) -> torch.Tensor:
+    """Dilation of ``(B, 1, H, W)`` by the 3x3 square."""
+    return _max3(_max3(x, -1), -2)
+
+
 def _cross_max(x: torch.Tensor) -> torch.Tensor:
     """Dilation of ``(B, 1, H, W)`` by the 3x3 cross (outside the image ignored)."""
-    return torch.maximum(F.max_pool2d(x, (3, 1), stride=1, padding=(1, 0)),
-                         F.max_pool2d(x, (1, 3), stride=1, padding=(0, 1)))
+    return torch.maximum(_max3(x, -1), _max3(x, -2))
 
 
 def octagon_dilate(x: torch.Tensor, radius: list[int]) -> torch.Tensor:
-    """Grey dilation of ``float (B, 1, H, W)`` by the regular octagon of inradius ``radius[b]``
+    """Grey dilation of ``(B, 1, H, W)`` (any real dtype) by the regular octagon of inradius ``radius[b]``
     (>= 0; :func:`augment.guidance.octagon_parts`): a (2s+1)-square then d 3x3 crosses, as
     ``s`` 3x3-square and ``d`` cross steps per sample, so one batch holds different radii.
     Outside the image is ignored (``-inf``), so the border never grows in. The radii are
@@ -100,7 +117,7 @@ def octagon_dilate(x: torch.Tensor, radius: list[int]) -> torch.Tensor:
     sd = to_device(torch.tensor(parts, dtype=torch.int64).view(-1, 2), x.device)
     s, d = sd[:, 0].view(-1, 1, 1, 1), sd[:, 1].view(-1, 1, 1, 1)
     for k in range(steps):
-        x = torch.where(k < s, F.max_pool2d(x, 3, stride=1, padding=1), x)
+        x = torch.where(k < s, _square(x), x)
         x = torch.where(k < d, _cross_max(x), x)
     return x
 
@@ -110,16 +127,15 @@ def trimaps(alpha8: torch.Tensor, valid: torch.Tensor, band: list[int]) -> torch
     sample's image; padding is neither value): unknown (128) within ``band[b]`` output px of
     the edge (0 < a < 255, and definite pixels 8-adjacent to the other definite value), else
     the definite value. ``band[b] == 0`` marks only 0 < a < 255 (as ``make_trimap``)."""
-    fg = ((alpha8 == 255) & valid).float()
-    bg = ((alpha8 == 0) & valid).float()
+    fg = ((alpha8 == 255) & valid).to(torch.uint8)
+    bg = ((alpha8 == 0) & valid).to(torch.uint8)
     mixed = (alpha8 > 0) & (alpha8 < 255) & valid
-    near_bg = F.max_pool2d(bg, 3, stride=1, padding=1) > 0
-    near_fg = F.max_pool2d(fg, 3, stride=1, padding=1) > 0
+    near_bg = _square(bg) > 0
+    near_fg = _square(fg) > 0
     steps = ((fg > 0) & near_bg) | ((bg > 0) & near_fg)
     some = to_device(torch.tensor([b > 0 for b in band]), alpha8.device).view(-1, 1, 1, 1)
     edge = mixed | (steps & some)
-    work = edge.half() if edge.is_cuda else edge.float()  # 0/1 values: half is exact and halves the traffic
-    unknown = octagon_dilate(work, [max(0, b) for b in band]) > 0
+    unknown = octagon_dilate(edge.to(torch.uint8), [max(0, b) for b in band]) > 0
     out = alpha8.clone()
     out[unknown & valid] = 128
     return out
