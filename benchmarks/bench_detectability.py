@@ -19,6 +19,9 @@ samples split half/half into two splits that share no subject and no background
   blending; must be detected) and ``real-vs-real`` (portrait's real patches, each picture
   labelled composite or real at random; must stay near 0.5).
 
+``--match-sharpness BINS`` matches composite and real patches on edge sharpness as well as
+contrast (synth.critic.collect.matched), so that a sharp subject edge against soft, defocused
+scene edges is no cue (the defocus control of docs/critic.md).
 ``--guided`` adds ``portrait-guided`` (portrait with ``realism.guided`` on the pinned detector,
 or WEIGHTS) and prints its AUC against portrait's per seed; ``--only`` keeps just the named
 variants (naive, portrait and the controls always run), e.g. ``--only --guided`` for the
@@ -70,9 +73,9 @@ def _overrides(data: Path, canvas: int, samples: int, seed: int) -> list[str]:
                      "background_split=disjoint", f"seed={seed}"]
 
 
-def _evaluate(ps: PatchSet, seed: int, config: TrainConfig) -> dict:
+def _evaluate(ps: PatchSet, seed: int, config: TrainConfig, sharpness_bins: int = 0) -> dict:
     """Match, train on 'train', score 'test'; AUC overall and per real kind, interval, sheet."""
-    m = matched(ps, np.random.default_rng([seed, 1]))
+    m = matched(ps, np.random.default_rng([seed, 1]), sharpness_bins=sharpness_bins)
     train, test = m.take(m.split == "train"), m.take(m.split == "test")
     check_disjoint(train, test)
     t0 = time.perf_counter()
@@ -102,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="real data: alphamatting/{image,alpha}, backgrounds/ (default ../shared/data)")
     ap.add_argument("--variant", action="append", default=[], help="NAME=override[,override...] (portrait + overrides)")
     ap.add_argument("--reuse", action="store_true", help="reuse datasets already built with the same recipe")
+    ap.add_argument("--match-sharpness", type=int, default=0, metavar="BINS",
+                    help="also match the two sides on edge sharpness (BINS quantile bins; 0: contrast only)")
     ap.add_argument("--only", nargs="*", default=None, help="keep only these variants (default: all)")
     ap.add_argument("--guided", nargs="?", const=str(ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12.critic"),
                     default=None, help="add portrait-guided (realism.guided with these weights; default: the pinned)")
@@ -139,10 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             for label, hard in todo:
                 ps = collect_patches(dest, images, alphas, seed=seed, size=args.patch,
                                      per_sample=args.per_sample, hard=hard)
-                results.setdefault(label, {})[seed] = _evaluate(ps, seed, config)
+                results.setdefault(label, {})[seed] = _evaluate(ps, seed, config, args.match_sharpness)
                 if name == "portrait":
                     results.setdefault("real-vs-real", {})[seed] = _evaluate(
-                        relabel_real(ps, np.random.default_rng([seed, 3])), seed, config)
+                        relabel_real(ps, np.random.default_rng([seed, 3])), seed, config, args.match_sharpness)
                 r = results[label][seed]
                 print(f"  seed {seed} {label}: AUC {r['auc']:.3f} ({r['interval'][0]:.3f}-{r['interval'][1]:.3f}), "
                       f"{r['n_train']} train / {r['n_test']} test patches, trained in {r['train_s']:.1f} s", flush=True)

@@ -114,3 +114,18 @@ def test_hard_paste_takes_f_or_b_by_the_thresholded_alpha():
     assert out[0, :, 0].tolist() == [10, 10, 200, 200]
     with pytest.raises(ValueError, match="must align"):
         hard_paste(fg, alpha[:2], bg)
+
+
+def test_sharpness_matching_balances_labels_and_narrows_the_sharpness_gap(patch_set):
+    from synth.critic.patches import edge_sharpness
+
+    m = matched(patch_set, np.random.default_rng(0), sharpness_bins=4)
+    plain = matched(patch_set, np.random.default_rng(0))
+    for split in ("train", "test"):
+        sel = m.split == split
+        assert (m.label[sel] == 1).sum() == (m.label[sel] == 0).sum() > 0
+
+    def gap(ps):
+        s = edge_sharpness(ps.patches)
+        return abs(np.median(s[ps.label == 1]) - np.median(s[ps.label == 0]))
+    assert gap(m) <= gap(plain) + 1e-6

@@ -91,3 +91,64 @@ def test_contrast_matching_gives_equal_histograms():
     assert abs(np.median(a[ka]) - np.median(b[kb])) < 3
     empty = match_contrast(a, np.zeros(0), np.random.default_rng(0))
     assert empty[0].size == 0 and empty[1].size == 0
+
+
+# ------------------------------------------------------------------ sharpness: the defocus control
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from synth.critic.patches import edge_sharpness, match_joint  # noqa: E402
+
+
+def _step(sigma: float, contrast: float, size: int = 32) -> np.ndarray:
+    x = np.zeros((size, size), np.float32)
+    x[:, size // 2:] = contrast
+    if sigma > 0:
+        x = cv2.GaussianBlur(x, (0, 0), sigma)
+    return np.repeat((x + 60)[..., None], 3, axis=2).clip(0, 255).astype(np.uint8)
+
+
+def test_edge_sharpness_falls_with_blur_and_ignores_contrast():
+    sharp = edge_sharpness(np.stack([_step(s, 120) for s in (0, 1, 2, 4)]))
+    assert np.all(np.diff(sharp) < 0)
+    assert sharp[0] == pytest.approx(0.5, abs=0.01) and sharp[3] == pytest.approx(0.1, abs=0.02)
+    assert np.allclose(edge_sharpness(np.stack([_step(2, c) for c in (30, 60, 120)])), sharp[2], atol=0.01)
+    assert edge_sharpness(np.zeros((0, 8, 8, 3), np.uint8)).shape == (0,)
+    with pytest.raises(ValueError, match="edge_sharpness"):
+        edge_sharpness(np.zeros((2, 8, 8), np.uint8))
+
+
+@settings(max_examples=30, deadline=None)
+@given(na=st.integers(0, 60), nb=st.integers(0, 60), seed=st.integers(0, 2**32), bins=st.integers(1, 4))
+def test_joint_matching_gives_equal_joint_histograms(na, nb, seed, bins):
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(0, 1, (na, 2)), rng.uniform(0, 1, (nb, 2)) ** 2
+    ka, kb = match_joint(a, b, np.random.default_rng(seed), (3, bins))
+    assert len(ka) == len(kb) and len(set(ka.tolist())) == len(ka) and len(set(kb.tolist())) == len(kb)
+    if len(ka):
+        pooled = np.concatenate([a, b])
+        cells = []
+        for x in (a[ka], b[kb]):
+            c = np.zeros(len(x), np.int64)
+            for d, n in enumerate((3, bins)):
+                edges = np.unique(np.quantile(pooled[:, d], np.linspace(0, 1, n + 1)))
+                c = c * n + np.clip(np.searchsorted(edges, x[:, d], side="right") - 1, 0, max(len(edges) - 2, 0))
+            cells.append(sorted(c.tolist()))
+        assert cells[0] == cells[1]
+    with pytest.raises(ValueError, match="match_joint"):
+        match_joint(a, b, np.random.default_rng(0), (3,))
+
+
+def test_sharp_composites_are_matched_to_sharp_real_edges():
+    """Blurred real edges against sharp composite edges: contrast matching keeps the gap,
+    joint matching keeps only the overlap."""
+    comp = np.stack([_step(s, c) for s in (0, 0.5, 1, 1.5) for c in (40, 80, 120)] * 3)
+    real = np.stack([_step(s, c) for s in (0.5, 1, 2, 3, 4, 5) for c in (40, 80, 120)] * 3)
+    stats_c = np.stack([edge_contrast(comp), edge_sharpness(comp)], 1)
+    stats_r = np.stack([edge_contrast(real), edge_sharpness(real)], 1)
+    ka, kb = match_joint(stats_c, stats_r, np.random.default_rng(0), (4, 4))
+    kc, kr = match_contrast(stats_c[:, 0], stats_r[:, 0], np.random.default_rng(0), bins=4)
+    gap_joint = abs(stats_c[ka, 1].mean() - stats_r[kb, 1].mean())
+    gap_contrast = abs(stats_c[kc, 1].mean() - stats_r[kr, 1].mean())
+    assert len(ka) > 0 and gap_joint < 0.5 * gap_contrast

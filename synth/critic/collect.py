@@ -35,7 +35,15 @@ from synth.sources.imageio import decode_alpha as read_alpha
 from synth.sources.imageio import decode_rgb as read_rgb
 from synth.sources.imageio import read_bytes
 
-from .patches import boundary_centres, cut_patches, edge_centres, edge_contrast, match_contrast
+from .patches import (
+    boundary_centres,
+    cut_patches,
+    edge_centres,
+    edge_contrast,
+    edge_sharpness,
+    match_contrast,
+    match_joint,
+)
 
 __all__ = ["PatchSet", "collect_patches", "hard_paste", "real_subject_view", "matched", "relabel_real", "check_disjoint"]
 
@@ -201,15 +209,22 @@ def collect_patches(dataset: str | os.PathLike, image_dir: str | os.PathLike, al
     return PatchSet.concat(parts, size)
 
 
-def matched(ps: PatchSet, rng: np.random.Generator, *, bins: int = 8) -> PatchSet:
+def matched(ps: PatchSet, rng: np.random.Generator, *, bins: int = 8, sharpness_bins: int = 0) -> PatchSet:
     """Per split, both labels subsampled to the same edge-contrast histogram
-    (:func:`~synth.critic.patches.match_contrast`); rows keep their order."""
+    (:func:`~synth.critic.patches.match_contrast`); rows keep their order. ``sharpness_bins``
+    > 0: to the same joint histogram of contrast and
+    :func:`~synth.critic.patches.edge_sharpness` (``bins`` x ``sharpness_bins`` cells), so that
+    "a sharp edge" alone tells no composite from a real patch (the defocus control)."""
     contrast = edge_contrast(ps.patches)
+    stats = np.stack([contrast, edge_sharpness(ps.patches)], axis=1) if sharpness_bins > 0 else None
     keep = []
     for split in sorted(set(ps.split.tolist())):
         pos = np.flatnonzero((ps.split == split) & (ps.label == 1))
         neg = np.flatnonzero((ps.split == split) & (ps.label == 0))
-        ka, kb = match_contrast(contrast[pos], contrast[neg], rng, bins=bins)
+        if stats is not None:
+            ka, kb = match_joint(stats[pos], stats[neg], rng, (bins, sharpness_bins))
+        else:
+            ka, kb = match_contrast(contrast[pos], contrast[neg], rng, bins=bins)
         keep += [pos[ka], neg[kb]]
     return ps.take(np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64))
 

@@ -12,7 +12,9 @@ Two kinds of patch centre, both on plain arrays:
 
 :func:`edge_contrast` is the statistic both sides are matched on (the spread of luminance in
 the patch: a step between two regions and texture both raise it) and
-:func:`match_contrast` subsamples two groups of patches to the same contrast histogram.
+:func:`match_contrast` subsamples two groups of patches to the same contrast histogram;
+:func:`edge_sharpness` (the steepest gradient over the contrast: about ``1 / blur``) and
+:func:`match_joint` match them on contrast and sharpness together (the defocus control).
 All patches are ``uint8 (N, P, P, 3)`` RGB cut at the picture's own resolution; rescaling
 and compression are the caller's business (both sides must share them).
 """
@@ -21,7 +23,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["boundary_centres", "edge_centres", "cut_patches", "edge_contrast", "match_contrast"]
+__all__ = ["boundary_centres", "edge_centres", "cut_patches", "edge_contrast", "edge_sharpness", "match_contrast",
+           "match_joint"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -170,6 +173,62 @@ def match_contrast(contrast_a: np.ndarray, contrast_b: np.ndarray, rng: np.rando
         if m:
             keep_a.append(rng.choice(ia, size=m, replace=False))
             keep_b.append(rng.choice(ib, size=m, replace=False))
+    if not keep_a:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.sort(np.concatenate(keep_a)), np.sort(np.concatenate(keep_b))
+
+
+def edge_sharpness(patches: np.ndarray) -> np.ndarray:
+    """How steep the patch's edges are for their contrast: the 95th percentile of the luminance
+    gradient magnitude (3x3 Sobel / 8, levels per px) over :func:`edge_contrast` (at least 1
+    level). A step blurred by a Gaussian of sigma s gives about 0.4 / s, whatever its contrast.
+
+    patches: uint8 (N, P, P, 3). Returns float32 (N,) >= 0.
+    """
+    if patches.ndim != 4 or patches.shape[-1] != 3:
+        raise ValueError(f"edge_sharpness: patches must be (N, P, P, 3), got shape {patches.shape}")
+    if len(patches) == 0:
+        return np.zeros(0, dtype=np.float32)
+    out = np.empty(len(patches), dtype=np.float32)
+    contrast = np.maximum(edge_contrast(patches), 1.0)
+    for k, patch in enumerate(patches):
+        luma = patch.astype(np.float32) @ _LUMA
+        g = np.hypot(cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+        out[k] = np.quantile(g[1:-1, 1:-1], 0.95) / contrast[k]
+    return out
+
+
+def _cells(values: np.ndarray, pooled: np.ndarray, bins: int) -> np.ndarray:
+    edges = np.unique(np.quantile(pooled, np.linspace(0, 1, bins + 1)))
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, max(len(edges) - 2, 0))
+
+
+def match_joint(stats_a: np.ndarray, stats_b: np.ndarray, rng: np.random.Generator,
+                bins: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Subsample two groups to the same joint histogram of several statistics.
+
+    stats_a: float (Na, D), stats_b: float (Nb, D); ``bins[d]`` quantile bins of both groups
+    pooled on statistic d. In every cell of the D-dimensional grid each group keeps
+    ``min(count_a, count_b)`` of its rows, drawn without replacement. Returns the kept indices
+    into a and into b (int64, sorted): equal counts in every cell.
+    """
+    a, b = np.asarray(stats_a, dtype=np.float64), np.asarray(stats_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or a.shape[1] != len(bins) or min(bins) < 1:
+        raise ValueError(f"match_joint: stats (Na, D) and (Nb, D) with D = len(bins) and bins >= 1, got "
+                         f"{a.shape}, {b.shape}, bins {bins}")
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    ca, cb = np.zeros(len(a), np.int64), np.zeros(len(b), np.int64)
+    for d, n in enumerate(bins):
+        pooled = np.concatenate([a[:, d], b[:, d]])
+        ca = ca * n + _cells(a[:, d], pooled, n)
+        cb = cb * n + _cells(b[:, d], pooled, n)
+    keep_a, keep_b = [], []
+    for cell in np.intersect1d(ca, cb):
+        ia, ib = np.flatnonzero(ca == cell), np.flatnonzero(cb == cell)
+        m = min(ia.size, ib.size)
+        keep_a.append(rng.choice(ia, size=m, replace=False))
+        keep_b.append(rng.choice(ib, size=m, replace=False))
     if not keep_a:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.sort(np.concatenate(keep_a)), np.sort(np.concatenate(keep_b))
