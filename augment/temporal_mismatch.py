@@ -129,7 +129,7 @@ def _shift_once(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int) -> 
 
 
 _PROFILE_STEP = 0.25  # px between samples of an edge's profile
-_SHARP_EDGE_PX = 3.0  # the lower quartile of the widths along the motion must be below this
+_SHARP_EDGE_PX = 4.0  # the lower quartile of the widths along the motion must be below this
 
 
 def _edge_widths(alpha: np.ndarray, ys: np.ndarray, xs: np.ndarray, nx: np.ndarray, ny: np.ndarray,
@@ -168,7 +168,7 @@ def edge_blur_length(alpha: np.ndarray, direction: tuple[float, float], *, reach
     widths of the edges facing the motion (``cos^2 theta >= 0.75``) and of those along it
     (``<= 0.25``; 0 when negative).  The outline's shape does not matter as long as it has edges
     both ways, and the lower quartile follows the sharp parts of the outline, not hair; an outline
-    whose edges along the motion are not sharp (lower quartile over 3 px: fur, hair all round)
+    whose edges along the motion are not sharp (lower quartile over 4 px: fur, hair all round)
     cannot show a blur.
 
     Args:
