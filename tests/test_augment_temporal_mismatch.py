@@ -198,3 +198,24 @@ def test_bad_parameters_are_refused_by_name():
         edge_blur_length(a[0], (0.0, 0.0))
     with pytest.raises(ValueError, match="radius must be >= 1"):
         estimate_shift(a[0], a[1], a[0] > 0.5, 0)
+
+
+def test_a_real_photo_filmed_whole_shows_no_mismatch(shared_data):
+    """One scene, one camera (a real photo and its matte panned together, fresh noise every frame):
+    the background moves with the subject, both sides' noise is live, their colours change alike."""
+    from shards.codec import decode_alpha, decode_rgb
+
+    photo = decode_rgb((shared_data / "alphamatting" / "image" / "GT05.png").read_bytes()).astype(np.float32)
+    matte = decode_alpha((shared_data / "alphamatting" / "alpha" / "GT05.png").read_bytes())
+    photo, matte = (cv2.resize(x, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) for x in (photo, matte))
+    rng = np.random.default_rng(5)
+    frames, alphas = [], []
+    for t in range(5):
+        m = np.float32([[1, 0, 20 + 2.5 * t], [0, 1, 20 + 1.0 * t]])
+        f = cv2.warpAffine(photo, m, (240, 240), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) * np.float32(1 + 0.02 * t)
+        frames.append(np.clip(np.rint(f + rng.normal(0, 2.0, f.shape)), 0, 255).astype(np.uint8))
+        alphas.append(cv2.warpAffine(matte, m, (240, 240), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP))
+    got = temporal_mismatch(np.stack(frames), np.stack(alphas))
+    assert got["still_background"] == 0.0 and abs(got["fg_speed"] - got["bg_speed"]) < 0.3
+    assert abs(got["noise_change_log_ratio"]) < 0.3 and got["fg_noise_change"] > 1.5  # naive: 1-2
+    assert got["colour_flicker"] < 1.0 < got["fg_flicker"]  # a 2 % exposure step per frame on both sides
