@@ -26,6 +26,7 @@ __all__ = [
     "subsample",
     "to_lab",
     "to_levels",
+    "weighted_mean",
     "weighted_stats",
 ]
 
@@ -56,7 +57,10 @@ def grey_levels(image: np.ndarray) -> np.ndarray:
 def from_float01(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """float32 [0,1]-scale array (any range) back to `dtype` (rounded and clipped for uint8)."""
     if dtype == np.uint8:
-        return np.clip(x * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+        t = x * np.float32(255.0)
+        t += np.float32(0.5)
+        np.clip(t, 0, 255, out=t)
+        return t.astype(np.uint8)
     return np.clip(x, 0.0, 1.0).astype(np.float32, copy=False)
 
 
@@ -65,13 +69,18 @@ def from_float01(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def to_lab(image: np.ndarray) -> np.ndarray:
     """uint8 RGB -> float32 CIELAB (L in [0, 100], a/b roughly [-128, 127])."""
-    return cv2.cvtColor(image.astype(np.float32) * np.float32(1.0 / 255.0), cv2.COLOR_RGB2Lab)
+    x = image.astype(np.float32)
+    x *= np.float32(1.0 / 255.0)
+    return cv2.cvtColor(x, cv2.COLOR_RGB2Lab, dst=x)
 
 
 def from_lab(lab: np.ndarray) -> np.ndarray:
     """float32 CIELAB -> uint8 RGB (rounded, clipped to the gamut)."""
     rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
-    return np.clip(rgb * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+    rgb *= np.float32(255.0)
+    rgb += np.float32(0.5)
+    np.clip(rgb, 0, 255, out=rgb)
+    return rgb.astype(np.uint8)
 
 
 def weighted_stats(x: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -81,19 +90,28 @@ def weighted_stats(x: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarra
     ``meanStdDev`` split a sum over their threads, so their last bits depended on the thread
     count (a serial build and a Ray worker disagreed).
     """
-    planes = cv2.split(np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 1, 3))  # 3 x float32 (N, 1)
-    if weights is None:
-        total = float(planes[0].size)
-        weighted = planes
-    else:
-        w = np.ascontiguousarray(weights, dtype=np.float32).reshape(-1, 1)
-        total = float(w.sum(dtype=np.float64))
-        if not total > 0:
-            raise ValueError("weights sum to zero: no pixels to compute statistics over")
-        weighted = [cv2.multiply(p, w) for p in planes]
+    planes, weighted, total = _weighted_planes(x, weights)
     mean = np.array([q.sum(dtype=np.float64) for q in weighted]) / total
     second = np.array([cv2.multiply(q, p).sum(dtype=np.float64) for q, p in zip(weighted, planes)]) / total
     return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))
+
+
+def weighted_mean(x: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """The mean of :func:`weighted_stats` (the same float64 values), without the std's work."""
+    _, weighted, total = _weighted_planes(x, weights)
+    return np.array([q.sum(dtype=np.float64) for q in weighted]) / total
+
+
+def _weighted_planes(x: np.ndarray, weights: np.ndarray | None) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+    """The three float32 (N, 1) planes of ``x``, the same weighted, and the weights' total."""
+    planes = cv2.split(np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 1, 3))  # 3 x float32 (N, 1)
+    if weights is None:
+        return planes, planes, float(planes[0].size)
+    w = np.ascontiguousarray(weights, dtype=np.float32).reshape(-1, 1)
+    total = float(w.sum(dtype=np.float64))
+    if not total > 0:
+        raise ValueError("weights sum to zero: no pixels to compute statistics over")
+    return planes, [cv2.multiply(p, w) for p in planes], total
 
 
 def subsample(image: np.ndarray, max_pixels: int = 262_144) -> np.ndarray:
@@ -159,13 +177,20 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
         desc = linear.dtype if isinstance(linear, np.ndarray) else type(linear).__name__
         raise ValueError(f"linear must be a float array, got {desc}")
     x = np.clip(linear.astype(np.float32, copy=False), 0.0, 1.0)
-    low = x * np.float32(12.92)
-    high = np.float32(1.055) * np.power(np.maximum(x, np.float32(0.0031308)), np.float32(1.0 / 2.4)) - np.float32(0.055)
-    srgb = np.where(x <= np.float32(0.0031308), low, high)
-    return np.clip(srgb * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+    knee = np.float32(0.0031308)
+    srgb = np.maximum(x, knee)  # the power branch, in place
+    np.power(srgb, np.float32(1.0 / 2.4), out=srgb)
+    srgb *= np.float32(1.055)
+    srgb -= np.float32(0.055)
+    low = x <= knee
+    if low.any():  # the linear branch, only where it applies
+        srgb[low] = x[low] * np.float32(12.92)
+    srgb *= np.float32(255.0)
+    srgb += np.float32(0.5)
+    np.clip(srgb, 0, 255, out=srgb)
+    return srgb.astype(np.uint8)
 
 
 def mean_luminance(linear: np.ndarray, weights: np.ndarray | None) -> float:
     """(Weighted) mean linear luminance of a float32 (..., 3) linear-light array."""
-    mean, _ = weighted_stats(linear, weights)
-    return float(np.dot(LUMINANCE_WEIGHTS, mean))
+    return float(np.dot(LUMINANCE_WEIGHTS, weighted_mean(linear, weights)))

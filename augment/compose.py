@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 
@@ -74,11 +75,35 @@ def composite(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
     if not isinstance(alpha, np.ndarray):
         raise ValueError(f"alpha must be a numpy array, got {type(alpha).__name__}")
     _check_same_hw({"fg": fg.shape, "alpha": alpha.shape, "bg": bg.shape})
-    a = alpha_to_float(alpha)[:, :, None]
+    a = alpha_to_float(alpha)
+    if bg.dtype == np.uint8 and fg.dtype == np.uint8 and a.size:
+        # where α = 0 the formula gives B exactly: blend only the box of α > 0 into a copy of B
+        rows, cols = np.flatnonzero(a.any(axis=1)), np.flatnonzero(a.any(axis=0))
+        out = bg.copy()
+        if rows.size:
+            ys, xs = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+            out[ys, xs] = _blend_uint8(fg[ys, xs], a[ys, xs], bg[ys, xs])
+        return out
+    return _blend(fg, a, bg)
+
+
+def _blend_uint8(fg: np.ndarray, a: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """:func:`_blend` of uint8 layers in OpenCV passes, the same float32 operations: F − B and
+    (α(F − B)) + B are exact conversions and one IEEE rounding each; the result lies in
+    [min(F, B), max(F, B)] (|α(F − B)| <= |F − B| for α <= 1, rounding is monotone), so
+    ``convertScaleAbs`` (round half to even, as ``np.rint``) needs no clipping."""
+    d = cv2.subtract(fg, bg, dtype=cv2.CV_32F)
+    d *= a[:, :, None]
+    d = cv2.add(d, bg, dst=d, dtype=cv2.CV_32F)
+    return cv2.convertScaleAbs(d)
+
+
+def _blend(fg: np.ndarray, a: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """``rint(B + α(F − B))`` clipped to uint8; ``a`` float32 (H, W) in [0, 1], checked."""
     b = _rgb_float(bg, "bg", 255.0)
     out = _rgb_float(fg, "fg", 255.0)
     out -= b  # B + α(F − B): one multiply, no (1 − α) temporary
-    out *= a
+    out *= a[:, :, None]
     out += b
     np.rint(out, out=out)
     np.clip(out, 0.0, 255.0, out=out)

@@ -111,17 +111,27 @@ def estimate_noise_sigma(image: np.ndarray, mask: np.ndarray | None = None) -> f
 _ABS_TO_SIGMA = math.sqrt(math.pi / 2.0) / 6.0  # Immerkær: sigma = sqrt(pi/2) mean|r| / 6
 
 
-def _block_sigmas(levels: np.ndarray, valid: np.ndarray, block: int) -> np.ndarray:
+def _block_sigmas(levels: np.ndarray, valid: np.ndarray, block: int, row_step: int = 1) -> np.ndarray:
     """Immerkær sigma (mean-absolute form, RMS over channels) of each ``block``-px tile
-    with at least 3/4 of its pixels valid; float64 (n,)."""
+    with at least 3/4 of its pixels valid, in every ``row_step``-th row of tiles (each
+    tile's value as when all are measured); float64 (n,)."""
     h, w = valid.shape
     hb, wb = h // block, w // block
     if hb == 0 or wb == 0:
         return np.zeros(0)
-    resp = cv2.filter2D(levels[: hb * block, : wb * block], cv2.CV_32F, _IMMERKAER,
-                        borderType=cv2.BORDER_REFLECT_101)
+    levels, valid = levels[: hb * block, : wb * block], valid[: hb * block, : wb * block]
+    if row_step == 1:
+        resp = cv2.filter2D(levels, cv2.CV_32F, _IMMERKAER, borderType=cv2.BORDER_REFLECT_101)
+    else:  # the kept bands of tiles, each with the row above and below it, stacked and filtered
+        padded = cv2.copyMakeBorder(levels, 1, 1, 0, 0, cv2.BORDER_REFLECT_101)
+        kept = range(0, hb, row_step)
+        stack = np.concatenate([padded[r * block: (r + 1) * block + 2] for r in kept])
+        resp = cv2.filter2D(stack, cv2.CV_32F, _IMMERKAER, borderType=cv2.BORDER_REFLECT_101)
+        resp = resp.reshape(len(kept), block + 2, *resp.shape[1:])[:, 1:-1].reshape(-1, *resp.shape[1:])
+        valid = valid.reshape(hb, block, -1)[::row_step].reshape(-1, valid.shape[1])
+        hb = len(kept)
     np.abs(resp, out=resp)
-    v = valid[: hb * block, : wb * block].astype(np.float32)
+    v = valid.astype(np.float32)
     resp *= v if resp.ndim == 2 else v[..., None]
     # an area resize by a whole factor is the exact mean of each tile
     sums = cv2.resize(resp, (wb, hb), interpolation=cv2.INTER_AREA).reshape(hb * wb, -1).astype(np.float64)
@@ -140,7 +150,7 @@ def _floor_bias(block: int, quantile: float) -> float:
 
 
 def estimate_noise_floor(image: np.ndarray, mask: np.ndarray | None = None, *, block: int = 16,
-                         quantile: float = 0.1, min_blocks: int = 8) -> float:
+                         quantile: float = 0.1, min_blocks: int = 8, row_step: int = 1) -> float:
     """Noise standard deviation in levels, read in the flattest parts of the image.
 
     :func:`estimate_noise_sigma` takes the median response over the whole region, which
@@ -157,13 +167,15 @@ def estimate_noise_floor(image: np.ndarray, mask: np.ndarray | None = None, *, b
         block: tile side in px, >= 4.
         quantile: in ``(0, 1)``.
         min_blocks: fewer usable tiles than this gives ``nan``.
+        row_step: >= 1; only every ``row_step``-th row of tiles is measured (a sample of
+            the tiles, each measured exactly as with 1: faster, a slightly noisier quantile).
     Returns:
         sigma >= 0 in levels, or ``nan``.
     """
     check_image(image, allow_grey=True)
-    if not (block >= 4 and 0.0 < quantile < 1.0 and min_blocks >= 1):
-        raise ValueError(f"need block >= 4, 0 < quantile < 1, min_blocks >= 1; got {block!r}, {quantile!r}, "
-                         f"{min_blocks!r}")
+    if not (block >= 4 and 0.0 < quantile < 1.0 and min_blocks >= 1 and row_step >= 1):
+        raise ValueError(f"need block >= 4, 0 < quantile < 1, min_blocks >= 1, row_step >= 1; got {block!r}, "
+                         f"{quantile!r}, {min_blocks!r}, {row_step!r}")
     m = check_mask(mask, image.shape[:2])
     if m is not None:  # only the tiles around the region: its box, a tile more, on the tile grid
         rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
@@ -181,7 +193,7 @@ def estimate_noise_floor(image: np.ndarray, mask: np.ndarray | None = None, *, b
         clipped = (levels <= 0.5) | (levels >= 254.5)
         unclipped = ~(clipped.any(axis=2) if clipped.ndim == 3 else clipped)
     valid = valid_interior(unclipped if m is None else unclipped & m, image.shape[:2])
-    sigmas = _block_sigmas(levels, valid, block)
+    sigmas = _block_sigmas(levels, valid, block, row_step)
     if sigmas.size < min_blocks:
         return float("nan")
     return float(np.quantile(sigmas, quantile)) / _floor_bias(block, quantile)

@@ -126,7 +126,7 @@ def apply_shrunk(image: np.ndarray, shrink: float,
                  fn: Callable[[np.ndarray, float], np.ndarray]) -> np.ndarray:
     """``fn`` applied at a lower resolution, for filters whose output is smooth anyway.
 
-    ``image`` (``float32 (H, W, C)``, ``C <= 4``) is shrunk ``shrink`` times (area average),
+    ``image`` (``uint8`` or ``float32 (H, W, C)``, ``C <= 4``) is shrunk ``shrink`` times (area average),
     ``fn(small, factor)`` filters it (``factor``: small px per image px, the smaller of the
     two axes' after rounding), and the result is enlarged back to ``(H, W)`` (bilinear).
     """

@@ -22,7 +22,8 @@ is the cost per sample (target <= 1.15). ``--instances-only`` runs just that com
 still samples at the same canvas, from the same sources, rendered alternately (target <= 1.2:
 a clip decodes and augments its sources once, then each frame warps, blurs, runs the realism
 steps and encodes): moving subjects and camera with motion blur, and a static scene.
-It prints samples/s per core, the ratio full / floor (target <= 2), and the peak RSS of
+Times are this process's CPU time (cv2 threads 1), so other jobs on a shared machine do not
+inflate them. It prints samples/s per core, the ratio full / floor (target <= 2), and the peak RSS of
 whole builds of two sizes run in fresh subprocesses (target: independent of the size).
 Uses the real data in ../shared/data when present (photo + alpha foregrounds, real
 backgrounds), else the procedural sources.
@@ -52,6 +53,12 @@ from synth.recipe import parse_recipe, recipe_sha256  # noqa: E402
 from synth.render import render_sample  # noqa: E402
 from synth.video.render_clip import render_clip  # noqa: E402
 from synth.sources.imageio import decode_background, read_bytes  # noqa: E402
+
+
+def _clock() -> float:
+    """This process's CPU seconds: per-core cost that other jobs on a shared machine do not
+    inflate (wall-clock time does: ratios of two wall-clock figures taken minutes apart drift)."""
+    return time.process_time()
 
 
 REALISM_OFF = {"harmonization": {"p": 0.0},
@@ -110,9 +117,9 @@ def _instance_cost(data: dict, cache: Path, samples: int) -> None:
         instances = 0
         for i in range(samples):
             for j, plan in enumerate(plans):  # alternately, so drifts in machine load hit both alike
-                t0 = time.perf_counter()
+                t0 = _clock()
                 s = render_sample(plan, "train", i)
-                times[j] += time.perf_counter() - t0
+                times[j] += _clock() - t0
             instances += json.loads(s.members["instances.json"])["count"]
         off, on = times
         print(f"groups of 2-6 ({label}), {instances / samples:.1f} instances per sample:")
@@ -141,12 +148,12 @@ def _video_cost(data: dict, cache: Path, clips: int, frames: int) -> None:
             t_still = t_clip = 0.0
             per_clip = max(1, frames)  # stills rendered per clip, alternately
             for i in range(clips):
-                t0 = time.perf_counter()
+                t0 = _clock()
                 for k in range(per_clip):
                     render_sample(plans[0], "train", i * per_clip + k)
-                t1 = time.perf_counter()
+                t1 = _clock()
                 render_clip(plans[1], "train", i)
-                t2 = time.perf_counter()
+                t2 = _clock()
                 t_still, t_clip = t_still + t1 - t0, t_clip + t2 - t1
             ms_still, ms_frame = 1000 * t_still / (clips * per_clip), 1000 * t_clip / (clips * frames)
             print(f"video, {scene} ({label}), {clips} clips of {frames} frames:")
@@ -176,7 +183,7 @@ def _codec_floor(plan, split: str, index: int, members: dict[str, bytes], canvas
     alpha = decode_alpha(members["alpha.png"])
     trimap = cv2.imdecode(np.frombuffer(members["trimap.png"], np.uint8), cv2.IMREAD_UNCHANGED)
     fg, bg = decode_rgb(members["fg.jpg"]), decode_rgb(members["bg.jpg"])
-    t0 = time.perf_counter()
+    t0 = _clock()
     decode_rgb(read_bytes(fg_item.fg_path))
     decode_alpha(read_bytes(fg_item.alpha_path))
     decode_background(read_bytes(bg_item.path), bg_item.path)
@@ -186,7 +193,7 @@ def _codec_floor(plan, split: str, index: int, members: dict[str, bytes], canvas
     encode_rgb(fg, "jpg", 95, restart_markers=True)
     encode_rgb(bg, "jpg", 95, restart_markers=True)
     json.dumps(meta, sort_keys=True).encode()
-    return time.perf_counter() - t0
+    return _clock() - t0
 
 
 def _peak_rss_of_build(recipe: dict, samples: int, cache: Path) -> float:
@@ -249,9 +256,9 @@ def main() -> None:
             render_sample(plan, "train", 0)  # warm-up (imports, first-call costs)
             full, floor = 0.0, 0.0
             for i in range(args.samples):
-                t0 = time.perf_counter()
+                t0 = _clock()
                 s = render_sample(plan, "train", i)
-                full += time.perf_counter() - t0
+                full += _clock() - t0
                 floor += _codec_floor(plan, "train", i, s.members, args.canvas)
             n = args.samples
             print(f"{label}:")

@@ -55,3 +55,41 @@ def test_weighted_stats_do_not_depend_on_opencv_threads():
     ref_mean = (x64 * w64).sum(0) / w64.sum()
     np.testing.assert_allclose(mean, ref_mean, rtol=1e-6)
     np.testing.assert_allclose(std, np.sqrt(((x64 - ref_mean) ** 2 * w64).sum(0) / w64.sum()), rtol=1e-5)
+
+
+def test_linear_to_srgb_and_from_float01_equal_their_reference_formulas():
+    """The in-place forms give the values of the plain float32 expressions, bit for bit."""
+    from augment.colour import from_float01, linear_to_srgb
+
+    x = np.concatenate([np.linspace(-0.1, 1.1, 200_001, dtype=np.float32),
+                        np.linspace(0.0, 0.01, 20_001, dtype=np.float32),  # around the knee
+                        np.random.default_rng(0).random(100_000, dtype=np.float32)]).reshape(-1, 1, 1)
+    c = np.clip(x, 0.0, 1.0)
+    knee = np.float32(0.0031308)
+    high = np.float32(1.055) * np.power(np.maximum(c, knee), np.float32(1.0 / 2.4)) - np.float32(0.055)
+    ref = np.where(c <= knee, c * np.float32(12.92), high)
+    ref = np.clip(ref * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(linear_to_srgb(x), ref)
+    assert np.array_equal(linear_to_srgb(srgb_to_linear(np.arange(256, dtype=np.uint8))), np.arange(256))
+    np.testing.assert_array_equal(from_float01(x, np.uint8),
+                                  np.clip(x * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8))
+    assert from_float01(x, np.float32).dtype == np.float32 and from_float01(x, np.float32).max() == 1.0
+
+
+def test_weighted_mean_is_weighted_stats_mean_and_lab_round_trips_the_reference():
+    from augment.colour import from_lab, to_lab, weighted_mean
+
+    rng = np.random.default_rng(3)
+    x = rng.random((120, 90, 3), dtype=np.float32)
+    w = rng.random((120, 90), dtype=np.float32)
+    for weights in (None, w):
+        assert np.array_equal(weighted_mean(x, weights), weighted_stats(x, weights)[0])
+    with pytest.raises(ValueError, match="weights sum to zero"):
+        weighted_mean(x, np.zeros_like(w))
+    img = rng.integers(0, 256, (60, 70, 3), dtype=np.uint8)
+    ref = cv2.cvtColor(img.astype(np.float32) * np.float32(1.0 / 255.0), cv2.COLOR_RGB2Lab)
+    np.testing.assert_array_equal(to_lab(img), ref)
+    rgb = cv2.cvtColor(ref, cv2.COLOR_Lab2RGB)
+    np.testing.assert_array_equal(from_lab(ref), np.clip(rgb * np.float32(255.0) + np.float32(0.5), 0, 255)
+                                  .astype(np.uint8))
+    assert np.abs(from_lab(to_lab(img)).astype(int) - img).max() <= 1

@@ -139,3 +139,32 @@ def test_over_equals_sequential_back_to_front(seed, n, h, w):
         for fg, alpha in reversed(layers):
             seq = composite(fg, alpha, seq)
         assert np.abs(merged.astype(int) - seq).max() <= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), h=st.integers(1, 40), w=st.integers(1, 40),
+       box=st.tuples(st.integers(0, 39), st.integers(0, 39), st.integers(0, 40), st.integers(0, 40)))
+def test_composite_blends_only_the_box_of_alpha_yet_equals_the_whole_canvas_formula(seed, h, w, box):
+    """uint8 layers: outside the box of alpha > 0 the result is B; everywhere it equals the
+    float32 formula rint(B + alpha (F - B)) computed over the whole canvas."""
+    rng = np.random.default_rng(seed)
+    fg = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    bg = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    alpha = np.zeros((h, w), np.float32)
+    y0, x0, dy, dx = box
+    alpha[y0: y0 + dy, x0: x0 + dx] = rng.random((h, w), dtype=np.float32)[y0: y0 + dy, x0: x0 + dx]
+    b = bg.astype(np.float32)
+    ref = (fg.astype(np.float32) - b) * alpha[:, :, None] + b
+    ref = np.clip(np.rint(ref), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(composite(fg, alpha, bg), ref)
+
+
+def test_composite_rounds_exact_halves_to_even_like_rint():
+    fg = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
+    bg = np.zeros_like(fg)
+    for a in (0.5, 0.25, 0.75, 1.0 / 255.0, 254.0 / 255.0):
+        alpha = np.full((16, 16), a, np.float32)
+        ref = np.clip(np.rint(fg.astype(np.float32) * np.float32(a)), 0, 255).astype(np.uint8)
+        np.testing.assert_array_equal(composite(fg, alpha, bg), ref)
+        np.testing.assert_array_equal(composite(bg, 1.0 - alpha, fg), np.clip(np.rint(
+            (bg.astype(np.float32) - fg) * (np.float32(1.0) - np.float32(a)) + fg), 0, 255).astype(np.uint8))

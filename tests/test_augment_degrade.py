@@ -183,3 +183,75 @@ def test_match_sharpness_hits_the_target_and_never_sharpens():
 
 
 # --------------------------------------------------------------------------- mismatch
+
+
+# --------------------------------------------------------------------------- speed paths (#18)
+
+
+@pytest.mark.parametrize("radius", [1.0, 3.0, 4.5, 7.0, 12.0, 24.0])
+def test_uint8_defocus_is_within_a_level_of_the_float_path_and_unbiased(radius):
+    img = cv2.resize(detailed_image(160, 192, seed=5), (384, 320), interpolation=cv2.INTER_CUBIC)
+    fast = defocus(img, radius)
+    ref = defocus(img.astype(np.float32) / np.float32(255.0), radius)  # the float32 steps
+    err = fast.astype(np.float64) - np.floor(ref.astype(np.float64) * 255.0 + 0.5)
+    assert fast.dtype == np.uint8 and np.abs(err).max() <= 1
+    assert abs(err.mean()) < 0.01  # no brightness change (a uint8 bilinear enlargement gave -0.12)
+
+
+def _channel_stats(out: np.ndarray, grey: int) -> tuple[np.ndarray, np.ndarray]:
+    d = out.astype(np.float64).reshape(-1, 3) - grey
+    return d.std(axis=0), np.corrcoef(d.T)[np.triu_indices(3, 1)]
+
+
+@pytest.mark.parametrize("chroma", [0.0, 0.3, 1.0])
+def test_noise_draw_2_has_draw_1s_per_channel_std_and_channel_correlation(chroma):
+    grey = np.full((384, 384, 3), 128, np.uint8)
+    stats = []
+    for draw in (1, 2):
+        params = NoiseParams(sigma=6.0, shot_fraction=0.0, chroma=chroma, grain_px=0.0, draw=draw)
+        stats.append(_channel_stats(add_sensor_noise(params, grey, 11), 128))
+    for std, corr in stats:
+        assert std == pytest.approx([6.0] * 3, rel=0.03)
+        assert corr == pytest.approx([1.0 - chroma] * 3, abs=0.03)
+    # with grain both are correlated alike: the same Immerkaer (high-frequency) reading
+    grainy = [estimate_noise_sigma(add_sensor_noise(NoiseParams(sigma=6.0, chroma=0.3, grain_px=0.6, draw=d),
+                                                    grey, 3)) for d in (1, 2)]
+    assert grainy[1] == pytest.approx(grainy[0], rel=0.05) and grainy[0] < 4.0
+
+
+def test_noise_extra_std_adds_white_noise_variance_where_asked():
+    grey = np.full((256, 512, 3), 100, np.uint8)
+    extra = np.zeros((256, 512), np.float32)
+    extra[:, 256:] = 4.0 / 255.0
+    params = NoiseParams(sigma=3.0, shot_fraction=0.0, chroma=0.5, grain_px=0.5, draw=2)
+    out = add_sensor_noise(params, grey, 5, extra_std=extra)
+    plain = add_sensor_noise(params, grey, 5)
+    left, right = out[:, :256].astype(np.float64), out[:, 256:].astype(np.float64)
+    assert np.array_equal(out[:, :256], plain[:, :256])  # extra 0: the sensor noise alone
+    assert right.std() ** 2 == pytest.approx(left.std() ** 2 + 16.0, rel=0.05)
+    # the extra part is white: the Immerkaer reading rises by its full 4 levels (in variance)
+    lo, hi = estimate_noise_sigma(out[:, :256]), estimate_noise_sigma(out[:, 256:])
+    assert hi ** 2 - lo ** 2 == pytest.approx(16.0, rel=0.1)
+    with pytest.raises(ValueError, match="draw == 2"):
+        add_sensor_noise(NoiseParams(sigma=3.0, draw=1), grey, 5, extra_std=extra)
+    with pytest.raises(ValueError, match="extra_std must have shape"):
+        add_sensor_noise(params, grey, 5, extra_std=extra[:10])
+    with pytest.raises(ValueError, match="draw"):
+        NoiseParams(sigma=1.0, draw=3)
+
+
+def test_sampled_noise_uses_draw_2_and_recorded_parameters_without_it_replay_draw_1():
+    params = sample_noise(np.random.default_rng(0), (1.0, 2.0), p=1.0)
+    assert params.draw == 2 and params.to_dict()["draw"] == 2
+    old = {k: v for k, v in params.to_dict().items() if k != "draw"}  # meta.json written before draw 2
+    assert NoiseParams.from_dict(old).draw == 1
+
+
+@pytest.mark.parametrize("draw", [1, 2])
+def test_uint8_noise_equals_the_float_paths_values(draw):
+    """uint8 images read x and std(x) from per-level tables: the float32 path's values exactly."""
+    img = detailed_image(96, 128, seed=2)
+    params = NoiseParams(sigma=4.0, shot_fraction=0.6, chroma=0.3, grain_px=0.4, draw=draw)
+    as_float = img.astype(np.float32) * np.float32(1.0 / 255.0)
+    ref = add_sensor_noise(params, as_float, 9)
+    assert np.array_equal(add_sensor_noise(params, img, 9), np.floor(ref * np.float32(255.0) + np.float32(0.5)))

@@ -138,3 +138,21 @@ def test_step_edge_reads_its_blur_scale():
 
 
 # --------------------------------------------------------------------------- defocus
+
+
+def test_noise_floor_row_step_reads_every_other_row_of_tiles():
+    rng = np.random.default_rng(8)
+    smooth = smooth_image()
+    rows = (np.arange(smooth.shape[0]) // 16) % 2 == 0  # even rows of 16-px tiles
+    sigma = np.where(rows, 6.0, 2.0)[:, None, None]
+    noisy = np.clip(smooth + rng.normal(0, 1, smooth.shape) * sigma, 0, 255).round().astype(np.uint8)
+    # all tiles: the flattest tenth lies in the sigma-2 rows; every other row from the first: sigma 6
+    assert estimate_noise_floor(noisy) == pytest.approx(2.0, rel=0.15)
+    assert estimate_noise_floor(noisy, row_step=2) == pytest.approx(6.0, rel=0.1)
+    even = np.clip(smooth + rng.normal(0, 3.0, smooth.shape), 0, 255).round().astype(np.uint8)
+    mask = np.ones(smooth.shape[:2], bool)
+    mask[:, : smooth.shape[1] // 3] = False
+    for m in (None, mask):
+        assert estimate_noise_floor(even, m, row_step=2) == pytest.approx(estimate_noise_floor(even, m), rel=0.05)
+    with pytest.raises(ValueError, match="row_step"):
+        estimate_noise_floor(even, row_step=0)

@@ -256,3 +256,35 @@ def test_backdrop_step_lowers_only_the_background_contrast_to_the_drawn_ratio(tm
         (op_capped,) = [op for op in json.loads(capped[key]["meta.json"])["ops"] if op["op"] == "backdrop_contrast"]
         assert op_capped["factor"] == pytest.approx(max(op["factor"], 0.7))
     assert lowered >= 4
+
+
+def test_noise_recorded_before_draw_2_replays_as_it_was_drawn():
+    """meta.json written before NoiseParams.draw existed (no "draw" key) replays the old draw:
+    the compensation field rounded into the image, then the sensor noise's luminance and
+    per-channel fields; new ops record draw 2 and replay to the bytes post_composite gave."""
+    from augment.degrade import NoiseParams, add_sensor_noise, unit_normals
+    from synth.realism_steps import post_composite, replay_post_composite
+    from synth.rng import seeded_rng
+
+    rng = np.random.default_rng(2)
+    h, w = 64, 80
+    alpha = np.zeros((h, w), np.float32)
+    alpha[:, : w // 2] = 1.0
+    image = rng.integers(20, 236, (h, w, 3), dtype=np.uint8)
+    params = {"sigma": 2.0, "shot_fraction": 0.5, "chroma": 0.3, "grain_px": 0.4, "denoise": "none",
+              "denoise_strength": 0.0}
+    op = {"op": "noise", "params": params, "seed": 77, "compensation_sigma": 3.0, "compensation_target": "background"}
+    g = seeded_rng(77)
+    comp = unit_normals(g, image.shape) * (np.float32(3.0) * (1.0 - alpha)[..., None]) + image
+    expected = add_sensor_noise(NoiseParams(**params), np.clip(np.rint(comp), 0, 255).astype(np.uint8), g)
+    assert np.array_equal(replay_post_composite(image, alpha, [op]), expected)
+    recipe = parse_recipe(_recipe(realism={"noise": {"p": 1.0, "sigma": [2.0, 2.0], "compensate": True}}))
+    big = np.zeros((192, 192), np.float32)
+    big[:, :96] = 1.0
+    fg = np.clip(120 + rng.normal(0, 3.0, (192, 192, 3)), 0, 255).round().astype(np.uint8)
+    bg = np.full((192, 192, 3), 90, np.uint8)
+    image, alpha = np.where(big[..., None] > 0.5, fg, bg), big
+    out, ops = post_composite(lambda step: np.random.default_rng(1), recipe, image, alpha, fg, bg)
+    assert ops[0]["params"]["draw"] == 2 and ops[0]["compensation_sigma"] > 0.25
+    assert np.array_equal(replay_post_composite(image, alpha, ops), out)
+    assert not np.array_equal(out, replay_post_composite(image, alpha, [{**ops[0], "params": params}]))

@@ -48,6 +48,11 @@ class NoiseParams(Params):
             with the same noise.
         denoise_strength: Gaussian std in px ("gaussian") or range sigma in
             levels ("bilateral"); ignored for "none".
+        draw: how the unit fields are drawn from the generator (same distribution, other
+            values): 1, a luminance field and a per-channel field; 2 (what
+            :func:`sample_noise` gives), one per-channel field mixed to the same
+            covariance (a quarter fewer normals when ``0 < chroma < 1``). 1 is the default so that parameters
+            recorded before ``draw`` existed replay as they were drawn.
     """
 
     sigma: float = 0.0
@@ -56,6 +61,7 @@ class NoiseParams(Params):
     grain_px: float = 0.0
     denoise: str = "none"
     denoise_strength: float = 0.0
+    draw: int = 1
 
     def __post_init__(self) -> None:
         check_within(self.sigma, "NoiseParams.sigma", 0.0, 255.0)
@@ -64,6 +70,7 @@ class NoiseParams(Params):
         check_within(self.grain_px, "NoiseParams.grain_px", 0.0, 16.0)
         check_choice(self.denoise, DENOISE_KINDS, "NoiseParams.denoise")
         check_within(self.denoise_strength, "NoiseParams.denoise_strength", 0.0)
+        check_choice(self.draw, (1, 2), "NoiseParams.draw")
 
 
 def sample_noise(
@@ -108,6 +115,7 @@ def sample_noise(
         grain_px=float(g_lo + (g_hi - g_lo) * u[4]),
         denoise=denoise if apply else "none",
         denoise_strength=float(d_lo + (d_hi - d_lo) * u[5]) if apply else 0.0,
+        draw=2,
     )
 
 
@@ -143,7 +151,8 @@ def _correlate(noise: np.ndarray, grain_px: float) -> np.ndarray:
 
 
 def add_sensor_noise(
-    params: NoiseParams, image: np.ndarray, rng_or_seed: np.random.Generator | int
+    params: NoiseParams, image: np.ndarray, rng_or_seed: np.random.Generator | int, *,
+    extra_std: np.ndarray | None = None,
 ) -> np.ndarray:
     """Add Poisson-Gaussian-like sensor noise to the composite ``I`` (after compositing).
 
@@ -159,6 +168,9 @@ def add_sensor_noise(
         image: ``uint8 (H, W, 3)`` or ``float32 (H, W, 3)`` in ``[0, 1]``.
         rng_or_seed: generator or integer seed of the noise realisation; the same
             seed gives the same bytes.
+        extra_std: optional ``float32 (H, W)`` >= 0, in 0..1 units (levels / 255): the std
+            of further white noise, independent per channel and pixel, added with the
+            sensor noise in one rounding; needs ``params.draw == 2`` and ``sigma > 0``.
     Returns:
         same shape and dtype as ``image``.
     """
@@ -172,6 +184,11 @@ def add_sensor_noise(
     else:
         raise ValueError(f"rng_or_seed must be a numpy Generator or an int, got {type(rng_or_seed).__name__}")
 
+    if extra_std is not None and (params.draw != 2 or params.sigma == 0):
+        raise ValueError(f"extra_std needs NoiseParams.draw == 2 and sigma > 0, got draw {params.draw}, "
+                         f"sigma {params.sigma}")
+    if extra_std is not None and extra_std.shape != image.shape[:2]:
+        raise ValueError(f"extra_std must have shape {image.shape[:2]}, got {extra_std.shape}")
     work = image
     if params.denoise == "gaussian" and params.denoise_strength > 0:
         work = cv2.GaussianBlur(image, (0, 0), params.denoise_strength, borderType=cv2.BORDER_REFLECT_101)
@@ -183,8 +200,9 @@ def add_sensor_noise(
     if params.sigma == 0:
         return work.copy() if work is image else work
 
+    if params.draw == 2:
+        return _add_mixed_noise(params, work, image.dtype, rng, extra_std)
     h, w = image.shape[:2]
-    x = work.astype(np.float32) * np.float32(1.0 / 255.0) if work.dtype == np.uint8 else work.astype(np.float32)
     c = params.chroma
     lum = rgb = None  # unit fields: one shared by the channels (luminance), one per channel
     if c < 1.0:
@@ -193,13 +211,7 @@ def add_sensor_noise(
     if c > 0.0:
         rgb = _correlate(unit_normals(rng, (h, w, 3)), params.grain_px)
         rgb *= np.float32(math.sqrt(c))
-    s = np.float32(params.sigma / 255.0)
-    f = params.shot_fraction
-    # std(x) = s * sqrt((1 - f) + 2 f x)
-    std = np.clip(x, 0.0, 1.0) * np.float32(2.0 * f)
-    std += np.float32(1.0 - f)
-    np.sqrt(std, out=std)
-    std *= s
+    x, std = _levels_and_std_of(work, params)
     if rgb is None:  # the luminance field broadcast over the channels (no 3-channel copy of it)
         noise = std * lum[..., None]
     else:
@@ -209,3 +221,50 @@ def add_sensor_noise(
         noise *= std
     noise += x
     return from_float01(noise, image.dtype)
+
+
+def _add_mixed_noise(params: NoiseParams, work: np.ndarray, dtype: np.dtype, rng: np.random.Generator,
+                     extra_std: np.ndarray | None) -> np.ndarray:
+    """``draw == 2``: one per-channel unit field ``n`` (grain-correlated), mixed by
+    ``a I + b J`` (``J`` all ones) to the covariance ``c I + (1 - c) J`` of the luminance +
+    chroma sum of draw 1: ``a = sqrt(c)``, ``2 a b + 3 b^2 = 1 - c``. ``extra_std`` adds
+    white noise (no grain: it stands for a photo's own noise) from a second field."""
+    h, w = work.shape[:2]
+    c = params.chroma
+    x, std = _levels_and_std_of(work, params)
+    if c == 0.0:  # luminance only: one field, shared by the channels
+        noise = std * _correlate(unit_normals(rng, (h, w)), params.grain_px)[..., None]
+    else:
+        noise = _correlate(unit_normals(rng, (h, w, 3)), params.grain_px)
+        if c < 1.0:
+            a = math.sqrt(c)
+            b = (-a + math.sqrt(a * a + 3.0 * (1.0 - c))) / 3.0
+            noise = cv2.transform(noise, (a * np.eye(3) + b * np.ones((3, 3))).astype(np.float32))
+        noise *= std
+    if extra_std is not None:
+        white = unit_normals(rng, (h, w, 3))
+        white *= extra_std.astype(np.float32, copy=False)[..., None]
+        noise += white
+    noise += x
+    return from_float01(noise, dtype)
+
+
+def _levels_and_std_of(work: np.ndarray, params: NoiseParams) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_levels_and_std` of an image; uint8 ones through a per-level table (the same values)."""
+    if work.dtype != np.uint8:
+        return _levels_and_std(work, params)
+    x_of, std_of = _levels_and_std(np.arange(256, dtype=np.uint8), params)
+    work = np.ascontiguousarray(work)
+    return cv2.LUT(work, x_of), cv2.LUT(work, std_of)
+
+
+def _levels_and_std(work: np.ndarray, params: NoiseParams) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (float32 in [0, 1]) and the noise std ``s * sqrt((1 - f) + 2 f x)`` of ``work`` (uint8 or float32)."""
+    x = work.astype(np.float32) * np.float32(1.0 / 255.0) if work.dtype == np.uint8 else work.astype(np.float32)
+    s = np.float32(params.sigma / 255.0)
+    f = params.shot_fraction
+    std = np.clip(x, 0.0, 1.0) * np.float32(2.0 * f)
+    std += np.float32(1.0 - f)
+    np.sqrt(std, out=std)
+    std *= s
+    return x, std

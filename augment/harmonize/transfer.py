@@ -102,14 +102,23 @@ def histogram_match(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, strength:
     levels = np.arange(256, dtype=np.float64)
     out = fg.copy()
     s = float(strength)
+    luts = np.empty((256, 1, 3), np.uint8)  # one table per channel, applied in one pass
     for c in range(3):
         h_f = np.bincount(crop[..., c].reshape(-1), weights=w, minlength=256)
-        h_b = np.bincount(bg[..., c].reshape(-1), minlength=256).astype(np.float64)
+        h_b = _level_counts(bg, c)
         nz = h_b > 0
         lut = np.interp(_cdf_mid(h_f), _cdf_mid(h_b)[nz], levels[nz])
-        lut = np.clip(np.rint(levels + s * (lut - levels)), 0, 255).astype(np.uint8)
-        out[ys, xs, c] = lut[crop[..., c]]
+        luts[:, 0, c] = np.clip(np.rint(levels + s * (lut - levels)), 0, 255).astype(np.uint8)
+    out[ys, xs] = cv2.LUT(np.ascontiguousarray(crop), luts)
     return out
+
+
+def _level_counts(image: np.ndarray, channel: int) -> np.ndarray:
+    """float64 (256,) pixel counts per level of one channel of a uint8 (h, w, 3) image."""
+    if image.shape[0] * image.shape[1] < 2**24:  # OpenCV's float32 counts are exact integers
+        hist = cv2.calcHist([np.ascontiguousarray(image)], [channel], None, [256], [0, 256])
+        return hist.reshape(-1).astype(np.float64)
+    return np.bincount(image[..., channel].reshape(-1), minlength=256).astype(np.float64)
 
 
 AlbuMethod = Literal["histogram", "fda", "pda"]
