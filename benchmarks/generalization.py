@@ -22,7 +22,11 @@ End to end, with fixed seeds:
 
 `--variants` also accepts ablations of the portrait pipeline, e.g. `portrait-noharm`,
 `portrait-nonoise`, `portrait-nodefocus`, `portrait-photoF`, `portrait-random-bg`,
-`portrait-nobackdrop`, `portrait-nocomp`, `portrait-cutanywhere` (see ABLATIONS), trained and evaluated the same way.
+`portrait-nobackdrop`, `portrait-nocomp`, `portrait-cutanywhere` (see ABLATIONS), trained and evaluated the same way;
+`portrait-guided` (recipes/portrait_guided.yaml: composition guided by the pinned detector);
+and `NAME=RECIPE` for any recipe file, e.g. `portrait-tuned=out/tune/portrait.tuned.yaml`
+(what `synth tune` writes). The report gives each variant's paired change against the first
+with a 95 % confidence interval over seeds (paired t).
 """
 from __future__ import annotations
 
@@ -95,24 +99,45 @@ def prepare_sources(shared: Path, work: Path) -> dict[str, Path]:
     }
 
 
+#: Variants that are a recipe of their own (besides naive and portrait).
+RECIPES = {"portrait-guided": ROOT / "recipes" / "portrait_guided.yaml"}
+
+
+def variant_name(variant: str) -> str:
+    """``NAME=RECIPE`` -> NAME; other variants are their own name."""
+    return variant.partition("=")[0]
+
+
+def _recipe_path(variant: str) -> Path:
+    name, _, path = variant.partition("=")
+    if path:
+        if not Path(path).is_file():
+            raise SystemExit(f"variant {name}: recipe {path} not found")
+        return Path(path).resolve()
+    if name in RECIPES:
+        return RECIPES[name]
+    base = "naive" if name == "naive" else "portrait"
+    if name not in ("naive", "portrait") and name not in ABLATIONS:
+        raise SystemExit(f"unknown variant {name!r}; known: naive, portrait, {', '.join([*RECIPES, *ABLATIONS])} "
+                         "or NAME=RECIPE")
+    return ROOT / "recipes" / f"{base}.yaml"
+
+
 def _recipe_for(variant: str, fg_image: Path, fg_alpha: Path, bg: Path, samples: int, canvas: int, seed: int):
-    base = "naive" if variant == "naive" else "portrait"
-    extra = ABLATIONS.get(variant, [])
-    if variant not in ("naive", "portrait") and not extra:
-        raise SystemExit(f"unknown variant {variant!r}; known: naive, portrait, {', '.join(ABLATIONS)}")
+    extra = ABLATIONS.get(variant_name(variant), []) if "=" not in variant else []
     overrides = [
         f"foregrounds.0.image_dir={fg_image}", f"foregrounds.0.alpha_dir={fg_alpha}", f"backgrounds.0.path={bg}",
         "background_split=shared", f"splits=[{{name: train, fraction: 1.0, samples: {samples}}}]",
         f"canvas.height={canvas}", f"canvas.width={canvas}", f"seed={seed}", "output.samples_per_shard=64",
         *extra,
     ]
-    return load_recipe(ROOT / "recipes" / f"{base}.yaml", overrides)
+    return load_recipe(_recipe_path(variant), overrides)
 
 
 def build_variant(variant: str, src: dict[str, Path], work: Path, samples: int, val_samples: int,
                   canvas: int) -> tuple[Path, Path]:
     """(train dataset folder, composited validation folder) of one variant, built if absent."""
-    out = work / "data" / variant
+    out = work / "data" / variant_name(variant)
     cache = work / "cache"
     train = _recipe_for(variant, src["fg_train_image"], src["fg_train_alpha"], src["bg_train"], samples, canvas, 0)
     val = _recipe_for(variant, src["fg_test_image"], src["fg_test_alpha"], src["bg_val"], val_samples, canvas, 1)
@@ -252,6 +277,22 @@ def _mean_std(xs: list[float]) -> str:
     return f"{a.mean():7.3f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:5.3f}"
 
 
+#: Two-sided 95 % quantiles of Student's t for 1..10 degrees of freedom.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+
+
+def paired_interval(changes: list[float]) -> tuple[float, float]:
+    """95 % confidence interval of the mean of paired per-seed changes (t, n - 1 dof); the
+    mean itself twice for one seed."""
+    a = np.asarray(changes, np.float64)
+    if a.size < 2:
+        return float(a.mean()), float(a.mean())
+    dof = a.size - 1
+    t = _T975[dof - 1] if dof <= len(_T975) else 1.96
+    half = t * a.std(ddof=1) / np.sqrt(a.size)
+    return float(a.mean() - half), float(a.mean() + half)
+
+
 def report(results: dict, variants: list[str], seeds: list[int]) -> str:
     lines = []
     base = variants[0]
@@ -262,13 +303,16 @@ def report(results: dict, variants: list[str], seeds: list[int]) -> str:
             comp = [results[v][s]["comp"][metric] for s in seeds]
             gap = [r - c for r, c in zip(real, comp)]
             lines.append(f"  {v:22s} real {_mean_std(real)} | comp {_mean_std(comp)} | gap {_mean_std(gap)}")
-    lines.append(f"\nPaired per-seed change of real-photo SAD against {base} (negative = better):")
+    lines.append(f"\nPaired per-seed change of real-photo SAD against {base} (negative = better), "
+                 "mean and 95 % confidence interval over seeds (paired t):")
     for v in variants[1:]:
         rel = [(results[v][s]["real"]["sad"] - results[base][s]["real"]["sad"]) / results[base][s]["real"]["sad"]
                for s in seeds]
         cells = "  ".join(f"seed {s}: {100 * r:+6.1f}%" for s, r in zip(seeds, rel))
+        lo, hi = paired_interval(rel)
         verdict = "PASS" if all(r <= -0.20 for r in rel) else "miss"
-        lines.append(f"  {v:22s} {cells}   mean {100 * np.mean(rel):+6.1f}%  (target <= -20% every seed: {verdict})")
+        lines.append(f"  {v:22s} {cells}   mean {100 * np.mean(rel):+6.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]  "
+                     f"(target <= -20% every seed: {verdict})")
     return "\n".join(lines)
 
 
@@ -305,19 +349,21 @@ def main() -> None:
 
     t0 = time.perf_counter()
     src = prepare_sources(args.shared, work)
-    folders = {v: build_variant(v, src, work, samples, args.val_samples, args.canvas) for v in args.variants}
+    folders = {variant_name(v): build_variant(v, src, work, samples, args.val_samples, args.canvas)
+               for v in args.variants}
+    names = [variant_name(v) for v in args.variants]
     print(f"datasets built in {time.perf_counter() - t0:.0f} s ({samples} training samples each)", flush=True)
     real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else TEST_FG)
-    comp = {v: composite_val_set(folders[v][1], args.val_samples) for v in args.variants}
+    comp = {v: composite_val_set(folders[v][1], args.val_samples) for v in names}
 
-    results: dict = {v: {} for v in args.variants}
+    results: dict = {v: {} for v in names}
     n_params = sum(p.numel() for p in TinyMattingNet(widths=cfg.widths).parameters())
     print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
           f"{cfg.batch}x{cfg.crop}² per run", flush=True)
     run_key = hashlib.sha256(json.dumps([vars(cfg), samples, args.canvas, args.val_samples,
                                          str(args.real)], sort_keys=True).encode()).hexdigest()[:12]
     for seed in args.seeds:
-        for v in args.variants:
+        for v in names:
             t1 = time.perf_counter()
             done = work / "runs" / f"{v}-seed{seed}-{run_key}.json"  # finished runs are reused
             if done.exists():
@@ -330,7 +376,7 @@ def main() -> None:
             r = results[v][seed]
             print(f"seed {seed} {v:22s} real SAD {r['real']['sad']:.3f}  comp SAD {r['comp']['sad']:.3f}  "
                   f"({time.perf_counter() - t1:.0f} s)", flush=True)
-    text = report(results, args.variants, args.seeds)
+    text = report(results, names, args.seeds)
     print(text)
     (work / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                                    "parameters": n_params, "results": results}, indent=2))
