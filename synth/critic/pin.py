@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--canvas", type=int, default=384)
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--match-sharpness", type=int, default=0, metavar="BINS",
+                    help="match the two sides on edge sharpness too (collect.matched's sharpness_bins; "
+                         "0: contrast only)")
     args = ap.parse_args(argv)
     from .train import TrainConfig, score_patches, train_detector
 
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         dest = args.work / name
         build(recipe, dest, overwrite=True, cache_dir=args.work / "cache", executor=SerialExecutor())
         ps = collect_patches(dest, src / "image", src / "alpha", seed=args.seed, size=32, per_sample=6)
-        parts.append(matched(ps, np.random.default_rng([args.seed, 1])))
+        parts.append(matched(ps, np.random.default_rng([args.seed, 1]), sharpness_bins=args.match_sharpness))
         print(f"  {name}: built and cut {len(parts[-1])} matched patches ({time.perf_counter() - t0:.0f} s)",
               flush=True)
     allp = PatchSet.concat(parts, 32)
@@ -109,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             "held_out_auc": {k: round(v, 4) for k, v in aucs.items()},
         },
     }
+    if args.match_sharpness:  # (left out at 0: the default command writes the same bytes as before)
+        header["training"]["sharpness_bins"] = args.match_sharpness
+        header["training"]["command"] += f" --match-sharpness {args.match_sharpness}"
     state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sha = save_weights(state, header, args.out)
