@@ -11,9 +11,9 @@ side ``alpha <= 0.05``), for every pair of consecutive frames ``(t, t + 1)``:
 
 * **motion**: each side's displacement (px per frame) by masked template matching: the ring of
   frame ``t`` (only the pixels that stay on their side in frame ``t + 1``) searched in frame
-  ``t + 1`` (zero-mean normalised correlation of the lightly smoothed luma: a change of light does not
-  read as motion; parabolic sub-pixel refinement; a second pass leaves out pixels whose match
-  falls on the other side).  ``still_background``: the share of the pairs where the subject
+  ``t + 1`` (zero-mean normalised correlation of the lightly smoothed luma: a change of light
+  does not read as motion; parabolic sub-pixel refinement; a second pass leaves out pixels
+  whose match falls on the other side).  ``still_background``: the share of the pairs where the subject
   moves (at least ``0.002 * max(H, W)`` px) and the background does not (under ``e = 0.001 *
   max(H, W)`` px): 0 for a hand-held camera, 1 for a still photo behind a moving subject (a
   tripod gives it too: it is a mismatch in a dataset's distribution, not in one clip).  Also
@@ -68,20 +68,18 @@ _LINEAR_FLOOR = 1e-3  # linear light, added before the log of a mean
 _SMOOTH = 0.8  # px, luma smoothing before matching
 
 
-def _masked_cost(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int) -> tuple[np.ndarray, int, int] | None:
-    """Matching cost over shifts (dy, dx) in [-radius, radius]^2 of ``a`` on ``mask`` against ``b``
-    shifted (1 - zero-mean normalised correlation); with the top-left of the mask's box."""
+def _masked_cost(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int) -> np.ndarray:
+    """Matching cost over shifts (dy, dx) in [-radius, radius]^2 of ``a`` on ``mask`` (not empty)
+    against ``b`` shifted: 1 - zero-mean normalised correlation, lowest where the content matches,
+    blind to a gain and an offset; ``(2 radius + 1, 2 radius + 1)``."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return None
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     templ = np.ascontiguousarray(a[y0:y1, x0:x1])
     m = np.ascontiguousarray(mask[y0:y1, x0:x1].astype(np.float32))
     padded = cv2.copyMakeBorder(b, radius, radius, radius, radius, cv2.BORDER_REPLICATE)
     search = padded[y0:y1 + 2 * radius, x0:x1 + 2 * radius]
-    # 1 - normalised correlation: a cost, lowest where the content matches, blind to a gain
     cost = 1.0 - cv2.matchTemplate(search, templ, cv2.TM_CCOEFF_NORMED, mask=m)
-    return cost, y0, x0
+    return np.nan_to_num(cost, nan=2.0, posinf=2.0, neginf=2.0)  # a flat window matches nothing
 
 
 def _parabola(lo: float, mid: float, hi: float) -> float:
@@ -107,24 +105,17 @@ def estimate_shift(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int,
     d = _shift_once(a, b, mask, radius)
     if target is None or not math.isfinite(d[0]):
         return d
-    iy, ix = int(round(d[0])), int(round(d[1]))
-    h, w = mask.shape
-    landed = np.zeros_like(mask)
-    ys, xs = slice(max(0, -iy), min(h, h - iy)), slice(max(0, -ix), min(w, w - ix))
-    landed[ys, xs] = target[max(0, iy):min(h, h + iy), max(0, ix):min(w, w + ix)]
+    landed, _ = _moved(np.asarray(target, bool), int(round(d[0])), int(round(d[1])))
     return _shift_once(a, b, mask & landed, radius)
 
 
 def _shift_once(a: np.ndarray, b: np.ndarray, mask: np.ndarray, radius: int) -> tuple[float, float]:
     if int(np.count_nonzero(mask)) < MIN_PIXELS:
         return math.nan, math.nan
-    found = _masked_cost(a, b, mask, radius)
-    if found is None:
-        return math.nan, math.nan
-    ssd = found[0]
-    iy, ix = np.unravel_index(int(np.argmin(ssd)), ssd.shape)
-    fy = _parabola(ssd[iy - 1, ix], ssd[iy, ix], ssd[iy + 1, ix]) if 0 < iy < ssd.shape[0] - 1 else 0.0
-    fx = _parabola(ssd[iy, ix - 1], ssd[iy, ix], ssd[iy, ix + 1]) if 0 < ix < ssd.shape[1] - 1 else 0.0
+    cost = _masked_cost(a, b, mask, radius)
+    iy, ix = np.unravel_index(int(np.argmin(cost)), cost.shape)
+    fy = _parabola(cost[iy - 1, ix], cost[iy, ix], cost[iy + 1, ix]) if 0 < iy < cost.shape[0] - 1 else 0.0
+    fx = _parabola(cost[iy, ix - 1], cost[iy, ix], cost[iy, ix + 1]) if 0 < ix < cost.shape[1] - 1 else 0.0
     return float(iy - radius + fy), float(ix - radius + fx)
 
 
