@@ -108,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--match-sharpness", type=int, default=0, metavar="BINS",
                     help="also match the two sides on edge sharpness (BINS quantile bins; 0: contrast only)")
     ap.add_argument("--only", nargs="*", default=None, help="keep only these variants (default: all)")
-    ap.add_argument("--guided", nargs="?", const=str(ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12.critic"),
-                    default=None, help="add portrait-guided (realism.guided with these weights; default: the pinned)")
+    pinned = ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12-sharp.critic"
+    ap.add_argument("--guided", nargs="?", const=str(pinned), default=None,
+                    help="add portrait-guided (realism.guided with these weights; default: the pinned detector)")
     args = ap.parse_args(argv)
     if not (args.data / "alphamatting" / "alpha").is_dir():
         print(f"real data not found at {args.data}", file=sys.stderr)

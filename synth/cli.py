@@ -184,7 +184,7 @@ def tune(recipe: str, out: str, weights: str | None, budget: int, samples: int, 
     from .critic.weights import file_sha256
 
     rec = _load(recipe, overrides)
-    default = Path(__file__).resolve().parent / "critic" / "weights" / "portrait-gt01-12.critic"
+    default = Path(__file__).resolve().parent / "critic" / "weights" / "portrait-gt01-12-sharp.critic"
     path = weights or (rec.realism.guided.weights if rec.realism.guided else str(default))
     with tempfile.TemporaryDirectory(prefix="synth-tune-") as tmp:
         try:

@@ -16,7 +16,7 @@ from synth.critic.score import load_critic, score_composite  # noqa: E402
 from synth.critic.weights import load_model, read_weights, save_weights  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-PINNED = ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12.critic"
+PINNED = ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12-sharp.critic"
 
 
 def _state(seed: int, width: int = 4) -> dict[str, np.ndarray]:

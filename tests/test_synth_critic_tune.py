@@ -22,7 +22,7 @@ from conftest import procedural_recipe
 torch = pytest.importorskip("torch")
 
 ROOT = Path(__file__).resolve().parents[1]
-WEIGHTS = ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12.critic"
+WEIGHTS = ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12-sharp.critic"
 
 
 def _recipe() -> dict:

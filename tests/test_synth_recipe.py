@@ -184,7 +184,7 @@ def test_group_fields_are_validated(tmp_path, override, field):
 
 # ------------------------------------------------------------------ realism.guided (issue 17 part 3)
 
-WEIGHTS = ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12.critic"
+WEIGHTS = ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12-sharp.critic"
 
 
 def test_guided_absent_keeps_every_repo_recipe_hash_and_fills_the_weights_sha(tmp_path):

@@ -22,7 +22,7 @@ from conftest import procedural_recipe
 pytest.importorskip("torch")
 
 ROOT = Path(__file__).resolve().parents[1]
-WEIGHTS = ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12.critic"
+WEIGHTS = ROOT / "synth" / "critic" / "weights" / "portrait-gt01-12-sharp.critic"
 
 
 def _recipe(guided: dict | None, samples: tuple[int, int] = (9, 3), bg: int = 5) -> dict:

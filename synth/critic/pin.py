@@ -1,6 +1,7 @@
 """Train the pinned detector of guided builds and `synth tune`, reproducibly, and write its weights.
 
-    python -m synth.critic.pin --data ../shared/data --out synth/critic/weights/portrait-gt01-12.critic
+    python -m synth.critic.pin --data ../shared/data --out synth/critic/weights/portrait-gt01-12-sharp.critic
+                               --match-sharpness 4
                                [--work DIR] [--seed 0] [--samples 240] [--canvas 384] [--epochs 12]
 
 It never sees the photos `benchmarks/generalization.py` evaluates on: the foregrounds are the
