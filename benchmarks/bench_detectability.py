@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(epochs=args.epochs)
     print(f"bench_detectability: seeds {args.seeds}, {args.samples} samples per dataset (half train, half test: "
           f"disjoint subjects and backgrounds), canvas {args.canvas}^2, {args.patch}-px patches, "
-          f"{args.per_sample} per kind and sample, detector {config.to_dict()}", flush=True)
+          f"{args.per_sample} per kind and sample, detector {config.to_dict()}"
+          + (f", matched on sharpness too ({args.match_sharpness} bins)" if args.match_sharpness else ""), flush=True)
     t_start = time.perf_counter()
     results: dict[str, dict[int, dict]] = {}
     for seed in args.seeds:

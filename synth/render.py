@@ -276,13 +276,12 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     fg_index = plan.foreground_index(split, index)
     fg_item = plan.foregrounds[split][fg_index]
     fg_ops: list[dict[str, Any]] = []
+    fg, alpha = _augment_foreground(plan, fg_item, rng, "foreground", fg_ops)  # shared by guided candidates
     guided_meta: dict[str, Any] | None = None
     if recipe.realism.guided is None:
         bg_index = plan.background_index(split, fg_index, rng("background"))
-        fg, alpha = _augment_foreground(plan, fg_item, rng, "foreground", fg_ops)
         comp = _compose(plan, split, fg_index, bg_index, rng, fg, alpha, fg_ops)
-    else:
-        fg, alpha = _augment_foreground(plan, fg_item, rng, "foreground", fg_ops)
+    else:  # candidates composed from keyed generators of their own; the least detectable kept
         comp, guided_meta = guide_sample(
             plan, split, index, fg_index,
             lambda cand_rng, bg: _compose(plan, split, fg_index, bg, cand_rng, fg, alpha, fg_ops),
