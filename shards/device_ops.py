@@ -20,7 +20,7 @@ from augment.guidance import Guidance, octagon_parts
 
 from .window import LINEAR_MIN_SCALE
 
-__all__ = ["to_device", "resize_plane", "resample_batch", "trimaps", "photometric", "photometric_batch", "guidance",
+__all__ = ["to_device", "resize_plane", "resample_batch", "trimaps", "photometric_batch", "guidance",
            "octagon_dilate"]
 
 
@@ -141,45 +141,15 @@ def trimaps(alpha8: torch.Tensor, valid: torch.Tensor, band: list[int]) -> torch
     return out
 
 
-def _grey(x: torch.Tensor) -> torch.Tensor:
-    return (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
-
-
 # YIQ: a hue shift is a rotation of the (I, Q) plane
 _TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
 
-def photometric(image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-    """Colour jitter and gamma of ``float32 (3, H, W)`` in [0, 1] with the parameters of
-    :func:`shards.device_prepare.sample_photometric` (``(11,)``); clamped after each step."""
-    p = params.tolist()
-    x = image
-    if p[0] > 0:
-        b, c, s, hue = p[1:5]
-        for op in (int(v) for v in p[5:9]):
-            if op == 0:
-                x = (x * b).clamp(0, 1)
-            elif op == 1:
-                m = _grey(x).mean()
-                x = ((x - m) * c + m).clamp(0, 1)
-            elif op == 2:
-                g = _grey(x)
-                x = (g + (x - g) * s).clamp(0, 1)
-            elif hue != 0:
-                to_yiq = _TO_YIQ.to(x.device)
-                a = 2 * math.pi * hue
-                rot = torch.tensor([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]],
-                                   device=x.device, dtype=x.dtype)
-                m = torch.linalg.inv(to_yiq) @ rot @ to_yiq
-                x = torch.einsum("ij,jhw->ihw", m, x).clamp(0, 1)
-    if p[9] > 0:
-        x = x.clamp(0, 1) ** p[10]
-    return x
-
-
 def photometric_batch(images: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-    """:func:`photometric` of a batch ``float32 (B, 3, H, W)`` in [0, 1] with ``params``
-    ``(B, 11)``: every step runs on the whole batch and is kept where a sample asks for it."""
+    """Colour jitter and gamma of a batch ``float32 (B, 3, H, W)`` in [0, 1] with the parameters
+    of :func:`shards.device_prepare.sample_photometric` (``(B, 11)``), in each sample's drawn
+    order, clamped after each step: every step runs on the whole batch and is kept where a
+    sample asks for it."""
     p = to_device(params.to(torch.float32), images.device)
     x = images
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from augment.guidance import Guidance, apply_guidance, octagon_parts
 from augment.trimap import make_trimap
-from shards.device_ops import guidance, octagon_dilate, photometric, photometric_batch, resample_batch, resize_plane, trimaps
+from shards.device_ops import guidance, octagon_dilate, photometric_batch, resample_batch, resize_plane, trimaps
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -100,6 +100,10 @@ def test_guidance_at_low_resolution_is_close_to_apply_guidance(lowres, soft):
     assert np.abs(got - want).mean() < 0.03  # OpenCV's ellipse raster against the analytic one
 
 
+def photometric(image, params):
+    return photometric_batch(image[None], params[None])[0]
+
+
 def test_photometric_off_is_identity_and_brightness_scales():
     img = torch.rand(3, 8, 9)
     off = torch.tensor([0, 1.2, 1, 1, 0, 0, 1, 2, 3, 0, 1.0], dtype=torch.float64)
@@ -141,7 +145,7 @@ def test_resample_batch_is_opencvs_linear_resize_of_each_window(device):
         np.testing.assert_allclose(got[i].transpose(1, 2, 0), want, atol=1e-4)
 
 
-def test_photometric_batch_is_photometric_per_sample():
+def test_photometric_of_a_sample_does_not_depend_on_its_batch():
     from shards.device_prepare import sample_photometric
     rng = np.random.default_rng(3)
     imgs = torch.rand(6, 3, 10, 12)

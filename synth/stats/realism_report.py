@@ -43,7 +43,7 @@ from __future__ import annotations
 import glob
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +58,7 @@ from ..rng import seeded_rng
 
 __all__ = [
     "INDICATORS",
+    "dataset_samples",
     "BAND_PX",
     "BAND_REFERENCE",
     "IndicatorComparison",
@@ -123,13 +124,13 @@ def measure_photos(image_dir: str | os.PathLike, alpha_dir: str | os.PathLike, *
     return out
 
 
-def _dataset_samples(path: str | os.PathLike, limit: int | None) -> Iterator[tuple[str, dict[str, bytes]]]:
+def dataset_samples(path: str | os.PathLike, limit: int | None, keep: Callable[[str], bool]
+                    ) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """``(key, members)`` of every sample (or the first ``limit``) of a built dataset, only the
+    members ``keep`` accepts; ValueError naming the shard and the sample for a bad one."""
     manifest = read_manifest(path)
     n = 0
     for entry in manifest.shards:
-        def keep(member: str) -> bool:
-            return member.startswith("image.") or member == "alpha.png"
-
         for _, (key, members, error) in iter_shard_samples(shard_url(path, entry), keep=keep):
             if limit is not None and n >= limit:
                 return
@@ -137,6 +138,10 @@ def _dataset_samples(path: str | os.PathLike, limit: int | None) -> Iterator[tup
             if error is not None:
                 raise ValueError(f"{entry.path}: sample {key}: {error}")
             yield key, members
+
+
+def _still_member(member: str) -> bool:
+    return member.startswith("image.") or member == "alpha.png"
 
 
 def measure_dataset(path: str | os.PathLike, *, limit: int | None = None,
@@ -147,7 +152,7 @@ def measure_dataset(path: str | os.PathLike, *, limit: int | None = None,
     ``alpha.png`` of each sample are decoded at full resolution.
     """
     out = []
-    for key, members in _dataset_samples(path, limit):
+    for key, members in dataset_samples(path, limit, _still_member):
         image_name = next((m for m in sorted(members) if m.startswith("image.")), None)
         if image_name is None or "alpha.png" not in members:
             raise ValueError(f"{path}: sample {key} lacks an image.* or alpha.png member")

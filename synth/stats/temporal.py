@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -22,8 +22,8 @@ import numpy as np
 from augment.temporal_mismatch import TEMPORAL_INDICATORS, temporal_mismatch
 from shards.clip_names import is_clip_member
 from shards.codec import decode_alpha, decode_rgb, sniff_format
-from shards.manifest import read_manifest, shard_url
-from shards.reader import iter_shard_samples
+
+from .realism_report import dataset_samples
 
 __all__ = ["TEMPORAL_BAND_PX", "TEMPORAL_IMPL", "clip_layers", "clip_still_view", "is_clip", "measure_clip_dataset",
            "measure_clip_members", "mismatch_table", "mean_distance"]
@@ -127,20 +127,8 @@ def measure_clip_members(members: Mapping[str, bytes], analysis_side: int = 256)
     return {f"temporal.{k}": float(v) for k, v in temporal_mismatch(frames, alphas, band_px=band).items()}
 
 
-def _clip_samples(path: str | os.PathLike, limit: int | None) -> Iterator[tuple[str, dict[str, bytes]]]:
-    manifest = read_manifest(path)
-    n = 0
-    for entry in manifest.shards:
-        def keep(member: str) -> bool:
-            return member == "clip.json" or member.startswith(("image_", "alpha_"))
-
-        for _, (key, members, error) in iter_shard_samples(shard_url(path, entry), keep=keep):
-            if limit is not None and n >= limit:
-                return
-            n += 1
-            if error is not None:
-                raise ValueError(f"{entry.path}: sample {key}: {error}")
-            yield key, members
+def _clip_member(member: str) -> bool:
+    return member == "clip.json" or member.startswith(("image_", "alpha_"))
 
 
 def measure_clip_dataset(path: str | os.PathLike, *, limit: int | None = None,
@@ -149,7 +137,7 @@ def measure_clip_dataset(path: str | os.PathLike, *, limit: int | None = None,
     ``limit``) of a built clip dataset (folder or manifest). ValueError naming the sample for a
     sample that is not a clip."""
     out = []
-    for key, members in _clip_samples(path, limit):
+    for key, members in dataset_samples(path, limit, _clip_member):
         if not is_clip(members):
             raise ValueError(f"{path}: sample {key} is not a clip (no clip.json): build a recipe with a video section")
         try:
