@@ -234,3 +234,12 @@ def test_portrait_guided_is_portrait_plus_the_guided_section():
     assert section["candidates"] == 4 and section["diversity"] == {"min_share": 0.5}
     assert section["weights"] == str(WEIGHTS.resolve())
     assert {**guided, "name": plain["name"]} == plain
+
+
+def test_guided_without_pytorch_is_a_clear_error_before_building(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(ValueError, match="PyTorch, which is not installed"):
+        load_recipe(ROOT / "recipes" / "demo.yaml", [f"realism.guided.weights={WEIGHTS}"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
@@ -147,6 +148,9 @@ class GuidedSpec(SpecModel):
             object.__setattr__(self, "sha256", digest)
         elif self.sha256 != digest:
             raise ValueError(f"weights: {self.weights!r} has sha256 {digest}, but sha256 says {self.sha256}")
+        if importlib.util.find_spec("torch") is None:  # the detector runs in torch; say so before building
+            raise ValueError("guided composition runs the detector with PyTorch, which is not installed: "
+                             'pip install -e ".[loader]"')
         return self
 
 
