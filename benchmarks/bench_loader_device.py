@@ -12,7 +12,9 @@ augments) it times, after a warm-up:
 - ``step``: batches feeding a small matting network's training step (bf16 autocast);
 
 and, for the device path, ``stage``: the device half alone on batches already collated
-(its ceiling). The figures are ratios against the CPU path measured in the same run, and
+(its ceiling). The device path is timed once per ``--prefetch`` depth (``device_p0``: each
+batch finished when it is asked for; ``device_p1``: the next one finished in a background
+thread meanwhile, MattingLoader's default). The figures are ratios against the CPU path measured in the same run, and
 the absolute samples/s of this machine. Needs CUDA (and torchvision); ``--device cpu``
 runs the same code on the CPU for a smoke test.
 """
@@ -198,6 +200,8 @@ def main() -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--outputs", nargs="+", default=list(OUTPUTS), help="outputs (need image, alpha, trimap)")
     ap.add_argument("--profile", action="store_true", help="print torch.profiler's table of the device stage")
+    ap.add_argument("--prefetch", type=int, nargs="+", default=[0, 1],
+                    help="device path: batches finished ahead in a background thread (MattingLoader's device_prefetch)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     device = torch.device(args.device)
@@ -216,23 +220,28 @@ def main() -> None:
         results["device_stage"], results["device_decode"] = stage_rate(root, device, args)
         print(f"device stage alone: {results['device_stage']:.0f} samples/s "
               f"(its JPEG decoding alone: {results['device_decode']:.0f} samples/s)", flush=True)
+        paths = ["cpu"] + [f"device_p{p}" for p in args.prefetch]
         for workers in args.workers:
-            for path in ("cpu", "device"):
+            for path in paths:
                 for what in ("loader", "step"):
                     kw = dict(crop=args.crop, outputs=tuple(args.outputs), seed=1)
-                    if path == "device":
+                    extra = {}
+                    if path != "cpu":
                         kw["device"] = str(device)
+                        extra["device_prefetch"] = int(path.rpartition("_p")[2])
                     loader = MattingLoader(MattingDataset(root, "train", **kw), batch_size=args.batch,
                                            num_workers=workers, pin_memory=device.type == "cuda",
-                                           persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
+                                           persistent_workers=workers > 0, prefetch_factor=4 if workers else None,
+                                           **extra)
                     rate = timed(loader, device, args.batches, args.warmup,
                                  make_step(device) if what == "step" else None)
                     results[f"{path}_{what}_w{workers}"] = rate
-                    print(f"workers {workers:2d}  {path:6s} {what:6s} {rate:8.0f} samples/s", flush=True)
+                    print(f"workers {workers:2d}  {path:10s} {what:6s} {rate:8.0f} samples/s", flush=True)
                     del loader
-            for what in ("loader", "step"):
-                ratio = results[f"device_{what}_w{workers}"] / results[f"cpu_{what}_w{workers}"]
-                print(f"workers {workers:2d}  device / cpu ({what}): {ratio:.2f}x", flush=True)
+            for path in paths[1:]:
+                for what in ("loader", "step"):
+                    ratio = results[f"{path}_{what}_w{workers}"] / results[f"cpu_{what}_w{workers}"]
+                    print(f"workers {workers:2d}  {path} / cpu ({what}): {ratio:.2f}x", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

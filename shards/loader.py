@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader
 
 from .collate import collate_matting
 from .dataset import MattingDataset
+from .device_prefetch import staged
 from .device_stage import DeviceStage, collate_device
 from .shared_state import MAX_STREAMS, Cursor
 
@@ -118,11 +119,14 @@ class MattingLoader(DataLoader):
     ``sampler``, ``batch_sampler``, ``shuffle`` and ``in_order=False`` are
     refused: the order belongs to the dataset. With a dataset made with ``device=``, each
     batch is finished on that device (:class:`shards.device_stage.DeviceStage`) before it
-    is yielded; its tensors are on the device.
+    is yielded; its tensors are on the device. ``device_prefetch`` batches are finished
+    ahead, in a background thread (on CUDA on a stream of its own), while the current one
+    is in use (:func:`shards.device_prefetch.staged`; ``0``: each when it is asked for).
     """
 
     def __init__(self, dataset: MattingDataset, batch_size: int | None = 1, *,
-                 collate_fn: Callable[[Any], Any] | None = None, **kwargs: Any) -> None:
+                 collate_fn: Callable[[Any], Any] | None = None, device_prefetch: int = 1,
+                 **kwargs: Any) -> None:
         if not isinstance(dataset, MattingDataset):
             raise ValueError(f"MattingLoader needs a MattingDataset, got {type(dataset).__name__}")
         for name in ("sampler", "batch_sampler"):
@@ -134,6 +138,9 @@ class MattingLoader(DataLoader):
             raise ValueError("MattingLoader: in_order=False makes the order depend on timing; it is not supported")
         if kwargs.get("num_workers", 0) > MAX_STREAMS:
             raise ValueError(f"MattingLoader: at most {MAX_STREAMS} workers, got {kwargs['num_workers']}")
+        if int(device_prefetch) != device_prefetch or device_prefetch < 0:
+            raise ValueError(f"MattingLoader: device_prefetch must be an integer >= 0, got {device_prefetch!r}")
+        self.device_prefetch = int(device_prefetch)
         cfg = dataset.config
         self._stage: DeviceStage | None = None
         if cfg.device is not None:
@@ -221,6 +228,13 @@ class MattingLoader(DataLoader):
         self._progress = prog
 
     # -------------------------------------------------------------- iteration
+    def _finished(self, tagged_batches: Iterator[Any]) -> Iterator[tuple[Any, Any]]:
+        """``(tagged, batch)``: the collated batch, finished on the device for ``device=``."""
+        if self._stage is None:
+            return ((tagged, tagged.batch) for tagged in tagged_batches)
+        stage = self._stage
+        return staged(tagged_batches, lambda tagged: stage(tagged.batch), stage.device, self.device_prefetch)
+
     def __len__(self) -> int:
         """Batches this rank yields in a whole epoch."""
         ds: MattingDataset = self.dataset  # type: ignore[assignment]
@@ -247,8 +261,7 @@ class MattingLoader(DataLoader):
         ds.shared.set_batch(self.batch_size)
         ds.shared.publish_cursor(prog.cursor() if any(prog.consumed) else None)
         self._progress = prog
-        for tagged in super().__iter__():
-            batch = tagged.batch if self._stage is None else self._stage(tagged.batch)
+        for tagged, batch in self._finished(super().__iter__()):
             prog.update(tagged.cursors)
             yield batch
         if self._progress is prog:
