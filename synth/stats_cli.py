@@ -17,6 +17,11 @@ from .stats.compare import unique_labels
 __all__ = ["stats"]
 
 
+#: Short names of the temporal indicators (synth.stats.temporal) for the summary line.
+_TEMPORAL_SHORT = (("still_background", "still background"), ("noise_change_log_ratio", "noise change"),
+                   ("blur_motion_gap", "blur vs motion"), ("colour_flicker", "colour flicker %"))
+
+
 def _summary_lines(label: str, d: dict) -> list[str]:
     c = d["counts"]
     fg, bg = d["diversity"]["foreground"]["all"], d["diversity"]["background"]["all"]
@@ -39,6 +44,11 @@ def _summary_lines(label: str, d: dict) -> list[str]:
                      f"({pl['scale_std']:.3f}), centre std {ch['centre_std']:.3f} ({pl['centre_std']:.3f}), "
                      f"detector score {g['score_chosen']:.3f} ({g['score_planned']:.3f}), "
                      f"{g['pinned_share']:.0%} pinned")
+    t = d.get("temporal", {}).get("measures") or {}
+    if t:  # a clip dataset: the temporal indicators' means (synth.stats.temporal; 0 is a filmed clip)
+        means = ", ".join(f"{label} " + ("not measured" if (m := (t.get(k) or {}).get("mean")) is None
+                                         else f"{m:.3g}") for k, label in _TEMPORAL_SHORT)
+        lines.append(f"  clips: {(t.get('pairs') or {}).get('n', 0)} measured; means: {means}")
     for w in d["warnings"]:
         lines.append(f"  {w['level'].upper()}: {w['message']}")
     return lines

@@ -84,6 +84,22 @@ def test_the_html_report_has_a_realism_in_time_section_for_clips_only(stats, tmp
     assert "Realism in time" not in render_html([still])
 
 
+def test_the_cli_summary_has_a_clip_line(built):
+    from click.testing import CliRunner
+
+    from synth.stats_cli import stats as stats_cmd
+
+    r = CliRunner().invoke(stats_cmd, [str(built["naive"]), "--workers", "0", "--contact", "0"])
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.output.splitlines() if x.strip().startswith("clips:"))
+    assert line.strip().startswith("clips: 6 measured; means: still background ")
+    for words in ("noise change", "colour flicker %"):
+        assert words in line
+    assert "blur vs motion not measured" in line  # procedural blobs have no edges to measure blur on
+    still = float(line.split("still background ")[1].split(",")[0])
+    assert still > 0.7  # the naive build's background stands still (as in the JSON above)
+
+
 def test_the_middle_frame_stands_in_for_the_still_statistics(built):
     members = _clip_members(built["video"])
     view = clip_still_view(members)
