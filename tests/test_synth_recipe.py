@@ -222,6 +222,22 @@ def test_guided_weights_path_resolves_against_the_recipe_and_errors_name_the_fie
                                                                            "diversity": {"min_share": 1.5}}}}))
 
 
+def test_guided_redraw_names_choices_and_keeps_the_default_out_of_the_hash(tmp_path):
+    base = _write(tmp_path, _minimal())
+    default = load_recipe(base, [f"realism.guided.weights={WEIGHTS}"])
+    assert "redraw" not in default.to_json_dict()["realism"]["guided"]
+    every = load_recipe(base, [f"realism.guided.weights={WEIGHTS}", "realism.guided.redraw=[noise, backdrop, "
+                               "defocus, harmonize, placement, background]"])
+    assert recipe_sha256(every) == recipe_sha256(default)  # the same set in another order is the default
+    some = load_recipe(base, [f"realism.guided.weights={WEIGHTS}", "realism.guided.redraw=[noise, harmonize]"])
+    assert some.realism.guided.redraw == ("harmonize", "noise")
+    assert some.to_json_dict()["realism"]["guided"]["redraw"] == ["harmonize", "noise"]
+    assert recipe_sha256(some) != recipe_sha256(default)
+    for bad, words in (("[blur]", "redraw.0"), ("[]", "at least one"), ("[noise, noise]", "twice")):
+        with pytest.raises(RecipeError, match=words):
+            load_recipe(base, [f"realism.guided.weights={WEIGHTS}", f"realism.guided.redraw={bad}"])
+
+
 def test_guided_video_recipe_is_a_one_line_error():
     with pytest.raises(RecipeError, match=r"video_demo\.yaml: video: realism\.guided is for still images only"):
         load_recipe(ROOT / "recipes" / "video_demo.yaml", [f"realism.guided.weights={WEIGHTS}"])

@@ -131,6 +131,46 @@ def test_diversity_guard_every_background_at_least_half_its_fair_share(tmp_path)
     assert set(Counter(m["background"]["id"] for m in metas if m["guided"]["pinned"]).values()) == {2}
 
 
+def test_redraw_keeps_the_other_choices_the_samples_own(tmp_path):
+    """``redraw: [harmonize, noise]``: every candidate has the sample's own background and
+    placement (what the unguided recipe draws), only harmonisation and noise vary."""
+    d = _recipe({"candidates": 3, "patches": 4, "redraw": ["noise", "harmonize"],
+                 "diversity": {"min_share": 0.0}}, samples=(6, 0))
+    d["harmonization"] = {"p": 1.0, "strength": [0.2, 0.9]}
+    recipe = parse_recipe(d)
+    assert recipe.realism.guided.redraw == ("harmonize", "noise")  # canonical order
+    build(recipe, tmp_path / "redraw", cache_dir=tmp_path / "cache")
+    plain = _recipe(None, samples=(6, 0))
+    plain["harmonization"] = d["harmonization"]
+    build(parse_recipe(plain), tmp_path / "plain", cache_dir=tmp_path / "cache")
+    guided, unguided = _samples(tmp_path / "redraw"), _samples(tmp_path / "plain")
+    assert guided.keys() == unguided.keys()
+    varied = 0
+    for key, members in guided.items():
+        meta, own = json.loads(members["meta.json"]), json.loads(unguided[key]["meta.json"])
+        g = meta["guided"]
+        assert g["redraw"] == ["harmonize", "noise"]
+        assert set(g["backgrounds"]) == {own["background"]["id"]} == {meta["background"]["id"]}
+        assert _place_of(own) == _place_of(meta) is not None
+        varied += len(set(g["scores"])) > 1
+        if g["chosen"] == 0:  # candidate 0 is the unguided draw, pixels and all
+            assert members["image.jpg"] == unguided[key]["image.jpg"]
+    assert varied >= 4  # harmonisation and noise do move the detector's score
+    # the default (every choice) keeps the record without "redraw", as builds before it
+    assert "redraw" not in json.loads(next(iter(_samples_of_default(tmp_path).values()))["meta.json"])["guided"]
+
+
+def _place_of(meta: dict) -> dict | None:
+    """The subject's placement op of a sample's meta."""
+    return next((op for op in meta["ops"] if op.get("op") == "place" and op.get("target") == "foreground"), None)
+
+
+def _samples_of_default(tmp_path: Path) -> dict[str, dict[str, bytes]]:
+    d = _recipe({"candidates": 2, "patches": 4}, samples=(2, 0))
+    build(parse_recipe(d), tmp_path / "default", cache_dir=tmp_path / "cache")
+    return _samples(tmp_path / "default")
+
+
 def test_guided_choice_lowers_the_score_against_candidate_zero(guided_build):
     root, _ = guided_build
     metas = [json.loads(m["meta.json"]) for m in _samples(root / "serial").values()]

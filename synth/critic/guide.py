@@ -1,10 +1,10 @@
 """Composition guided by the composite detector: K candidates per sample, the least detectable kept.
 
 A guided recipe (``realism.guided``, synth.recipe.realism.GuidedSpec) composes every sample
-``candidates`` times. Candidate ``k`` draws the steps in :data:`GUIDED_STEPS` (background,
-its crop and flip, the subject's placement, harmonisation, defocus / sharpness, backdrop,
-noise) from :func:`synth.rng.candidate_rng` (candidate 0: the sample's own generators, what
-the unguided recipe draws) and every other step (foreground choice, flip, rotation, extra
+``candidates`` times. Candidate ``k`` draws the steps of the choices in ``redraw`` (default
+all of :data:`GUIDED_STEPS`: background, its crop and flip, the subject's placement,
+harmonisation, defocus / sharpness, backdrop, noise) from :func:`synth.rng.candidate_rng`
+(candidate 0: the sample's own generators, what the unguided recipe draws) and every other step (foreground choice, flip, rotation, extra
 subjects, JPEG, trimap) from the sample's own generators, so all candidates share the subject
 and its pose. Each candidate's composite is scored by the pinned detector
 (synth.critic.score: mean logit of a few boundary patches at the detector's resolution, one
@@ -27,21 +27,35 @@ import numpy as np
 from synth.bg_assignment import pinned_background
 from synth.rng import candidate_rng, step_rng
 
-__all__ = ["GUIDED_STEPS", "candidate_steps", "guide_sample"]
+__all__ = ["CHOICE_STEPS", "GUIDED_STEPS", "candidate_steps", "guide_sample", "redrawn_steps"]
 
-#: The steps a candidate draws afresh; every other step is the sample's own.
-GUIDED_STEPS = frozenset({"background", "bg_cover", "bg_flip", "foreground_placement", "harmonize", "sharpness",
-                          "backdrop", "noise"})
+#: The generator steps behind each choice of ``realism.guided.redraw`` (GUIDED_CHOICES).
+CHOICE_STEPS: dict[str, frozenset[str]] = {
+    "background": frozenset({"background", "bg_cover", "bg_flip"}),
+    "placement": frozenset({"foreground_placement"}),
+    "harmonize": frozenset({"harmonize"}),
+    "defocus": frozenset({"sharpness"}),
+    "backdrop": frozenset({"backdrop"}),
+    "noise": frozenset({"noise"}),
+}
+#: The steps a candidate draws afresh by default (every choice); every other step is the sample's own.
+GUIDED_STEPS = frozenset().union(*CHOICE_STEPS.values())
 
 C = TypeVar("C")
 RngFor = Callable[[str], np.random.Generator]
 
 
-def candidate_steps(seed: int, split: str, index: int, k: int) -> RngFor:
-    """``rng(step)`` of candidate ``k``: :func:`synth.rng.candidate_rng` for :data:`GUIDED_STEPS`,
-    the sample's own :func:`synth.rng.step_rng` otherwise (candidate 0: always its own)."""
+def redrawn_steps(choices: tuple[str, ...]) -> frozenset[str]:
+    """The generator steps of ``realism.guided.redraw`` ``choices`` (:data:`CHOICE_STEPS`)."""
+    return frozenset().union(*(CHOICE_STEPS[c] for c in choices))
+
+
+def candidate_steps(seed: int, split: str, index: int, k: int, steps: frozenset[str] = GUIDED_STEPS) -> RngFor:
+    """``rng(step)`` of candidate ``k``: :func:`synth.rng.candidate_rng` for ``steps`` (default
+    :data:`GUIDED_STEPS`), the sample's own :func:`synth.rng.step_rng` otherwise (candidate 0:
+    always its own)."""
     def rng(step: str) -> np.random.Generator:
-        if step in GUIDED_STEPS:
+        if step in steps:
             return candidate_rng(seed, split, index, step, k)
         return step_rng(seed, split, index, step)
 
@@ -83,8 +97,9 @@ def guide_sample(plan: Any, split: str, index: int, fg_index: int, compose: Call
     best: tuple[float, int, C] | None = None
     first: C | None = None
     planned_place = None
+    steps = redrawn_steps(spec.redraw)
     for k in range(spec.candidates):
-        rng = candidate_steps(seed, split, index, k)
+        rng = candidate_steps(seed, split, index, k, steps)
         bg = pinned if pinned is not None else plan.background_index(split, fg_index, rng("background"))
         cand = compose(rng, bg)
         image, alpha, bg_index, ops = view(cand)
@@ -107,4 +122,6 @@ def guide_sample(plan: Any, split: str, index: int, fg_index: int, compose: Call
         "pinned": pinned is not None,
         "planned": {"background": backgrounds[planned_bg].id, "place": planned_place},
     }
+    if steps != GUIDED_STEPS:  # only when some choices stay the sample's own (older builds' bytes kept)
+        record["redraw"] = list(spec.redraw)
     return cand, record

@@ -27,6 +27,7 @@ ADDED_FIELDS: tuple[tuple[str, ...], ...] = (
     ("realism", "guided"),
     ("video", "noise_layer"),
     ("video", "decisions"),
+    ("realism", "guided", "redraw"),
 )
 
 

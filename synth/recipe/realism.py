@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,7 +18,7 @@ from augment.harmonize.params import (
 
 from .base import SpecModel, bounded_range
 
-__all__ = ["BackdropSpec", "DefocusSpec", "DiversitySpec", "GuidedSpec", "HarmonizationSpec", "JpegSpec", "NoiseSpec",
+__all__ = ["GUIDED_CHOICES", "BackdropSpec", "DefocusSpec", "DiversitySpec", "GuidedSpec", "HarmonizationSpec", "JpegSpec", "NoiseSpec",
            "RealismSpec"]
 
 
@@ -120,6 +121,11 @@ class DiversitySpec(SpecModel):
     min_share: float = Field(0.5, ge=0.0, le=1.0)
 
 
+#: The choices a guided candidate can draw afresh (``realism.guided.redraw``), in canonical order.
+GUIDED_CHOICES = ("background", "placement", "harmonize", "defocus", "backdrop", "noise")
+GuidedChoice = Literal[GUIDED_CHOICES]  # the same names (a subscript tuple is the argument list)
+
+
 class GuidedSpec(SpecModel):
     """Composition guided by the composite detector (synth.critic.guide).
 
@@ -129,6 +135,9 @@ class GuidedSpec(SpecModel):
     scores ``patches`` boundary patches of each with the detector in ``weights`` (a critic
     weights file, synth.critic.weights) on CPU, and keeps the least detectable. ``sha256`` is
     the weights file's; filled in from the file when absent, checked against it when given.
+    ``redraw`` names the choices the candidates draw afresh (:data:`GUIDED_CHOICES`; default
+    all); the others are the sample's own, e.g. ``[harmonize, noise]`` lets the detector pick
+    the subject's colour and the noise but not an easier background, placement or blur.
     """
 
     weights: str
@@ -136,6 +145,16 @@ class GuidedSpec(SpecModel):
     candidates: int = Field(4, ge=1, le=32)
     patches: int = Field(16, ge=1, le=256)
     diversity: DiversitySpec = DiversitySpec()
+    redraw: tuple[GuidedChoice, ...] = GUIDED_CHOICES
+
+    @field_validator("redraw")
+    @classmethod
+    def _redraw(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError(f"redraw must name at least one of {', '.join(GUIDED_CHOICES)}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"redraw names a choice twice: {list(v)}")
+        return tuple(c for c in GUIDED_CHOICES if c in v)  # canonical order: one hash per set
 
     @model_validator(mode="after")
     def _weights_hash(self) -> "GuidedSpec":
