@@ -14,7 +14,8 @@ augments) it times, after a warm-up:
 and, for the device path, ``stage``: the device half alone on batches already collated
 (its ceiling). The device path is timed once per ``--prefetch`` depth (``device_p0``: each
 batch finished when it is asked for; ``device_p1``: the next one finished in a background
-thread meanwhile, MattingLoader's default). The figures are ratios against the CPU path measured in the same run, and
+thread meanwhile, MattingLoader's default). ``--device-decode image`` has the workers decode
+fg and bg (less for nvJPEG's CPU half in the main process, more bytes to it). The figures are ratios against the CPU path measured in the same run, and
 the absolute samples/s of this machine. Needs CUDA (and torchvision); ``--device cpu``
 runs the same code on the CPU for a smoke test.
 """
@@ -202,6 +203,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="print torch.profiler's table of the device stage")
     ap.add_argument("--prefetch", type=int, nargs="+", default=[0, 1],
                     help="device path: batches finished ahead in a background thread (MattingLoader's device_prefetch)")
+    ap.add_argument("--device-decode", nargs="*", default=["image", "fg", "bg"],
+                    help="device path: layers decoded on the device (the workers decode the others)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     device = torch.device(args.device)
@@ -228,6 +231,7 @@ def main() -> None:
                     extra = {}
                     if path != "cpu":
                         kw["device"] = str(device)
+                        kw["device_decode"] = tuple(args.device_decode)
                         extra["device_prefetch"] = int(path.rpartition("_p")[2])
                     loader = MattingLoader(MattingDataset(root, "train", **kw), batch_size=args.batch,
                                            num_workers=workers, pin_memory=device.type == "cuda",

@@ -6,7 +6,7 @@
 # simplejpeg ...; `pip download` them beside the repo for its Python), installed into
 # /tmp/site without network. Runs the CUDA tests of the device path, then
 # bench_loader_device.py with 16 workers (CPU loader, device path without and with the
-# background stage). Writes DEVICE_OUT (default $OUT, else /tmp/device_checks)/bench.json.
+# background stage; then with fg and bg decoded in the workers). Writes DEVICE_OUT (default $OUT, else /tmp/device_checks)/bench.json.
 set -euo pipefail
 data=${1:?usage: benchmarks/device_checks.sh DATASET [WHEELS_DIR]}
 wheels=${2:-}
@@ -24,3 +24,6 @@ python3 -m pytest -q -p no:cacheprovider tests/test_shards_device_stage.py tests
   tests/test_shards_device_prefetch.py 2>&1 | tail -3
 python3 benchmarks/bench_loader_device.py "$data" --workers 16 --batches 50 --warmup 8 --replicate 30 \
   --prefetch 0 1 --json "$out/bench.json"
+# fg and bg decoded by the workers: less nvJPEG Huffman work in the main process
+python3 benchmarks/bench_loader_device.py "$data" --workers 16 --batches 50 --warmup 8 --replicate 30 \
+  --prefetch 1 --device-decode image --json "$out/bench_decode_image.json"

@@ -18,7 +18,7 @@ from .instances import INSTANCE_OUTPUTS, is_instance_member
 from .order import Balance
 from .reader import MAX_MEMBER_BYTES, LoaderError, is_local_tar
 
-__all__ = ["AugmentConfig", "DatasetConfig", "OUTPUTS", "DEFAULT_OUTPUTS", "DEVICE_OUTPUTS", "Handler", "BufferMode", "IMAGENET_MEAN",
+__all__ = ["AugmentConfig", "DatasetConfig", "OUTPUTS", "DEFAULT_OUTPUTS", "DEVICE_DECODE", "DEVICE_OUTPUTS", "Handler", "BufferMode", "IMAGENET_MEAN",
            "IMAGENET_STD"]
 
 #: The image normalisation defaults (``normalize=True``): ImageNet's channel means and stds.
@@ -31,6 +31,8 @@ OUTPUTS = ("image", "alpha", "trimap", "fg", "bg", "guidance", "semantic", "deta
 DEFAULT_OUTPUTS = ("image", "alpha", "trimap", "fg", "bg")
 #: What the device path (``device=``) makes; the other outputs need the CPU path.
 DEVICE_OUTPUTS = ("image", "alpha", "trimap", "fg", "bg", "guidance", "semantic", "detail")
+#: The layers whose JPEGs the device path can decode on the device (``device_decode``).
+DEVICE_DECODE = ("image", "fg", "bg")
 
 Handler = Literal["raise", "skip"] | Callable[[LoaderError], None]
 BufferMode = Literal["auto", "bytes", "offsets"]
@@ -167,6 +169,10 @@ class DatasetConfig:
             resizes, flips, jitters and makes trimaps and guidance on the device, batch by
             batch (:mod:`shards.device_stage`). Needs ``crop``; makes :data:`DEVICE_OUTPUTS`;
             no clips, re-compositing or ``transform``. ``None`` (default): all on the CPU.
+        device_decode: with ``device=``, the layers (of ``image``, ``fg``, ``bg``) whose crop
+            window is decoded on the device (default all); the workers decode the others' window
+            and send pixels: less decoding in the main process, more bytes to it. The samples
+            are the same either way (on a GPU within nvJPEG's rounding of libjpeg's).
     """
 
     crop: int | tuple[int, int] | None = 512
@@ -194,6 +200,7 @@ class DatasetConfig:
     reverse_p: float = 0.0
     transform: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]] | None = None
     device: str | None = None
+    device_decode: Sequence[str] = DEVICE_DECODE
     stems: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -262,6 +269,8 @@ class DatasetConfig:
             raise ValueError(f"transform must be a callable (arrays, rng) -> arrays or None, got {self.transform!r}")
         if self.device is not None:
             self._check_device()
+        elif tuple(self.device_decode) != DEVICE_DECODE:
+            raise ValueError("device_decode is for the device path: it needs device=")
         _set(self, "stems", self._stems())
 
     def _check_device(self) -> None:
@@ -282,6 +291,10 @@ class DatasetConfig:
             raise ValueError("device= makes semantic='classes' only")
         if self.transform is not None:
             raise ValueError("device= runs no per-sample transform (it works on arrays in the worker)")
+        decode = self.device_decode
+        if isinstance(decode, str) or not set(decode) <= set(DEVICE_DECODE) or len(set(decode)) != len(decode):
+            raise ValueError(f"device_decode must be distinct layers of {DEVICE_DECODE}, got {decode!r}")
+        _set(self, "device_decode", tuple(d for d in DEVICE_DECODE if d in decode))
 
     def _stems(self) -> frozenset[str]:
         """The members read from the shards (``alpha`` and what the outputs need)."""

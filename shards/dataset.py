@@ -107,7 +107,7 @@ class MattingDataset(IterableDataset):
             ``buffer_initial``, ``buffer``, ``interleave``, ``balance``, ``augment``,
             ``outputs``, ``normalize``, ``mean``, ``std``, ``handler``,
             ``substitute``, ``verify``, ``max_member_bytes``, ``max_pixels``,
-            ``transform``, ``device``), documented there. A listed shard that cannot be read or is
+            ``transform``, ``device``, ``device_decode``), documented there. A listed shard that cannot be read or is
             empty goes to ``handler`` now (counted in ``shard_errors``).
     """
 
@@ -332,7 +332,8 @@ class MattingDataset(IterableDataset):
             check_pixels(data, self.max_pixels)
             if c.device is not None:
                 prepared = prepare_device_sample(data, seed, crop=c.crop, config=self.augment,  # type: ignore[arg-type]
-                                                 outputs=c.outputs)  # type: ignore[arg-type]
+                                                 outputs=c.outputs,  # type: ignore[arg-type]
+                                                 device_decode=c.device_decode)  # type: ignore[arg-type]
                 return {**prepared, "key": key, "index": index}
             if c.frames is not None:
                 arrays = augment_clip(data, seed, crop=c.crop, config=self.augment,  # type: ignore[arg-type]

@@ -8,8 +8,8 @@ parameters, guidance parameters), and hands the device what it needs to finish:
 
 - ``src_<name>`` (``image``, ``fg``, ``bg``): the encoded JPEG of the crop window, cut
   out of the stored JPEG without decoding (:func:`shards.jpeg_window.cut_window`; the whole
-  JPEG when it cannot be cut): ``uint8 (n,)``; or, for a PNG member, the window's pixels
-  ``uint8 (h, w, 3)``. ``box_<name>``: ``int64 (4,)`` ``(top, left, h, w)`` of the window
+  JPEG when it cannot be cut): ``uint8 (n,)``; or the window's pixels ``uint8 (h, w, 3)``,
+  decoded here, for a PNG member and for the layers not in ``device_decode``. ``box_<name>``: ``int64 (4,)`` ``(top, left, h, w)`` of the window
   in that source's decoded pixels.
 - ``alpha_src``: the stored alpha over the window and the trimap's margin, at its stored
   depth (``uint8``, or ``int32`` holding 16-bit values), ``(h, w)``; ``trimap_src``: the
@@ -33,8 +33,8 @@ from augment.crop import Crop
 from augment.flip import apply_flip
 
 from .codec import decode_rgb, decode_trimap, jpeg_size, sniff_format
-from .config import AugmentConfig
-from .jpeg_window import cut_window
+from .config import DEVICE_DECODE, AugmentConfig
+from .jpeg_window import cut_window, decode_window
 from .online_augment import draw_geometry, guidance_params, needs_trimap, photometric_rng
 from .window import StoredAlpha, resize_window
 
@@ -70,12 +70,19 @@ def _member(members: Mapping[str, bytes], stem: str) -> bytes:
     raise ValueError(f"sample has no {stem}.jpg / {stem}.png member (members: {sorted(members)})")
 
 
-def _source(data: bytes, hw: tuple[int, int], window: Crop, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The member's source for the device and the window's box in its decoded pixels."""
+def _source(data: bytes, hw: tuple[int, int], window: Crop, name: str, on_device: bool
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The member's source for the device and the window's box in its decoded pixels: the
+    window's JPEG when ``on_device`` (it decodes it), else the window's pixels."""
     top, left, wh, ww = window.top, window.left, window.h, window.w
     if sniff_format(data) == "jpg":
         if jpeg_size(data) != hw:
             raise ValueError(f"member {name} is {jpeg_size(data)} but alpha is {hw}")
+        if not on_device:
+            dec = decode_window(data, top, top + wh, left, left + ww)
+            img, y0, x0 = dec if dec is not None else (decode_rgb(data), 0, 0)
+            win = img[top - y0:top - y0 + wh, left - x0:left - x0 + ww]
+            return np.ascontiguousarray(win), np.array([0, 0, wh, ww], np.int64)
         cut = cut_window(data, top, top + wh, left, left + ww)
         if cut is not None:
             jpeg, y0, x0, _, _ = cut
@@ -114,11 +121,13 @@ def _margins(hw: tuple[int, int], window: Crop, out_hw: tuple[int, int], band: i
 
 
 def prepare_device_sample(members: Mapping[str, bytes], seed: list[int], *, crop: tuple[int, int],
-                          config: AugmentConfig, outputs: frozenset[str]) -> dict[str, Any]:
+                          config: AugmentConfig, outputs: frozenset[str],
+                          device_decode: tuple[str, ...] = DEVICE_DECODE) -> dict[str, Any]:
     """The worker's part of one sample for the device path (see the module docstring).
 
     ``members``: the sample's encoded members; ``seed``: its seed sequence
-    (:func:`shards.order.sample_seed`). Raises ``ValueError`` for missing or malformed members.
+    (:func:`shards.order.sample_seed`); ``device_decode``: the layers whose JPEG the device
+    decodes (the others are decoded here). Raises ``ValueError`` for missing or malformed members.
     """
     if "alpha.png" not in members:
         raise ValueError(f"sample has no alpha.png member (members: {sorted(members)})")
@@ -130,7 +139,8 @@ def prepare_device_sample(members: Mapping[str, bytes], seed: list[int], *, crop
     out: dict[str, Any] = {}
     for name in ("image", "fg", "bg"):
         if name in outputs:
-            out[f"src_{name}"], out[f"box_{name}"] = _source(_member(members, name), alpha.shape, window, name)
+            out[f"src_{name}"], out[f"box_{name}"] = _source(_member(members, name), alpha.shape, window, name,
+                                                             name in device_decode)
 
     (mt, mb, ml, mr), (y0, y1, x0, x1) = _margins(alpha.shape, window, crop, geo.band)
     raw = alpha.raw[y0:y1, x0:x1]

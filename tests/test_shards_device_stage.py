@@ -225,3 +225,34 @@ def test_a_samples_pixels_do_not_depend_on_its_batch(data):
     for key in a:
         for name in outs:
             assert torch.equal(a[key][name], b[key][name]), (key, name)
+
+
+@pytest.mark.parametrize("decode", [(), ("image",), ("fg", "bg")])
+def test_layers_decoded_in_the_worker_give_the_same_batches(data, decode):
+    """device_decode: the workers decode the other layers' windows (bit-exact windows of the
+    stored JPEG) and send pixels; on CPU tensors the batches equal the default's."""
+    kw = dict(crop=64, buffer_size=6, outputs=FULL, device="cpu")
+    default = list(MattingLoader(MattingDataset(data, "train", **kw), batch_size=4, num_workers=2))
+    split = list(MattingLoader(MattingDataset(data, "train", device_decode=decode, **kw), batch_size=4,
+                               num_workers=2))
+    assert [b["key"] for b in default] == [b["key"] for b in split]
+    for a, b in zip(default, split):
+        for name in FULL:
+            assert torch.equal(a[name], b[name]), name
+    it = iter(MattingDataset(data, "train", device_decode=decode, **kw))
+    s = next(it)
+    for name in ("image", "fg", "bg"):
+        assert s[f"src_{name}"].ndim == (1 if name in decode else 3), name  # JPEG bytes or pixels
+        if name not in decode:
+            h, w = s[f"box_{name}"][2:]
+            assert s[f"src_{name}"].shape == (h, w, 3)
+
+
+def test_device_decode_is_checked(data):
+    for bad in (("image", "alpha"), "image", ("fg", "fg")):
+        with pytest.raises(ValueError, match="device_decode"):
+            MattingDataset(data, "train", crop=64, device="cpu", device_decode=bad)
+    with pytest.raises(ValueError, match="needs device="):
+        MattingDataset(data, "train", crop=64, device_decode=("image",))
+    assert MattingDataset(data, "train", crop=64, device="cpu", device_decode=["bg", "image"]).config.device_decode \
+        == ("image", "bg")
