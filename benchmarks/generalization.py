@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from shards import MattingDataset, MattingLoader  # noqa: E402
 from synth.build import build  # noqa: E402
+from synth.critic.evaluate import rank_agreement  # noqa: E402
 from synth.execution import SerialExecutor  # noqa: E402
 from synth.recipe import load_recipe  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
@@ -316,6 +317,22 @@ def report(results: dict, variants: list[str], seeds: list[int]) -> str:
     return "\n".join(lines)
 
 
+def detector_ranking(results: dict, variants: list[str], seeds: list[int], files: list[Path]) -> str:
+    """Whether a fresh detector's mean held-out AUC (bench_detectability.py's JSON files; a
+    variant measured in several files: the last) ranks the variants as their mean real-photo SAD."""
+    auc: dict[str, float] = {}
+    for path in files:
+        for name, per_seed in json.loads(path.read_text())["results"].items():
+            if name in variants:
+                auc[name] = float(np.mean([r["auc"] for r in per_seed.values()]))
+    sad = {v: float(np.mean([results[v][s]["real"]["sad"] for s in seeds])) for v in variants}
+    rho, by_auc, by_sad = rank_agreement(auc, sad)
+    return (f"\nDetector AUC against real-photo SAD ({len(by_auc)} variants measured by both; lower is better):\n"
+            f"  by AUC: {' < '.join(f'{n} {auc[n]:.3f}' for n in by_auc)}\n"
+            f"  by SAD: {' < '.join(f'{n} {sad[n]:.3f}' for n in by_sad)}\n"
+            f"  Spearman rank correlation {rho:+.2f} (1: the detector predicts the ranking)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True, help="work folder (datasets, cache, results.json)")
@@ -335,6 +352,9 @@ def main() -> None:
                     help="channels per U-Net level (~290k parameters by default)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--workers", type=int, default=1, help="DataLoader workers")
+    ap.add_argument("--detectability", type=Path, nargs="*", default=[],
+                    help="detectability.json files of bench_detectability.py: does their AUC rank the variants "
+                         "as the real-photo SAD does?")
     args = ap.parse_args()
 
     if not (args.shared / "alphamatting").is_dir():
@@ -377,6 +397,8 @@ def main() -> None:
             print(f"seed {seed} {v:22s} real SAD {r['real']['sad']:.3f}  comp SAD {r['comp']['sad']:.3f}  "
                   f"({time.perf_counter() - t1:.0f} s)", flush=True)
     text = report(results, names, args.seeds)
+    if args.detectability:
+        text += "\n" + detector_ranking(results, names, args.seeds, args.detectability)
     print(text)
     (work / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                                    "parameters": n_params, "results": results}, indent=2))

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synth.critic.evaluate import bootstrap_auc, contact_sheet, roc_auc
+from synth.critic.evaluate import bootstrap_auc, contact_sheet, rank_agreement, roc_auc
 
 
 def _brute_auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -78,3 +78,29 @@ def test_contact_sheet_shows_the_surest_patches_framed_by_their_truth():
     # bottom row: lowest scores first (0, 25, 50), real patches framed green
     assert [int(sheet[tile + tile // 2, c * tile + tile // 2, 0]) for c in range(3)] == [0, 25, 50]
     assert tuple(sheet[tile, 0]) == (40, 180, 60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=3, max_size=8))
+def test_rank_agreement_is_spearmans_rho_with_ties(pairs):
+    from scipy.stats import spearmanr
+
+    auc = {f"v{i}": float(a) for i, (a, _) in enumerate(pairs)}
+    sad = {f"v{i}": float(b) for i, (_, b) in enumerate(pairs)}
+    rho, by_auc, by_sad = rank_agreement(auc, sad)
+    a, b = [x for x, _ in pairs], [y for _, y in pairs]
+    if len(set(a)) == 1 or len(set(b)) == 1:
+        assert np.isnan(rho)
+    else:
+        assert rho == pytest.approx(spearmanr(a, b).statistic, abs=1e-12)
+    assert sorted(by_auc) == sorted(by_sad) == sorted(auc)
+    assert [auc[n] for n in by_auc] == sorted(a)
+
+
+def test_rank_agreement_orders_and_only_shared_variants():
+    auc = {"naive": 0.74, "portrait": 0.70, "guided": 0.64, "only_here": 0.5}
+    rho, by_auc, by_sad = rank_agreement(auc, {"naive": 14.0, "portrait": 13.0, "guided": 12.0})
+    assert rho == pytest.approx(1.0) and by_auc == by_sad == ["guided", "portrait", "naive"]
+    rho, _, by_sad = rank_agreement(auc, {"naive": 12.0, "portrait": 13.0, "guided": 14.0})
+    assert rho == pytest.approx(-1.0) and by_sad == ["naive", "portrait", "guided"]
+    assert np.isnan(rank_agreement(auc, {"naive": 1.0, "portrait": 2.0})[0])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["roc_auc", "bootstrap_auc", "contact_sheet"]
+__all__ = ["roc_auc", "bootstrap_auc", "contact_sheet", "rank_agreement"]
 
 
 def _check(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,3 +102,29 @@ def contact_sheet(patches: np.ndarray, scores: np.ndarray, labels: np.ndarray, *
         for c, i in enumerate(idx):
             sheet[r * size:(r + 1) * size, c * size:(c + 1) * size] = _tile(patches[i], int(labels[i]), zoom, border)
     return sheet
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``values``, ties given their mean rank."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values), np.float64)
+    ranks[order] = np.arange(1, len(values) + 1)
+    for v in np.unique(values):
+        tie = values == v
+        ranks[tie] = ranks[tie].mean()
+    return ranks
+
+
+def rank_agreement(detectability: dict[str, float], outcome: dict[str, float]) -> tuple[float, list[str], list[str]]:
+    """Does a detector's AUC rank variants as a model's error does? For the variants in both
+    mappings (``name -> mean AUC``, ``name -> mean real-photo error``; lower is better in both):
+    Spearman's rank correlation (1: the same order, -1: reversed; nan under 3 variants or with
+    a constant side) and both orders, best first."""
+    names = sorted(set(detectability) & set(outcome))
+    a = np.array([detectability[n] for n in names], np.float64)
+    b = np.array([outcome[n] for n in names], np.float64)
+    by_a = [names[i] for i in np.argsort(a, kind="stable")]
+    by_b = [names[i] for i in np.argsort(b, kind="stable")]
+    if len(names) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan"), by_a, by_b
+    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1]), by_a, by_b
