@@ -121,11 +121,12 @@ class MattingLoader(DataLoader):
     batch is finished on that device (:class:`shards.device_stage.DeviceStage`) before it
     is yielded; its tensors are on the device. ``device_prefetch`` batches are finished
     ahead, in a background thread (on CUDA on a stream of its own), while the current one
-    is in use (:func:`shards.device_prefetch.staged`; ``0``: each when it is asked for).
+    is in use (:func:`shards.device_prefetch.staged`; ``0``: each when it is asked for;
+    default ``None``: 1 on CUDA, 0 elsewhere, where the thread would only share the cores).
     """
 
     def __init__(self, dataset: MattingDataset, batch_size: int | None = 1, *,
-                 collate_fn: Callable[[Any], Any] | None = None, device_prefetch: int = 1,
+                 collate_fn: Callable[[Any], Any] | None = None, device_prefetch: int | None = None,
                  **kwargs: Any) -> None:
         if not isinstance(dataset, MattingDataset):
             raise ValueError(f"MattingLoader needs a MattingDataset, got {type(dataset).__name__}")
@@ -138,9 +139,9 @@ class MattingLoader(DataLoader):
             raise ValueError("MattingLoader: in_order=False makes the order depend on timing; it is not supported")
         if kwargs.get("num_workers", 0) > MAX_STREAMS:
             raise ValueError(f"MattingLoader: at most {MAX_STREAMS} workers, got {kwargs['num_workers']}")
-        if int(device_prefetch) != device_prefetch or device_prefetch < 0:
-            raise ValueError(f"MattingLoader: device_prefetch must be an integer >= 0, got {device_prefetch!r}")
-        self.device_prefetch = int(device_prefetch)
+        if device_prefetch is not None and (int(device_prefetch) != device_prefetch or device_prefetch < 0):
+            raise ValueError(f"MattingLoader: device_prefetch must be an integer >= 0 or None, "
+                             f"got {device_prefetch!r}")
         cfg = dataset.config
         self._stage: DeviceStage | None = None
         if cfg.device is not None:
@@ -149,6 +150,9 @@ class MattingLoader(DataLoader):
             collate_fn = collate_device
             self._stage = DeviceStage(cfg.device, cfg.crop, outputs=cfg.outputs,  # type: ignore[arg-type]
                                       normalize=cfg.normalize, mean=cfg.mean, std=cfg.std)
+            if device_prefetch is None:
+                device_prefetch = 1 if self._stage.device.type == "cuda" else 0
+        self.device_prefetch = int(device_prefetch or 0)
         if collate_fn is None:
             collate_fn = collate_matting if batch_size is not None else _no_collate
         self._user_collate = collate_fn

@@ -129,6 +129,8 @@ def test_resume_with_prefetch_reads_the_rest_exactly_once(data):
 
 def test_device_prefetch_must_be_a_count(data):
     ds = MattingDataset(data, "train", crop=48, device="cpu")
+    assert MattingLoader(ds, batch_size=2).device_prefetch == 0  # default: 1 on CUDA only
+    assert MattingLoader(ds, batch_size=2, device_prefetch=3).device_prefetch == 3
     for bad in (-1, 1.5):
         with pytest.raises(ValueError, match="device_prefetch"):
             MattingLoader(ds, batch_size=2, device_prefetch=bad)
