@@ -29,7 +29,6 @@ from augment.degrade import (
 from augment.estimate import estimate_noise_floor, estimate_sharpness
 from augment.harmonize import harmonize_with_details, sample_harmonization
 
-from .allocator import retain_freed_memory
 from .recipe import Recipe
 from .rng import seeded_rng
 
@@ -48,7 +47,6 @@ def pre_composite(rng_for: RngFor, recipe: Recipe, fg: np.ndarray, alpha: np.nda
     fg_upscale / bg_upscale: how much each layer was enlarged to reach the canvas (> 1 means
     it lost resolution). Returns (fg, bg, ops) with every applied step and its parameters.
     """
-    retain_freed_memory()  # once per process: the sample's large temporaries reuse freed heap
     ops: list[dict[str, Any]] = []
     h_cfg = recipe.harmonization
     harm = sample_harmonization(rng_for("harmonize"), h_cfg.methods, h_cfg.strength, h_cfg.p)
