@@ -223,16 +223,16 @@ def main() -> None:
         results["device_stage"], results["device_decode"] = stage_rate(root, device, args)
         print(f"device stage alone: {results['device_stage']:.0f} samples/s "
               f"(its JPEG decoding alone: {results['device_decode']:.0f} samples/s)", flush=True)
-        paths = ["cpu"] + [f"device_p{p}" for p in args.prefetch]
+        paths = {"cpu": None, **{f"device_p{p}": p for p in args.prefetch}}  # name -> device_prefetch
         for workers in args.workers:
-            for path in paths:
+            for path, prefetch in paths.items():
                 for what in ("loader", "step"):
                     kw = dict(crop=args.crop, outputs=tuple(args.outputs), seed=1)
                     extra = {}
-                    if path != "cpu":
+                    if prefetch is not None:
                         kw["device"] = str(device)
                         kw["device_decode"] = tuple(args.device_decode)
-                        extra["device_prefetch"] = int(path.rpartition("_p")[2])
+                        extra["device_prefetch"] = prefetch
                     loader = MattingLoader(MattingDataset(root, "train", **kw), batch_size=args.batch,
                                            num_workers=workers, pin_memory=device.type == "cuda",
                                            persistent_workers=workers > 0, prefetch_factor=4 if workers else None,
@@ -242,7 +242,7 @@ def main() -> None:
                     results[f"{path}_{what}_w{workers}"] = rate
                     print(f"workers {workers:2d}  {path:10s} {what:6s} {rate:8.0f} samples/s", flush=True)
                     del loader
-            for path in paths[1:]:
+            for path in list(paths)[1:]:
                 for what in ("loader", "step"):
                     ratio = results[f"{path}_{what}_w{workers}"] / results[f"cpu_{what}_w{workers}"]
                     print(f"workers {workers:2d}  {path} / cpu ({what}): {ratio:.2f}x", flush=True)

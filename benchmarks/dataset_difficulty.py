@@ -29,34 +29,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from augment.bands import busyness  # noqa: E402
 from augment.colour import to_lab  # noqa: E402
 from shards.codec import decode_alpha, decode_rgb  # noqa: E402
-from shards.manifest import read_manifest, shard_url  # noqa: E402
-from shards.reader import iter_shard_samples  # noqa: E402
+from synth.stats.realism_report import dataset_samples  # noqa: E402
+
+
+def _layer(member: str) -> bool:
+    return member == "alpha.png" or member.startswith(("fg.", "bg."))
 
 
 def measure(path: Path, split: str, limit: int) -> dict[str, np.ndarray]:
-    """The three measures per sample (nan where a sample has too little boundary)."""
+    """The three measures per sample (samples with under 50 band pixels are left out)."""
     out: dict[str, list[float]] = {"contrast": [], "busyness": [], "sharpness": []}
     ring_kernel = np.ones((25, 25), np.uint8)
-    n = 0
-    for entry in read_manifest(path).shards_of(split):
-        for _, (key, members, error) in iter_shard_samples(shard_url(path, entry)):
-            if n >= limit:
-                break
-            if error is not None:
-                raise SystemExit(f"{path}: sample {key}: {error}")
-            n += 1
-            alpha = decode_alpha(members["alpha.png"])
-            fg = decode_rgb(members[next(m for m in members if m.startswith("fg."))])
-            bg = decode_rgb(members[next(m for m in members if m.startswith("bg."))])
-            band = (alpha > 0.05) & (alpha < 0.95)
-            if band.sum() < 50:
-                continue
-            lf, lb = to_lab(fg)[..., 0], to_lab(bg)[..., 0]
-            out["contrast"].append(float(np.abs(lf - lb)[band].mean()))
-            out["busyness"].append(busyness(lb, alpha, 0.04 * max(alpha.shape)))
-            ring = cv2.dilate(band.astype(np.uint8), ring_kernel).astype(bool) & (alpha <= 0.05)
-            lap = np.abs(cv2.Laplacian(lb, cv2.CV_32F))
-            out["sharpness"].append(float(lap[ring].mean()) if ring.any() else float("nan"))
+    for _, members in dataset_samples(path, limit, _layer, split):
+        alpha = decode_alpha(members["alpha.png"])
+        fg = decode_rgb(members[next(m for m in members if m.startswith("fg."))])
+        bg = decode_rgb(members[next(m for m in members if m.startswith("bg."))])
+        band = (alpha > 0.05) & (alpha < 0.95)
+        if band.sum() < 50:
+            continue
+        lf, lb = to_lab(fg)[..., 0], to_lab(bg)[..., 0]
+        out["contrast"].append(float(np.abs(lf - lb)[band].mean()))
+        out["busyness"].append(busyness(lb, alpha, 0.04 * max(alpha.shape)))
+        ring = cv2.dilate(band.astype(np.uint8), ring_kernel).astype(bool) & (alpha <= 0.05)
+        lap = np.abs(cv2.Laplacian(lb, cv2.CV_32F))
+        out["sharpness"].append(float(lap[ring].mean()) if ring.any() else float("nan"))
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
 

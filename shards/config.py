@@ -18,8 +18,8 @@ from .instances import INSTANCE_OUTPUTS, is_instance_member
 from .order import Balance
 from .reader import MAX_MEMBER_BYTES, LoaderError, is_local_tar
 
-__all__ = ["AugmentConfig", "DatasetConfig", "OUTPUTS", "DEFAULT_OUTPUTS", "DEVICE_DECODE", "DEVICE_OUTPUTS", "Handler", "BufferMode", "IMAGENET_MEAN",
-           "IMAGENET_STD"]
+__all__ = ["AugmentConfig", "DatasetConfig", "OUTPUTS", "DEFAULT_OUTPUTS", "DEVICE_DECODE", "DEVICE_OUTPUTS",
+           "Handler", "BufferMode", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 #: The image normalisation defaults (``normalize=True``): ImageNet's channel means and stds.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

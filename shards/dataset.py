@@ -107,8 +107,8 @@ class MattingDataset(IterableDataset):
             ``buffer_initial``, ``buffer``, ``interleave``, ``balance``, ``augment``,
             ``outputs``, ``normalize``, ``mean``, ``std``, ``handler``,
             ``substitute``, ``verify``, ``max_member_bytes``, ``max_pixels``,
-            ``transform``, ``device``, ``device_decode``), documented there. A listed shard that cannot be read or is
-            empty goes to ``handler`` now (counted in ``shard_errors``).
+            ``transform``, ``device``, ``device_decode``), documented there. A listed shard
+            that cannot be read or is empty goes to ``handler`` now (counted in ``shard_errors``).
     """
 
     def __init__(self, source: str | os.PathLike | Sequence[str], split: str = "train", **options: Any) -> None:

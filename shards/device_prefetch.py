@@ -44,8 +44,7 @@ def staged(items: Iterable[T], stage: Callable[[T], Any], device: torch.device |
             yield item, stage(item)
         return
     device = torch.device(device)
-    cuda = device.type == "cuda"
-    side = torch.cuda.Stream(device) if cuda else None
+    side = torch.cuda.Stream(device) if device.type == "cuda" else None
     if side is not None:  # what was queued before (e.g. the stage's constants) comes first
         side.wait_stream(torch.cuda.current_stream(device))
 

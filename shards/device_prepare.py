@@ -9,8 +9,9 @@ parameters, guidance parameters), and hands the device what it needs to finish:
 - ``src_<name>`` (``image``, ``fg``, ``bg``): the encoded JPEG of the crop window, cut
   out of the stored JPEG without decoding (:func:`shards.jpeg_window.cut_window`; the whole
   JPEG when it cannot be cut): ``uint8 (n,)``; or the window's pixels ``uint8 (h, w, 3)``,
-  decoded here, for a PNG member and for the layers not in ``device_decode``. ``box_<name>``: ``int64 (4,)`` ``(top, left, h, w)`` of the window
-  in that source's decoded pixels.
+  decoded here, for a PNG member and for the layers not in ``device_decode``.
+  ``box_<name>``: ``int64 (4,)`` ``(top, left, h, w)`` of the window in that source's
+  decoded pixels.
 - ``alpha_src``: the stored alpha over the window and the trimap's margin, at its stored
   depth (``uint8``, or ``int32`` holding 16-bit values), ``(h, w)``; ``trimap_src``: the
   stored trimap over the same region when the stored trimap is asked for.
@@ -34,9 +35,9 @@ from augment.flip import apply_flip
 
 from .codec import decode_rgb, decode_trimap, jpeg_size, sniff_format
 from .config import DEVICE_DECODE, AugmentConfig
-from .jpeg_window import cut_window, decode_window
+from .jpeg_window import cut_window
 from .online_augment import draw_geometry, guidance_params, needs_trimap, photometric_rng
-from .window import StoredAlpha, resize_window
+from .window import StoredAlpha, decode_rgb_window, resize_window
 
 __all__ = ["prepare_device_sample", "sample_photometric", "GEO_FIELDS"]
 
@@ -78,9 +79,8 @@ def _source(data: bytes, hw: tuple[int, int], window: Crop, name: str, on_device
     if sniff_format(data) == "jpg":
         if jpeg_size(data) != hw:
             raise ValueError(f"member {name} is {jpeg_size(data)} but alpha is {hw}")
-        if not on_device:
-            dec = decode_window(data, top, top + wh, left, left + ww)
-            img, y0, x0 = dec if dec is not None else (decode_rgb(data), 0, 0)
+        if not on_device:  # decoded here, as little as the window needs (as the CPU path does)
+            img, _, (y0, x0) = decode_rgb_window(data, 1, hw, window, name)
             win = img[top - y0:top - y0 + wh, left - x0:left - x0 + ww]
             return np.ascontiguousarray(win), np.array([0, 0, wh, ww], np.int64)
         cut = cut_window(data, top, top + wh, left, left + ww)

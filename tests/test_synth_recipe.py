@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from synth.recipe import RecipeError, apply_overrides, load_recipe, recipe_sha256
+from synth.recipe.realism import GUIDED_CHOICES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -233,6 +234,9 @@ def test_guided_redraw_names_choices_and_keeps_the_default_out_of_the_hash(tmp_p
     assert some.realism.guided.redraw == ("harmonize", "noise")
     assert some.to_json_dict()["realism"]["guided"]["redraw"] == ["harmonize", "noise"]
     assert recipe_sha256(some) != recipe_sha256(default)
+    from synth.critic.guide import CHOICE_STEPS
+
+    assert tuple(CHOICE_STEPS) == GUIDED_CHOICES  # every recipe choice has its generator steps
     for bad, words in (("[blur]", "redraw.0"), ("[]", "at least one"), ("[noise, noise]", "twice")):
         with pytest.raises(RecipeError, match=words):
             load_recipe(base, [f"realism.guided.weights={WEIGHTS}", f"realism.guided.redraw={bad}"])

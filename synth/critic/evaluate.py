@@ -104,17 +104,6 @@ def contact_sheet(patches: np.ndarray, scores: np.ndarray, labels: np.ndarray, *
     return sheet
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of ``values``, ties given their mean rank."""
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values), np.float64)
-    ranks[order] = np.arange(1, len(values) + 1)
-    for v in np.unique(values):
-        tie = values == v
-        ranks[tie] = ranks[tie].mean()
-    return ranks
-
-
 def rank_agreement(detectability: dict[str, float], outcome: dict[str, float]) -> tuple[float, list[str], list[str]]:
     """Does a detector's AUC rank variants as a model's error does? For the variants in both
     mappings (``name -> mean AUC``, ``name -> mean real-photo error``; lower is better in both):
@@ -127,4 +116,6 @@ def rank_agreement(detectability: dict[str, float], outcome: dict[str, float]) -
     by_b = [names[i] for i in np.argsort(b, kind="stable")]
     if len(names) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan"), by_a, by_b
-    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1]), by_a, by_b
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic), by_a, by_b

@@ -4,9 +4,9 @@ A guided recipe (``realism.guided``, synth.recipe.realism.GuidedSpec) composes e
 ``candidates`` times. Candidate ``k`` draws the steps of the choices in ``redraw`` (default
 all of :data:`GUIDED_STEPS`: background, its crop and flip, the subject's placement,
 harmonisation, defocus / sharpness, backdrop, noise) from :func:`synth.rng.candidate_rng`
-(candidate 0: the sample's own generators, what the unguided recipe draws) and every other step (foreground choice, flip, rotation, extra
-subjects, JPEG, trimap) from the sample's own generators, so all candidates share the subject
-and its pose. Each candidate's composite is scored by the pinned detector
+(candidate 0: the sample's own generators, what the unguided recipe draws) and every other
+step (foreground choice, flip, rotation, extra subjects, JPEG, trimap) from the sample's own
+generators, so all candidates share the subject and its pose. Each candidate's composite is scored by the pinned detector
 (synth.critic.score: mean logit of a few boundary patches at the detector's resolution, one
 torch thread) and the lowest score wins (ties: the lowest index). Nothing here depends on
 another sample: the choice is a pure function of (plan, split, index), so a guided build is

@@ -18,8 +18,8 @@ from augment.harmonize.params import (
 
 from .base import SpecModel, bounded_range
 
-__all__ = ["GUIDED_CHOICES", "BackdropSpec", "DefocusSpec", "DiversitySpec", "GuidedSpec", "HarmonizationSpec", "JpegSpec", "NoiseSpec",
-           "RealismSpec"]
+__all__ = ["GUIDED_CHOICES", "BackdropSpec", "DefocusSpec", "DiversitySpec", "GuidedSpec", "HarmonizationSpec",
+           "JpegSpec", "NoiseSpec", "RealismSpec"]
 
 
 UnitRange = bounded_range(0.0, 1.0)

@@ -124,13 +124,14 @@ def measure_photos(image_dir: str | os.PathLike, alpha_dir: str | os.PathLike, *
     return out
 
 
-def dataset_samples(path: str | os.PathLike, limit: int | None, keep: Callable[[str], bool]
-                    ) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """``(key, members)`` of every sample (or the first ``limit``) of a built dataset, only the
-    members ``keep`` accepts; ValueError naming the shard and the sample for a bad one."""
+def dataset_samples(path: str | os.PathLike, limit: int | None, keep: Callable[[str], bool],
+                    split: str | None = None) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """``(key, members)`` of every sample (or the first ``limit``) of a built dataset (of one
+    ``split``, or all), only the members ``keep`` accepts; ValueError naming the shard and the
+    sample for a bad one."""
     manifest = read_manifest(path)
     n = 0
-    for entry in manifest.shards:
+    for entry in (manifest.shards if split is None else manifest.shards_of(split)):
         for _, (key, members, error) in iter_shard_samples(shard_url(path, entry), keep=keep):
             if limit is not None and n >= limit:
                 return
