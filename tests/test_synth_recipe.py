@@ -234,6 +234,10 @@ def test_guided_redraw_names_choices_and_keeps_the_default_out_of_the_hash(tmp_p
     assert some.realism.guided.redraw == ("harmonize", "noise")
     assert some.to_json_dict()["realism"]["guided"]["redraw"] == ["harmonize", "noise"]
     assert recipe_sha256(some) != recipe_sha256(default)
+    assert "keep_difficulty" not in default.to_json_dict()["realism"]["guided"]  # off: the old hash
+    guarded = load_recipe(base, [f"realism.guided.weights={WEIGHTS}", "realism.guided.keep_difficulty=true"])
+    assert guarded.to_json_dict()["realism"]["guided"]["keep_difficulty"] is True
+    assert recipe_sha256(guarded) != recipe_sha256(default)
     from synth.critic.guide import CHOICE_STEPS
 
     assert tuple(CHOICE_STEPS) == GUIDED_CHOICES  # every recipe choice has its generator steps

@@ -197,3 +197,32 @@ def test_synth_stats_reports_the_guided_diversity_cost(guided_build):
     assert g["score_chosen"] <= g["score_planned"]
     res = CliRunner().invoke(main, ["stats", str(root / "serial"), "--workers", "0"])
     assert res.exit_code == 0 and "guided: effective backgrounds" in res.output
+
+
+@pytest.mark.ray
+def test_difficulty_guard_keeps_the_least_detectable_of_the_no_easier_candidates(tmp_path, ray_session):
+    """``keep_difficulty``: the chosen candidate is the lowest-scoring of those no easier than
+    candidate 0 (contrast not higher, texture not lower), the guard does overrule the detector
+    on some samples, and the build stays byte-identical on Ray."""
+    d = _recipe({"candidates": 4, "patches": 4, "keep_difficulty": True}, samples=(10, 0))
+    recipe = parse_recipe(d)
+    build(recipe, tmp_path / "serial", cache_dir=tmp_path / "cache", executor=SerialExecutor())
+    overruled = 0
+    for key, members in _samples(tmp_path / "serial").items():
+        g = json.loads(members["meta.json"])["guided"]
+        diff, eligible, scores = g["difficulty"], g["eligible"], g["scores"]
+        assert len(diff) == len(eligible) == 4 and eligible[0]
+        c0, t0 = diff[0]
+        for (c, t), ok in zip(diff[1:], eligible[1:]):
+            if ok:  # rounding keeps <= and >=
+                assert c is not None and t is not None and c <= c0 and t >= t0, key
+            elif c is not None and t is not None:
+                assert c >= c0 or t <= t0, key
+        allowed = [(s, k) for k, s in enumerate(scores) if s is not None and eligible[k]]
+        assert g["chosen"] == (min(allowed)[1] if allowed else 0), key
+        everyone = [(s, k) for k, s in enumerate(scores) if s is not None]
+        overruled += bool(everyone) and not eligible[min(everyone)[1]]
+    assert overruled >= 1
+    with RayExecutor(workers=2) as ex:
+        build(recipe, tmp_path / "ray", cache_dir=tmp_path / "cache", executor=ex)
+    assert _files(tmp_path / "ray") == _files(tmp_path / "serial")

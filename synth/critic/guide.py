@@ -15,6 +15,10 @@ byte-identical on any number of workers.
 The diversity guard: a ``diversity.min_share`` fraction of the samples has its background
 pinned by a balanced keyed cycle (synth.bg_assignment.pinned_background), the others draw
 each candidate's background from the planned assignment (their foreground's row).
+
+The difficulty guard (``keep_difficulty``): a detector is satisfied by easy composites, so
+with it only candidates no easier to matte than candidate 0 (synth.critic.difficulty: boundary
+contrast not higher, background texture not lower) may win; candidate 0 always may.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from synth.bg_assignment import pinned_background
+from synth.critic.difficulty import boundary_difficulty, no_easier
 from synth.rng import candidate_rng, step_rng
 
 __all__ = ["CHOICE_STEPS", "GUIDED_STEPS", "candidate_steps", "guide_sample", "redrawn_steps"]
@@ -72,6 +77,10 @@ def _place(ops: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
+def _round(x: float) -> float | None:
+    return round(x, 3) if math.isfinite(x) else None
+
+
 def guide_sample(plan: Any, split: str, index: int, fg_index: int, compose: Callable[[RngFor, int], C],
                  view: Callable[[C], tuple[np.ndarray, np.ndarray, int, list[dict[str, Any]]]]
                  ) -> tuple[C, dict[str, Any]]:
@@ -81,7 +90,8 @@ def guide_sample(plan: Any, split: str, index: int, fg_index: int, compose: Call
     ``rng(step)``; ``view(c)`` gives its (composite uint8 (H, W, 3), alpha float32 (H, W),
     background index, ops). Returns (the chosen candidate, the ``meta.json["guided"]`` record:
     weights' sha256, candidates, chosen index, its score, every candidate's score and background,
-    whether the background was pinned, and what the unguided recipe would have drawn).
+    whether the background was pinned, and what the unguided recipe would have drawn; with
+    ``keep_difficulty`` also every candidate's (contrast, texture) and whether it could win).
     """
     from .score import load_critic, score_composite
 
@@ -98,6 +108,8 @@ def guide_sample(plan: Any, split: str, index: int, fg_index: int, compose: Call
     first: C | None = None
     planned_place = None
     steps = redrawn_steps(spec.redraw)
+    difficulty: list[tuple[float, float]] = []
+    eligible: list[bool] = []
     for k in range(spec.candidates):
         rng = candidate_steps(seed, split, index, k, steps)
         bg = pinned if pinned is not None else plan.background_index(split, fg_index, rng("background"))
@@ -109,6 +121,11 @@ def guide_sample(plan: Any, split: str, index: int, fg_index: int, compose: Call
         bg_ids.append(backgrounds[bg_index].id)
         if k == 0:
             first, planned_place = cand, _place(ops)
+        if spec.keep_difficulty:
+            difficulty.append(boundary_difficulty(image, alpha, critic.canvas))
+            eligible.append(k == 0 or no_easier(difficulty[k], difficulty[0]))
+            if not eligible[k]:
+                continue
         if score is not None and (best is None or score < best[0]):
             best = (score, k, cand)
     chosen, cand = (best[1], best[2]) if best is not None else (0, first)
@@ -124,4 +141,7 @@ def guide_sample(plan: Any, split: str, index: int, fg_index: int, compose: Call
     }
     if steps != GUIDED_STEPS:  # only when some choices stay the sample's own (older builds' bytes kept)
         record["redraw"] = list(spec.redraw)
+    if spec.keep_difficulty:  # likewise only when on
+        record["difficulty"] = [[_round(c), _round(t)] for c, t in difficulty]
+        record["eligible"] = eligible
     return cand, record

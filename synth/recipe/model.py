@@ -28,6 +28,7 @@ ADDED_FIELDS: tuple[tuple[str, ...], ...] = (
     ("video", "noise_layer"),
     ("video", "decisions"),
     ("realism", "guided", "redraw"),
+    ("realism", "guided", "keep_difficulty"),
 )
 
 

@@ -138,6 +138,9 @@ class GuidedSpec(SpecModel):
     ``redraw`` names the choices the candidates draw afresh (:data:`GUIDED_CHOICES`; default
     all); the others are the sample's own, e.g. ``[harmonize, noise]`` lets the detector pick
     the subject's colour and the noise but not an easier background, placement or blur.
+    ``keep_difficulty``: only candidates no easier to matte than candidate 0 may win (boundary
+    contrast not higher, background texture not lower; synth.critic.difficulty), so the
+    detector cannot pick easy composites.
     """
 
     weights: str
@@ -146,6 +149,7 @@ class GuidedSpec(SpecModel):
     patches: int = Field(16, ge=1, le=256)
     diversity: DiversitySpec = DiversitySpec()
     redraw: tuple[GuidedChoice, ...] = GUIDED_CHOICES
+    keep_difficulty: bool = False
 
     @field_validator("redraw")
     @classmethod
