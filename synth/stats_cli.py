@@ -44,6 +44,10 @@ def _summary_lines(label: str, d: dict) -> list[str]:
                      f"({pl['scale_std']:.3f}), centre std {ch['centre_std']:.3f} ({pl['centre_std']:.3f}), "
                      f"detector score {g['score_chosen']:.3f} ({g['score_planned']:.3f}), "
                      f"{g['pinned_share']:.0%} pinned")
+        if (gd := g.get("difficulty_guard")) and gd["kept"]["contrast"] is not None:
+            lines.append(f"  difficulty guard: ruled out the detector's pick on {gd['overruled_share']:.0%} of samples; "
+                         f"kept contrast {gd['kept']['contrast']:.2f} ({gd['planned']['contrast']:.2f}), "
+                         f"texture {gd['kept']['texture']:.3f} ({gd['planned']['texture']:.3f})")
     t = d.get("temporal", {}).get("measures") or {}
     if t:  # a clip dataset: the temporal indicators' means (synth.stats.temporal; 0 is a filmed clip)
         means = ", ".join(f"{label} " + ("not measured" if (m := (t.get(k) or {}).get("mean")) is None

@@ -88,3 +88,22 @@ def test_guided_acc_merge_equals_one_pass(rows, cut):
                 assert v == b[k][kk] or math.isclose(v, b[k][kk], rel_tol=1e-9, abs_tol=1e-6), (k, kk)
         else:
             assert a[k] == b[k], k
+
+
+def test_guided_summary_reports_the_difficulty_guard():
+    """Records with ``eligible``: how often the lowest score was ruled out, the eligible share of
+    candidates 1+, and the mean difficulty kept against candidate 0's; none without the guard."""
+    acc = GuidedAcc()
+    record, bg, ops = _guided_meta("a", "a", 0.5, 40, -1.0, -1.0, 0)
+    acc.add(record, bg, ops)
+    assert guided_summary(acc)["difficulty_guard"] is None
+    ruled_out = {**_guided_meta("a", "a", 0.5, 40, 1.0, 1.0, 0)[0], "scores": [1.0, -3.0, 2.0],
+                 "eligible": [True, False, True], "difficulty": [[10.0, 1.0], [30.0, 0.2], [8.0, 2.0]]}
+    kept_1 = {**_guided_meta("b", "b", 0.5, 40, -2.0, 0.0, 1)[0], "scores": [0.0, -2.0, None],
+              "eligible": [True, True, False], "difficulty": [[20.0, 3.0], [12.0, 5.0], [None, None]]}
+    acc.add(ruled_out, "a", ops)
+    acc.add(kept_1, "b", ops)
+    gd = guided_summary(acc)["difficulty_guard"]
+    assert gd["samples"] == 2 and gd["overruled_share"] == 0.5 and gd["eligible_share"] == 0.5
+    assert gd["kept"] == {"contrast": 11.0, "texture": 3.0}  # (10 + 12) / 2, (1 + 5) / 2
+    assert gd["planned"] == {"contrast": 15.0, "texture": 2.0}

@@ -116,7 +116,10 @@ class GuidedAcc:
     """Mergeable tallies of a guided build's choices: per side (``chosen``: what the detector
     kept; ``planned``: candidate 0, what the unguided recipe draws) the background uses and the
     placement's sums (scale, centre y, centre x and their squares, as canvas fractions), the
-    chosen candidate's index, the scores of the kept and of candidate 0, the pinned samples."""
+    chosen candidate's index, the scores of the kept and of candidate 0, the pinned samples; and
+    for builds with the difficulty guard (records with ``eligible``): the guarded samples, those
+    whose lowest score was ruled out, the eligible share of candidates 1+, and the kept and
+    candidate 0's (contrast, texture) sums where both were measured."""
 
     samples: int = 0
     pinned: int = 0
@@ -125,6 +128,8 @@ class GuidedAcc:
     chosen_index: Counter = field(default_factory=Counter)
     scores: np.ndarray = field(default_factory=lambda: np.zeros(3))  # n, sum kept, sum candidate 0
     weights: Counter = field(default_factory=Counter)
+    guard: np.ndarray = field(default_factory=lambda: np.zeros(5))  # guarded, overruled, eligible, others, measured
+    difficulty: np.ndarray = field(default_factory=lambda: np.zeros(4))  # contrast, texture: kept, candidate 0
 
     def add(self, record: Any, background_id: Any, ops: Any) -> None:
         """Fold one sample's ``meta["guided"]`` (ignored unless a dict), its chosen background id
@@ -149,6 +154,20 @@ class GuidedAcc:
         scores = record.get("scores") or []
         if record.get("score") is not None and scores and scores[0] is not None:
             self.scores += (1.0, float(record["score"]), float(scores[0]))
+        eligible, difficulty = record.get("eligible"), record.get("difficulty")
+        if isinstance(eligible, list) and eligible and len(eligible) == len(scores):
+            self._guard(eligible, scores, difficulty, record.get("chosen"))
+
+    def _guard(self, eligible: list, scores: list, difficulty: Any, chosen: Any) -> None:
+        scored = [(s, k) for k, s in enumerate(scores) if s is not None]
+        overruled = bool(scored) and not eligible[min(scored)[1]]
+        measured = 0.0
+        if isinstance(difficulty, list) and isinstance(chosen, int) and 0 <= chosen < len(difficulty):
+            kept, first = difficulty[chosen], difficulty[0]
+            if None not in (*kept, *first):
+                self.difficulty += (kept[0], kept[1], first[0], first[1])
+                measured = 1.0
+        self.guard += (1.0, float(overruled), float(sum(map(bool, eligible[1:]))), float(len(eligible) - 1), measured)
 
     def _place(self, side: str, scale: float, cy: float, cx: float) -> None:
         v = np.array([scale, cy, cx], dtype=np.float64)
@@ -163,6 +182,8 @@ class GuidedAcc:
         self.chosen_index.update(other.chosen_index)
         self.scores = self.scores + other.scores
         self.weights.update(other.weights)
+        self.guard = self.guard + other.guard
+        self.difficulty = self.difficulty + other.difficulty
 
 
 def _spread(sums: np.ndarray) -> dict[str, float | None]:
@@ -181,7 +202,10 @@ def guided_summary(acc: GuidedAcc) -> dict[str, Any] | None:
     effective number of backgrounds (exp entropy) and the placement's spread (scale mean and std,
     std of the subject's centre as a canvas fraction, y and x together); the effective number
     kept over the plan's, the share of pinned samples, how often each candidate index was kept
-    and the mean detector score of the kept candidate and of candidate 0 (lower: less detectable)."""
+    and the mean detector score of the kept candidate and of candidate 0 (lower: less detectable);
+    ``difficulty_guard`` (None without the guard): guarded samples, the share whose lowest score
+    the guard ruled out, the share of candidates 1+ that were eligible, and the mean (contrast,
+    texture) of the kept candidates and of candidate 0 (synth.critic.difficulty)."""
     if acc.samples == 0:
         return None
     sides = {}
@@ -200,4 +224,16 @@ def guided_summary(acc: GuidedAcc) -> dict[str, Any] | None:
         "effective_backgrounds_ratio": eff_c / eff_p if eff_c and eff_p else None,
         "score_chosen": float(acc.scores[1] / n) if n else None,
         "score_planned": float(acc.scores[2] / n) if n else None,
+        "difficulty_guard": _guard_summary(acc),
     }
+
+
+def _guard_summary(acc: GuidedAcc) -> dict[str, Any] | None:
+    guarded, overruled, eligible, others, measured = acc.guard
+    if guarded == 0:
+        return None
+    mean = acc.difficulty / measured if measured else [None] * 4
+    return {"samples": int(guarded), "overruled_share": overruled / guarded,
+            "eligible_share": eligible / others if others else None,
+            "kept": {"contrast": mean[0], "texture": mean[1]},
+            "planned": {"contrast": mean[2], "texture": mean[3]}}

@@ -142,10 +142,10 @@ def _render_frame(scene: Scene, t: int) -> tuple[dict[str, bytes], dict[str, Any
     recipe = scene.plan.recipe
     video = recipe.video
     fg_c, alpha_c, bg, record = _frame_layers(scene, t)
-    rng_for = scene.rng_for
-    if video.decisions == "frame":  # type: ignore[union-attr]
-        def rng_for(step: str) -> np.random.Generator:
-            return frame_rng(recipe.seed, scene.split, scene.index, t, step)
+    def frame_rng_for(step: str) -> np.random.Generator:
+        return frame_rng(recipe.seed, scene.split, scene.index, t, step)
+
+    rng_for = frame_rng_for if video.decisions == "frame" else scene.rng_for  # type: ignore[union-attr]
     fg_c, bg, ops = pre_composite(rng_for, recipe, fg_c, alpha_c, bg, fg_upscale=scene.placement.scale,
                                   bg_upscale=scene.bg_upscale)
     if video.drift > 0:  # type: ignore[union-attr]
