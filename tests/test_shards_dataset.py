@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pickle
-import tarfile
 import warnings
 from collections import Counter
 from pathlib import Path

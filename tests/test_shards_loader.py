@@ -6,7 +6,6 @@ import warnings
 
 import pytest
 import torch
-from torch.utils.data import DataLoader
 
 from shard_fixtures import N, corrupt_two, data, keys_of, make, run_loader, sample_key
 from shards import MattingDataset, MattingLoader

@@ -1,7 +1,6 @@
 """shards.tar_writer: atomic, reproducible WebDataset tars."""
 from __future__ import annotations
 
-import json
 import os
 import tarfile
 

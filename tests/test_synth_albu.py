@@ -2,7 +2,6 @@
 naming the recipe field."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import yaml

@@ -1,7 +1,6 @@
 """End-to-end: recipe -> shards -> manifest; determinism, re-derivation, resume, bad inputs, CLI."""
 from __future__ import annotations
 
-import io
 import os
 import stat
 import json
