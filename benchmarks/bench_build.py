@@ -46,7 +46,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_rgb, encode_trimap  # noqa: E402
+from shards.codec import (decode_alpha, decode_alpha_stored, decode_rgb, encode_alpha_levels,  # noqa: E402
+                          encode_rgb, encode_trimap)
 from synth.allocator import retain_freed_memory  # noqa: E402
 from synth.build import prepare_inputs  # noqa: E402
 from synth.plan import make_plan  # noqa: E402
@@ -181,7 +182,7 @@ def _codec_floor(plan, split: str, index: int, members: dict[str, bytes], canvas
     bg_item = next(b for b in plan.backgrounds[split] if b.id == meta["background"]["id"])
     # Outputs at the canvas size, decoded outside the timed region.
     image = decode_rgb(members["image.jpg"])
-    alpha = decode_alpha(members["alpha.png"])
+    levels = decode_alpha_stored(members["alpha.png"])  # 8-bit levels, as synth build encodes them
     trimap = cv2.imdecode(np.frombuffer(members["trimap.png"], np.uint8), cv2.IMREAD_UNCHANGED)
     fg, bg = decode_rgb(members["fg.jpg"]), decode_rgb(members["bg.jpg"])
     t0 = _clock()
@@ -189,7 +190,7 @@ def _codec_floor(plan, split: str, index: int, members: dict[str, bytes], canvas
     decode_alpha(read_bytes(fg_item.alpha_path))
     decode_background(read_bytes(bg_item.path), bg_item.path)
     encode_rgb(image, "jpg", 95, restart_markers=True)  # as synth build writes it
-    encode_alpha(alpha, 8)
+    encode_alpha_levels(levels)
     encode_trimap(trimap)
     encode_rgb(fg, "jpg", 95, restart_markers=True)
     encode_rgb(bg, "jpg", 95, restart_markers=True)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from augment.aligned import apply_albumentations
@@ -23,8 +24,8 @@ from augment.group_placement import GroupRelation, content_box, group_placement,
 from augment.placement import apply_placement, cut_sides, sample_placement
 from augment.resize import CoverCrop, apply_cover_crop, resize_to, sample_cover_crop
 from augment.rotate_crop import apply_rotation, expand_for_cuts, sample_rotation
-from augment.trimap import make_trimap, sample_band_px
-from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_rgb, encode_trimap
+from augment.trimap import alpha_to_uint8, make_trimap, sample_band_px
+from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_alpha_levels, encode_rgb, encode_trimap
 
 from .albu import build_transform
 from .critic.guide import guide_sample
@@ -37,7 +38,7 @@ from .rng import step_rng
 from .sources.imageio import InputError, decode_background, read_bytes
 from .stored_targets import stored_target_members
 
-__all__ = ["augment_foreground", "render_sample", "stored_layers", "RenderedSample"]
+__all__ = ["augment_foreground", "encode_stored_alpha", "render_sample", "stored_layers", "RenderedSample"]
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ class _Composed:
     post_ops: list[dict[str, Any]]
     fg_bytes: bytes
     bg_bytes: bytes
+    levels: np.ndarray | None  # alpha's 8-bit levels (alpha_bits 8), else None
 
 
 def _compose(plan: BuildPlan, split: str, fg_index: int, bg_index: int, rng: Callable[[str], np.random.Generator],
@@ -258,10 +260,11 @@ def _compose(plan: BuildPlan, split: str, fg_index: int, bg_index: int, rng: Cal
     # Encode the layers first and composite the decoded ones: the stored F and B are exactly
     # the layers the composite was made from. JPEGs get restart markers on their block grid,
     # so the loader decodes only the part its crop needs (shards.jpeg_window).
-    fg_bytes, bg_bytes, fg_c, bg, alpha_c = stored_layers(recipe.output, fg_c, bg, alpha_c)
+    fg_bytes, bg_bytes, fg_c, bg, alpha_c, levels = stored_layers(recipe.output, fg_c, bg, alpha_c)
     image = composite(fg_c, alpha_c, bg)
     image, post_ops = post_composite(rng, recipe, image, alpha_c, fg_c, bg)
-    return _Composed(bg_index, ops, extras, own, order, relations, alpha_c, image, post_ops, fg_bytes, bg_bytes)
+    return _Composed(bg_index, ops, extras, own, order, relations, alpha_c, image, post_ops, fg_bytes, bg_bytes,
+                     levels)
 
 
 def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
@@ -290,7 +293,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     bg_item = plan.backgrounds[split][comp.bg_index]
 
     band = sample_band_px(rng("trimap"), canvas, recipe.trimap.band, reference=recipe.trimap.reference)
-    trimap = make_trimap(alpha_c, band)
+    trimap = make_trimap(alpha_c if comp.levels is None else comp.levels, band)
 
     key = sample_key(split, index)
     background: dict[str, Any] = {"id": bg_item.id, "source": bg_item.source, "file": bg_item.name}
@@ -333,7 +336,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         meta["targets"] = target_meta
     members = {
         f"image.{out.image_format}": encode_rgb(image, out.image_format, out.jpeg_quality, restart_markers=True),
-        "alpha.png": encode_alpha(alpha_c, out.alpha_bits),
+        "alpha.png": encode_stored_alpha(alpha_c, comp.levels, out.alpha_bits),
         "trimap.png": encode_trimap(trimap),
         f"fg.{out.layer_format}": comp.fg_bytes,
         f"bg.{out.layer_format}": comp.bg_bytes,
@@ -345,19 +348,34 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
 
 
 def stored_layers(out: OutputSpec, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray
-                  ) -> tuple[bytes, bytes, np.ndarray, np.ndarray, np.ndarray]:
+                  ) -> tuple[bytes, bytes, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Encode F and B as the build stores them (``out.layer_format``; JPEGs with restart markers
     on their block grid, so the loader decodes only the part its crop needs) and return
-    ``(fg_bytes, bg_bytes, fg, bg, alpha)``: the layers a composite is made from, so that the
-    stored F and B are exactly those layers. ``fg``, ``bg``: ``uint8 (H, W, 3)``; ``alpha``:
-    ``float32 (H, W)``, returned at its stored precision (8-bit levels for ``alpha_bits: 8``)."""
+    ``(fg_bytes, bg_bytes, fg, bg, alpha, levels)``: the layers a composite is made from, so
+    that the stored F and B are exactly those layers. ``fg``, ``bg``: ``uint8 (H, W, 3)``;
+    ``alpha``: ``float32 (H, W)``, returned at its stored precision (8-bit levels ``k / 255``
+    for ``alpha_bits: 8``); ``levels``: those levels ``k`` as ``uint8 (H, W)`` (None for 16 bits),
+    for :func:`encode_stored_alpha` and the trimap."""
     fg_bytes = encode_rgb(fg, out.layer_format, out.jpeg_quality, restart_markers=True)
     bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
     if out.layer_format == "jpg":
         fg, bg = decode_rgb(fg_bytes), decode_rgb(bg_bytes)
+    levels = None
     if out.alpha_bits == 8:
-        alpha = np.rint(alpha * 255.0).astype(np.float32) / 255.0
-    return fg_bytes, bg_bytes, fg, bg, alpha
+        levels = alpha_to_uint8(alpha)  # rint(255 alpha), range-checked
+        alpha = cv2.LUT(levels, _LEVELS_8)  # k / 255 in float32, as np.rint(alpha * 255) / 255 gives
+    return fg_bytes, bg_bytes, fg, bg, alpha, levels
+
+
+#: float32(k) / 255 for the 8-bit alpha levels k.
+_LEVELS_8 = np.arange(256, dtype=np.float32) / np.float32(255.0)
+
+
+def encode_stored_alpha(alpha: np.ndarray, levels: np.ndarray | None, bits: int) -> bytes:
+    """``alpha.png``: from the 8-bit ``levels`` of :func:`stored_layers` when given (the bytes
+    :func:`shards.codec.encode_alpha` makes of ``alpha``, without re-quantising it), else
+    ``encode_alpha(alpha, bits)``."""
+    return encode_alpha(alpha, bits) if levels is None else encode_alpha_levels(levels)
 
 
 def _fg_meta(item: PreparedFg) -> dict[str, Any]:
