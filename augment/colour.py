@@ -92,7 +92,7 @@ def weighted_stats(x: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarra
     """
     planes, weighted, total = _weighted_planes(x, weights)
     mean = np.array([q.sum(dtype=np.float64) for q in weighted]) / total
-    second = np.array([cv2.multiply(q, p).sum(dtype=np.float64) for q, p in zip(weighted, planes)]) / total
+    second = np.array([np.multiply(q, p).sum(dtype=np.float64) for q, p in zip(weighted, planes)]) / total
     return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))
 
 
@@ -103,15 +103,17 @@ def weighted_mean(x: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
 
 
 def _weighted_planes(x: np.ndarray, weights: np.ndarray | None) -> tuple[list[np.ndarray], list[np.ndarray], float]:
-    """The three float32 (N, 1) planes of ``x``, the same weighted, and the weights' total."""
-    planes = cv2.split(np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 1, 3))  # 3 x float32 (N, 1)
+    """The three float32 (N,) channel planes of ``x`` (strided views, no copy), the same
+    weighted (new arrays), and the weights' total."""
+    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 3)
+    planes = [flat[:, c] for c in range(3)]
     if weights is None:
-        return planes, planes, float(planes[0].size)
-    w = np.ascontiguousarray(weights, dtype=np.float32).reshape(-1, 1)
+        return planes, planes, float(flat.shape[0])
+    w = np.ascontiguousarray(weights, dtype=np.float32).reshape(-1)
     total = float(w.sum(dtype=np.float64))
     if not total > 0:
         raise ValueError("weights sum to zero: no pixels to compute statistics over")
-    return planes, [cv2.multiply(p, w) for p in planes], total
+    return planes, [np.multiply(p, w) for p in planes], total
 
 
 def subsample(image: np.ndarray, max_pixels: int = 262_144) -> np.ndarray:
