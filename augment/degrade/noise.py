@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -136,7 +137,22 @@ def unit_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     quantiles, so the tails stop at 4.3 sigma (one draw in 60 000 would lie further out),
     which image noise of a few levels cannot show. Deterministic given ``rng``.
     """
-    return _normal_quantiles()[rng.integers(0, 65536, size=shape, dtype=np.uint16)]
+    return _normal_quantiles()[uniform_uint16(rng, shape)]
+
+
+def uniform_uint16(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """``rng.integers(0, 65536, size=shape, dtype=np.uint16)``, the same values and the same
+    generator state after, read straight from the bit generator's 64-bit outputs when that is
+    exact: numpy fills 16-bit draws from buffered 32-bit ones (low half first), which PCG64
+    fills from 64-bit ones (low half first), so on a little-endian machine, with no 32-bit
+    half pending and a count divisible by 4, the draws are the raw outputs' 16-bit words.
+    Otherwise it calls ``rng.integers``. About three times as fast on large fields."""
+    n = math.prod(shape)
+    bits = rng.bit_generator
+    if (n % 4 == 0 and sys.byteorder == "little" and isinstance(bits, (np.random.PCG64, np.random.PCG64DXSM))
+            and not bits.state["has_uint32"]):
+        return bits.random_raw(n // 4).view(np.uint16).reshape(shape)
+    return rng.integers(0, 65536, size=shape, dtype=np.uint16)
 
 
 def _correlate(noise: np.ndarray, grain_px: float) -> np.ndarray:
