@@ -224,14 +224,18 @@ def test_difficulty_guard_keeps_the_least_detectable_of_the_no_easier_candidates
         overruled += bool(everyone) and not eligible[min(everyone)[1]]
     assert overruled >= 1
     # synth stats reports the same count, and prints it
-    from synth.stats import collect_stats
+    from synth.stats import collect_stats, render_html
     from synth.stats_cli import _summary_lines
 
-    report = collect_stats(tmp_path / "serial").data
+    stats = collect_stats(tmp_path / "serial")
+    report = stats.data
     gd = report["diversity"]["guided"]["difficulty_guard"]
     assert gd["samples"] == 10 and gd["overruled_share"] == overruled / 10
     assert any(line.strip().startswith(f"difficulty guard: ruled out the detector's pick on {overruled / 10:.0%}")
                for line in _summary_lines("x", report))
+    html = render_html([stats])  # and the HTML report's guided-composition table
+    assert "Guided composition" in html and "difficulty guard: detector&#39;s pick ruled out" in html
+    assert f"<td>{100 * overruled / 10:.1f}%</td>" in html
     with RayExecutor(workers=2) as ex:
         build(recipe, tmp_path / "ray", cache_dir=tmp_path / "cache", executor=ex)
     assert _files(tmp_path / "ray") == _files(tmp_path / "serial")

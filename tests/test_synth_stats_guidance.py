@@ -78,3 +78,4 @@ def test_synth_stats_reports_guidance_on_a_built_dataset(tmp_path):
     assert set(g["iou"]["by_split"]) == {"train", "val"} and sum(g["iou"]["hist"]["counts"]) == 8
     html = render_html([stats["stored"], stats["loader"]])
     assert "stored guidance.png" in html and "the loader&#39;s (epoch 0, seed 0)" in html
+    assert "Guided composition" not in html  # that table only for guided builds

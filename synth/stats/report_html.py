@@ -1,7 +1,7 @@
 """A self-contained HTML report (one file: inline CSS, plots and thumbnails as base64 PNG/JPEG).
 
-Sections: warnings first, then overview, contact sheet, diversity, alpha and trimap,
-colour and realism, operations, leakage, shards. With several datasets (compare mode)
+Sections: warnings first, then overview, contact sheet, diversity (with guided composition's
+choices), alpha and trimap, colour and realism, operations, leakage, shards. With several datasets (compare mode)
 tables get one column per dataset and plots overlay them.
 
 The markup lives in Jinja2 templates (package data in ``synth/stats/templates/``:
@@ -10,7 +10,8 @@ The markup lives in Jinja2 templates (package data in ``synth/stats/templates/``
 values (:func:`_context`); the templates escape every value (autoescape). The only values
 marked safe are the ``data:`` URIs of plots and thumbnails, which :func:`_data_uri` builds
 from bytes (base64 holds no markup). A new section is a template under ``sections/``,
-included from ``report.html.j2``, plus the values it needs in :func:`_context`.
+included from ``report.html.j2``, plus the values it needs in :func:`_context` (row builders
+of optional sections in :mod:`synth.stats.report_rows`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from markupsafe import Markup
 
 from .collect import DatasetStats
 from .plots import all_plots, get_path
+from .report_rows import fmt as _fmt, guidance_rows, guided_rows, instance_rows, pct as _pct, temporal_rows
 
 if TYPE_CHECKING:
     import jinja2
@@ -76,26 +78,6 @@ def _data_uri(data: bytes | None, mime: str = "image/png") -> Markup | None:
     if not data:
         return None
     return Markup(f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}")
-
-
-def _fmt(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return f"{x:,}"
-    if isinstance(x, float):
-        if x == 0:
-            return "0"
-        if abs(x) >= 1e6 or abs(x) < 1e-3:
-            return f"{x:.{digits}g}"
-        return f"{x:,.{digits}f}".rstrip("0").rstrip(".")
-    return str(x)
-
-
-def _pct(x: Any) -> str:
-    return "–" if x is None else f"{100.0 * x:.1f}%"
 
 
 def _by_split(counts: dict[str, Any]) -> str:
@@ -165,70 +147,6 @@ def _alpha(d: dict[str, Any]) -> list[tuple[str, str]]:
         ("trimaps vs alpha", trimap_check),
     ]
     return [(label, f(d)) for label, f in rows]
-
-
-def _instances(d: dict[str, Any]) -> list[tuple[str, str]]:
-    """(row label, value) of one dataset in the instances table (``d.get``: statistics of any version)."""
-    inst = d.get("instances") or {}
-
-    def stat(name: str, pct: bool = True) -> str:
-        s = inst.get(name) or {}
-        if not s.get("n"):
-            return "–"
-        if pct:
-            return f"{_pct(s.get('mean'))} (median {_pct(s.get('p50'))})" if "p50" in s else _pct(s.get("mean"))
-        return f"{_fmt(s.get('mean'))} (min {_fmt(s.get('min'))}, max {_fmt(s.get('max'))})"
-
-    sides = ", ".join(f"{side} {_pct((inst.get(f'cut_{side}') or {}).get('mean'))}"
-                      for side in ("top", "right", "bottom", "left"))
-    rows = [
-        ("samples with / without instance members",
-         f"{_fmt(inst.get('samples', 0))} / {_fmt(inst.get('samples_without', 0))}"),
-        ("instances per sample", stat("count", pct=False)),
-        ("instances measured", _fmt((inst.get("occlusion") or {}).get("n", 0))),
-        ("overlap share (2+ instances, of the union)", stat("overlap_share")),
-        ("occlusion per instance (1 - visible fraction)", stat("occlusion")),
-        ("instances cut by the frame", stat("cut")),
-        ("cut by side", sides if inst.get("samples") else "–"),
-    ]
-    return rows
-
-
-def _guidance(d: dict[str, Any]) -> list[tuple[str, str]]:
-    """(row label, value) of one dataset in the guidance table (``d.get``: any version's statistics)."""
-    g = d.get("guidance") or {}
-
-    def stat(name: str) -> str:
-        s = g.get(name) or {}
-        return f"{_fmt(s.get('mean'))} (median {_fmt(s.get('p50'))})" if s.get("n") else "–"
-
-    stored = (g.get("stored") or {}).get("mean")
-    source = "–" if stored is None else ("stored guidance.png" if stored >= 1 else
-                                         "the loader's (epoch 0, seed 0)" if stored <= 0 else f"{_pct(stored)} stored")
-    return [("masks measured", _fmt((g.get("iou") or {}).get("n", 0))), ("source", source),
-            ("IoU with the alpha", stat("iou")), ("boundary F-score", stat("boundary_f"))]
-
-
-def _temporal(d: dict[str, Any]) -> list[tuple[str, str]]:
-    """(row label, value) of one dataset in the realism-in-time table (clips; ``d.get``: any version's)."""
-    m = (d.get("temporal") or {}).get("measures") or {}
-
-    def stat(name: str) -> str:
-        s = m.get(name) or {}
-        if not s.get("n"):
-            return "–"
-        by = ", ".join(f"{k} {_fmt(v.get('mean'))}" for k, v in (s.get("by_split") or {}).items() if v.get("n"))
-        return f"{_fmt(s.get('mean'))} (median {_fmt(s.get('p50'))}; {by})"
-
-    return [("clips measured", _fmt((m.get("pairs") or {}).get("n", 0))),
-            ("still background behind a moving subject (share of frames)", stat("still_background")),
-            ("frame-to-frame noise ln((nF+0.25)/(nB+0.25))", stat("noise_change_log_ratio")),
-            ("blur vs motion: 0.5 - subject's apparent shutter", stat("blur_motion_gap")),
-            ("colour flicker F vs B (% per frame)", stat("colour_flicker")),
-            ("speed F / B (px per frame, median)", f"{_fmt(get_path(m, 'fg_speed/p50'))} / "
-                                                   f"{_fmt(get_path(m, 'bg_speed/p50'))}"),
-            ("noise change F / B (levels, median)", f"{_fmt(get_path(m, 'fg_noise_change/p50'))} / "
-                                                    f"{_fmt(get_path(m, 'bg_noise_change/p50'))}")]
 
 
 def _columns(per_dataset: Sequence[list[tuple[str, str]]]) -> list[list[str]]:
@@ -335,16 +253,17 @@ def _context(stats: Sequence[DatasetStats], title: str | None = None) -> dict[st
     """
     if not stats:
         raise ValueError("render_html: need at least one dataset")
-    datasets, overview, alpha, instances, guidance, temporal = [], [], [], [], [], []
+    datasets, overview, alpha, instances, guidance, temporal, guided = [], [], [], [], [], [], []
     for s in stats:
         try:
             d = _strict(s.data)
             datasets.append(_dataset(s, d))
             overview.append(_overview(d))
             alpha.append(_alpha(d))
-            instances.append(_instances(s.data))
-            guidance.append(_guidance(s.data))
-            temporal.append(_temporal(s.data))
+            instances.append(instance_rows(s.data))
+            guidance.append(guidance_rows(s.data))
+            temporal.append(temporal_rows(s.data))
+            guided.append(guided_rows(s.data))
             if s is stats[0]:  # the realism measures' settings, as the first dataset records them
                 realism = {k: str(d["realism"][k]) for k in ("implementation", "window", "analysis_side")}
         except _MissingField as e:
@@ -361,6 +280,8 @@ def _context(stats: Sequence[DatasetStats], title: str | None = None) -> dict[st
         "guidance_rows": _columns(guidance),
         "has_guidance": any((s.data.get("guidance") or {}).get("iou") for s in stats),
         "temporal_rows": _columns(temporal),
+        "guided_rows": _columns(guided),
+        "has_guided": any((s.data.get("diversity") or {}).get("guided") for s in stats),
         "has_temporal": any(((s.data.get("temporal") or {}).get("measures") or {}).get("pairs") for s in stats),
         "plots": {k: _data_uri(v) for k, v in plots.items()},
         "fold_shards_above": _FOLD_SHARDS_ABOVE,
