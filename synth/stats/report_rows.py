@@ -37,11 +37,11 @@ def instance_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     """(row label, value) of one dataset in the instances table (``d.get``: statistics of any version)."""
     inst = d.get("instances") or {}
 
-    def stat(name: str, pct: bool = True) -> str:
+    def stat(name: str, as_pct: bool = True) -> str:
         s = inst.get(name) or {}
         if not s.get("n"):
             return "–"
-        if pct:
+        if as_pct:
             return f"{pct(s.get('mean'))} (median {pct(s.get('p50'))})" if "p50" in s else pct(s.get("mean"))
         return f"{fmt(s.get('mean'))} (min {fmt(s.get('min'))}, max {fmt(s.get('max'))})"
 
@@ -50,7 +50,7 @@ def instance_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [
         ("samples with / without instance members",
          f"{fmt(inst.get('samples', 0))} / {fmt(inst.get('samples_without', 0))}"),
-        ("instances per sample", stat("count", pct=False)),
+        ("instances per sample", stat("count", as_pct=False)),
         ("instances measured", fmt((inst.get("occlusion") or {}).get("n", 0))),
         ("overlap share (2+ instances, of the union)", stat("overlap_share")),
         ("occlusion per instance (1 - visible fraction)", stat("occlusion")),
