@@ -38,7 +38,7 @@ from .rng import step_rng
 from .sources.imageio import InputError, decode_background, read_bytes
 from .stored_targets import stored_target_members
 
-__all__ = ["augment_foreground", "encode_stored_alpha", "render_sample", "stored_layers", "RenderedSample"]
+__all__ = ["alpha_outputs", "augment_foreground", "render_sample", "stored_layers", "RenderedSample"]
 
 
 @dataclass(frozen=True)
@@ -293,7 +293,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     bg_item = plan.backgrounds[split][comp.bg_index]
 
     band = sample_band_px(rng("trimap"), canvas, recipe.trimap.band, reference=recipe.trimap.reference)
-    trimap = make_trimap(alpha_c if comp.levels is None else comp.levels, band)
+    trimap, alpha_png = alpha_outputs(alpha_c, comp.levels, recipe.output.alpha_bits, band)
 
     key = sample_key(split, index)
     background: dict[str, Any] = {"id": bg_item.id, "source": bg_item.source, "file": bg_item.name}
@@ -336,7 +336,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         meta["targets"] = target_meta
     members = {
         f"image.{out.image_format}": encode_rgb(image, out.image_format, out.jpeg_quality, restart_markers=True),
-        "alpha.png": encode_stored_alpha(alpha_c, comp.levels, out.alpha_bits),
+        "alpha.png": alpha_png,
         "trimap.png": encode_trimap(trimap),
         f"fg.{out.layer_format}": comp.fg_bytes,
         f"bg.{out.layer_format}": comp.bg_bytes,
@@ -355,7 +355,7 @@ def stored_layers(out: OutputSpec, fg: np.ndarray, bg: np.ndarray, alpha: np.nda
     that the stored F and B are exactly those layers. ``fg``, ``bg``: ``uint8 (H, W, 3)``;
     ``alpha``: ``float32 (H, W)``, returned at its stored precision (8-bit levels ``k / 255``
     for ``alpha_bits: 8``); ``levels``: those levels ``k`` as ``uint8 (H, W)`` (None for 16 bits),
-    for :func:`encode_stored_alpha` and the trimap."""
+    for :func:`alpha_outputs`."""
     fg_bytes = encode_rgb(fg, out.layer_format, out.jpeg_quality, restart_markers=True)
     bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
     if out.layer_format == "jpg":
@@ -371,11 +371,15 @@ def stored_layers(out: OutputSpec, fg: np.ndarray, bg: np.ndarray, alpha: np.nda
 _LEVELS_8 = np.arange(256, dtype=np.float32) / np.float32(255.0)
 
 
-def encode_stored_alpha(alpha: np.ndarray, levels: np.ndarray | None, bits: int) -> bytes:
-    """``alpha.png``: from the 8-bit ``levels`` of :func:`stored_layers` when given (the bytes
-    :func:`shards.codec.encode_alpha` makes of ``alpha``, without re-quantising it), else
-    ``encode_alpha(alpha, bits)``."""
-    return encode_alpha(alpha, bits) if levels is None else encode_alpha_levels(levels)
+def alpha_outputs(alpha: np.ndarray, levels: np.ndarray | None, bits: int, band_px: int
+                  ) -> tuple[np.ndarray, bytes]:
+    """The trimap (uint8 (H, W), :func:`augment.trimap.make_trimap` with ``band_px``) and the
+    ``alpha.png`` bytes of a stored alpha: from the 8-bit ``levels`` of :func:`stored_layers`
+    when given (the same trimap and the bytes :func:`shards.codec.encode_alpha` makes of
+    ``alpha``, without quantising it again), else from ``alpha`` (``bits`` 16)."""
+    if levels is None:
+        return make_trimap(alpha, band_px), encode_alpha(alpha, bits)
+    return make_trimap(levels, band_px), encode_alpha_levels(levels)
 
 
 def _fg_meta(item: PreparedFg) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The stored alpha of a build (synth.render.stored_layers, encode_stored_alpha): the 8-bit
+"""The stored alpha of a build (synth.render.stored_layers, alpha_outputs): the 8-bit
 levels computed once give the same alpha, PNG bytes and trimap as re-quantising the float
 alpha at each use (the code before), on any alpha in [0, 1]."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 from augment.trimap import make_trimap
 from shards.codec import decode_alpha_stored, encode_alpha
 from synth.recipe.output import OutputSpec
-from synth.render import encode_stored_alpha, stored_layers
+from synth.render import alpha_outputs, stored_layers
 
 _ALPHA = arrays(np.float32, st.tuples(st.integers(1, 24), st.integers(1, 24)),
                 elements=st.floats(0.0, 1.0, width=32))
@@ -26,10 +26,10 @@ def test_levels_give_the_same_alpha_png_and_trimap(alpha, band):
     before = np.rint(alpha * 255.0).astype(np.float32) / 255.0  # the quantisation as it was
     assert stored.dtype == np.float32 and np.array_equal(stored, before)
     assert levels.dtype == np.uint8 and np.array_equal(levels, np.rint(alpha * np.float32(255)).astype(np.uint8))
-    png = encode_stored_alpha(stored, levels, 8)
+    trimap, png = alpha_outputs(stored, levels, 8, band)
     assert png == encode_alpha(stored, 8)
     assert np.array_equal(decode_alpha_stored(png), levels)
-    assert np.array_equal(make_trimap(levels, band), make_trimap(stored, band))
+    assert np.array_equal(trimap, make_trimap(stored, band))
 
 
 def test_sixteen_bits_keeps_the_float_alpha_and_encodes_it():
@@ -37,7 +37,8 @@ def test_sixteen_bits_keeps_the_float_alpha_and_encodes_it():
     layer = np.zeros((5, 8, 3), np.uint8)
     *_, stored, levels = stored_layers(OutputSpec(layer_format="png", alpha_bits=16), layer, layer, alpha)
     assert levels is None and stored is alpha
-    assert encode_stored_alpha(stored, None, 16) == encode_alpha(alpha, 16)
+    trimap, png = alpha_outputs(stored, None, 16, 2)
+    assert png == encode_alpha(alpha, 16) and np.array_equal(trimap, make_trimap(alpha, 2))
 
 
 def test_out_of_range_alpha_is_refused():

@@ -107,3 +107,18 @@ def test_guided_summary_reports_the_difficulty_guard():
     assert gd["samples"] == 2 and gd["overruled_share"] == 0.5 and gd["eligible_share"] == 0.5
     assert gd["kept"] == {"contrast": 11.0, "texture": 3.0}  # (10 + 12) / 2, (1 + 5) / 2
     assert gd["planned"] == {"contrast": 15.0, "texture": 2.0}
+
+
+def test_guided_rows_have_the_same_labels_for_every_dataset():
+    """Compare mode zips the datasets' rows: an unguided dataset (or one without the guard) gives
+    the same row labels as a guided one, with dashes ("off" for the guard)."""
+    from synth.stats.report_rows import guided_rows
+
+    acc = GuidedAcc()
+    acc.add(*_guided_meta("a", "b", 0.5, 40, -1.0, 0.0, 1))
+    guided = guided_rows({"diversity": {"guided": guided_summary(acc)}})
+    plain = guided_rows({"diversity": {"guided": None}})
+    assert [label for label, _ in plain] == [label for label, _ in guided]
+    assert {value for _, value in plain} == {"–"}
+    assert dict(guided)["difficulty guard: detector's pick ruled out"] == "off"
+    assert dict(guided)["guided samples (pinned background)"] == "1 (0.0%)"

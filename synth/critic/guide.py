@@ -6,11 +6,11 @@ all of :data:`GUIDED_STEPS`: background, its crop and flip, the subject's placem
 harmonisation, defocus / sharpness, backdrop, noise) from :func:`synth.rng.candidate_rng`
 (candidate 0: the sample's own generators, what the unguided recipe draws) and every other
 step (foreground choice, flip, rotation, extra subjects, JPEG, trimap) from the sample's own
-generators, so all candidates share the subject and its pose. Each candidate's composite is scored by the pinned detector
-(synth.critic.score: mean logit of a few boundary patches at the detector's resolution, one
-torch thread) and the lowest score wins (ties: the lowest index). Nothing here depends on
-another sample: the choice is a pure function of (plan, split, index), so a guided build is
-byte-identical on any number of workers.
+generators, so all candidates share the subject and its pose. Each candidate's composite is
+scored by the pinned detector (synth.critic.score: mean logit of a few boundary patches at the
+detector's resolution, one torch thread) and the lowest score wins (ties: the lowest index).
+Nothing here depends on another sample: the choice is a pure function of (plan, split, index),
+so a guided build is byte-identical on any number of workers.
 
 The diversity guard: a ``diversity.min_share`` fraction of the samples has its background
 pinned by a balanced keyed cycle (synth.bg_assignment.pinned_background), the others draw

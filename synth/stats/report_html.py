@@ -1,8 +1,8 @@
 """A self-contained HTML report (one file: inline CSS, plots and thumbnails as base64 PNG/JPEG).
 
 Sections: warnings first, then overview, contact sheet, diversity (with guided composition's
-choices), alpha and trimap, colour and realism, operations, leakage, shards. With several datasets (compare mode)
-tables get one column per dataset and plots overlay them.
+choices), alpha and trimap, colour and realism, operations, leakage, shards. With several
+datasets (compare mode) tables get one column per dataset and plots overlay them.
 
 The markup lives in Jinja2 templates (package data in ``synth/stats/templates/``:
 ``report.html.j2``, ``macros.html.j2``, one ``sections/<id>.html.j2`` per section, and

@@ -99,26 +99,28 @@ def temporal_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
 
 def guided_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     """(row label, value) of one dataset in the guided-composition table: what the detector's
-    choices cost in diversity (kept against what the plan drew) and the difficulty guard."""
+    choices cost in diversity (kept against what the plan drew) and the difficulty guard. The
+    same rows for every dataset (dashes when not guided; "off" without the guard), so compare
+    mode lines them up."""
     g = (d.get("diversity") or {}).get("guided") or {}
-    if not g:
-        return [("guided samples", "–")]
     ch, pl = g.get("chosen") or {}, g.get("planned") or {}
     gd = g.get("difficulty_guard") or {}
     kept, first = gd.get("kept") or {}, gd.get("planned") or {}
+    guard = "–" if not g else "off" if not gd else None
 
     def pair(a: Any, b: Any) -> str:
-        return f"{fmt(a)} (plan {fmt(b)})"
+        return f"{fmt(a)} (plan {fmt(b)})" if g else "–"
 
     return [
-        ("guided samples (pinned background)", f"{fmt(g.get('samples'))} ({pct(g.get('pinned_share'))})"),
+        ("guided samples (pinned background)",
+         f"{fmt(g.get('samples'))} ({pct(g.get('pinned_share'))})" if g else "–"),
         ("effective backgrounds", pair(ch.get("effective_backgrounds"), pl.get("effective_backgrounds"))),
         ("placement scale std", pair(ch.get("scale_std"), pl.get("scale_std"))),
         ("subject centre std", pair(ch.get("centre_std"), pl.get("centre_std"))),
         ("detector score (lower: less detectable)", pair(g.get("score_chosen"), g.get("score_planned"))),
         ("kept candidate index", ", ".join(f"{k}: {v}" for k, v in (g.get("chosen_index") or {}).items()) or "–"),
-        ("difficulty guard: detector's pick ruled out", pct(gd.get("overruled_share")) if gd else "off"),
+        ("difficulty guard: detector's pick ruled out", guard or pct(gd.get("overruled_share"))),
         ("difficulty guard: boundary contrast / texture",
-         f"{fmt(kept.get('contrast'))} / {fmt(kept.get('texture'))} (plan {fmt(first.get('contrast'))} / "
-         f"{fmt(first.get('texture'))})" if gd else "off"),
+         guard or f"{fmt(kept.get('contrast'))} / {fmt(kept.get('texture'))} (plan {fmt(first.get('contrast'))} / "
+                  f"{fmt(first.get('texture'))})"),
     ]

@@ -28,13 +28,12 @@ import numpy as np
 from augment.colour import linear_to_srgb, srgb_to_linear
 from augment.compose import composite
 from augment.degrade import add_sensor_noise
-from augment.trimap import make_trimap
 from shards.clip_names import frame_member
 from shards.codec import encode_rgb, encode_trimap
 
 from ..plan import BuildPlan, sample_key
 from ..realism_steps import pre_composite
-from ..render import RenderedSample, encode_stored_alpha, stored_layers
+from ..render import RenderedSample, alpha_outputs, stored_layers
 from ..rng import frame_rng
 from .camera import camera_matrix
 from .layers import blur_vector, camera_layer, subject_layers
@@ -160,12 +159,12 @@ def _render_frame(scene: Scene, t: int) -> tuple[dict[str, bytes], dict[str, Any
     out = recipe.output
     fg_bytes, bg_bytes, fg_c, bg, alpha_c, levels = stored_layers(out, fg_c, bg, alpha_c)
     image, post_ops = _post(scene, t, composite(fg_c, alpha_c, bg), alpha_c)
-    trimap = make_trimap(alpha_c if levels is None else levels, scene.band_px)
+    trimap, alpha_png = alpha_outputs(alpha_c, levels, out.alpha_bits, scene.band_px)
     record.update(ops=ops, post_composite=post_ops)
     members = {
         frame_member("image", t, out.image_format): encode_rgb(image, out.image_format, out.jpeg_quality,
                                                                restart_markers=True),
-        frame_member("alpha", t, "png"): encode_stored_alpha(alpha_c, levels, out.alpha_bits),
+        frame_member("alpha", t, "png"): alpha_png,
         frame_member("trimap", t, "png"): encode_trimap(trimap),
         frame_member("fg", t, out.layer_format): fg_bytes,
         frame_member("bg", t, out.layer_format): bg_bytes,
