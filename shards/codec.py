@@ -23,6 +23,7 @@ import numpy as np
 import simplejpeg
 
 from .jpeg_window import restart_interval
+from .png_grey import decode_grey_png
 
 __all__ = [
     "encode_rgb",
@@ -211,7 +212,13 @@ def decode_alpha_stored(data: bytes, name: str = "decode_alpha") -> np.ndarray:
     ``name`` starts every error message (e.g. the member name).
     """
     buf = _as_buffer(data, name)
-    arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    arr = decode_grey_png(data)  # the build's own alpha PNGs, without libpng
+    if arr is not None:
+        return arr
+    try:
+        arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    except cv2.error as e:  # e.g. a header declaring more pixels than OpenCV's limit
+        raise ValueError(f"{name}: cannot decode {len(data)} bytes: {str(e).strip().splitlines()[-1]}") from e
     if arr is None:
         raise ValueError(f"{name}: cannot decode {len(data)} bytes")
     if arr.ndim != 2:
@@ -257,6 +264,9 @@ def decode_trimap(data: bytes, name: str = "decode_trimap", *, check: bool = Tru
     (who may count the bad ones itself).
     """
     buf = _as_buffer(data, name)
+    arr = decode_grey_png(data)  # the build's own alpha PNGs, without libpng
+    if arr is not None:
+        return arr
     arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise ValueError(f"{name}: cannot decode {len(data)} bytes")
