@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -38,7 +38,7 @@ from .rng import step_rng
 from .sources.imageio import InputError, decode_background, read_bytes
 from .stored_targets import stored_target_members
 
-__all__ = ["alpha_outputs", "augment_foreground", "render_sample", "stored_layers", "RenderedSample"]
+__all__ = ["alpha_outputs", "augment_foreground", "render_sample", "stored_layers", "RenderedSample", "StoredLayers"]
 
 
 @dataclass(frozen=True)
@@ -260,11 +260,11 @@ def _compose(plan: BuildPlan, split: str, fg_index: int, bg_index: int, rng: Cal
     # Encode the layers first and composite the decoded ones: the stored F and B are exactly
     # the layers the composite was made from. JPEGs get restart markers on their block grid,
     # so the loader decodes only the part its crop needs (shards.jpeg_window).
-    fg_bytes, bg_bytes, fg_c, bg, alpha_c, levels = stored_layers(recipe.output, fg_c, bg, alpha_c)
-    image = composite(fg_c, alpha_c, bg)
-    image, post_ops = post_composite(rng, recipe, image, alpha_c, fg_c, bg)
-    return _Composed(bg_index, ops, extras, own, order, relations, alpha_c, image, post_ops, fg_bytes, bg_bytes,
-                     levels)
+    stored = stored_layers(recipe.output, fg_c, bg, alpha_c)
+    image = composite(stored.fg, stored.alpha, stored.bg)
+    image, post_ops = post_composite(rng, recipe, image, stored.alpha, stored.fg, stored.bg)
+    return _Composed(bg_index, ops, extras, own, order, relations, stored.alpha, image, post_ops, stored.fg_bytes,
+                     stored.bg_bytes, stored.levels)
 
 
 def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
@@ -347,15 +347,22 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
     return RenderedSample(key, members, meta)
 
 
-def stored_layers(out: OutputSpec, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray
-                  ) -> tuple[bytes, bytes, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+class StoredLayers(NamedTuple):
+    """The layers of a composite as the build stores them (:func:`stored_layers`)."""
+
+    fg_bytes: bytes
+    bg_bytes: bytes
+    fg: np.ndarray  # uint8 (H, W, 3): F as decoded from fg_bytes
+    bg: np.ndarray  # uint8 (H, W, 3): B as decoded from bg_bytes
+    alpha: np.ndarray  # float32 (H, W) at its stored precision (k / 255 for alpha_bits 8)
+    levels: np.ndarray | None  # uint8 (H, W): those levels k (None for 16 bits), for alpha_outputs
+
+
+def stored_layers(out: OutputSpec, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> StoredLayers:
     """Encode F and B as the build stores them (``out.layer_format``; JPEGs with restart markers
-    on their block grid, so the loader decodes only the part its crop needs) and return
-    ``(fg_bytes, bg_bytes, fg, bg, alpha, levels)``: the layers a composite is made from, so
-    that the stored F and B are exactly those layers. ``fg``, ``bg``: ``uint8 (H, W, 3)``;
-    ``alpha``: ``float32 (H, W)``, returned at its stored precision (8-bit levels ``k / 255``
-    for ``alpha_bits: 8``); ``levels``: those levels ``k`` as ``uint8 (H, W)`` (None for 16 bits),
-    for :func:`alpha_outputs`."""
+    on their block grid, so the loader decodes only the part its crop needs) and return the
+    layers a composite is made from, so that the stored F and B are exactly those layers.
+    ``fg``, ``bg``: ``uint8 (H, W, 3)``; ``alpha``: ``float32 (H, W)`` in [0, 1]."""
     fg_bytes = encode_rgb(fg, out.layer_format, out.jpeg_quality, restart_markers=True)
     bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
     if out.layer_format == "jpg":
@@ -364,7 +371,7 @@ def stored_layers(out: OutputSpec, fg: np.ndarray, bg: np.ndarray, alpha: np.nda
     if out.alpha_bits == 8:
         levels = alpha_to_uint8(alpha)  # rint(255 alpha), range-checked
         alpha = cv2.LUT(levels, _LEVELS_8)  # k / 255 in float32, as np.rint(alpha * 255) / 255 gives
-    return fg_bytes, bg_bytes, fg, bg, alpha, levels
+    return StoredLayers(fg_bytes, bg_bytes, fg, bg, alpha, levels)
 
 
 #: float32(k) / 255 for the 8-bit alpha levels k.

@@ -22,7 +22,8 @@ _ALPHA = arrays(np.float32, st.tuples(st.integers(1, 24), st.integers(1, 24)),
 @given(_ALPHA, st.integers(0, 6))
 def test_levels_give_the_same_alpha_png_and_trimap(alpha, band):
     layer = np.zeros(alpha.shape + (3,), np.uint8)
-    *_, stored, levels = stored_layers(OutputSpec(layer_format="png"), layer, layer, alpha)
+    out = stored_layers(OutputSpec(layer_format="png"), layer, layer, alpha)
+    stored, levels = out.alpha, out.levels
     before = np.rint(alpha * 255.0).astype(np.float32) / 255.0  # the quantisation as it was
     assert stored.dtype == np.float32 and np.array_equal(stored, before)
     assert levels.dtype == np.uint8 and np.array_equal(levels, np.rint(alpha * np.float32(255)).astype(np.uint8))
@@ -35,7 +36,8 @@ def test_levels_give_the_same_alpha_png_and_trimap(alpha, band):
 def test_sixteen_bits_keeps_the_float_alpha_and_encodes_it():
     alpha = np.linspace(0, 1, 40, dtype=np.float32).reshape(5, 8)
     layer = np.zeros((5, 8, 3), np.uint8)
-    *_, stored, levels = stored_layers(OutputSpec(layer_format="png", alpha_bits=16), layer, layer, alpha)
+    out = stored_layers(OutputSpec(layer_format="png", alpha_bits=16), layer, layer, alpha)
+    stored, levels = out.alpha, out.levels
     assert levels is None and stored is alpha
     trimap, png = alpha_outputs(stored, None, 16, 2)
     assert png == encode_alpha(alpha, 16) and np.array_equal(trimap, make_trimap(alpha, 2))

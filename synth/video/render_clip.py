@@ -157,17 +157,17 @@ def _render_frame(scene: Scene, t: int) -> tuple[dict[str, bytes], dict[str, Any
         fg_c = add_sensor_noise(scene.noise, fg_c, seed)
         ops.append({"op": "noise", "target": "foreground", "params": scene.noise.to_dict(), "seed": seed})
     out = recipe.output
-    fg_bytes, bg_bytes, fg_c, bg, alpha_c, levels = stored_layers(out, fg_c, bg, alpha_c)
-    image, post_ops = _post(scene, t, composite(fg_c, alpha_c, bg), alpha_c)
-    trimap, alpha_png = alpha_outputs(alpha_c, levels, out.alpha_bits, scene.band_px)
+    stored = stored_layers(out, fg_c, bg, alpha_c)
+    image, post_ops = _post(scene, t, composite(stored.fg, stored.alpha, stored.bg), stored.alpha)
+    trimap, alpha_png = alpha_outputs(stored.alpha, stored.levels, out.alpha_bits, scene.band_px)
     record.update(ops=ops, post_composite=post_ops)
     members = {
         frame_member("image", t, out.image_format): encode_rgb(image, out.image_format, out.jpeg_quality,
                                                                restart_markers=True),
         frame_member("alpha", t, "png"): alpha_png,
         frame_member("trimap", t, "png"): encode_trimap(trimap),
-        frame_member("fg", t, out.layer_format): fg_bytes,
-        frame_member("bg", t, out.layer_format): bg_bytes,
+        frame_member("fg", t, out.layer_format): stored.fg_bytes,
+        frame_member("bg", t, out.layer_format): stored.bg_bytes,
     }
     return members, record
 
