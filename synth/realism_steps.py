@@ -2,7 +2,7 @@
 
 Pre-composite steps change the layers (F is harmonised toward B, degraded to B's
 resolution or sharpness; B is defocused), so the stored fg/bg/alpha still reproduce the
-composite exactly. Post-composite steps (noise, JPEG) change only the composite I; each is
+composite exactly. Post-composite steps (veiling glare, noise, JPEG) change only the composite I; each is
 recorded in `meta.json["post_composite"]` with everything needed to replay it
 (`replay_post_composite`), so the stored image is still derivable from the stored layers.
 """
@@ -26,6 +26,7 @@ from augment.degrade import (
     sample_noise,
     unit_normals,
 )
+from augment.degrade.glare import GlareParams, sample_glare, veiling_glare
 from augment.estimate import estimate_noise_floor, estimate_sharpness
 from augment.harmonize import harmonize_with_details, sample_harmonization
 
@@ -128,8 +129,16 @@ def _apply_noise(image: np.ndarray, alpha: np.ndarray, op: dict[str, Any]) -> np
 
 def post_composite(rng_for: RngFor, recipe: Recipe, image: np.ndarray, alpha: np.ndarray, fg: np.ndarray,
                    bg: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """Noise (with optional F/B noise-level compensation) and JPEG re-compression of I only."""
+    """Veiling glare, noise (with optional F/B noise-level compensation) and JPEG
+    re-compression of I only."""
     ops: list[dict[str, Any]] = []
+    g_cfg = recipe.realism.glare
+    if g_cfg.p > 0:  # (off: no draw, so recipes without glare keep their bytes)
+        drawn = sample_glare(rng_for("glare"), g_cfg.strength, g_cfg.radius, g_cfg.p)
+        glare = GlareParams(**drawn.to_dict())  # as recorded, so that a replay gives the same bytes
+        if glare.strength > 0:
+            image = veiling_glare(image, glare)
+            ops.append({"op": "glare", "params": glare.to_dict()})
     n_cfg = recipe.realism.noise
     r = rng_for("noise")
     params = sample_noise(r, n_cfg.sigma, p=n_cfg.p)
@@ -156,7 +165,9 @@ def replay_post_composite(image: np.ndarray, alpha: np.ndarray, ops: list[dict[s
     image: uint8 (H, W, 3), the composite of the stored layers; alpha: float32 (H, W).
     """
     for op in ops:
-        if op["op"] == "noise":
+        if op["op"] == "glare":
+            image = veiling_glare(image, GlareParams(**op["params"]))
+        elif op["op"] == "noise":
             image = _apply_noise(image, alpha, op)
         elif op["op"] == "jpeg":
             image = jpeg_recompress(image, op["quality"])

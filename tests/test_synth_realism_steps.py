@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from augment.estimate import estimate_noise_sigma
+from augment.compose import composite
 from shards.codec import decode_alpha, decode_rgb
 from synth.build import build, prepare_inputs
 from synth.plan import make_plan
+from synth.realism_steps import replay_post_composite
 from synth.recipe import parse_recipe, recipe_sha256
 
 from shard_fixtures import read_dataset
@@ -79,6 +81,34 @@ def test_noise_goes_to_the_composite_only(tmp_path, cache):
         assert estimate_noise_sigma(dirty) > estimate_noise_sigma(clean) + 2.0
         post = json.loads(noisy[key]["meta.json"])["post_composite"]
         assert [op["op"] for op in post] == ["noise"] and 6.0 <= post[0]["params"]["sigma"] <= 8.0
+
+
+def test_glare_goes_to_the_composite_only_replays_and_is_off_by_default(tmp_path, cache):
+    off = _build(tmp_path, cache, "off", _recipe())
+    glare = {"glare": {"p": 1.0, "strength": [0.03, 0.05], "radius": [0.02, 0.04]},
+             "noise": {"p": 1.0, "sigma": [1.0, 2.0]}, "jpeg": {"p": 1.0}}
+    on = _build(tmp_path, cache, "glare", _recipe(realism=glare))
+    for key in off:
+        for member in ("fg.jpg", "bg.jpg", "alpha.png", "trimap.png"):
+            assert off[key][member] == on[key][member]
+        meta = json.loads(on[key]["meta.json"])
+        post = meta["post_composite"]
+        assert [op["op"] for op in post] == ["glare", "noise", "jpeg"]  # the lens, then the sensor, then the codec
+        assert 0.03 <= post[0]["params"]["strength"] <= 0.05 and 0.02 <= post[0]["params"]["radius"] <= 0.04
+        fg, bg, alpha = decode_rgb(on[key]["fg.jpg"]), decode_rgb(on[key]["bg.jpg"]), decode_alpha(on[key]["alpha.png"])
+        replayed = replay_post_composite(composite(fg, alpha, bg), alpha, post)
+        assert np.array_equal(replayed, decode_rgb(on[key]["image.png"]))  # PNG stored: exactly
+    # off (the default), the field is not part of the recipe's hash: existing builds keep their bytes
+    plain = parse_recipe(_recipe())
+    assert "glare" not in plain.to_json_dict()["realism"]
+    assert recipe_sha256(plain) == recipe_sha256(parse_recipe(_recipe(realism={"glare": {"p": 0.0}})))
+    assert recipe_sha256(plain) != recipe_sha256(parse_recipe(_recipe(realism=glare)))
+
+
+def test_glare_is_refused_for_clips():
+    data = _recipe(realism={"glare": {"p": 0.5}}, video={"frames": 4})
+    with pytest.raises(ValueError, match="realism.glare is for still images only"):
+        parse_recipe(data)
 
 
 def test_noise_compensation_gives_a_clean_background_the_textured_foregrounds_own_noise():

@@ -29,6 +29,7 @@ ADDED_FIELDS: tuple[tuple[str, ...], ...] = (
     ("video", "decisions"),
     ("realism", "guided", "redraw"),
     ("realism", "guided", "keep_difficulty"),
+    ("realism", "glare"),
 )
 
 
@@ -99,6 +100,8 @@ class Recipe(SpecModel):
             errors.append("video: realism.noise.compensate is for still images only (set it to false)")
         if self.realism.guided is not None:
             errors.append("video: realism.guided is for still images only (remove it)")
+        if self.realism.glare.p > 0:
+            errors.append("video: realism.glare is for still images only (set its p to 0)")
         if self.composition.background.fit != "cover":
             errors.append("video: composition.background.fit must be cover (the camera moves over the photo)")
         return errors

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from augment.degrade.glare import GLARE_RADIUS, GLARE_STRENGTH
 from augment.degrade.noise import NOISE_P, NOISE_SIGMA
 from augment.harmonize.params import (
     DEFAULT_HARMONIZATION_METHODS,
@@ -18,14 +19,15 @@ from augment.harmonize.params import (
 
 from .base import SpecModel, bounded_range
 
-__all__ = ["GUIDED_CHOICES", "BackdropSpec", "DefocusSpec", "DiversitySpec", "GuidedSpec", "HarmonizationSpec",
-           "JpegSpec", "NoiseSpec", "RealismSpec"]
+__all__ = ["GUIDED_CHOICES", "BackdropSpec", "DefocusSpec", "DiversitySpec", "GlareSpec", "GuidedSpec",
+           "HarmonizationSpec", "JpegSpec", "NoiseSpec", "RealismSpec"]
 
 
 UnitRange = bounded_range(0.0, 1.0)
 RadiusRange = bounded_range(0.0, 64.0)  # px at a 1024-px long side
 RatioRange = bounded_range(0.05, 4.0)
 SigmaRange = bounded_range(0.0, 50.0)  # levels
+GlareRange = bounded_range(0.0, 0.5)
 
 
 class HarmonizationSpec(SpecModel):
@@ -79,6 +81,17 @@ class NoiseSpec(SpecModel):
     max_compensation: float = Field(6.0, ge=0.0, le=50.0)
 
 
+class GlareSpec(SpecModel):
+    """Veiling glare of one lens over the whole composite, after compositing and before the
+    noise (`augment.degrade.glare`): the subject's edge takes on a little of the new scene's
+    light, as in a photograph. `strength`: share of the light scattered; `radius`: the
+    halo's Gaussian sigma as a fraction of the canvas's long side."""
+
+    p: float = Field(0.0, ge=0.0, le=1.0)
+    strength: GlareRange = GLARE_STRENGTH
+    radius: GlareRange = GLARE_RADIUS
+
+
 class JpegSpec(SpecModel):
     """JPEG re-compression of the composite only."""
 
@@ -100,6 +113,7 @@ class RealismSpec(SpecModel):
     defocus: DefocusSpec = DefocusSpec()
     sharpness_match_p: float = Field(0.5, ge=0.0, le=1.0)  # when not defocused: blur F down to B's sharpness
     backdrop: BackdropSpec = BackdropSpec()
+    glare: GlareSpec = GlareSpec()
     noise: NoiseSpec = NoiseSpec()
     jpeg: JpegSpec = JpegSpec()
     guided: "GuidedSpec | None" = None  # composition guided by the composite detector (docs/critic.md)
