@@ -26,6 +26,16 @@ def _cv2(data: bytes) -> np.ndarray | None:
         return None
 
 
+def _assert_decodes_as_opencv(data: bytes) -> None:
+    """decode_alpha_stored gives OpenCV's array, or a ValueError where OpenCV fails."""
+    ref = _cv2(data)
+    if ref is None or ref.ndim != 2:
+        with pytest.raises(ValueError):
+            decode_alpha_stored(data)
+    else:
+        np.testing.assert_array_equal(decode_alpha_stored(data), ref)
+
+
 def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -102,13 +112,7 @@ def test_anything_else_goes_back_to_opencv(case):
         "not_png": lambda: b"GIF89a" + bytes(40),
     }[case]()
     assert decode_grey_png(data) is None
-    # decode_alpha_stored then behaves exactly as OpenCV alone does
-    ref = _cv2(data)
-    if ref is None or ref.ndim != 2:
-        with pytest.raises(ValueError):
-            decode_alpha_stored(data)
-    else:
-        np.testing.assert_array_equal(decode_alpha_stored(data), ref)
+    _assert_decodes_as_opencv(data)  # decode_alpha_stored then behaves exactly as OpenCV alone does
 
 
 def test_filtered_png_from_opencvs_default_encoder_still_decodes():
@@ -126,13 +130,7 @@ def test_damaged_png_decodes_as_opencv_decodes_it(pos, xor):
     alpha = np.linspace(0, 1, 24 * 20, dtype=np.float32).reshape(24, 20)
     data = bytearray(encode_alpha(alpha, 8))
     data[pos % len(data)] ^= xor
-    data = bytes(data)
-    ref = _cv2(data)
-    if ref is None or ref.ndim != 2:
-        with pytest.raises(ValueError):
-            decode_alpha_stored(data)
-    else:
-        np.testing.assert_array_equal(decode_alpha_stored(data), ref)
+    _assert_decodes_as_opencv(bytes(data))
 
 
 def test_available_reports_the_accelerator():
