@@ -188,7 +188,7 @@ def prepare_foreground(item: FgInput, *, estimator: str, cache_dir: str | Path,
 
     fg = np.ascontiguousarray(fg)
     descriptor = json.loads(json.dumps(describe_foreground(fg, alpha).to_dict()))  # as read back from the cache
-    atomic_write_bytes(fg_path, encode_rgb(fg, "png"))
+    atomic_write_bytes(fg_path, encode_rgb(fg, "png", fast_png=True))
     atomic_write_bytes(alpha_path, encode_alpha(alpha, bits))
     meta = {"hw": list(alpha.shape), "alpha_bits": bits, "descriptor": descriptor}
     atomic_write_bytes(meta_path, json.dumps(meta, sort_keys=True).encode())  # written last: marks the entry whole
@@ -206,7 +206,7 @@ def prepare_background(item: BgInput, *, cache_dir: str | Path, limits: SizeLimi
         info_path = path.with_suffix(".json")
         if not (path.exists() and info_path.exists()):
             image = procedural_background(item.seed, item.index, item.size)
-            atomic_write_bytes(path, encode_rgb(image, "png"))
+            atomic_write_bytes(path, encode_rgb(image, "png", fast_png=True))
             atomic_write_bytes(info_path, json.dumps(describe_background(image).to_dict(), sort_keys=True).encode())
         return PreparedBg(bg_id, item.source, item.rel, str(path), tuple(item.size), None,
                           json.loads(info_path.read_text()))

@@ -1,5 +1,5 @@
-"""shards.png_grey: the fast grey-PNG path decodes exactly what OpenCV decodes, and hands
-everything else (filtered rows, other colour types, damaged files) back to OpenCV."""
+"""shards.png_fast: the fast PNG path decodes exactly what OpenCV decodes (grey alphas, Up-filtered
+RGB), and hands everything else (other filters, colour types, damaged files) back to OpenCV."""
 from __future__ import annotations
 
 import struct
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shards import png_grey
-from shards.codec import _png, decode_alpha_stored, encode_alpha, encode_alpha_levels
-from shards.png_grey import decode_grey_png
+from shards import png_fast
+from shards.codec import _png, decode_alpha_stored, decode_rgb, encode_alpha, encode_alpha_levels, encode_rgb
+from shards.png_fast import GREY, RGB, decode_png_fast
 
 pytest.importorskip("isal")  # a declared dependency: the fast path is on wherever the project is installed
 
@@ -26,6 +26,10 @@ def _cv2(data: bytes) -> np.ndarray | None:
         return None
 
 
+def _grey(data: bytes) -> np.ndarray | None:
+    return decode_png_fast(data, GREY)
+
+
 def _assert_decodes_as_opencv(data: bytes) -> None:
     """decode_alpha_stored gives OpenCV's array, or a ValueError where OpenCV fails."""
     ref = _cv2(data)
@@ -34,6 +38,17 @@ def _assert_decodes_as_opencv(data: bytes) -> None:
             decode_alpha_stored(data)
     else:
         np.testing.assert_array_equal(decode_alpha_stored(data), ref)
+
+
+def _idat(data: bytes) -> list[bytes]:
+    """The IDAT chunks' bodies of a PNG."""
+    out, pos = [], 8
+    while pos < len(data):
+        (length,), kind = struct.unpack_from(">I", data, pos), data[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            out.append(data[pos + 8:pos + 8 + length])
+        pos += 12 + length
+    return out
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -67,24 +82,71 @@ def test_fast_path_equals_opencv_on_the_builds_alphas(spec):
     alpha[alpha < 0.3], alpha[alpha > 0.7] = 0.0, 1.0
     for data in (encode_alpha(alpha, bits),
                  encode_alpha_levels(np.rint(alpha * (2**bits - 1)).astype(np.uint8 if bits == 8 else np.uint16))):
-        fast, ref = decode_grey_png(data), _cv2(data)
+        fast, ref = _grey(data), _cv2(data)
         assert fast is not None, "the build's alpha PNGs take the fast path"
         assert fast.dtype == ref.dtype and fast.shape == ref.shape and fast.flags.c_contiguous
         np.testing.assert_array_equal(fast, ref)
         np.testing.assert_array_equal(decode_alpha_stored(data), ref)
 
 
+def _photo(seed: int, h: int, w: int) -> np.ndarray:
+    """A photo-like RGB image: smooth gradients, an edge and noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x * 3 + y, 200 - y * 2, (x * y) % 97 + 60], axis=-1).astype(np.float64)
+    base[:, w // 2:] += 40
+    return np.clip(base + rng.normal(0, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 50), st.integers(1, 50), st.integers(0, 2**32 - 1))
+def test_up_filtered_rgb_decodes_as_opencv_does(h, w, seed):
+    img = _photo(seed, h, w)
+    data = encode_rgb(img, "png", fast_png=True)
+    rows = np.frombuffer(zlib.decompress(b"".join(_idat(data))), np.uint8).reshape(h, 1 + 3 * w)
+    assert set(rows[1:, 0].tolist()) <= {2}  # every row below the first is filtered Up
+    fast = decode_png_fast(data, RGB)
+    assert fast is not None and fast.dtype == np.uint8 and fast.shape == (h, w, 3) and fast.flags.c_contiguous
+    np.testing.assert_array_equal(fast, img)
+    np.testing.assert_array_equal(cv2.cvtColor(_cv2(data), cv2.COLOR_BGR2RGB), img)
+    np.testing.assert_array_equal(decode_rgb(data), img)
+
+
+def test_mixed_none_and_up_rows_at_both_depths():
+    rng = np.random.default_rng(4)
+    filters = np.array([2, 0, 2, 2, 0, 2, 2])
+    for depth, dtype in ((8, np.uint8), (16, np.uint16)):
+        rows = rng.integers(0, 2**depth, (7, 9)).astype(dtype)  # the filtered bytes, as written
+        data = _png_bytes(rows, depth, filters=filters)
+        fast, ref = _grey(data), _cv2(data)
+        assert fast is not None and fast.dtype == ref.dtype
+        np.testing.assert_array_equal(fast, ref)
+
+
+def test_other_filters_colour_types_and_depths_go_back_to_opencv():
+    photo = _photo(7, 40, 48)
+    adaptive = encode_rgb(photo, "png")  # libpng picks Sub / Average / Paeth rows for a photo
+    assert decode_png_fast(adaptive, RGB) is None
+    np.testing.assert_array_equal(decode_rgb(adaptive), photo)
+    grey = encode_alpha(np.linspace(0, 1, 48, dtype=np.float32).reshape(6, 8), 8)
+    assert decode_png_fast(grey, RGB) is None  # a grey PNG asked for as RGB
+    assert decode_png_fast(encode_rgb(photo, "png", fast_png=True), GREY) is None
+    rgb16 = _png(np.zeros((4, 4, 3), np.uint16), "t")
+    assert decode_png_fast(rgb16, RGB) is None  # 16-bit RGB: OpenCV (decode_rgb reduces it to 8 bits)
+    assert decode_png_fast(grey, 4) is None  # grey + alpha is not a colour type of this path
+
+
 def test_hand_written_16_bit_png_is_read_big_endian():
     rows = np.array([[0, 1, 256, 65535], [4660, 43981, 2, 65534]], np.uint16)
     data = _png_bytes(rows, 16)
-    np.testing.assert_array_equal(decode_grey_png(data), rows)
+    np.testing.assert_array_equal(_grey(data), rows)
     np.testing.assert_array_equal(_cv2(data), rows)
 
 
 def test_ancillary_chunks_are_skipped():
     rows = np.arange(12, dtype=np.uint8).reshape(3, 4)
     data = _png_bytes(rows, 8, before_iend=_chunk(b"tEXt", b"Comment\x00hello"))
-    np.testing.assert_array_equal(decode_grey_png(data), rows)
+    np.testing.assert_array_equal(_grey(data), rows)
 
 
 def _flip(data: bytes, at: int) -> bytes:
@@ -111,7 +173,7 @@ def test_anything_else_goes_back_to_opencv(case):
         "huge": lambda: _png_bytes(rows, 8, declare=(1 << 16, 1 << 16)),
         "not_png": lambda: b"GIF89a" + bytes(40),
     }[case]()
-    assert decode_grey_png(data) is None
+    assert _grey(data) is None
     _assert_decodes_as_opencv(data)  # decode_alpha_stored then behaves exactly as OpenCV alone does
 
 
@@ -119,7 +181,7 @@ def test_filtered_png_from_opencvs_default_encoder_still_decodes():
     noisy = (np.random.default_rng(3).random((32, 32)) * 255).astype(np.uint8)
     noisy[:, 16:] = np.arange(16, dtype=np.uint8) * 9  # gradients: libpng picks Sub/Up/Paeth filters
     data = _png(noisy, "t")
-    assert decode_grey_png(data) is None
+    assert _grey(data) is None
     np.testing.assert_array_equal(decode_alpha_stored(data), noisy)
 
 
@@ -134,4 +196,4 @@ def test_damaged_png_decodes_as_opencv_decodes_it(pos, xor):
 
 
 def test_available_reports_the_accelerator():
-    assert png_grey.available()
+    assert png_fast.available()

@@ -1,0 +1,118 @@
+"""A fast path for the PNGs this project writes: inflate with ISA-L, unfilter in numpy.
+
+``synth build`` writes ``alpha.png`` as an 8- or 16-bit grey PNG without row filters
+(:func:`shards.codec.encode_alpha`), and its preparation cache keeps each foreground's F
+as an 8-bit RGB PNG whose rows are all filtered "Up" (:func:`shards.codec.encode_rgb` with
+``fast_png=True``: about as small as libpng's adaptive filters). Decoding those is
+inflating the ``IDAT`` stream (ISA-L, the optional ``isal`` package, about twice as fast as
+zlib) and adding each Up row to the one above: about 4x faster than OpenCV's libpng for a
+1024² matte, 3x for an 800 x 600 F.
+
+:func:`decode_png_fast` takes only what it can decode exactly: a well-formed,
+non-interlaced PNG of the asked colour type (grey at 8 or 16 bits, RGB at 8 bits) whose
+chunks all pass their CRC, whose stream inflates to exactly the rows declared, every row
+filtered None or Up. Anything else (another colour type or depth, a Sub/Average/Paeth row,
+a bad CRC, a truncated or oversized stream, ``isal`` not installed) returns ``None``, and
+the caller decodes with OpenCV as before, so errors and odd files behave exactly as they
+always did.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+try:  # optional accelerator: without it every PNG goes to OpenCV
+    from isal import isal_zlib as _inflate_lib
+except ImportError:  # pragma: no cover - depends on the install
+    _inflate_lib = None
+
+__all__ = ["decode_png_fast", "available", "MAX_PIXELS", "GREY", "RGB"]
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: PNG colour types: grey (8 or 16 bits) and RGB (8 bits).
+GREY, RGB = 0, 2
+#: Larger images go to OpenCV (which has its own limit): the fast path never allocates more.
+MAX_PIXELS = 1 << 28
+_FILTER_NONE, _FILTER_UP = 0, 2
+
+
+def available() -> bool:
+    """Whether the fast path is on (the ``isal`` package is importable)."""
+    return _inflate_lib is not None
+
+
+def _chunks(data: bytes, colour: int) -> tuple[tuple[int, int, int], list[memoryview]] | None:
+    """``((height, width, bit_depth), idat_parts)`` of a PNG of colour type ``colour`` that may
+    take the fast path, else None."""
+    if data[:8] != _SIGNATURE:
+        return None
+    view = memoryview(data)
+    pos, n = 8, len(data)
+    header: tuple[int, int, int] | None = None
+    parts: list[memoryview] = []
+    while pos + 12 <= n:
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > n:
+            return None
+        body = view[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack_from(">I", data, pos + 8 + length)
+        if zlib.crc32(view[pos + 4:pos + 8 + length]) != crc:
+            return None
+        if kind == b"IHDR":
+            if header is not None or length != 13 or pos != 8:
+                return None
+            w, h, depth, ctype, comp, filt, interlace = struct.unpack(">IIBBBBB", body)
+            depths = (8, 16) if colour == GREY else (8,)
+            if ctype != colour or depth not in depths or comp or filt or interlace or not (w and h):
+                return None
+            header = (h, w, depth)
+        elif kind == b"IDAT":
+            if header is None:
+                return None
+            parts.append(body)
+        elif kind == b"IEND":
+            return (header, parts) if header is not None and parts else None
+        elif not kind[0] & 0x20:  # an unknown critical chunk (PLTE has no place here)
+            return None
+        pos = end
+    return None  # no IEND
+
+
+def decode_png_fast(data: bytes, colour: int) -> np.ndarray | None:
+    """Decode a PNG of colour type ``colour`` (:data:`GREY` or :data:`RGB`) whose rows are
+    filtered None or Up: ``uint8``/``uint16 (H, W)`` grey or ``uint8 (H, W, 3)`` RGB (the
+    values OpenCV's ``IMREAD_UNCHANGED`` gives, RGB in RGB order), or ``None`` when it cannot
+    take the fast path (see the module docstring)."""
+    if _inflate_lib is None or colour not in (GREY, RGB):
+        return None
+    parsed = _chunks(data, colour)
+    if parsed is None:
+        return None
+    (h, w, depth), parts = parsed
+    if h * w > MAX_PIXELS:
+        return None
+    channels = 1 if colour == GREY else 3
+    row = 1 + w * channels * depth // 8
+    size = h * row
+    inflater = _inflate_lib.decompressobj()
+    try:
+        raw = inflater.decompress(b"".join(parts), size)
+    except (zlib.error, _inflate_lib.error):  # type: ignore[union-attr]
+        return None
+    if len(raw) != size or not inflater.eof or inflater.unused_data:
+        return None  # short, longer than the rows declared, or data after the stream
+    rows = np.frombuffer(raw, np.uint8).reshape(h, row)
+    filters = rows[:, 0]
+    up = np.flatnonzero(filters == _FILTER_UP)
+    if up.size + np.count_nonzero(filters == _FILTER_NONE) != h:
+        return None  # a Sub, Average or Paeth row: libpng unfilters it
+    out = np.ascontiguousarray(rows[:, 1:])
+    for i in up.tolist():  # each Up row adds the (decoded) row above, byte by byte, modulo 256
+        if i:
+            np.add(out[i], out[i - 1], out=out[i])
+    if depth == 16:
+        out = out.view(">u2").astype(np.uint16)
+    return out if channels == 1 else out.reshape(h, w, 3)
