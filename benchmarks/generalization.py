@@ -49,10 +49,11 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from shards import MattingDataset, MattingLoader  # noqa: E402
 from synth.build import build  # noqa: E402
-from synth.critic.evaluate import rank_agreement  # noqa: E402
 from synth.execution import SerialExecutor  # noqa: E402
 from synth.recipe import load_recipe  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
+
+from generalization_report import detector_ranking, report  # noqa: E402  (benchmarks/, the script's folder)
 
 TRAIN_FG = [f"GT{i:02d}" for i in range(1, 13)]
 TEST_FG = [f"GT{i:02d}" for i in range(13, 19)]
@@ -222,14 +223,13 @@ def composite_val_set(folder: Path, limit: int) -> list[tuple[str, np.ndarray, n
     return out
 
 
-def evaluate(model: torch.nn.Module, items) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, items, per_image: bool = False) -> dict:
+    """Mean SAD, MSE and gradient error over ``items`` (and with ``per_image`` each item's,
+    by name, under ``"per_image"``)."""
     model.eval()
-    totals = {"sad": 0.0, "mse": 0.0, "grad": 0.0}
-    for _, image, alpha, trimap in items:
-        errs = matting_errors(predict(model, image, trimap), alpha, trimap)
-        for k in totals:
-            totals[k] += errs[k]
-    return {k: v / len(items) for k, v in totals.items()}
+    errors = {name: matting_errors(predict(model, image, trimap), alpha, trimap) for name, image, alpha, trimap in items}
+    means = {k: sum(e[k] for e in errors.values()) / len(errors) for k in ("sad", "mse", "grad")}
+    return {**means, "per_image": errors} if per_image else means
 
 
 # --------------------------------------------------------------------------- training
@@ -268,69 +268,6 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
             if step >= cfg.steps:
                 break
     return model
-
-
-# --------------------------------------------------------------------------- report
-
-
-def _mean_std(xs: list[float]) -> str:
-    a = np.asarray(xs, np.float64)
-    return f"{a.mean():7.3f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:5.3f}"
-
-
-#: Two-sided 95 % quantiles of Student's t for 1..10 degrees of freedom.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
-
-
-def paired_interval(changes: list[float]) -> tuple[float, float]:
-    """95 % confidence interval of the mean of paired per-seed changes (t, n - 1 dof); the
-    mean itself twice for one seed."""
-    a = np.asarray(changes, np.float64)
-    if a.size < 2:
-        return float(a.mean()), float(a.mean())
-    dof = a.size - 1
-    t = _T975[dof - 1] if dof <= len(_T975) else 1.96
-    half = t * a.std(ddof=1) / np.sqrt(a.size)
-    return float(a.mean() - half), float(a.mean() + half)
-
-
-def report(results: dict, variants: list[str], seeds: list[int]) -> str:
-    lines = []
-    base = variants[0]
-    for metric in ("sad", "mse", "grad"):
-        lines.append(f"\n{metric.upper()} (lower is better): real photos | composited validation | gap (real - comp)")
-        for v in variants:
-            real = [results[v][s]["real"][metric] for s in seeds]
-            comp = [results[v][s]["comp"][metric] for s in seeds]
-            gap = [r - c for r, c in zip(real, comp)]
-            lines.append(f"  {v:22s} real {_mean_std(real)} | comp {_mean_std(comp)} | gap {_mean_std(gap)}")
-    lines.append(f"\nPaired per-seed change of real-photo SAD against {base} (negative = better), "
-                 "mean and 95 % confidence interval over seeds (paired t):")
-    for v in variants[1:]:
-        rel = [(results[v][s]["real"]["sad"] - results[base][s]["real"]["sad"]) / results[base][s]["real"]["sad"]
-               for s in seeds]
-        cells = "  ".join(f"seed {s}: {100 * r:+6.1f}%" for s, r in zip(seeds, rel))
-        lo, hi = paired_interval(rel)
-        verdict = "PASS" if all(r <= -0.20 for r in rel) else "miss"
-        lines.append(f"  {v:22s} {cells}   mean {100 * np.mean(rel):+6.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]  "
-                     f"(target <= -20% every seed: {verdict})")
-    return "\n".join(lines)
-
-
-def detector_ranking(results: dict, variants: list[str], seeds: list[int], files: list[Path]) -> str:
-    """Whether a fresh detector's mean held-out AUC (bench_detectability.py's JSON files; a
-    variant measured in several files: the last) ranks the variants as their mean real-photo SAD."""
-    auc: dict[str, float] = {}
-    for path in files:
-        for name, per_seed in json.loads(path.read_text())["results"].items():
-            if name in variants:
-                auc[name] = float(np.mean([r["auc"] for r in per_seed.values()]))
-    sad = {v: float(np.mean([results[v][s]["real"]["sad"] for s in seeds])) for v in variants}
-    rho, by_auc, by_sad = rank_agreement(auc, sad)
-    return (f"\nDetector AUC against real-photo SAD ({len(by_auc)} variants measured by both; lower is better):\n"
-            f"  by AUC: {' < '.join(f'{n} {auc[n]:.3f}' for n in by_auc)}\n"
-            f"  by SAD: {' < '.join(f'{n} {sad[n]:.3f}' for n in by_sad)}\n"
-            f"  Spearman rank correlation {rho:+.2f} (1: the detector predicts the ranking)")
 
 
 def main() -> None:
@@ -390,7 +327,7 @@ def main() -> None:
                 results[v][seed] = json.loads(done.read_text())
             else:
                 model = train(folders[v][0], seed, cfg)
-                results[v][seed] = {"real": evaluate(model, real), "comp": evaluate(model, comp[v])}
+                results[v][seed] = {"real": evaluate(model, real, per_image=True), "comp": evaluate(model, comp[v])}
                 done.parent.mkdir(exist_ok=True)
                 done.write_text(json.dumps(results[v][seed]))
             r = results[v][seed]

@@ -1,0 +1,95 @@
+"""The report of benchmarks/generalization.py: means, paired per-seed changes with their
+confidence interval, per-photo changes, and whether a detector's AUC ranks the variants."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from synth.critic.evaluate import rank_agreement
+
+
+def _mean_std(xs: list[float]) -> str:
+    a = np.asarray(xs, np.float64)
+    return f"{a.mean():7.3f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:5.3f}"
+
+
+#: Two-sided 95 % quantiles of Student's t for 1..10 degrees of freedom.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+
+
+def paired_interval(changes: list[float]) -> tuple[float, float]:
+    """95 % confidence interval of the mean of paired per-seed changes (t, n - 1 dof); the
+    mean itself twice for one seed."""
+    a = np.asarray(changes, np.float64)
+    if a.size < 2:
+        return float(a.mean()), float(a.mean())
+    dof = a.size - 1
+    t = _T975[dof - 1] if dof <= len(_T975) else 1.96
+    half = t * a.std(ddof=1) / np.sqrt(a.size)
+    return float(a.mean() - half), float(a.mean() + half)
+
+
+def report(results: dict, variants: list[str], seeds: list[int]) -> str:
+    lines = []
+    base = variants[0]
+    for metric in ("sad", "mse", "grad"):
+        lines.append(f"\n{metric.upper()} (lower is better): real photos | composited validation | gap (real - comp)")
+        for v in variants:
+            real = [results[v][s]["real"][metric] for s in seeds]
+            comp = [results[v][s]["comp"][metric] for s in seeds]
+            gap = [r - c for r, c in zip(real, comp)]
+            lines.append(f"  {v:22s} real {_mean_std(real)} | comp {_mean_std(comp)} | gap {_mean_std(gap)}")
+    lines.append(f"\nPaired per-seed change of real-photo SAD against {base} (negative = better), "
+                 "mean and 95 % confidence interval over seeds (paired t):")
+    for v in variants[1:]:
+        rel = [(results[v][s]["real"]["sad"] - results[base][s]["real"]["sad"]) / results[base][s]["real"]["sad"]
+               for s in seeds]
+        cells = "  ".join(f"seed {s}: {100 * r:+6.1f}%" for s, r in zip(seeds, rel))
+        lo, hi = paired_interval(rel)
+        verdict = "PASS" if all(r <= -0.20 for r in rel) else "miss"
+        lines.append(f"  {v:22s} {cells}   mean {100 * np.mean(rel):+6.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]  "
+                     f"(target <= -20% every seed: {verdict})")
+    lines.extend(per_photo(results, variants, seeds))
+    return "\n".join(lines)
+
+
+def per_photo(results: dict, variants: list[str], seeds: list[int]) -> list[str]:
+    """Lines of each real photo's SAD change against the first variant (mean over seeds, and on
+    how many seeds it is lower); none when a run was recorded without per-photo errors."""
+    runs = [results[v][s]["real"] for v in variants for s in seeds]
+    if not all("per_image" in r for r in runs):
+        return []
+    base = variants[0]
+    photos = sorted(results[base][seeds[0]]["real"]["per_image"])
+    lines = [f"\nReal-photo SAD change against {base} per photo, mean over seeds (lower on how many seeds); "
+             f"{base}'s own SAD first:",
+             f"  {'':22s} " + "  ".join(f"{p:>14s}" for p in photos)]
+    sad = {v: {p: [results[v][s]["real"]["per_image"][p]["sad"] for s in seeds] for p in photos} for v in variants}
+    lines.append(f"  {base:22s} " + "  ".join(f"{np.mean(sad[base][p]):14.3f}" for p in photos))
+    for v in variants[1:]:
+        cells = []
+        for p in photos:
+            rel = [(x - b) / b for x, b in zip(sad[v][p], sad[base][p])]
+            cells.append(f"{100 * np.mean(rel):+7.1f}% ({sum(r < 0 for r in rel)}/{len(rel)})")
+        lines.append(f"  {v:22s} " + "  ".join(f"{c:>14s}" for c in cells))
+    return lines
+
+
+def detector_ranking(results: dict, variants: list[str], seeds: list[int], files: list[Path]) -> str:
+    """Whether a fresh detector's mean held-out AUC (bench_detectability.py's JSON files; a
+    variant measured in several files: the last) ranks the variants as their mean real-photo SAD."""
+    auc: dict[str, float] = {}
+    for path in files:
+        for name, per_seed in json.loads(path.read_text())["results"].items():
+            if name in variants:
+                auc[name] = float(np.mean([r["auc"] for r in per_seed.values()]))
+    sad = {v: float(np.mean([results[v][s]["real"]["sad"] for s in seeds])) for v in variants}
+    rho, by_auc, by_sad = rank_agreement(auc, sad)
+    return (f"\nDetector AUC against real-photo SAD ({len(by_auc)} variants measured by both; lower is better):\n"
+            f"  by AUC: {' < '.join(f'{n} {auc[n]:.3f}' for n in by_auc)}\n"
+            f"  by SAD: {' < '.join(f'{n} {sad[n]:.3f}' for n in by_sad)}\n"
+            f"  Spearman rank correlation {rho:+.2f} (1: the detector predicts the ranking)")
+
+
