@@ -81,6 +81,34 @@ def _chunks(data: bytes, colour: int) -> tuple[tuple[int, int, int], list[memory
     return None  # no IEND
 
 
+def _inflate_rows(stream: bytes, h: int, row: int, first: int = 16) -> np.ndarray | None:
+    """The ``h`` rows of ``row`` bytes (filter byte first) a zlib ``stream`` inflates to, or None
+    if it is not exactly that or a row is filtered other than None or Up. Inflated and checked
+    in pieces of ``first`` rows, then twice as many each time, so that a PNG with other filters
+    (most PNGs from elsewhere) is given up soon after its first such row."""
+    out = np.empty(h * row, np.uint8)
+    inflater, pending, pos, step = _inflate_lib.decompressobj(), stream, 0, first * row  # type: ignore[union-attr]
+    try:
+        while pos < out.size:
+            piece = inflater.decompress(pending, min(step, out.size - pos))
+            step *= 2
+            pending = inflater.unconsumed_tail
+            if not piece:
+                return None  # the stream ends short
+            out[pos:pos + len(piece)] = np.frombuffer(piece, np.uint8)
+            filters = out[-(-pos // row) * row:pos + len(piece):row]  # the rows that start in this piece
+            if np.count_nonzero((filters != _FILTER_NONE) & (filters != _FILTER_UP)):
+                return None  # a Sub, Average or Paeth row: libpng unfilters it
+            pos += len(piece)
+        if not inflater.eof and inflater.decompress(pending, 1):  # take the stream's end (and checksum)
+            return None  # more rows than declared
+    except (zlib.error, _inflate_lib.error):  # type: ignore[union-attr]
+        return None
+    if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+        return None  # longer than the rows declared, or data after the stream
+    return out.reshape(h, row)
+
+
 def decode_png_fast(data: bytes, colour: int) -> np.ndarray | None:
     """Decode a PNG of colour type ``colour`` (:data:`GREY` or :data:`RGB`) whose rows are
     filtered None or Up: ``uint8``/``uint16 (H, W)`` grey or ``uint8 (H, W, 3)`` RGB (the
@@ -96,19 +124,10 @@ def decode_png_fast(data: bytes, colour: int) -> np.ndarray | None:
         return None
     channels = 1 if colour == GREY else 3
     row = 1 + w * channels * depth // 8
-    size = h * row
-    inflater = _inflate_lib.decompressobj()
-    try:
-        raw = inflater.decompress(b"".join(parts), size)
-    except (zlib.error, _inflate_lib.error):  # type: ignore[union-attr]
+    rows = _inflate_rows(b"".join(parts), h, row)
+    if rows is None:
         return None
-    if len(raw) != size or not inflater.eof or inflater.unused_data:
-        return None  # short, longer than the rows declared, or data after the stream
-    rows = np.frombuffer(raw, np.uint8).reshape(h, row)
-    filters = rows[:, 0]
-    up = np.flatnonzero(filters == _FILTER_UP)
-    if up.size + np.count_nonzero(filters == _FILTER_NONE) != h:
-        return None  # a Sub, Average or Paeth row: libpng unfilters it
+    up = np.flatnonzero(rows[:, 0] == _FILTER_UP)
     out = np.ascontiguousarray(rows[:, 1:])
     for i in up.tolist():  # each Up row adds the (decoded) row above, byte by byte, modulo 256
         if i:

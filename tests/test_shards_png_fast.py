@@ -136,6 +136,40 @@ def test_other_filters_colour_types_and_depths_go_back_to_opencv():
     assert decode_png_fast(grey, 4) is None  # grey + alpha is not a colour type of this path
 
 
+def test_a_png_with_other_filters_is_given_up_after_its_first_rows(monkeypatch):
+    """Most PNGs from elsewhere use Sub/Average/Paeth rows: the fast path must not inflate
+    all of one before handing it to OpenCV."""
+    real = png_fast._inflate_lib
+    produced = []
+
+    class Counting:
+        error = real.error
+
+        @staticmethod
+        def decompressobj():
+            inner = real.decompressobj()
+
+            class Obj:
+                def decompress(self, data, max_length=0):
+                    out = inner.decompress(data, max_length)
+                    produced.append(len(out))
+                    return out
+
+                def __getattr__(self, name):
+                    return getattr(inner, name)
+            return Obj()
+
+    monkeypatch.setattr(png_fast, "_inflate_lib", Counting)
+    rows = np.random.default_rng(2).integers(0, 256, (400, 100)).astype(np.uint8)
+    filters = np.zeros(400, np.uint8)
+    filters[20] = 1  # one Sub row, early
+    data = _png_bytes(rows, 8, filters=filters)
+    assert _grey(data) is None
+    assert 0 < sum(produced) <= 48 * 101  # the first pieces (16 + 32 rows), not 400 rows
+    produced.clear()
+    assert _grey(_png_bytes(rows, 8)) is not None and sum(produced) == 400 * 101
+
+
 def test_hand_written_16_bit_png_is_read_big_endian():
     rows = np.array([[0, 1, 256, 65535], [4660, 43981, 2, 65534]], np.uint16)
     data = _png_bytes(rows, 16)
