@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from augment.checks import check_array, check_hw, check_range
@@ -38,9 +39,19 @@ def _unknown_mask(trimap_or_alpha: np.ndarray) -> np.ndarray:
     )
 
 
+def _row_counts(mask: np.ndarray) -> np.ndarray:
+    """Nonzero pixels per row of a 2-D mask, int64 (H,); bool and uint8 masks in one native
+    pass (``np.count_nonzero(mask, axis=1)`` makes a bool copy and sums it: ~10x slower)."""
+    if mask.dtype == np.bool_ or mask.dtype == np.uint8:
+        ones = mask.view(np.uint8) if mask.dtype == np.bool_ else cv2.inRange(mask, 1, 255)
+        sums = cv2.reduce(np.ascontiguousarray(ones), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[:, 0]
+        return sums.astype(np.int64) // (1 if mask.dtype == np.bool_ else 255)
+    return np.count_nonzero(mask, axis=1)
+
+
 def _nth_true(mask: np.ndarray, n: int) -> tuple[int, int]:
     """(row, col) of the n-th True of `mask` in row-major order, without an index array."""
-    row_counts = np.count_nonzero(mask, axis=1)
+    row_counts = _row_counts(mask)
     cum = np.cumsum(row_counts)
     y = int(np.searchsorted(cum, n, side="right"))
     before = int(cum[y - 1]) if y > 0 else 0

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from augment.crop import (
     Crop,
     _nth_true,
+    _row_counts,
     apply_crop,
     min_scale_to_cover,
     sample_scale_jitter,
@@ -24,6 +25,21 @@ def test_nth_true_matches_argwhere(seed, h, w, density):
     coords = np.argwhere(mask)
     for n in range(0, len(coords), max(1, len(coords) // 7)):
         assert _nth_true(mask, n) == tuple(coords[n])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 30), w=st.integers(1, 30), density=st.floats(0.0, 1.0),
+       kind=st.sampled_from(["bool", "u8_255", "u8_any", "u16", "float"]))
+def test_row_counts_equal_numpys_for_every_mask_kind(seed, h, w, density, kind):
+    rng = np.random.default_rng(seed)
+    on = rng.random((h, w)) < density
+    values = rng.integers(1, 256, (h, w))
+    mask = {"bool": on, "u8_255": on.astype(np.uint8) * 255, "u8_any": (on * values).astype(np.uint8),
+            "u16": (on * values * 200).astype(np.uint16), "float": on * rng.random((h, w))}[kind]
+    expected = np.count_nonzero(mask, axis=1)
+    got = _row_counts(mask)
+    assert got.dtype == np.int64 and np.array_equal(got, expected)
+    assert np.array_equal(_row_counts(mask[:, ::2]), np.count_nonzero(mask[:, ::2], axis=1))  # strided
 
 
 def test_crop_is_centred_on_the_unknown_pixel():
