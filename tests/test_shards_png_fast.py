@@ -231,3 +231,14 @@ def test_damaged_png_decodes_as_opencv_decodes_it(pos, xor):
 
 def test_available_reports_the_accelerator():
     assert png_fast.available()
+
+
+def test_without_isal_everything_decodes_through_opencv(monkeypatch):
+    monkeypatch.setattr(png_fast, "_inflate_lib", None)
+    assert not png_fast.available()
+    alpha = np.linspace(0, 1, 48, dtype=np.float32).reshape(6, 8)
+    data = encode_alpha(alpha, 8)
+    assert decode_png_fast(data, GREY) is None
+    np.testing.assert_array_equal(decode_alpha_stored(data), np.rint(alpha * 255).astype(np.uint8))
+    photo = _photo(3, 12, 10)
+    np.testing.assert_array_equal(decode_rgb(encode_rgb(photo, "png", fast_png=True)), photo)
