@@ -2,9 +2,10 @@
 
 Pre-composite steps change the layers (F is harmonised toward B, degraded to B's
 resolution or sharpness; B is defocused), so the stored fg/bg/alpha still reproduce the
-composite exactly. Post-composite steps (veiling glare, noise, JPEG) change only the composite I; each is
-recorded in `meta.json["post_composite"]` with everything needed to replay it
-(`replay_post_composite`), so the stored image is still derivable from the stored layers.
+composite exactly. Post-composite steps (veiling glare, noise, JPEG) change only the
+composite I; each is recorded in `meta.json["post_composite"]` with everything needed to
+replay it (`replay_post_composite`), so the stored image is still derivable from the
+stored layers.
 """
 from __future__ import annotations
 
