@@ -18,7 +18,8 @@ End to end, with fixed seeds:
    points at any folder of image/ alpha/ trimap/ with the same stems, e.g. AIM-500,
    P3M-500, PPM-100) and on each variant's composited validation set: SAD, MSE and
    gradient error in the unknown region. Prints per-seed paired differences, mean ± std,
-   and the composite-vs-real gap.
+   the composite-vs-real gap, and each real photo's SAD change against the first variant
+   (benchmarks/generalization_report.py).
 
 `--variants` also accepts ablations of the portrait pipeline, e.g. `portrait-noharm`,
 `portrait-nonoise`, `portrait-nodefocus`, `portrait-photoF`, `portrait-random-bg`,
