@@ -75,8 +75,8 @@ def _chunks(data: bytes, colour: int) -> tuple[tuple[int, int, int], list[memory
             parts.append(body)
         elif kind == b"IEND":
             return (header, parts) if header is not None and parts else None
-        elif not kind[0] & 0x20:  # an unknown critical chunk (PLTE has no place here)
-            return None
+        elif kind == b"tRNS" or not kind[0] & 0x20:  # a transparency key (OpenCV may add an alpha
+            return None  # channel for it), or an unknown critical chunk (PLTE has no place here)
         pos = end
     return None  # no IEND
 

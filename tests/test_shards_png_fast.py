@@ -57,7 +57,7 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 def _png_bytes(rows: np.ndarray, depth: int, *, filters: np.ndarray | None = None, colour: int = 0,
                interlace: int = 0, extra: bytes = b"", before_iend: bytes = b"", iend: bool = True,
-               declare: tuple[int, int] | None = None) -> bytes:
+               declare: tuple[int, int] | None = None, before_idat: bytes = b"") -> bytes:
     """A PNG written by hand: ``rows`` (H, W) uint8/uint16 grey, each row's filter byte from
     ``filters``; its header says ``declare`` (H, W) when given (valid CRCs either way)."""
     h, w = rows.shape
@@ -66,7 +66,7 @@ def _png_bytes(rows: np.ndarray, depth: int, *, filters: np.ndarray | None = Non
     stream = zlib.compress(np.concatenate([f, raw], axis=1).tobytes()) + extra
     dh, dw = declare or (h, w)
     ihdr = struct.pack(">IIBBBBB", dw, dh, depth, colour, 0, 0, interlace)
-    out = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", stream) + before_iend
+    out = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + before_idat + _chunk(b"IDAT", stream) + before_iend
     return out + (_chunk(b"IEND", b"") if iend else b"")
 
 
@@ -189,7 +189,7 @@ def _flip(data: bytes, at: int) -> bytes:
 
 @pytest.mark.parametrize("case", [
     "filtered", "rgb", "interlaced", "bad_crc", "truncated", "no_iend", "short_stream", "long_stream",
-    "after_stream", "critical_chunk", "huge", "not_png",
+    "after_stream", "critical_chunk", "transparency_key", "huge", "not_png",
 ])
 def test_anything_else_goes_back_to_opencv(case):
     rows = (np.arange(48, dtype=np.uint8) * 5).reshape(6, 8)
@@ -204,6 +204,7 @@ def test_anything_else_goes_back_to_opencv(case):
         "long_stream": lambda: _png_bytes(np.vstack([rows, rows]), 8, declare=(6, 8)),
         "after_stream": lambda: _png_bytes(rows, 8, extra=b"\x00junk"),
         "critical_chunk": lambda: _png_bytes(rows, 8, before_iend=_chunk(b"ZZZZ", b"x")),
+        "transparency_key": lambda: _png_bytes(rows, 8, before_idat=_chunk(b"tRNS", b"\x00\x05")),
         "huge": lambda: _png_bytes(rows, 8, declare=(1 << 16, 1 << 16)),
         "not_png": lambda: b"GIF89a" + bytes(40),
     }[case]()
