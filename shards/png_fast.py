@@ -36,6 +36,7 @@ GREY, RGB = 0, 2
 #: Larger images go to OpenCV (which has its own limit): the fast path never allocates more.
 MAX_PIXELS = 1 << 28
 _FILTER_NONE, _FILTER_UP = 0, 2
+_MAX_DEFLATE_RATIO = 1040  # deflate expands at most about 1032:1 (258-byte matches, 2 bits each)
 
 
 def available() -> bool:
@@ -124,7 +125,10 @@ def decode_png_fast(data: bytes, colour: int) -> np.ndarray | None:
         return None
     channels = 1 if colour == GREY else 3
     row = 1 + w * channels * depth // 8
-    rows = _inflate_rows(b"".join(parts), h, row)
+    stream = b"".join(parts)
+    if h * row > _MAX_DEFLATE_RATIO * len(stream):
+        return None  # more rows than any deflate stream of this size holds: a forged header
+    rows = _inflate_rows(stream, h, row)
     if rows is None:
         return None
     up = np.flatnonzero(rows[:, 0] == _FILTER_UP)

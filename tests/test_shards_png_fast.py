@@ -189,7 +189,7 @@ def _flip(data: bytes, at: int) -> bytes:
 
 @pytest.mark.parametrize("case", [
     "filtered", "rgb", "interlaced", "bad_crc", "truncated", "no_iend", "short_stream", "long_stream",
-    "after_stream", "critical_chunk", "transparency_key", "huge", "not_png",
+    "after_stream", "critical_chunk", "transparency_key", "huge", "forged_size", "not_png",
 ])
 def test_anything_else_goes_back_to_opencv(case):
     rows = (np.arange(48, dtype=np.uint8) * 5).reshape(6, 8)
@@ -206,6 +206,7 @@ def test_anything_else_goes_back_to_opencv(case):
         "critical_chunk": lambda: _png_bytes(rows, 8, before_iend=_chunk(b"ZZZZ", b"x")),
         "transparency_key": lambda: _png_bytes(rows, 8, before_idat=_chunk(b"tRNS", b"\x00\x05")),
         "huge": lambda: _png_bytes(rows, 8, declare=(1 << 16, 1 << 16)),
+        "forged_size": lambda: _png_bytes(rows, 8, declare=(10_000, 10_000)),  # under the pixel cap
         "not_png": lambda: b"GIF89a" + bytes(40),
     }[case]()
     assert _grey(data) is None
