@@ -67,14 +67,20 @@ def _as_buffer(data: bytes, what: str) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8)
 
 
-def _png(arr: np.ndarray, what: str, fast: bool = False, filter_up: bool = False) -> bytes:
-    params = [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL]
-    if fast:  # no per-row filter search, run-length zlib: ~4x faster, about as small on mattes
-        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE,
-                   cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
-    elif filter_up:  # every row "Up" (shards.png_fast decodes it without libpng), zlib level 6:
-        # written once, read often; as small as adaptive filters at level 3, and faster to inflate
-        params = [cv2.IMWRITE_PNG_COMPRESSION, 6, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+#: OpenCV PNG settings by row filtering. ``adaptive``: libpng's per-row choice (OpenCV's default);
+#: ``none``: no filter search, run-length zlib (~4x faster to write, about as small on mattes);
+#: ``up``: every row "Up" at zlib level 6, written once and read often (as small as ``adaptive``
+#: at level 3). :mod:`shards.png_fast` decodes ``none`` and ``up`` without libpng.
+_PNG_PARAMS = {
+    "adaptive": [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL],
+    "none": [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE,
+             cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE],
+    "up": [cv2.IMWRITE_PNG_COMPRESSION, 6, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP],
+}
+
+
+def _png(arr: np.ndarray, what: str, filters: Literal["adaptive", "none", "up"] = "adaptive") -> bytes:
+    params = _PNG_PARAMS[filters]
     ok, buf = cv2.imencode(".png", arr, params)
     if not ok:  # pragma: no cover - OpenCV failure
         raise ValueError(f"{what}: PNG encoding failed for array {arr.shape} {arr.dtype}")
@@ -100,8 +106,8 @@ def encode_rgb(
     every MCU row; slightly larger files), so that :func:`shards.jpeg_window.decode_window`
     can decode a window without the rest; any JPEG decoder reads it as usual.
     ``fast_png=True`` (PNG) filters every row "Up" instead of libpng's per-row choice: about
-    as small, slower to write, and :func:`decode_rgb` reads it about 3x faster
-    (:mod:`shards.png_fast`); for files written once and read many times (the preparation cache).
+    as small, slower to write, and :func:`decode_rgb` reads it about 2.9x faster
+    (:mod:`shards.png_fast`, ``benchmarks/bench_png.py``); for files written once and read many times (the preparation cache).
     """
     img = np.asarray(img)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
@@ -118,7 +124,7 @@ def encode_rgb(
             return _encode_jpeg_restart_markers(img, int(quality), subsampling)
         return bytes(simplejpeg.encode_jpeg(img, int(quality), "RGB", subsampling))
     if fmt == "png":
-        return _png(_bgr(img), "encode_rgb", filter_up=fast_png)
+        return _png(_bgr(img), "encode_rgb", "up" if fast_png else "adaptive")
     raise ValueError(f"encode_rgb: fmt must be 'jpg' or 'png', got {fmt!r}")
 
 
@@ -203,7 +209,7 @@ def encode_alpha(alpha: np.ndarray, bits: int = 8) -> bytes:
         raise ValueError(f"encode_alpha: values must be finite in [0, 1], got range [{lo}, {hi}]")
     scale = 255.0 if bits == 8 else 65535.0
     q = np.rint(alpha.astype(np.float64) * scale).astype(np.uint8 if bits == 8 else np.uint16)
-    return _png(q, "encode_alpha", fast=True)
+    return _png(q, "encode_alpha", "none")
 
 
 def encode_alpha_levels(levels: np.ndarray) -> bytes:
@@ -213,17 +219,16 @@ def encode_alpha_levels(levels: np.ndarray) -> bytes:
     levels = np.asarray(levels)
     if levels.dtype not in (np.uint8, np.uint16) or levels.ndim != 2 or levels.size == 0:
         raise ValueError(f"encode_alpha_levels: expected uint8 or uint16 (H, W), got {levels.dtype} {levels.shape}")
-    return _png(np.ascontiguousarray(levels), "encode_alpha_levels", fast=True)
+    return _png(np.ascontiguousarray(levels), "encode_alpha_levels", "none")
 
 
-def decode_alpha_stored(data: bytes, name: str = "decode_alpha") -> np.ndarray:
-    """Decode an 8- or 16-bit grey PNG at its stored depth: ``uint8`` or ``uint16 (H, W)``.
-
-    The one alpha decoder: :func:`decode_alpha`, the loader and ``synth stats`` use it.
-    ``name`` starts every error message (e.g. the member name).
-    """
+def _decode_grey(data: bytes, name: str) -> np.ndarray:
+    """An image at its stored depth and channels (``IMREAD_UNCHANGED``): the build's own grey
+    PNGs (no row filters) through :mod:`shards.png_fast`, anything else through OpenCV;
+    ``ValueError`` starting with ``name`` when it cannot be decoded. The callers check shape,
+    depth and values, whichever path decoded it."""
     buf = _as_buffer(data, name)
-    arr = decode_png_fast(data, GREY)  # the build's own alpha PNGs, without libpng
+    arr = decode_png_fast(data, GREY)
     if arr is not None:
         return arr
     try:
@@ -232,6 +237,16 @@ def decode_alpha_stored(data: bytes, name: str = "decode_alpha") -> np.ndarray:
         raise ValueError(f"{name}: cannot decode {len(data)} bytes: {str(e).strip().splitlines()[-1]}") from e
     if arr is None:
         raise ValueError(f"{name}: cannot decode {len(data)} bytes")
+    return arr
+
+
+def decode_alpha_stored(data: bytes, name: str = "decode_alpha") -> np.ndarray:
+    """Decode an 8- or 16-bit grey PNG at its stored depth: ``uint8`` or ``uint16 (H, W)``.
+
+    The one alpha decoder: :func:`decode_alpha`, the loader and ``synth stats`` use it.
+    ``name`` starts every error message (e.g. the member name).
+    """
+    arr = _decode_grey(data, name)
     if arr.ndim != 2:
         raise ValueError(f"{name}: expected a single-channel image, got shape {arr.shape}")
     if arr.dtype != np.uint8 and arr.dtype != np.uint16:
@@ -265,7 +280,7 @@ def encode_trimap(trimap: np.ndarray) -> bytes:
     if trimap.dtype != np.uint8 or trimap.ndim != 2 or trimap.size == 0:
         raise ValueError(f"encode_trimap: expected uint8 (H, W), got {trimap.dtype} {trimap.shape}")
     _check_trimap(trimap, "encode_trimap")
-    return _png(np.ascontiguousarray(trimap), "encode_trimap", fast=True)
+    return _png(np.ascontiguousarray(trimap), "encode_trimap", "none")
 
 
 def decode_trimap(data: bytes, name: str = "decode_trimap", *, check: bool = True) -> np.ndarray:
@@ -274,13 +289,7 @@ def decode_trimap(data: bytes, name: str = "decode_trimap", *, check: bool = Tru
     ``name`` starts every error message; ``check=False`` leaves the values to the caller
     (who may count the bad ones itself).
     """
-    buf = _as_buffer(data, name)
-    arr = decode_png_fast(data, GREY)  # the build's own alpha PNGs, without libpng
-    if arr is not None:
-        return arr
-    arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-    if arr is None:
-        raise ValueError(f"{name}: cannot decode {len(data)} bytes")
+    arr = _decode_grey(data, name)
     if arr.ndim != 2 or arr.dtype != np.uint8:
         raise ValueError(f"{name}: expected 8-bit grey, got {arr.dtype} {arr.shape}")
     if check:

@@ -5,8 +5,9 @@
 as an 8-bit RGB PNG whose rows are all filtered "Up" (:func:`shards.codec.encode_rgb` with
 ``fast_png=True``: about as small as libpng's adaptive filters). Decoding those is
 inflating the ``IDAT`` stream (ISA-L, the optional ``isal`` package, about twice as fast as
-zlib) and adding each Up row to the one above: about 4x faster than OpenCV's libpng for a
-1024² matte, 3x for an 800 x 600 F.
+zlib) and adding each Up row to the one above: about 2.8x faster than OpenCV's libpng for
+a 1024² matte, 2.9x for an 800 x 497 F against the adaptive-filter PNG libpng would have
+written (``benchmarks/bench_png.py``).
 
 :func:`decode_png_fast` takes only what it can decode exactly: a well-formed,
 non-interlaced PNG of the asked colour type (grey at 8 or 16 bits, RGB at 8 bits) whose

@@ -135,8 +135,7 @@ def post_composite(rng_for: RngFor, recipe: Recipe, image: np.ndarray, alpha: np
     ops: list[dict[str, Any]] = []
     g_cfg = recipe.realism.glare
     if g_cfg.p > 0:  # (off: no draw, so recipes without glare keep their bytes)
-        drawn = sample_glare(rng_for("glare"), g_cfg.strength, g_cfg.radius, g_cfg.p)
-        glare = GlareParams(**drawn.to_dict())  # as recorded, so that a replay gives the same bytes
+        glare = sample_glare(rng_for("glare"), g_cfg.strength, g_cfg.radius, g_cfg.p)
         if glare.strength > 0:
             image = veiling_glare(image, glare)
             ops.append({"op": "glare", "params": glare.to_dict()})

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shards import png_fast
-from shards.codec import _png, decode_alpha_stored, decode_rgb, encode_alpha, encode_alpha_levels, encode_rgb
+from shards.codec import (_png, decode_alpha_stored, decode_rgb, decode_trimap, encode_alpha, encode_alpha_levels,
+                          encode_rgb, encode_trimap)
 from shards.png_fast import GREY, RGB, decode_png_fast
 
 pytest.importorskip("isal")  # a declared dependency: the fast path is on wherever the project is installed
@@ -244,3 +245,20 @@ def test_without_isal_everything_decodes_through_opencv(monkeypatch):
     np.testing.assert_array_equal(decode_alpha_stored(data), np.rint(alpha * 255).astype(np.uint8))
     photo = _photo(3, 12, 10)
     np.testing.assert_array_equal(decode_rgb(encode_rgb(photo, "png", fast_png=True)), photo)
+
+
+def test_trimaps_are_checked_whichever_path_decodes_them():
+    """decode_trimap's checks (8-bit, values in {0, 128, 255}) hold for PNGs the fast path reads."""
+    good = np.array([[0, 128, 255], [255, 128, 0]], np.uint8)
+    data = encode_trimap(good)
+    assert _grey(data) is not None  # the build's trimaps take the fast path
+    np.testing.assert_array_equal(decode_trimap(data), good)
+    bad = _png(np.array([[0, 7, 255]], np.uint8), "t", "none")
+    assert _grey(bad) is not None
+    with pytest.raises(ValueError):
+        decode_trimap(bad, "s/trimap.png")
+    np.testing.assert_array_equal(decode_trimap(bad, check=False), [[0, 7, 255]])
+    sixteen = _png(np.array([[0, 128, 255]], np.uint16), "t", "none")
+    assert _grey(sixteen) is not None and _grey(sixteen).dtype == np.uint16
+    with pytest.raises(ValueError, match="8-bit grey"):
+        decode_trimap(sixteen, "s/trimap.png")

@@ -39,12 +39,14 @@ class GlareParams:
     radius: float
 
     def to_dict(self) -> dict[str, float]:
-        return {k: round(v, 6) for k, v in asdict(self).items()}
+        return asdict(self)
 
 
 def sample_glare(rng: np.random.Generator, strength: tuple[float, float] = GLARE_STRENGTH,
                  radius: tuple[float, float] = GLARE_RADIUS, p: float = 1.0) -> GlareParams:
-    """Draw glare parameters (always three uniforms; strength 0 when not applied, with probability ``1 - p``)."""
+    """Draw glare parameters (always three uniforms; strength 0 when not applied, with
+    probability ``1 - p``), rounded to 6 decimals as :meth:`GlareParams.to_dict` records them,
+    so that a replay from ``meta.json`` applies exactly what the build applied."""
     check_rng(rng)
     s_lo, s_hi = check_range(strength, "strength", low=0.0, high=0.5)
     r_lo, r_hi = check_range(radius, "radius", low=0.0, high=0.5)
@@ -52,7 +54,7 @@ def sample_glare(rng: np.random.Generator, strength: tuple[float, float] = GLARE
     u = rng.uniform(size=3)
     if not u[0] < p:
         return GlareParams(0.0, 0.0)
-    return GlareParams(float(s_lo + (s_hi - s_lo) * u[1]), float(r_lo + (r_hi - r_lo) * u[2]))
+    return GlareParams(round(float(s_lo + (s_hi - s_lo) * u[1]), 6), round(float(r_lo + (r_hi - r_lo) * u[2]), 6))
 
 
 def _gaussian(linear: np.ndarray, sigma_px: float) -> np.ndarray:
