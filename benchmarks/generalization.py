@@ -1,7 +1,7 @@
 """Generalisation benchmark: does our data make a matting model better on *real* photos?
 
     python benchmarks/generalization.py --out /tmp/gen [--scale 1] [--seeds 0 1 2]
-                                        [--real DIR] [--variants naive portrait ...]
+                                        [--real DIR] [--variants naive portrait ...] [--folds 0 1 2]
 
 End to end, with fixed seeds:
 
@@ -18,8 +18,14 @@ End to end, with fixed seeds:
    points at any folder of image/ alpha/ trimap/ with the same stems, e.g. AIM-500,
    P3M-500, PPM-100) and on each variant's composited validation set: SAD, MSE and
    gradient error in the unknown region. Prints per-seed paired differences, mean ± std,
-   the composite-vs-real gap, and each real photo's SAD change against the first variant
-   (benchmarks/generalization_report.py).
+   the composite-vs-real gap, the change with every photo weighing the same, and each real
+   photo's SAD change against the first variant (benchmarks/generalization_report.py).
+
+`--folds 0 1 2` cross-validates over all 18 photos: fold k trains on twelve photos and tests
+on GT{6k+1}-GT{6k+6} (fold 2, the default, is the split above), each with its own datasets;
+every photo is then predicted by the one model per seed that never saw it. Variants that
+learnt from GT01-GT12 (the guided one, recipe files such as tuned recipes) and `--real` are
+refused with other folds.
 
 `--variants` also accepts ablations of the portrait pipeline, e.g. `portrait-noharm`,
 `portrait-nonoise`, `portrait-nodefocus`, `portrait-photoF`, `portrait-random-bg`,
@@ -54,10 +60,23 @@ from synth.execution import SerialExecutor  # noqa: E402
 from synth.recipe import load_recipe  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 
-from generalization_report import detector_ranking, report  # noqa: E402  (benchmarks/, the script's folder)
+from generalization_report import detector_ranking, merge_folds, report  # noqa: E402  (benchmarks/, the script's folder)
 
-TRAIN_FG = [f"GT{i:02d}" for i in range(1, 13)]
-TEST_FG = [f"GT{i:02d}" for i in range(13, 19)]
+PHOTOS = [f"GT{i:02d}" for i in range(1, 19)]
+#: Cross-validation: fold k tests on GT{6k+1}-GT{6k+6} and trains on the other twelve photos.
+FOLDS = 3
+DEFAULT_FOLD = 2  # GT13-GT18 held out: the split the pinned detector and `synth tune` keep clean
+
+
+def fold_photos(fold: int) -> tuple[list[str], list[str]]:
+    """(training, test) alphamatting stems of cross-validation fold ``fold`` (0, 1 or 2)."""
+    if not 0 <= fold < FOLDS:
+        raise ValueError(f"fold must be in 0..{FOLDS - 1}, got {fold}")
+    test = PHOTOS[6 * fold:6 * fold + 6]
+    return [p for p in PHOTOS if p not in test], test
+
+
+TRAIN_FG, TEST_FG = fold_photos(DEFAULT_FOLD)
 
 # Overrides on top of recipes/portrait.yaml for one-step-off ablations.
 ABLATIONS: dict[str, list[str]] = {
@@ -88,15 +107,22 @@ def _link_subset(src: Path, dst: Path, stems: list[str] | None, pattern: str = "
     return dst
 
 
-def prepare_sources(shared: Path, work: Path) -> dict[str, Path]:
-    """Symlinked subsets: train/test foregrounds and train/val backgrounds (never copied)."""
+def _fold_dir(folder: Path, fold: int) -> Path:
+    """Where a fold keeps its own sources and datasets (the default fold: the folder itself)."""
+    return folder if fold == DEFAULT_FOLD else folder / f"fold{fold}"
+
+
+def prepare_sources(shared: Path, work: Path, fold: int = DEFAULT_FOLD) -> dict[str, Path]:
+    """Symlinked subsets: a fold's train/test foregrounds and the train/val backgrounds (never copied)."""
     am, bgs = shared / "alphamatting", shared / "backgrounds"
     all_bg = sorted(p.stem for p in bgs.glob("*.jpg"))
+    train_fg, test_fg = fold_photos(fold)
+    fg = _fold_dir(work / "src", fold)
     return {
-        "fg_train_image": _link_subset(am / "image", work / "src" / "train" / "image", TRAIN_FG),
-        "fg_train_alpha": _link_subset(am / "alpha", work / "src" / "train" / "alpha", TRAIN_FG),
-        "fg_test_image": _link_subset(am / "image", work / "src" / "test" / "image", TEST_FG),
-        "fg_test_alpha": _link_subset(am / "alpha", work / "src" / "test" / "alpha", TEST_FG),
+        "fg_train_image": _link_subset(am / "image", fg / "train" / "image", train_fg),
+        "fg_train_alpha": _link_subset(am / "alpha", fg / "train" / "alpha", train_fg),
+        "fg_test_image": _link_subset(am / "image", fg / "test" / "image", test_fg),
+        "fg_test_alpha": _link_subset(am / "alpha", fg / "test" / "alpha", test_fg),
         "bg_train": _link_subset(bgs, work / "src" / "bg_train", all_bg[:50]),
         "bg_val": _link_subset(bgs, work / "src" / "bg_val", all_bg[50:]),
     }
@@ -138,9 +164,9 @@ def _recipe_for(variant: str, fg_image: Path, fg_alpha: Path, bg: Path, samples:
 
 
 def build_variant(variant: str, src: dict[str, Path], work: Path, samples: int, val_samples: int,
-                  canvas: int) -> tuple[Path, Path]:
+                  canvas: int, fold: int = DEFAULT_FOLD) -> tuple[Path, Path]:
     """(train dataset folder, composited validation folder) of one variant, built if absent."""
-    out = work / "data" / variant_name(variant)
+    out = _fold_dir(work / "data", fold) / variant_name(variant)
     cache = work / "cache"
     train = _recipe_for(variant, src["fg_train_image"], src["fg_train_alpha"], src["bg_train"], samples, canvas, 0)
     val = _recipe_for(variant, src["fg_test_image"], src["fg_test_alpha"], src["bg_val"], val_samples, canvas, 1)
@@ -271,6 +297,22 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
     return model
 
 
+def check_folds(folds: list[int], variants: list[str], real: Path | None) -> None:
+    """Refuse fold settings that would test on photos a step of a variant has seen: the pinned
+    detector and `synth tune` learnt from GT01-GT12, so the guided and recipe-file variants are
+    tested on GT13-GT18 only; ``--real`` replaces the folds' test photos."""
+    if len(set(folds)) != len(folds):
+        raise SystemExit(f"--folds {folds}: each fold once")
+    if folds == [DEFAULT_FOLD]:
+        return
+    if real is not None:
+        raise SystemExit("--real tests on its own photos: use it with the default fold only")
+    seen = [v for v in variants if "=" in v or v in RECIPES]
+    if seen:
+        raise SystemExit(f"variants {seen} use the pinned detector or a tuned recipe, which learnt from "
+                         f"GT01-GT12: they can only be tested on the default fold ({DEFAULT_FOLD}, GT13-GT18)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True, help="work folder (datasets, cache, results.json)")
@@ -290,11 +332,15 @@ def main() -> None:
                     help="channels per U-Net level (~290k parameters by default)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--workers", type=int, default=1, help="DataLoader workers")
+    ap.add_argument("--folds", type=int, nargs="+", default=[DEFAULT_FOLD], choices=range(FOLDS),
+                    help="cross-validation folds: fold k tests on GT{6k+1}-GT{6k+6} and trains on the other "
+                         "twelve; '0 1 2' tests on all 18 photos (default: 2, GT13-GT18)")
     ap.add_argument("--detectability", type=Path, nargs="*", default=[],
                     help="detectability.json files of bench_detectability.py: does their AUC rank the variants "
                          "as the real-photo SAD does?")
     args = ap.parse_args()
 
+    check_folds(args.folds, args.variants, args.real)
     if not (args.shared / "alphamatting").is_dir():
         raise SystemExit(f"{args.shared}: the shared sample data is needed (alphamatting/, backgrounds/)")
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - args.workers + 1))
@@ -306,34 +352,41 @@ def main() -> None:
                       args.workers)
 
     t0 = time.perf_counter()
-    src = prepare_sources(args.shared, work)
-    folders = {variant_name(v): build_variant(v, src, work, samples, args.val_samples, args.canvas)
-               for v in args.variants}
     names = [variant_name(v) for v in args.variants]
-    print(f"datasets built in {time.perf_counter() - t0:.0f} s ({samples} training samples each)", flush=True)
-    real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else TEST_FG)
-    comp = {v: composite_val_set(folders[v][1], args.val_samples) for v in names}
-
-    results: dict = {v: {} for v in names}
+    results: dict = {v: {s: [] for s in args.seeds} for v in names}
     n_params = sum(p.numel() for p in TinyMattingNet(widths=cfg.widths).parameters())
-    print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
-          f"{cfg.batch}x{cfg.crop}² per run", flush=True)
     run_key = hashlib.sha256(json.dumps([vars(cfg), samples, args.canvas, args.val_samples,
                                          str(args.real)], sort_keys=True).encode()).hexdigest()[:12]
-    for seed in args.seeds:
-        for v in names:
-            t1 = time.perf_counter()
-            done = work / "runs" / f"{v}-seed{seed}-{run_key}.json"  # finished runs are reused
-            if done.exists():
-                results[v][seed] = json.loads(done.read_text())
-            else:
-                model = train(folders[v][0], seed, cfg)
-                results[v][seed] = {"real": evaluate(model, real, per_image=True), "comp": evaluate(model, comp[v])}
-                done.parent.mkdir(exist_ok=True)
-                done.write_text(json.dumps(results[v][seed]))
-            r = results[v][seed]
-            print(f"seed {seed} {v:22s} real SAD {r['real']['sad']:.3f}  comp SAD {r['comp']['sad']:.3f}  "
-                  f"({time.perf_counter() - t1:.0f} s)", flush=True)
+    for fold in args.folds:
+        src = prepare_sources(args.shared, work, fold)
+        folders = {variant_name(v): build_variant(v, src, work, samples, args.val_samples, args.canvas, fold)
+                   for v in args.variants}
+        test = fold_photos(fold)[1]
+        print(f"fold {fold} (real test photos {test[0]}-{test[-1]}): datasets built in "
+              f"{time.perf_counter() - t0:.0f} s ({samples} training samples each)", flush=True)
+        real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else test)
+        comp = {v: composite_val_set(folders[v][1], args.val_samples) for v in names}
+        if fold == args.folds[0]:
+            print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
+                  f"{cfg.batch}x{cfg.crop}² per run", flush=True)
+        tag = "" if fold == DEFAULT_FOLD else f"-fold{fold}"
+        for seed in args.seeds:
+            for v in names:
+                t1 = time.perf_counter()
+                done = work / "runs" / f"{v}{tag}-seed{seed}-{run_key}.json"  # finished runs are reused
+                if done.exists():
+                    run = json.loads(done.read_text())
+                else:
+                    model = train(folders[v][0], seed, cfg)
+                    run = {"real": evaluate(model, real, per_image=True), "comp": evaluate(model, comp[v])}
+                    done.parent.mkdir(exist_ok=True)
+                    done.write_text(json.dumps(run))
+                results[v][seed].append(run)
+                print(f"fold {fold} seed {seed} {v:22s} real SAD {run['real']['sad']:.3f}  "
+                      f"comp SAD {run['comp']['sad']:.3f}  ({time.perf_counter() - t1:.0f} s)", flush=True)
+    results = {v: {s: merge_folds(runs) for s, runs in per_seed.items()} for v, per_seed in results.items()}
+    if len(args.folds) > 1:
+        print(f"\nfolds {args.folds}: each photo is predicted by the model of the fold that held it out")
     text = report(results, names, args.seeds)
     if args.detectability:
         text += "\n" + detector_ranking(results, names, args.seeds, args.detectability)

@@ -51,30 +51,71 @@ def report(results: dict, variants: list[str], seeds: list[int]) -> str:
         verdict = "PASS" if all(r <= -0.20 for r in rel) else "miss"
         lines.append(f"  {v:22s} {cells}   mean {100 * np.mean(rel):+6.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]  "
                      f"(target <= -20% every seed: {verdict})")
+    lines.extend(photo_weighted(results, variants, seeds))
     lines.extend(per_photo(results, variants, seeds))
     return "\n".join(lines)
 
 
 def per_photo(results: dict, variants: list[str], seeds: list[int]) -> list[str]:
-    """Lines of each real photo's SAD change against the first variant (mean over seeds, and on
-    how many seeds it is lower); none when a run was recorded without per-photo errors."""
+    """Lines of each real photo's SAD change against the first variant (one row per photo: the
+    first variant's SAD, then each other variant's mean change over seeds and on how many seeds
+    it is lower); none when a run was recorded without per-photo errors."""
     runs = [results[v][s]["real"] for v in variants for s in seeds]
     if not all("per_image" in r for r in runs):
         return []
     base = variants[0]
     photos = sorted(results[base][seeds[0]]["real"]["per_image"])
+    sad = {v: {p: [results[v][s]["real"]["per_image"][p]["sad"] for s in seeds] for p in photos} for v in variants}
+    width = max(14, *(len(v) for v in variants[1:]))
     lines = [f"\nReal-photo SAD change against {base} per photo, mean over seeds (lower on how many seeds); "
              f"{base}'s own SAD first:",
-             f"  {'':22s} " + "  ".join(f"{p:>14s}" for p in photos)]
-    sad = {v: {p: [results[v][s]["real"]["per_image"][p]["sad"] for s in seeds] for p in photos} for v in variants}
-    lines.append(f"  {base:22s} " + "  ".join(f"{np.mean(sad[base][p]):14.3f}" for p in photos))
-    for v in variants[1:]:
+             f"  {'photo':10s} {base + ' SAD':>14s} " + " ".join(f"{v:>{width}s}" for v in variants[1:])]
+    for p in photos:
         cells = []
-        for p in photos:
+        for v in variants[1:]:
             rel = [(x - b) / b for x, b in zip(sad[v][p], sad[base][p])]
             cells.append(f"{100 * np.mean(rel):+7.1f}% ({sum(r < 0 for r in rel)}/{len(rel)})")
-        lines.append(f"  {v:22s} " + "  ".join(f"{c:>14s}" for c in cells))
+        lines.append(f"  {p:10s} {np.mean(sad[base][p]):14.3f} " + " ".join(f"{c:>{width}s}" for c in cells))
     return lines
+
+
+def photo_weighted_change(results: dict, variant: str, base: str, seed: int) -> float:
+    """A seed's real-photo SAD change against ``base`` with every photo weighing the same: the
+    geometric mean over photos of SAD(variant) / SAD(base), minus 1 (the plain change of mean
+    SAD is dominated by the photos with the largest unknown regions)."""
+    a, b = results[variant][seed]["real"]["per_image"], results[base][seed]["real"]["per_image"]
+    logs = [np.log(a[p]["sad"] / b[p]["sad"]) for p in sorted(b)]
+    return float(np.expm1(np.mean(logs)))
+
+
+def photo_weighted(results: dict, variants: list[str], seeds: list[int]) -> list[str]:
+    """Lines of :func:`photo_weighted_change` per seed, its mean and paired 95 % interval; none
+    when a run was recorded without per-photo errors."""
+    if not all("per_image" in results[v][s]["real"] for v in variants for s in seeds):
+        return []
+    base = variants[0]
+    lines = [f"\nThe same with every photo weighing the same (geometric mean over photos of the SAD ratio "
+             f"against {base}):"]
+    for v in variants[1:]:
+        rel = [photo_weighted_change(results, v, base, s) for s in seeds]
+        lo, hi = paired_interval(rel)
+        cells = "  ".join(f"seed {s}: {100 * r:+6.1f}%" for s, r in zip(seeds, rel))
+        lines.append(f"  {v:22s} {cells}   mean {100 * np.mean(rel):+6.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]")
+    return lines
+
+
+def merge_folds(runs: list[dict]) -> dict:
+    """One seed's results over cross-validation folds (each fold's model evaluated on its own
+    held-out photos): the per-photo errors of every fold together, the real-photo means over
+    all those photos, the composited validation means averaged over folds; one fold as is."""
+    if len(runs) == 1:
+        return runs[0]
+    per = {p: e for r in runs for p, e in r["real"]["per_image"].items()}
+    if len(per) != sum(len(r["real"]["per_image"]) for r in runs):
+        raise ValueError("folds share a test photo: a photo must be held out by one fold only")
+    real = {k: float(np.mean([e[k] for e in per.values()])) for k in ("sad", "mse", "grad")}
+    comp = {k: float(np.mean([r["comp"][k] for r in runs])) for k in ("sad", "mse", "grad")}
+    return {"real": {**real, "per_image": per}, "comp": comp}
 
 
 def detector_ranking(results: dict, variants: list[str], seeds: list[int], files: list[Path]) -> str:

@@ -10,7 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from generalization_report import paired_interval, per_photo, report  # noqa: E402
+from generalization_report import (merge_folds, paired_interval, per_photo, photo_weighted,  # noqa: E402
+                                   photo_weighted_change, report)
 
 
 def _run(sads: dict[str, float]) -> dict:
@@ -27,10 +28,40 @@ RESULTS = {
 
 def test_per_photo_gives_each_photos_mean_change_and_how_often_it_is_lower():
     lines = per_photo(RESULTS, ["naive", "portrait"], [0, 1])
-    assert "GT13" in lines[1] and "GT14" in lines[1]
-    assert lines[2].split()[1:] == ["10.000", "20.000"]  # naive's own SAD per photo
-    # GT13: -20 % and -10 % -> -15 %, lower on both; GT14: +5 % and -5 % -> 0 %, lower on one
-    assert lines[3].split()[1:] == ["-15.0%", "(2/2)", "+0.0%", "(1/2)"]
+    assert lines[1].split() == ["photo", "naive", "SAD", "portrait"]
+    # one row per photo: naive's own SAD, then GT13: -20 % and -10 % -> -15 %, lower on both;
+    # GT14: +5 % and -5 % -> 0 %, lower on one
+    assert lines[2].split() == ["GT13", "10.000", "-15.0%", "(2/2)"]
+    assert lines[3].split() == ["GT14", "20.000", "+0.0%", "(1/2)"]
+
+
+def test_photo_weighted_change_weighs_every_photo_the_same():
+    # seed 0: ratios 0.8 and 1.05 -> sqrt(0.84) - 1; the plain change of mean SAD is -3.3 %
+    assert photo_weighted_change(RESULTS, "portrait", "naive", 0) == pytest.approx(np.sqrt(0.8 * 1.05) - 1)
+    # seed 1: 0.9 and 0.95
+    assert photo_weighted_change(RESULTS, "portrait", "naive", 1) == pytest.approx(np.sqrt(0.9 * 0.95) - 1)
+    # a photo ten times larger in SAD moves it no more than a small one: scaling one photo's
+    # SAD in both variants leaves the change as it was
+    scaled = {v: {s: _run({p: e["sad"] * (10 if p == "GT14" else 1)
+                           for p, e in r["real"]["per_image"].items()}) for s, r in runs.items()}
+              for v, runs in RESULTS.items()}
+    assert photo_weighted_change(scaled, "portrait", "naive", 0) == pytest.approx(np.sqrt(0.8 * 1.05) - 1)
+    line = photo_weighted(RESULTS, ["naive", "portrait"], [0, 1])[1]
+    mean = (np.sqrt(0.84) + np.sqrt(0.855)) / 2 - 1
+    assert f"seed 0: {100 * (np.sqrt(0.84) - 1):+6.1f}%" in line and f"mean {100 * mean:+6.1f}%" in line
+
+
+def test_merge_folds_pools_the_photos_of_every_fold():
+    a = _run({"GT01": 2.0, "GT02": 4.0})
+    b = _run({"GT13": 10.0, "GT14": 20.0})
+    b["comp"] = {"sad": 3.0, "mse": 30.0, "grad": 0.3}
+    merged = merge_folds([a, b])
+    assert sorted(merged["real"]["per_image"]) == ["GT01", "GT02", "GT13", "GT14"]
+    assert merged["real"]["sad"] == pytest.approx(9.0) and merged["real"]["mse"] == pytest.approx(90.0)
+    assert merged["comp"] == pytest.approx({"sad": 2.0, "mse": 20.0, "grad": 0.2})
+    assert merge_folds([a]) is a
+    with pytest.raises(ValueError, match="share a test photo"):
+        merge_folds([a, _run({"GT02": 1.0})])
 
 
 def test_per_photo_is_left_out_for_runs_without_per_photo_errors():

@@ -1,0 +1,59 @@
+"""Cross-validation folds of benchmarks/generalization.py: which photos each fold trains and
+tests on, where it keeps its files, and the variants it refuses."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import generalization  # noqa: E402
+
+
+def test_folds_hold_out_every_photo_exactly_once():
+    tests = [generalization.fold_photos(k)[1] for k in range(generalization.FOLDS)]
+    assert sorted(p for t in tests for p in t) == [f"GT{i:02d}" for i in range(1, 19)]
+    for k in range(generalization.FOLDS):
+        train, test = generalization.fold_photos(k)
+        assert len(train) == 12 and len(test) == 6 and not set(train) & set(test)
+    # the default fold is the split the pinned detector held out
+    assert generalization.fold_photos(2) == (generalization.TRAIN_FG, generalization.TEST_FG)
+    assert generalization.TEST_FG == ["GT13", "GT14", "GT15", "GT16", "GT17", "GT18"]
+    with pytest.raises(ValueError, match="fold"):
+        generalization.fold_photos(3)
+
+
+def test_prepare_sources_links_a_folds_photos_in_its_own_folder(tmp_path):
+    shared = tmp_path / "shared"
+    for sub in ("image", "alpha"):
+        (shared / "alphamatting" / sub).mkdir(parents=True)
+        for i in range(1, 19):
+            (shared / "alphamatting" / sub / f"GT{i:02d}.png").write_bytes(b"x")
+    (shared / "backgrounds").mkdir()
+    for i in range(1, 71):
+        (shared / "backgrounds" / f"bg{i:03d}.jpg").write_bytes(b"x")
+    work = tmp_path / "work"
+    src0 = generalization.prepare_sources(shared, work, 0)
+    src2 = generalization.prepare_sources(shared, work)
+    stems = {k: sorted(p.stem for p in v.iterdir()) for k, v in src0.items()}
+    assert stems["fg_test_image"] == ["GT01", "GT02", "GT03", "GT04", "GT05", "GT06"]
+    assert stems["fg_train_alpha"] == [f"GT{i:02d}" for i in range(7, 19)]
+    assert len(stems["bg_train"]) == 50 and len(stems["bg_val"]) == 20
+    assert src0["fg_test_image"] == work / "src" / "fold0" / "test" / "image"
+    assert src2["fg_test_image"] == work / "src" / "test" / "image"  # the default fold where it always was
+    assert sorted(p.stem for p in src2["fg_test_image"].iterdir()) == generalization.TEST_FG
+
+
+def test_check_folds_refuses_variants_that_saw_the_test_photos():
+    generalization.check_folds([2], ["naive", "portrait-guided", "tuned=x.yaml"], None)  # the default fold
+    generalization.check_folds([0, 1, 2], ["naive", "portrait", "portrait-nonoise"], None)
+    with pytest.raises(SystemExit, match="portrait-guided"):
+        generalization.check_folds([0, 1, 2], ["naive", "portrait-guided"], None)
+    with pytest.raises(SystemExit, match="tuned=x.yaml"):
+        generalization.check_folds([1], ["naive", "tuned=x.yaml"], None)
+    with pytest.raises(SystemExit, match="--real"):
+        generalization.check_folds([0, 2], ["naive"], Path("real"))
+    with pytest.raises(SystemExit, match="each fold once"):
+        generalization.check_folds([0, 0], ["naive"], None)
