@@ -11,7 +11,7 @@ End to end, with fixed seeds:
    realism matching) and `portrait` (recipes/portrait.yaml, the realistic pipeline); and
    from held-out foregrounds (GT13-GT18) and backgrounds (bg051-bg070) a composited
    validation set with each variant's own pipeline.
-2. Train the same small trimap-based network (examples/tiny_matting_net.py, ~265k
+2. Train the same small trimap-based network (examples/tiny_matting_net.py, 488k
    parameters at widths 16-32-64-128) on each, paired: same seed, same initialisation, same loader
    order and augmentation seeds; only the data differs.
 3. Evaluate on the real photographs GT13-GT18 with their hand-made trimaps (`--real DIR`
@@ -329,7 +329,7 @@ def main() -> None:
     ap.add_argument("--crop", type=int, default=160)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64, 128],
-                    help="channels per U-Net level (~290k parameters by default)")
+                    help="channels per U-Net level (488k parameters by default)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--workers", type=int, default=1, help="DataLoader workers")
     ap.add_argument("--folds", type=int, nargs="+", default=[DEFAULT_FOLD], choices=range(FOLDS),

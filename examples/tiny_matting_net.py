@@ -32,8 +32,8 @@ def prepare_inputs(image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
 class TinyMattingNet(nn.Module):
     """A small U-Net: `widths[k]` channels at 1/2^k resolution (narrow where pixels are many).
 
-    The default (16, 32, 64) is the CPU demo (~65k parameters); (16, 32, 64, 128) adds a
-    1/8-resolution level (~290k parameters) at little extra cost per pixel.
+    The default (16, 32, 64) is the CPU demo (119k parameters); (16, 32, 64, 128) adds a
+    1/8-resolution level (488k parameters) at little extra cost per pixel.
     """
 
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64), extra_channels: int = 0) -> None:
