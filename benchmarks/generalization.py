@@ -357,18 +357,18 @@ def main() -> None:
     n_params = sum(p.numel() for p in TinyMattingNet(widths=cfg.widths).parameters())
     run_key = hashlib.sha256(json.dumps([vars(cfg), samples, args.canvas, args.val_samples,
                                          str(args.real)], sort_keys=True).encode()).hexdigest()[:12]
+    print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
+          f"{cfg.batch}x{cfg.crop}² per run", flush=True)
     for fold in args.folds:
+        t1 = time.perf_counter()
         src = prepare_sources(args.shared, work, fold)
         folders = {variant_name(v): build_variant(v, src, work, samples, args.val_samples, args.canvas, fold)
                    for v in args.variants}
         test = fold_photos(fold)[1]
         print(f"fold {fold} (real test photos {test[0]}-{test[-1]}): datasets built in "
-              f"{time.perf_counter() - t0:.0f} s ({samples} training samples each)", flush=True)
+              f"{time.perf_counter() - t1:.0f} s ({samples} training samples each)", flush=True)
         real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else test)
         comp = {v: composite_val_set(folders[v][1], args.val_samples) for v in names}
-        if fold == args.folds[0]:
-            print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
-                  f"{cfg.batch}x{cfg.crop}² per run", flush=True)
         tag = "" if fold == DEFAULT_FOLD else f"-fold{fold}"
         for seed in args.seeds:
             for v in names:

@@ -31,6 +31,18 @@ def paired_interval(changes: list[float]) -> tuple[float, float]:
     return float(a.mean() - half), float(a.mean() + half)
 
 
+def _change_line(variant: str, seeds: list[int], rel: list[float]) -> str:
+    """One variant's per-seed changes, their mean and paired 95 % interval, as a report line."""
+    cells = "  ".join(f"seed {s}: {100 * r:+6.1f}%" for s, r in zip(seeds, rel))
+    lo, hi = paired_interval(rel)
+    return f"  {variant:22s} {cells}   mean {100 * np.mean(rel):+6.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+
+
+def _has_per_photo(results: dict, variants: list[str], seeds: list[int]) -> bool:
+    """Whether every run recorded its per-photo errors (runs from before that did not)."""
+    return all("per_image" in results[v][s]["real"] for v in variants for s in seeds)
+
+
 def report(results: dict, variants: list[str], seeds: list[int]) -> str:
     lines = []
     base = variants[0]
@@ -46,11 +58,8 @@ def report(results: dict, variants: list[str], seeds: list[int]) -> str:
     for v in variants[1:]:
         rel = [(results[v][s]["real"]["sad"] - results[base][s]["real"]["sad"]) / results[base][s]["real"]["sad"]
                for s in seeds]
-        cells = "  ".join(f"seed {s}: {100 * r:+6.1f}%" for s, r in zip(seeds, rel))
-        lo, hi = paired_interval(rel)
         verdict = "PASS" if all(r <= -0.20 for r in rel) else "miss"
-        lines.append(f"  {v:22s} {cells}   mean {100 * np.mean(rel):+6.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]  "
-                     f"(target <= -20% every seed: {verdict})")
+        lines.append(f"{_change_line(v, seeds, rel)}  (target <= -20% every seed: {verdict})")
     lines.extend(photo_weighted(results, variants, seeds))
     lines.extend(per_photo(results, variants, seeds))
     return "\n".join(lines)
@@ -60,8 +69,7 @@ def per_photo(results: dict, variants: list[str], seeds: list[int]) -> list[str]
     """Lines of each real photo's SAD change against the first variant (one row per photo: the
     first variant's SAD, then each other variant's mean change over seeds and on how many seeds
     it is lower); none when a run was recorded without per-photo errors."""
-    runs = [results[v][s]["real"] for v in variants for s in seeds]
-    if not all("per_image" in r for r in runs):
+    if not _has_per_photo(results, variants, seeds):
         return []
     base = variants[0]
     photos = sorted(results[base][seeds[0]]["real"]["per_image"])
@@ -91,16 +99,13 @@ def photo_weighted_change(results: dict, variant: str, base: str, seed: int) -> 
 def photo_weighted(results: dict, variants: list[str], seeds: list[int]) -> list[str]:
     """Lines of :func:`photo_weighted_change` per seed, its mean and paired 95 % interval; none
     when a run was recorded without per-photo errors."""
-    if not all("per_image" in results[v][s]["real"] for v in variants for s in seeds):
+    if not _has_per_photo(results, variants, seeds):
         return []
     base = variants[0]
     lines = [f"\nThe same with every photo weighing the same (geometric mean over photos of the SAD ratio "
              f"against {base}):"]
     for v in variants[1:]:
-        rel = [photo_weighted_change(results, v, base, s) for s in seeds]
-        lo, hi = paired_interval(rel)
-        cells = "  ".join(f"seed {s}: {100 * r:+6.1f}%" for s, r in zip(seeds, rel))
-        lines.append(f"  {v:22s} {cells}   mean {100 * np.mean(rel):+6.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]")
+        lines.append(_change_line(v, seeds, [photo_weighted_change(results, v, base, s) for s in seeds]))
     return lines
 
 
