@@ -104,7 +104,10 @@ def light_gains(
         gains = np.exp(s * np.array([d[0], 0.0, d[1]]))
         gains /= float(np.dot(LUMINANCE_WEIGHTS, gains))
     if intensity:
-        y_f = mean_luminance(srgb_to_linear(crop) * gains.astype(np.float32), weights)
+        lin = srgb_to_linear(crop)
+        if not np.all(gains == 1.0):  # (a product with ones changes nothing)
+            lin *= gains.astype(np.float32)
+        y_f = mean_luminance(lin, weights)
         y_b = mean_luminance(srgb_to_linear(subsample(bg)), None)
         if y_f > 1e-4 and y_b > 1e-4:
             gains = gains * 2.0 ** (s * float(np.clip(math.log2(y_b / y_f), -max_stops, max_stops)))
