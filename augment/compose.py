@@ -6,6 +6,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from augment.planes import multiply_by_plane
+
 
 def alpha_to_float(alpha: np.ndarray, name: str = "alpha") -> np.ndarray:
     """Alpha as float32 (H, W) in [0, 1].
@@ -93,7 +95,7 @@ def _blend_uint8(fg: np.ndarray, a: np.ndarray, bg: np.ndarray) -> np.ndarray:
     [min(F, B), max(F, B)] (|α(F − B)| <= |F − B| for α <= 1, rounding is monotone), so
     ``convertScaleAbs`` (round half to even, as ``np.rint``) needs no clipping."""
     d = cv2.subtract(fg, bg, dtype=cv2.CV_32F)
-    d *= a[:, :, None]
+    multiply_by_plane(d, a)
     d = cv2.add(d, bg, dst=d, dtype=cv2.CV_32F)
     return cv2.convertScaleAbs(d)
 

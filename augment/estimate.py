@@ -13,6 +13,7 @@ import numpy as np
 
 from augment.checks import check_image, check_mask
 from augment.colour import grey_levels, to_levels
+from augment.planes import multiply_by_plane
 
 __all__ = [
     "MIN_PIXELS",
@@ -132,7 +133,7 @@ def _block_sigmas(levels: np.ndarray, valid: np.ndarray, block: int, row_step: i
         hb = len(kept)
     np.abs(resp, out=resp)
     v = valid.astype(np.float32)
-    resp *= v if resp.ndim == 2 else v[..., None]
+    multiply_by_plane(resp, v)
     # an area resize by a whole factor is the exact mean of each tile
     sums = cv2.resize(resp, (wb, hb), interpolation=cv2.INTER_AREA).reshape(hb * wb, -1).astype(np.float64)
     shares = cv2.resize(v, (wb, hb), interpolation=cv2.INTER_AREA).reshape(-1).astype(np.float64)

@@ -95,8 +95,10 @@ def test_noise_floor_reads_only_the_tiles_of_its_region(ty, tx, seed):
     y, x = 16 * ty, 16 * tx
     big[y : y + 80, x : x + 96] = region
     big_mask[y : y + 80, x : x + 96] = mask
-    value = estimate_noise_floor(region, mask)
-    assert 2.0 < value < 4.0 and estimate_noise_floor(big, big_mask) == value
+    value, in_big = estimate_noise_floor(region, mask), estimate_noise_floor(big, big_mask)
+    # a small ellipse can hold under min_blocks usable tiles (about one draw in 600): nan, in both
+    assert in_big == value or (np.isnan(value) and np.isnan(in_big))
+    assert np.isnan(value) or 2.0 < value < 4.0
 
 
 # --------------------------------------------------------------------------- sharpness

@@ -18,6 +18,7 @@ import numpy as np
 
 from augment.checks import check_choice, check_image, check_range, check_rng, check_unit, check_within
 from augment.colour import from_float01
+from augment.planes import multiply_by_plane
 from augment.targets import Params
 
 __all__ = ["DENOISE_KINDS", "NOISE_P", "NOISE_SIGMA", "NoiseParams", "add_sensor_noise", "sample_noise", "unit_normals"]
@@ -259,7 +260,7 @@ def _add_mixed_noise(params: NoiseParams, work: np.ndarray, dtype: np.dtype, rng
         noise *= std
     if extra_std is not None:
         white = unit_normals(rng, (h, w, 3))
-        white *= extra_std.astype(np.float32, copy=False)[..., None]
+        multiply_by_plane(white, extra_std.astype(np.float32, copy=False))
         noise += white
     noise += x
     return from_float01(noise, dtype)
