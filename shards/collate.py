@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
+from augment.planes import per_channel
+
 from .config import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["to_tensor_sample", "collate_matting", "IMAGENET_MEAN", "IMAGENET_STD"]
@@ -73,8 +75,8 @@ def to_tensor_sample(
     for name, arr in arrays.items():
         if name == "image" and normalize:
             arr = arr.astype(np.float32) * np.float32(1.0 / 255.0)
-            arr -= np.asarray(mean, np.float32)
-            arr /= np.asarray(std, np.float32)
+            per_channel(np.subtract, arr, np.asarray(mean, np.float32))
+            per_channel(np.divide, arr, np.asarray(std, np.float32))
         elif name == "alpha":
             arr = arr.astype(np.float32, copy=False)
         if name in _PER_INSTANCE:

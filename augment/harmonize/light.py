@@ -31,6 +31,7 @@ from augment.colour import (
 )
 from augment.estimate import estimate_noise_sigma
 from augment.illuminant import estimate_illuminant
+from augment.planes import per_channel
 
 __all__ = ["apply_gains", "exposure", "light_gains", "relight", "von_kries"]
 
@@ -106,7 +107,7 @@ def light_gains(
     if intensity:
         lin = srgb_to_linear(crop)
         if not np.all(gains == 1.0):  # (a product with ones changes nothing)
-            lin *= gains.astype(np.float32)
+            per_channel(np.multiply, lin, gains.astype(np.float32))
         y_f = mean_luminance(lin, weights)
         y_b = mean_luminance(srgb_to_linear(subsample(bg)), None)
         if y_f > 1e-4 and y_b > 1e-4:
@@ -156,11 +157,11 @@ def apply_gains(fg: np.ndarray, alpha: np.ndarray, gains: np.ndarray) -> np.ndar
     g = gains.astype(np.float32)
     base = _noise_free_linear(crop, alpha[ys, xs])
     if base is None:
-        lin *= g
+        per_channel(np.multiply, lin, g)
     else:  # base * g + (lin - base) * sqrt(g), in place
         lin -= base
-        lin *= np.sqrt(g)
-        base *= g
+        per_channel(np.multiply, lin, np.sqrt(g))
+        per_channel(np.multiply, base, g)
         base += lin
         lin = base
     out[ys, xs] = linear_to_srgb(lin)
