@@ -27,6 +27,10 @@ every photo is then predicted by the one model per seed that never saw it. Varia
 learnt from GT01-GT12 (the guided one, recipe files such as tuned recipes) and `--real` are
 refused with other folds.
 
+Finished runs are saved under OUT/runs and reused while their training set's bytes (its
+shards' sha256) are unchanged. Datasets under OUT/data are reused as built: after changing
+the pipeline, delete OUT/data (or pass a fresh --out) to rebuild them, and the runs on them retrain.
+
 `--variants` also accepts ablations of the portrait pipeline, e.g. `portrait-noharm`,
 `portrait-nonoise`, `portrait-nodefocus`, `portrait-photoF`, `portrait-random-bg`,
 `portrait-nobackdrop`, `portrait-nocomp`, `portrait-cutanywhere` (see ABLATIONS), trained and evaluated the same way;
@@ -161,6 +165,25 @@ def _recipe_for(variant: str, fg_image: Path, fg_alpha: Path, bg: Path, samples:
         *extra,
     ]
     return load_recipe(_recipe_path(variant), overrides)
+
+
+def dataset_digest(folder: Path) -> str:
+    """12 hex digits naming a built dataset's bytes: a hash of its shards' sha256 (manifest.json)."""
+    shards = json.loads((folder / "manifest.json").read_text())["shards"]
+    return hashlib.sha256(" ".join(sorted(s["sha256"] for s in shards)).encode()).hexdigest()[:12]
+
+
+def saved_run(path: Path, train_data: str) -> dict | None:
+    """The finished run saved at ``path`` if it trained on the dataset ``train_data``
+    (:func:`dataset_digest`); ``None`` if there is none or it trained on other bytes."""
+    if not path.exists():
+        return None
+    run = json.loads(path.read_text())
+    if run.get("train_data") != train_data:
+        print(f"{path.name}: trained on other data ({run.get('train_data')}, now {train_data}): retraining",
+              flush=True)
+        return None
+    return run
 
 
 def build_variant(variant: str, src: dict[str, Path], work: Path, samples: int, val_samples: int,
@@ -369,16 +392,17 @@ def main() -> None:
               f"{time.perf_counter() - t1:.0f} s ({samples} training samples each)", flush=True)
         real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else test)
         comp = {v: composite_val_set(folders[v][1], args.val_samples) for v in names}
+        train_data = {v: dataset_digest(folders[v][0]) for v in names}
         tag = "" if fold == DEFAULT_FOLD else f"-fold{fold}"
         for seed in args.seeds:
             for v in names:
                 t1 = time.perf_counter()
-                done = work / "runs" / f"{v}{tag}-seed{seed}-{run_key}.json"  # finished runs are reused
-                if done.exists():
-                    run = json.loads(done.read_text())
-                else:
+                done = work / "runs" / f"{v}{tag}-seed{seed}-{run_key}.json"
+                run = saved_run(done, train_data[v])
+                if run is None:
                     model = train(folders[v][0], seed, cfg)
-                    run = {"real": evaluate(model, real, per_image=True), "comp": evaluate(model, comp[v])}
+                    run = {"real": evaluate(model, real, per_image=True), "comp": evaluate(model, comp[v]),
+                           "train_data": train_data[v]}
                     done.parent.mkdir(exist_ok=True)
                     done.write_text(json.dumps(run))
                 results[v][seed].append(run)

@@ -2,6 +2,7 @@
 tests on, where it keeps its files, and the variants it refuses."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -57,3 +58,30 @@ def test_check_folds_refuses_variants_that_saw_the_test_photos():
         generalization.check_folds([0, 2], ["naive"], Path("real"))
     with pytest.raises(SystemExit, match="each fold once"):
         generalization.check_folds([0, 0], ["naive"], None)
+
+
+def _manifest(folder: Path, digests: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    shards = [{"path": f"train-{i:06d}.tar", "sha256": d} for i, d in enumerate(digests)]
+    (folder / "manifest.json").write_text(json.dumps({"shards": shards}))
+    return folder
+
+
+def test_saved_runs_are_reused_only_on_the_same_training_bytes(tmp_path, capsys):
+    data = _manifest(tmp_path / "a", ["11" * 32, "22" * 32])
+    digest = generalization.dataset_digest(data)
+    assert len(digest) == 12
+    # the order shards are listed in does not matter; any shard's bytes do
+    assert generalization.dataset_digest(_manifest(tmp_path / "b", ["22" * 32, "11" * 32])) == digest
+    other = generalization.dataset_digest(_manifest(tmp_path / "c", ["11" * 32, "23" * 32]))
+    assert other != digest
+    path = tmp_path / "runs" / "portrait-seed0-abc.json"
+    assert generalization.saved_run(path, digest) is None  # nothing saved yet
+    path.parent.mkdir()
+    run = {"real": {"sad": 1.5}, "comp": {"sad": 2.0}, "train_data": digest}
+    path.write_text(json.dumps(run))
+    assert generalization.saved_run(path, digest) == run
+    assert generalization.saved_run(path, other) is None  # trained on other bytes: retrain
+    assert "trained on other data" in capsys.readouterr().out
+    path.write_text(json.dumps({"real": {"sad": 1.5}, "comp": {"sad": 2.0}}))  # from before the stamp
+    assert generalization.saved_run(path, digest) is None
