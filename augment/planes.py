@@ -21,13 +21,10 @@ def multiply_by_plane(x: np.ndarray, plane: np.ndarray) -> np.ndarray:
         x: ``(H, W)`` or ``(H, W, C)`` array, written in place.
         plane: ``(H, W)`` weights.
     """
-    if x.ndim == 2 or x.ndim != 3 or plane.shape != x.shape[:2]:
-        np.multiply(x, plane if x.ndim == 2 else plane[..., None], out=x)  # numpy's checks and messages
-        return x
-    if x.dtype == plane.dtype == np.float32 and 1 < x.shape[2] <= 4:
+    if x.ndim == 3 and plane.shape == x.shape[:2] and x.dtype == plane.dtype == np.float32 and 1 < x.shape[2] <= 4:
         np.multiply(x, cv2.merge([np.ascontiguousarray(plane)] * x.shape[2]), out=x)
-    else:  # other dtypes: numpy's promotion rules decide the product's precision
-        np.multiply(x, plane[..., None], out=x)
+    else:  # other shapes and dtypes: numpy's broadcast, its promotion rules and its errors
+        np.multiply(x, plane if x.ndim == 2 else plane[..., None], out=x)
     return x
 
 
