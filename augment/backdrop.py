@@ -51,10 +51,10 @@ def contrast_ratio(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, *, reach: 
     check_alpha(alpha, fg.shape[:2])
     if not 0.0 < reach <= 0.5:
         raise ValueError(f"reach must be in (0, 0.5], got {reach!r}")
-    a = shrink_long_side(alpha, side)
+    a = shrink_long_side(alpha, side, box_first=True)
     reach_px = max(reach * max(a.shape), 1.0)
-    sd_b = busyness(to_lab(shrink_long_side(bg, side))[..., 0], a, reach_px)
-    sd_f = busyness(to_lab(shrink_long_side(fg, side))[..., 0], a, reach_px, inside=True)
+    sd_b = busyness(to_lab(shrink_long_side(bg, side, box_first=True))[..., 0], a, reach_px)
+    sd_f = busyness(to_lab(shrink_long_side(fg, side, box_first=True))[..., 0], a, reach_px, inside=True)
     if not (math.isfinite(sd_b) and math.isfinite(sd_f)) or sd_f < 0.5:
         return math.nan
     return sd_b / sd_f

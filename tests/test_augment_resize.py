@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from augment.resize import (
+    area_shrink,
     shrink_long_side,
     CoverCrop,
     apply_cover_crop,
@@ -119,6 +120,41 @@ def test_shrink_long_side_area_averages_down_and_never_enlarges(h, w, side, seed
     assert out.shape == cv2.resize(img, out.shape[::-1], interpolation=cv2.INTER_AREA).shape
     assert np.array_equal(out, cv2.resize(img, out.shape[::-1], interpolation=cv2.INTER_AREA))
     assert abs(float(out.mean()) - float(img.mean())) < 0.05  # an average: the mean is kept
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.sampled_from([1, 2, 4, 8]), bh=st.integers(3, 40), bw=st.integers(3, 40), factor=st.floats(1.0, 9.0),
+       channels=st.sampled_from([0, 3]), uint8=st.booleans(), seed=st.integers(0, 2**16))
+def test_area_shrink_is_block_means_then_inter_area(k, bh, bw, factor, channels, uint8, seed):
+    """Sides divisible by k: the k' x k' block means (k' the largest power of two dividing both
+    sides whose blocks still leave the target size), then INTER_AREA, compared with numpy's means;
+    uint8 images in float32 throughout, rounded once at the end."""
+    h, w = bh * k, bw * k
+    shape = (h, w, channels) if channels else (h, w)
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 256, shape, dtype=np.uint8) if uint8 else rng.uniform(0, 1, shape).astype(np.float32)
+    size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    out = area_shrink(img, size)
+    assert out.shape[:2] == (size[1], size[0])
+    kk = 1
+    while w % (2 * kk) == 0 and h % (2 * kk) == 0 and w // (2 * kk) >= size[0] and h // (2 * kk) >= size[1]:
+        kk *= 2
+    blocks = img.reshape(h // kk, kk, w // kk, kk, *shape[2:]).mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
+    want = cv2.resize(blocks, size, interpolation=cv2.INTER_AREA)
+    assert out.dtype == img.dtype
+    if uint8:  # rounded once, to the nearest level (float32 sums in another order: a hair of slack)
+        assert np.abs(out.astype(np.float64) - want).max() <= 0.5 + 1e-3
+    else:  # block means: float32 sums in another order
+        np.testing.assert_allclose(out, want, rtol=0, atol=2e-6)
+    scale = 255.0 if uint8 else 1.0
+    assert abs(float(out.mean()) - float(img.mean())) < 0.02 * scale
+
+
+def test_area_shrink_is_inter_area_when_no_block_step_applies():
+    img = np.random.default_rng(1).integers(0, 256, (300, 301, 3), dtype=np.uint8)  # odd width: no block step
+    np.testing.assert_array_equal(area_shrink(img, (97, 75)), cv2.resize(img, (97, 75), interpolation=cv2.INTER_AREA))
+    even = img[:, :300]
+    np.testing.assert_array_equal(area_shrink(even, (200, 200)), cv2.resize(even, (200, 200), interpolation=cv2.INTER_AREA))
 
 
 def test_resize_no_op_returns_input_and_errors():
