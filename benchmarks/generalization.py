@@ -88,6 +88,7 @@ ABLATIONS: dict[str, list[str]] = {
     "portrait-nonoise": ["realism.noise.p=0"],
     "portrait-nodefocus": ["realism.defocus.p=0", "realism.sharpness_match_p=0"],
     "portrait-halfdefocus": ["realism.defocus.p=0.45"],  # half of portrait.yaml's 0.9
+    "portrait-lightdefocus": ["realism.defocus.radius=[2.0,8.0]"],  # portrait.yaml's: [6, 24]
     "portrait-nores": ["realism.resolution_match=false"],
     "portrait-nojpeg": ["realism.jpeg.p=0"],
     "portrait-photoF": ["composition.fg_estimation=photo"],
