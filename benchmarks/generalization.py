@@ -27,6 +27,11 @@ every photo is then predicted by the one model per seed that never saw it. Varia
 learnt from GT01-GT12 (the guided one, recipe files such as tuned recipes) and `--real` are
 refused with other folds.
 
+`--redraw` trains seed s on a training set drawn with recipe seed s (every variant alike)
+instead of the one seed-0 draw of each, so the paired interval also covers how much one
+realisation of a pipeline's random choices moves the result (about 4 points of the mean in
+this regime, as much as most single steps): use it before calling a difference real.
+
 Finished runs are saved under OUT/runs and reused while their training set's bytes (its
 shards' sha256) are unchanged. Datasets under OUT/data are reused as built: after changing
 the pipeline, delete OUT/data (or pass a fresh --out) to rebuild them, and the runs on them retrain.
@@ -189,16 +194,20 @@ def saved_run(path: Path, train_data: str) -> dict | None:
 
 
 def build_variant(variant: str, src: dict[str, Path], work: Path, samples: int, val_samples: int,
-                  canvas: int, fold: int = DEFAULT_FOLD) -> tuple[Path, Path]:
-    """(train dataset folder, composited validation folder) of one variant, built if absent."""
+                  canvas: int, fold: int = DEFAULT_FOLD, data_seed: int = 0) -> tuple[Path, Path]:
+    """(train dataset folder, composited validation folder) of one variant, built if absent.
+    The training set is drawn with recipe seed ``data_seed`` (folder ``train``, or
+    ``train-seed{data_seed}`` for other seeds); the validation set always with seed 1."""
     out = _fold_dir(work / "data", fold) / variant_name(variant)
     cache = work / "cache"
-    train = _recipe_for(variant, src["fg_train_image"], src["fg_train_alpha"], src["bg_train"], samples, canvas, 0)
+    train = _recipe_for(variant, src["fg_train_image"], src["fg_train_alpha"], src["bg_train"], samples, canvas,
+                        data_seed)
     val = _recipe_for(variant, src["fg_test_image"], src["fg_test_alpha"], src["bg_val"], val_samples, canvas, 1)
-    for recipe, folder in ((train, out / "train"), (val, out / "val")):
+    train_dir = out / ("train" if data_seed == 0 else f"train-seed{data_seed}")
+    for recipe, folder in ((train, train_dir), (val, out / "val")):
         if not (folder / "manifest.json").exists():
             build(recipe, folder, overwrite=True, cache_dir=cache, executor=SerialExecutor())
-    return out / "train", out / "val"
+    return train_dir, out / "val"
 
 
 # --------------------------------------------------------------------------- metrics
@@ -360,6 +369,8 @@ def main() -> None:
     ap.add_argument("--folds", type=int, nargs="+", default=[DEFAULT_FOLD], choices=range(FOLDS),
                     help="cross-validation folds: fold k tests on GT{6k+1}-GT{6k+6} and trains on the other "
                          "twelve; '0 1 2' tests on all 18 photos (default: 2, GT13-GT18)")
+    ap.add_argument("--redraw", action="store_true",
+                    help="seed s trains on a training set drawn with recipe seed s (realisation in the interval)")
     ap.add_argument("--detectability", type=Path, nargs="*", default=[],
                     help="detectability.json files of bench_detectability.py: does their AUC rank the variants "
                          "as the real-photo SAD does?")
@@ -387,24 +398,27 @@ def main() -> None:
     for fold in args.folds:
         t1 = time.perf_counter()
         src = prepare_sources(args.shared, work, fold)
-        folders = {variant_name(v): build_variant(v, src, work, samples, args.val_samples, args.canvas, fold)
-                   for v in args.variants}
+        data_seeds = args.seeds if args.redraw else [0]
+        folders = {(variant_name(v), d): build_variant(v, src, work, samples, args.val_samples, args.canvas, fold, d)
+                   for d in data_seeds for v in args.variants}
         test = fold_photos(fold)[1]
         print(f"fold {fold} (real test photos {test[0]}-{test[-1]}): datasets built in "
               f"{time.perf_counter() - t1:.0f} s ({samples} training samples each)", flush=True)
         real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else test)
-        comp = {v: composite_val_set(folders[v][1], args.val_samples) for v in names}
-        train_data = {v: dataset_digest(folders[v][0]) for v in names}
-        tag = "" if fold == DEFAULT_FOLD else f"-fold{fold}"
+        comp = {v: composite_val_set(folders[v, data_seeds[0]][1], args.val_samples)
+                for v in names}
+        tag = ("" if fold == DEFAULT_FOLD else f"-fold{fold}") + ("-redraw" if args.redraw else "")
         for seed in args.seeds:
             for v in names:
                 t1 = time.perf_counter()
+                folder = folders[v, seed if args.redraw else 0][0]
+                train_data = dataset_digest(folder)
                 done = work / "runs" / f"{v}{tag}-seed{seed}-{run_key}.json"
-                run = saved_run(done, train_data[v])
+                run = saved_run(done, train_data)
                 if run is None:
-                    model = train(folders[v][0], seed, cfg)
+                    model = train(folder, seed, cfg)
                     run = {"real": evaluate(model, real, per_image=True), "comp": evaluate(model, comp[v]),
-                           "train_data": train_data[v]}
+                           "train_data": train_data}
                     done.parent.mkdir(exist_ok=True)
                     done.write_text(json.dumps(run))
                 results[v][seed].append(run)

@@ -85,3 +85,22 @@ def test_saved_runs_are_reused_only_on_the_same_training_bytes(tmp_path, capsys)
     assert "trained on other data" in capsys.readouterr().out
     path.write_text(json.dumps({"real": {"sad": 1.5}, "comp": {"sad": 2.0}}))  # from before the stamp
     assert generalization.saved_run(path, digest) is None
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "alphamatting").is_dir(), reason="../shared/data is absent")
+def test_redraw_builds_one_training_set_per_data_seed_and_one_validation_set(tmp_path):
+    src = generalization.prepare_sources(SHARED, tmp_path)
+    args = ("naive", src, tmp_path, 3, 2, 96)
+    train0, val0 = generalization.build_variant(*args)
+    again, _ = generalization.build_variant(*args, data_seed=0)
+    train1, val1 = generalization.build_variant(*args, data_seed=1)
+    assert (train0, again, train1) == (tmp_path / "data" / "naive" / "train",) * 2 + (
+        tmp_path / "data" / "naive" / "train-seed1",)
+    assert val0 == val1 == tmp_path / "data" / "naive" / "val"  # validation is drawn once, seed 1
+    seeds = [json.loads((d / "manifest.json").read_text())["recipe"]["seed"] for d in (train0, train1, val0)]
+    assert seeds == [0, 1, 1]
+    # another realisation: other bytes, so runs saved on one are not reused for the other
+    assert generalization.dataset_digest(train0) != generalization.dataset_digest(train1)
