@@ -1,0 +1,96 @@
+"""The measures of benchmarks/generalization.py: a model's matting errors on real photos
+(with their hand-made trimaps) and on a variant's composited validation set."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from shards import MattingDataset  # noqa: E402
+
+
+def _gradient(a: np.ndarray, sigma: float = 1.4) -> np.ndarray:
+    """Gradient magnitude with first-order Gaussian derivative filters (Rhemann et al. 2009)."""
+    gx = cv2.GaussianBlur(cv2.Sobel(a, cv2.CV_64F, 1, 0, ksize=1), (0, 0), sigma)
+    gy = cv2.GaussianBlur(cv2.Sobel(a, cv2.CV_64F, 0, 1, ksize=1), (0, 0), sigma)
+    return np.sqrt(gx * gx + gy * gy)
+
+
+def matting_errors(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> dict[str, float]:
+    """SAD (/1000), MSE (x1000) and gradient error (/1000) over the unknown region.
+
+    pred, gt: float (H, W) in [0, 1]; trimap: uint8 {0, 128, 255}.
+    """
+    unknown = trimap == 128
+    n = max(int(unknown.sum()), 1)
+    diff = (pred - gt)[unknown].astype(np.float64)
+    grad = ((_gradient(pred.astype(np.float64)) - _gradient(gt.astype(np.float64))) ** 2)[unknown]
+    return {"sad": float(np.abs(diff).sum() / 1000), "mse": float((diff ** 2).sum() / n * 1000),
+            "grad": float(grad.sum() / 1000)}
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+    """Full-resolution prediction: uint8 RGB (H, W, 3) + trimap -> float (H, W) alpha."""
+    h, w = trimap.shape
+    m = model.multiple
+    ph, pw = (-h) % m, (-w) % m
+    img = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+    tri = np.pad(trimap, ((0, ph), (0, pw)), mode="reflect")
+    x = torch.from_numpy(img).permute(2, 0, 1)[None]
+    t = torch.from_numpy(tri)[None, None]
+    return model(x, t)[0, 0, :h, :w].numpy()
+
+
+def _read(path: Path, flags: int) -> np.ndarray:
+    arr = cv2.imread(str(path), flags)
+    if arr is None:
+        raise SystemExit(f"{path}: cannot read image")
+    return arr
+
+
+def real_test_set(real: Path, stems: list[str] | None) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(stem, image RGB, alpha float, trimap) for every stem in real/{image,alpha,trimap}."""
+    out = []
+    for p in sorted((real / "image").iterdir()):
+        if stems is not None and p.stem not in stems:
+            continue
+        alpha_p = next((real / "alpha").glob(p.stem + ".*"), None)
+        trimap_p = next((real / "trimap").glob(p.stem + ".*"), None)
+        if alpha_p is None or trimap_p is None:
+            raise SystemExit(f"{p}: no alpha or trimap with the same stem in {real}")
+        image = cv2.cvtColor(_read(p, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        alpha = _read(alpha_p, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
+        trimap = _read(trimap_p, cv2.IMREAD_GRAYSCALE)
+        trimap = np.where(trimap < 64, 0, np.where(trimap > 191, 255, 128)).astype(np.uint8)
+        out.append((p.stem, image, alpha, trimap))
+    if not out:
+        raise SystemExit(f"{real}: no test images found")
+    return out
+
+
+def composite_val_set(folder: Path, limit: int) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    ds = MattingDataset(folder, "train", crop=None, shuffle=False, augment=False,
+                        outputs=("image", "alpha", "trimap"))
+    out = []
+    for s in ds:
+        out.append((s["key"], s["image"].permute(1, 2, 0).numpy(), s["alpha"][0].numpy(), s["trimap"][0].numpy()))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def evaluate(model: torch.nn.Module, items, per_image: bool = False) -> dict:
+    """Mean SAD, MSE and gradient error over ``items`` (and with ``per_image`` each item's,
+    by name, under ``"per_image"``)."""
+    model.eval()
+    errors = {name: matting_errors(predict(model, image, trimap), alpha, trimap) for name, image, alpha, trimap in items}
+    means = {k: sum(e[k] for e in errors.values()) / len(errors) for k in ("sad", "mse", "grad")}
+    return {**means, "per_image": errors} if per_image else means
