@@ -29,8 +29,10 @@ refused with other folds.
 
 `--redraw` trains seed s on a training set drawn with recipe seed s (every variant alike)
 instead of the one seed-0 draw of each, so the paired interval also covers how much one
-realisation of a pipeline's random choices moves the result (about 4 points of the mean in
-this regime, as much as most single steps): use it before calling a difference real.
+realisation of a pipeline's random choices moves the result (in this regime as much as most
+single steps; docs/results.md): use it before calling a difference real. Runs on
+draw d > 0 are saved with `-dataD` in their names; seed 0 trains on draw 0 in both modes and
+shares its runs.
 
 Finished runs are saved under OUT/runs and reused while their training set's bytes (its
 shards' sha256) are unchanged. Datasets under OUT/data are reused as built: after changing
@@ -312,30 +314,31 @@ def main() -> None:
                                          str(args.real)], sort_keys=True).encode()).hexdigest()[:12]
     print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
           f"{cfg.batch}x{cfg.crop}² per run", flush=True)
+    data_seed = {seed: seed if args.redraw else 0 for seed in args.seeds}  # the draw each seed trains on
     for fold in args.folds:
         t1 = time.perf_counter()
         src = prepare_sources(args.shared, work, fold)
-        data_seeds = args.seeds if args.redraw else [0]
         folders = {(variant_name(v), d): build_variant(v, src, work, samples, args.val_samples, args.canvas, fold, d)
-                   for d in data_seeds for v in args.variants}
+                   for d in sorted(set(data_seed.values())) for v in args.variants}
         test = fold_photos(fold)[1]
         print(f"fold {fold} (real test photos {test[0]}-{test[-1]}): datasets built in "
               f"{time.perf_counter() - t1:.0f} s ({samples} training samples each)", flush=True)
         real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else test)
-        comp = {v: composite_val_set(folders[v, data_seeds[0]][1], args.val_samples)
-                for v in names}
-        tag = ("" if fold == DEFAULT_FOLD else f"-fold{fold}") + ("-redraw" if args.redraw else "")
+        train_data = {key: dataset_digest(train_dir) for key, (train_dir, _) in folders.items()}
+        val_dirs = {v: val_dir for (v, _), (_, val_dir) in folders.items()}  # one per variant, whatever the draw
+        comp = {v: composite_val_set(val_dir, args.val_samples) for v, val_dir in val_dirs.items()}
         for seed in args.seeds:
+            d = data_seed[seed]
+            # runs on draw 0 keep the names they had before --redraw, so either mode reuses them
+            tag = ("" if fold == DEFAULT_FOLD else f"-fold{fold}") + ("" if d == 0 else f"-data{d}")
             for v in names:
                 t1 = time.perf_counter()
-                folder = folders[v, seed if args.redraw else 0][0]
-                train_data = dataset_digest(folder)
                 done = work / "runs" / f"{v}{tag}-seed{seed}-{run_key}.json"
-                run = saved_run(done, train_data)
+                run = saved_run(done, train_data[v, d])
                 if run is None:
-                    model = train(folder, seed, cfg)
+                    model = train(folders[v, d][0], seed, cfg)
                     run = {"real": evaluate(model, real, per_image=True), "comp": evaluate(model, comp[v]),
-                           "train_data": train_data}
+                           "train_data": train_data[v, d]}
                     done.parent.mkdir(exist_ok=True)
                     done.write_text(json.dumps(run))
                 results[v][seed].append(run)
