@@ -42,8 +42,9 @@ the pipeline, delete OUT/data (or pass a fresh --out) to rebuild them, and the r
 `portrait-nonoise`, `portrait-nodefocus`, `portrait-photoF`, `portrait-random-bg`,
 `portrait-nobackdrop`, `portrait-nocomp`, `portrait-cutanywhere` (see ABLATIONS), trained and evaluated the same way;
 `portrait-guided` (recipes/portrait_guided.yaml: composition guided by the pinned detector);
-and `NAME=RECIPE` for any recipe file, e.g. `portrait-tuned=out/tune/portrait.tuned.yaml`
-(what `synth tune` writes). The report gives each variant's paired change against the first
+`NAME=RECIPE` for any recipe file, e.g. `portrait-tuned=out/tune/portrait.tuned.yaml`
+(what `synth tune` writes); and `NAME=path.to.field=value[,...]` for portrait.yaml with those
+overrides, e.g. `portrait-colourbg=composition.background_choice.weights.colour=1.0`. The report gives each variant's paired change against the first
 with a 95 % confidence interval over seeds (paired t).
 """
 from __future__ import annotations
@@ -70,6 +71,7 @@ from synth.execution import SerialExecutor  # noqa: E402
 from synth.recipe import load_recipe  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 
+from bench_realism import _parse_variant  # noqa: E402
 from generalization_eval import composite_val_set, evaluate, real_test_set  # noqa: E402  (benchmarks/, the script's folder)
 from generalization_report import detector_ranking, merge_folds, report  # noqa: E402
 
@@ -146,12 +148,28 @@ RECIPES = {"portrait-guided": ROOT / "recipes" / "portrait_guided.yaml"}
 
 
 def variant_name(variant: str) -> str:
-    """``NAME=RECIPE`` -> NAME; other variants are their own name."""
+    """``NAME=RECIPE`` or ``NAME=OVERRIDES`` -> NAME; other variants are their own name."""
     return variant.partition("=")[0]
+
+
+def variant_overrides(variant: str) -> list[str]:
+    """The recipe overrides a variant applies to its recipe: those of ``NAME=path.to.field=value[,...]``
+    (on portrait.yaml), an ablation's (:data:`ABLATIONS`), else none."""
+    name, _, rest = variant.partition("=")
+    if "=" in rest:
+        return _parse_variant(variant)[1]
+    return [] if rest else ABLATIONS.get(name, [])
+
+
+def _is_recipe_file(variant: str) -> bool:
+    rest = variant.partition("=")[2]
+    return bool(rest) and "=" not in rest
 
 
 def _recipe_path(variant: str) -> Path:
     name, _, path = variant.partition("=")
+    if "=" in path:
+        return ROOT / "recipes" / "portrait.yaml"
     if path:
         if not Path(path).is_file():
             raise SystemExit(f"variant {name}: recipe {path} not found")
@@ -161,12 +179,12 @@ def _recipe_path(variant: str) -> Path:
     base = "naive" if name == "naive" else "portrait"
     if name not in ("naive", "portrait") and name not in ABLATIONS:
         raise SystemExit(f"unknown variant {name!r}; known: naive, portrait, {', '.join([*RECIPES, *ABLATIONS])} "
-                         "or NAME=RECIPE")
+                         "or NAME=RECIPE or NAME=path.to.field=value[,...]")
     return ROOT / "recipes" / f"{base}.yaml"
 
 
 def _recipe_for(variant: str, fg_image: Path, fg_alpha: Path, bg: Path, samples: int, canvas: int, seed: int):
-    extra = ABLATIONS.get(variant_name(variant), []) if "=" not in variant else []
+    extra = variant_overrides(variant)
     overrides = [
         f"foregrounds.0.image_dir={fg_image}", f"foregrounds.0.alpha_dir={fg_alpha}", f"backgrounds.0.path={bg}",
         "background_split=shared", f"splits=[{{name: train, fraction: 1.0, samples: {samples}}}]",
@@ -260,7 +278,7 @@ def check_folds(folds: list[int], variants: list[str], real: Path | None) -> Non
         return
     if real is not None:
         raise SystemExit("--real tests on its own photos: use it with the default fold only")
-    seen = [v for v in variants if "=" in v or v in RECIPES]
+    seen = [v for v in variants if _is_recipe_file(v) or v in RECIPES]
     if seen:
         raise SystemExit(f"variants {seen} use the pinned detector or a tuned recipe, which learnt from "
                          f"GT01-GT12: they can only be tested on the default fold ({DEFAULT_FOLD}, GT13-GT18)")

@@ -50,6 +50,7 @@ def test_prepare_sources_links_a_folds_photos_in_its_own_folder(tmp_path):
 def test_check_folds_refuses_variants_that_saw_the_test_photos():
     generalization.check_folds([2], ["naive", "portrait-guided", "tuned=x.yaml"], None)  # the default fold
     generalization.check_folds([0, 1, 2], ["naive", "portrait", "portrait-nonoise"], None)
+    generalization.check_folds([0, 1], ["naive", "p-colour=composition.background_choice.weights.colour=1"], None)
     with pytest.raises(SystemExit, match="portrait-guided"):
         generalization.check_folds([0, 1, 2], ["naive", "portrait-guided"], None)
     with pytest.raises(SystemExit, match="tuned=x.yaml"):
@@ -58,6 +59,20 @@ def test_check_folds_refuses_variants_that_saw_the_test_photos():
         generalization.check_folds([0, 2], ["naive"], Path("real"))
     with pytest.raises(SystemExit, match="each fold once"):
         generalization.check_folds([0, 0], ["naive"], None)
+
+
+def test_override_variants_are_portrait_with_their_overrides(tmp_path):
+    v = "p-light=realism.defocus.radius=[2.0, 8.0],realism.defocus.p=0.5"
+    assert generalization.variant_name(v) == "p-light"
+    assert generalization.variant_overrides(v) == ["realism.defocus.radius=[2.0, 8.0]", "realism.defocus.p=0.5"]
+    assert generalization.variant_overrides("portrait-nonoise") == ["realism.noise.p=0"]
+    assert generalization.variant_overrides("tuned=x.yaml") == [] and generalization.variant_overrides("naive") == []
+    src = {k: tmp_path for k in ("image", "alpha", "bg")}
+    recipe = generalization._recipe_for(v, src["image"], src["alpha"], src["bg"], 12, 320, 3)
+    assert recipe.realism.defocus.radius == (2.0, 8.0) and recipe.realism.defocus.p == 0.5
+    assert recipe.name == "portrait" and recipe.seed == 3 and recipe.canvas.height == 320
+    with pytest.raises(SystemExit, match="not found"):
+        generalization._recipe_for("t=missing.yaml", src["image"], src["alpha"], src["bg"], 12, 320, 3)
 
 
 def _manifest(folder: Path, digests: list[str]) -> Path:
