@@ -80,3 +80,21 @@ def test_report_paired_changes_and_interval():
     half = 12.706 * np.std([-1 / 30, -1 / 15], ddof=1) / np.sqrt(2)
     assert lo == pytest.approx(-0.05 - half) and hi == pytest.approx(-0.05 + half)
     assert paired_interval([0.1]) == (0.1, 0.1)
+
+
+def test_detector_ranking_gives_both_orders_spearman_and_its_permutation_p(tmp_path):
+    import json
+
+    from generalization_report import detector_ranking
+
+    sads = {"naive": 12.0, "portrait": 10.0, "a": 11.0, "b": 11.5}
+    results = {v: {0: _run({"GT13": s}), 1: _run({"GT13": s})} for v, s in sads.items()}
+    det = tmp_path / "detectability.json"
+    det.write_text(json.dumps({"results": {"naive": {"0": {"auc": 0.74}}, "portrait": {"0": {"auc": 0.69}},
+                                           "a": {"0": {"auc": 0.70}}, "b": {"0": {"auc": 0.71}},
+                                           "broken": {"0": {"auc": 0.92}}}}))
+    text = detector_ranking(results, list(sads), [0, 1], [det])
+    assert "by AUC: portrait 0.690 < a 0.700 < b 0.710 < naive 0.740" in text
+    assert "by SAD: portrait 10.000 < a 11.000 < b 11.500 < naive 12.000" in text
+    # the same order: rho = 1, and 2 of the 24 pairings (this order and its reverse) reach |rho| = 1
+    assert "Spearman rank correlation +1.00" in text and "p = 0.08 over 4 variants" in text

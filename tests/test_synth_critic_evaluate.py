@@ -104,3 +104,37 @@ def test_rank_agreement_orders_and_only_shared_variants():
     rho, _, by_sad = rank_agreement(auc, {"naive": 12.0, "portrait": 13.0, "guided": 14.0})
     assert rho == pytest.approx(-1.0) and by_sad == ["naive", "portrait", "guided"]
     assert np.isnan(rank_agreement(auc, {"naive": 1.0, "portrait": 2.0})[0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=3, max_size=6))
+def test_rank_agreement_p_is_the_exact_permutation_p_value(pairs):
+    """Against every pairing scored by scipy's spearmanr (for these distinct-value cases scipy's
+    own ``permutation_test(..., permutation_type="pairings")`` gives the same, e.g. 0.0583 for
+    ranks 0-5 against 1 0 3 2 5 4, but takes minutes per case)."""
+    import itertools
+
+    from scipy.stats import spearmanr
+
+    from synth.critic.evaluate import rank_agreement_p
+
+    auc = {f"v{i}": float(a) for i, (a, _) in enumerate(pairs)}
+    sad = {f"v{i}": float(b) for i, (_, b) in enumerate(pairs)}
+    p = rank_agreement_p(auc, sad)
+    a, b = [x for x, _ in pairs], [y for _, y in pairs]
+    if len(set(a)) == 1 or len(set(b)) == 1:
+        assert np.isnan(p)
+        return
+    rho = spearmanr(a, b).statistic
+    perms = list(itertools.permutations(b))
+    ref = sum(abs(spearmanr(a, q).statistic) >= abs(rho) - 1e-12 for q in perms) / len(perms)
+    assert p == pytest.approx(ref, abs=1e-12)
+    assert 0.0 < p <= 1.0
+
+
+def test_rank_agreement_p_of_five_variants_in_the_same_order_is_one_in_sixty():
+    from synth.critic.evaluate import rank_agreement_p
+
+    auc = {f"v{i}": 0.6 + 0.01 * i for i in range(5)}
+    sad = {f"v{i}": 10.0 + i for i in range(5)}
+    assert rank_agreement_p(auc, sad) == pytest.approx(2 / 120)  # the same order or its reverse
