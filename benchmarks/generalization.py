@@ -44,8 +44,9 @@ the pipeline, delete OUT/data (or pass a fresh --out) to rebuild them, and the r
 `portrait-guided` (recipes/portrait_guided.yaml: composition guided by the pinned detector);
 `NAME=RECIPE` for any recipe file, e.g. `portrait-tuned=out/tune/portrait.tuned.yaml`
 (what `synth tune` writes); and `NAME=path.to.field=value[,...]` for portrait.yaml with those
-overrides, e.g. `portrait-colourbg=composition.background_choice.weights.colour=1.0`. The report gives each variant's paired change against the first
-with a 95 % confidence interval over seeds (paired t).
+overrides, e.g. `portrait-colourbg=composition.background_choice.weights.colour=1.0`. The
+report gives each variant's paired change against the first with a 95 % confidence interval
+over seeds (paired t).
 """
 from __future__ import annotations
 
@@ -152,23 +153,24 @@ def variant_name(variant: str) -> str:
     return variant.partition("=")[0]
 
 
+def _form(variant: str) -> str:
+    """``"overrides"`` (``NAME=path.to.field=value[,...]``), ``"file"`` (``NAME=RECIPE``) or ``"name"``."""
+    rest = variant.partition("=")[2]
+    return "overrides" if "=" in rest else "file" if rest else "name"
+
+
 def variant_overrides(variant: str) -> list[str]:
     """The recipe overrides a variant applies to its recipe: those of ``NAME=path.to.field=value[,...]``
     (on portrait.yaml), an ablation's (:data:`ABLATIONS`), else none."""
-    name, _, rest = variant.partition("=")
-    if "=" in rest:
+    form = _form(variant)
+    if form == "overrides":
         return _parse_variant(variant)[1]
-    return [] if rest else ABLATIONS.get(name, [])
-
-
-def _is_recipe_file(variant: str) -> bool:
-    rest = variant.partition("=")[2]
-    return bool(rest) and "=" not in rest
+    return ABLATIONS.get(variant, []) if form == "name" else []
 
 
 def _recipe_path(variant: str) -> Path:
     name, _, path = variant.partition("=")
-    if "=" in path:
+    if _form(variant) == "overrides":
         return ROOT / "recipes" / "portrait.yaml"
     if path:
         if not Path(path).is_file():
@@ -278,7 +280,7 @@ def check_folds(folds: list[int], variants: list[str], real: Path | None) -> Non
         return
     if real is not None:
         raise SystemExit("--real tests on its own photos: use it with the default fold only")
-    seen = [v for v in variants if _is_recipe_file(v) or v in RECIPES]
+    seen = [v for v in variants if _form(v) == "file" or v in RECIPES]
     if seen:
         raise SystemExit(f"variants {seen} use the pinned detector or a tuned recipe, which learnt from "
                          f"GT01-GT12: they can only be tested on the default fold ({DEFAULT_FOLD}, GT13-GT18)")

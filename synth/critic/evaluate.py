@@ -106,14 +106,19 @@ def contact_sheet(patches: np.ndarray, scores: np.ndarray, labels: np.ndarray, *
     return sheet
 
 
+def _paired(detectability: dict[str, float], outcome: dict[str, float]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The variants in both mappings, sorted, and their two values as float64 arrays."""
+    names = sorted(set(detectability) & set(outcome))
+    return (names, np.array([detectability[n] for n in names], np.float64),
+            np.array([outcome[n] for n in names], np.float64))
+
+
 def rank_agreement(detectability: dict[str, float], outcome: dict[str, float]) -> tuple[float, list[str], list[str]]:
     """Does a detector's AUC rank variants as a model's error does? For the variants in both
     mappings (``name -> mean AUC``, ``name -> mean real-photo error``; lower is better in both):
     Spearman's rank correlation (1: the same order, -1: reversed; nan under 3 variants or with
     a constant side) and both orders, best first."""
-    names = sorted(set(detectability) & set(outcome))
-    a = np.array([detectability[n] for n in names], np.float64)
-    b = np.array([outcome[n] for n in names], np.float64)
+    names, a, b = _paired(detectability, outcome)
     by_a = [names[i] for i in np.argsort(a, kind="stable")]
     by_b = [names[i] for i in np.argsort(b, kind="stable")]
     if len(names) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
@@ -128,14 +133,12 @@ def rank_agreement_p(detectability: dict[str, float], outcome: dict[str, float])
     the share of all pairings of the variants' outcomes with ``|rho|`` at least the observed
     one (how often a ranking unrelated to the outcome agrees as well). nan where the
     correlation is; for more than 8 variants (40,320 pairings) scipy's t approximation."""
-    names = sorted(set(detectability) & set(outcome))
     rho = rank_agreement(detectability, outcome)[0]
     if np.isnan(rho):
         return float("nan")
     from scipy.stats import rankdata, spearmanr
 
-    a = np.array([detectability[n] for n in names], np.float64)
-    b = np.array([outcome[n] for n in names], np.float64)
+    names, a, b = _paired(detectability, outcome)
     if len(names) > 8:
         return float(spearmanr(a, b).pvalue)
     ra, rb = rankdata(a), rankdata(b)
@@ -143,4 +146,3 @@ def rank_agreement_p(detectability: dict[str, float], outcome: dict[str, float])
     perms = np.array(list(itertools.permutations(range(len(names)))))
     rhos = (rb[perms] @ ra) / np.sqrt((ra @ ra) * (rb @ rb))
     return float(np.mean(np.abs(rhos) >= abs(rho) - 1e-12))
-
