@@ -54,7 +54,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from bench_realism import _build, _common_overrides, _parse_variant  # noqa: E402
+from bench_realism import _build, _common_overrides  # noqa: E402
+from variants import parse_variant  # noqa: E402
 from shards.codec import encode_rgb  # noqa: E402
 from synth.critic.collect import PatchSet, check_disjoint, collect_patches, matched, relabel_real  # noqa: E402
 from synth.critic.evaluate import bootstrap_auc, contact_sheet, roc_auc  # noqa: E402
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     images, alphas = data / "alphamatting" / "image", data / "alphamatting" / "alpha"
     variants = dict(ABLATIONS)
     for text in args.variant:
-        name, extra = _parse_variant(text)
+        name, extra = parse_variant(text)
         variants[name] = extra
     if args.guided:
         variants["portrait-guided"] = [f"realism.guided.weights={Path(args.guided).resolve()}"]

@@ -71,6 +71,7 @@ from synth.stats.realism_report import (  # noqa: E402
     quantile_table,
     ratio_interval,
 )
+from variants import parse_variant  # noqa: E402  (benchmarks/, the script's folder)
 
 
 def _common_overrides(data: Path, canvas: int, samples: int) -> list[str]:
@@ -99,19 +100,6 @@ def _build(name: str, recipe_path: Path, overrides: list[str], out: Path, reuse:
     dt = time.perf_counter() - t0
     print(f"  {name}: built in {dt:.1f} s", flush=True)
     return dest, dt
-
-
-def _parse_variant(text: str) -> tuple[str, list[str]]:
-    name, sep, rest = text.partition("=")
-    if not sep or not name or not rest:
-        raise SystemExit(f"--variant must be NAME=path.to.field=value[,...], got {text!r}")
-    overrides, parts = [], rest.split(",")
-    for part in parts:  # a value may itself contain commas ([0.1, 0.5]): glue pieces without '='
-        if "=" in part or not overrides:
-            overrides.append(part)
-        else:
-            overrides[-1] += "," + part
-    return name, overrides
 
 
 def _video_overrides(data: Path | None, canvas: int, clips: int, seed: int) -> list[str]:
@@ -264,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     builds = {"naive": (ROOT / "recipes" / "naive.yaml", common),
               "portrait": (ROOT / "recipes" / "portrait.yaml", common)}
     for text in args.variant:
-        name, extra = _parse_variant(text)
+        name, extra = parse_variant(text)
         builds[name] = (ROOT / "recipes" / "portrait.yaml", common + extra)
 
     print(f"bench_realism: {args.limit} samples per dataset, canvas {args.canvas}^2, data {args.data}", flush=True)

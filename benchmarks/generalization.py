@@ -34,9 +34,19 @@ single steps; docs/results.md): use it before calling a difference real. Runs on
 draw d > 0 are saved with `-dataD` in their names; seed 0 trains on draw 0 in both modes and
 shares its runs.
 
-Finished runs are saved under OUT/runs and reused while their training set's bytes (its
-shards' sha256) are unchanged. Datasets under OUT/data are reused as built: after changing
-the pipeline, delete OUT/data (or pass a fresh --out) to rebuild them, and the runs on them retrain.
+`--also-real DIR ...` evaluates every model, of every fold, on more photos that no step ever
+sees (a folder of image/ alpha/ trimap/, or pymatting's STEM.png + STEM_alpha.png +
+STEM_trimap.png); by default the lemur of ../shared/data, the one everyday outdoor photo with a
+ground-truth alpha there (the alphamatting photos are objects before a picture set up behind
+them). A seed's errors on such a set are the mean over its fold models; the report pairs them
+per seed and counts the models that are lower.
+
+Finished runs are saved under OUT/runs, with the model's weights beside them (`.pt`), and
+reused while their training set's bytes (its shards' sha256) are unchanged. Datasets under
+OUT/data are reused as built: after changing the pipeline, delete OUT/data (or pass a fresh
+--out) to rebuild them, and the runs on them retrain. A saved run missing an `--also-real` set
+is evaluated from its weights, or retrained where it has none (runs from before weights were
+kept: training repeats itself for a seed, and a warning says so where it did not).
 
 `--variants` also accepts ablations of the portrait pipeline, e.g. `portrait-noharm`,
 `portrait-nonoise`, `portrait-nodefocus`, `portrait-photoF`, `portrait-random-bg`,
@@ -72,9 +82,9 @@ from synth.execution import SerialExecutor  # noqa: E402
 from synth.recipe import load_recipe  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 
-from bench_realism import _parse_variant  # noqa: E402
 from generalization_eval import composite_val_set, evaluate, real_test_set  # noqa: E402  (benchmarks/, the script's folder)
-from generalization_report import detector_ranking, merge_folds, report  # noqa: E402
+from generalization_report import also_report, detector_ranking, merge_folds, report  # noqa: E402
+from variants import parse_variant  # noqa: E402
 
 PHOTOS = [f"GT{i:02d}" for i in range(1, 19)]
 #: Cross-validation: fold k tests on GT{6k+1}-GT{6k+6} and trains on the other twelve photos.
@@ -164,7 +174,7 @@ def variant_overrides(variant: str) -> list[str]:
     (on portrait.yaml), an ablation's (:data:`ABLATIONS`), else none."""
     form = _form(variant)
     if form == "overrides":
-        return _parse_variant(variant)[1]
+        return parse_variant(variant)[1]
     return ABLATIONS.get(variant, []) if form == "name" else []
 
 
@@ -270,6 +280,42 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
     return model
 
 
+def saved_model(done: Path, cfg: TrainConfig) -> TinyMattingNet | None:
+    """The weights saved beside the finished run ``done`` (``.pt``), or ``None`` when there are
+    none (runs from before weights were kept)."""
+    path = done.with_suffix(".pt")
+    if not path.exists():
+        return None
+    model = TinyMattingNet(widths=cfg.widths)
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model
+
+
+def check_retrained(done: Path, old: dict | None, fresh: dict) -> None:
+    """A run retrained only to evaluate it on more photos must repeat its saved errors (training
+    is deterministic for a seed); say so loudly where it does not."""
+    if old is None:
+        return
+    a, b = old["real"]["sad"], fresh["real"]["sad"]
+    if abs(a - b) > 1e-9 * max(abs(a), 1e-12):
+        print(f"WARNING {done.name}: retrained to evaluate more photos, but its real-photo SAD is {b:.6f}, "
+              f"saved {a:.6f}: training did not repeat itself (thread count? library version?)", flush=True)
+
+
+def also_real_dirs(given: list[Path] | None, shared: Path) -> list[Path]:
+    """The ``--also-real`` folders: as given, else the lemur of the shared data when it is there.
+    Their names key the results, so they must differ and must not be a training source."""
+    dirs = given if given is not None else [d for d in [shared / "lemur"] if d.is_dir()]
+    names = [d.name for d in dirs]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"--also-real: folder names must differ (they name the results), got {names}")
+    trained_on = {(shared / "alphamatting").resolve(), (shared / "backgrounds").resolve()}
+    seen = [str(d) for d in dirs if d.resolve() in trained_on]
+    if seen:
+        raise SystemExit(f"--also-real {seen}: the training sets are drawn from there; give photos no step sees")
+    return dirs
+
+
 def check_folds(folds: list[int], variants: list[str], real: Path | None) -> None:
     """Refuse fold settings that would test on photos a step of a variant has seen: the pinned
     detector and `synth tune` learnt from GT01-GT12, so the guided and recipe-file variants are
@@ -292,6 +338,9 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--real", type=Path, default=None,
                     help="folder with image/ alpha/ trimap/ (default: GT13-GT18 of the shared alphamatting set)")
+    ap.add_argument("--also-real", type=Path, nargs="*", default=None, metavar="DIR",
+                    help="folders of photos every model is also evaluated on, with any fold (photos no step "
+                         "sees); default: SHARED/lemur, an everyday outdoor photo; none with an empty list")
     ap.add_argument("--variants", nargs="+", default=["naive", "portrait"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies samples and steps (use >1 on a GPU box)")
@@ -316,6 +365,7 @@ def main() -> None:
     args = ap.parse_args()
 
     check_folds(args.folds, args.variants, args.real)
+    also_dirs = also_real_dirs(args.also_real, args.shared)
     if not (args.shared / "alphamatting").is_dir():
         raise SystemExit(f"{args.shared}: the shared sample data is needed (alphamatting/, backgrounds/)")
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - args.workers + 1))
@@ -344,6 +394,7 @@ def main() -> None:
         print(f"fold {fold} (real test photos {test[0]}-{test[-1]}): datasets built in "
               f"{time.perf_counter() - t1:.0f} s ({samples} training samples each)", flush=True)
         real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else test)
+        also = {d.name: real_test_set(d, None) for d in also_dirs}
         train_data = {key: dataset_digest(train_dir) for key, (train_dir, _) in folders.items()}
         val_dirs = {v: val_dir for (v, _), (_, val_dir) in folders.items()}  # one per variant, whatever the draw
         comp = {v: composite_val_set(val_dir, args.val_samples) for v, val_dir in val_dirs.items()}
@@ -355,11 +406,19 @@ def main() -> None:
                 t1 = time.perf_counter()
                 done = work / "runs" / f"{v}{tag}-seed{seed}-{run_key}.json"
                 run = saved_run(done, train_data[v, d])
-                if run is None:
-                    model = train(folders[v, d][0], seed, cfg)
-                    run = {"real": evaluate(model, real, per_image=True), "comp": evaluate(model, comp[v]),
-                           "train_data": train_data[v, d]}
-                    done.parent.mkdir(exist_ok=True)
+                missing = [n for n in also if n not in (run or {}).get("also", {})]
+                if run is None or missing:
+                    model = saved_model(done, cfg) if run is not None else None
+                    if model is None:
+                        model = train(folders[v, d][0], seed, cfg)
+                        fresh = {"real": evaluate(model, real, per_image=True), "comp": evaluate(model, comp[v]),
+                                 "train_data": train_data[v, d]}
+                        check_retrained(done, run, fresh)
+                        run = {**fresh, "also": {}}
+                        done.parent.mkdir(exist_ok=True)
+                        torch.save(model.state_dict(), done.with_suffix(".pt"))
+                    run.setdefault("also", {}).update(
+                        {n: evaluate(model, items, per_image=True) for n, items in also.items()})
                     done.write_text(json.dumps(run))
                 results[v][seed].append(run)
                 print(f"fold {fold} seed {seed} {v:22s} real SAD {run['real']['sad']:.3f}  "
@@ -367,7 +426,7 @@ def main() -> None:
     results = {v: {s: merge_folds(runs) for s, runs in per_seed.items()} for v, per_seed in results.items()}
     if len(args.folds) > 1:
         print(f"\nfolds {args.folds}: each photo is predicted by the model of the fold that held it out")
-    text = report(results, names, args.seeds)
+    text = report(results, names, args.seeds) + also_report(results, names, args.seeds)
     if args.detectability:
         text += "\n" + detector_ranking(results, names, args.seeds, args.detectability)
     print(text)

@@ -56,21 +56,49 @@ def _read(path: Path, flags: int) -> np.ndarray:
     return arr
 
 
-def real_test_set(real: Path, stems: list[str] | None) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    """(stem, image RGB, alpha float, trimap) for every stem in real/{image,alpha,trimap}."""
+def photo_files(real: Path) -> list[tuple[str, Path, Path, Path]]:
+    """(stem, image, alpha, trimap) paths of the photos in ``real``: ``real/{image,alpha,trimap}``
+    with one stem per photo, or ``real/STEM.*`` with ``STEM_alpha.*`` and ``STEM_trimap.*`` beside
+    it (pymatting's example layout; files without an alpha, such as a spare background, are not
+    photos to test on)."""
+    if (real / "image").is_dir():
+        out = []
+        for p in sorted((real / "image").iterdir()):
+            alpha_p = next((real / "alpha").glob(p.stem + ".*"), None)
+            trimap_p = next((real / "trimap").glob(p.stem + ".*"), None)
+            if alpha_p is None or trimap_p is None:
+                raise SystemExit(f"{p}: no alpha or trimap with the same stem in {real}")
+            out.append((p.stem, p, alpha_p, trimap_p))
+        return out
+    if not real.is_dir():
+        raise SystemExit(f"{real}: not a folder of test photos")
     out = []
-    for p in sorted((real / "image").iterdir()):
-        if stems is not None and p.stem not in stems:
+    for p in sorted(q for q in real.iterdir() if q.is_file() and not q.stem.endswith(("_alpha", "_trimap"))):
+        alpha_p = next(real.glob(p.stem + "_alpha.*"), None)
+        if alpha_p is None:
             continue
-        alpha_p = next((real / "alpha").glob(p.stem + ".*"), None)
-        trimap_p = next((real / "trimap").glob(p.stem + ".*"), None)
-        if alpha_p is None or trimap_p is None:
-            raise SystemExit(f"{p}: no alpha or trimap with the same stem in {real}")
-        image = cv2.cvtColor(_read(p, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        trimap_p = next(real.glob(p.stem + "_trimap.*"), None)
+        if trimap_p is None:
+            raise SystemExit(f"{p}: has an alpha ({alpha_p.name}) but no {p.stem}_trimap.* beside it")
+        out.append((p.stem, p, alpha_p, trimap_p))
+    return out
+
+
+def real_test_set(real: Path, stems: list[str] | None) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(stem, image RGB, alpha float, trimap {0, 128, 255}) of every photo of :func:`photo_files`
+    (those in ``stems`` when given)."""
+    out = []
+    for stem, image_p, alpha_p, trimap_p in photo_files(real):
+        if stems is not None and stem not in stems:
+            continue
+        image = cv2.cvtColor(_read(image_p, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         alpha = _read(alpha_p, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
         trimap = _read(trimap_p, cv2.IMREAD_GRAYSCALE)
+        if alpha.shape != trimap.shape or alpha.shape != image.shape[:2]:
+            raise SystemExit(f"{image_p}: image {image.shape[:2]}, alpha {alpha.shape} and trimap {trimap.shape} "
+                             "differ in size")
         trimap = np.where(trimap < 64, 0, np.where(trimap > 191, 255, 128)).astype(np.uint8)
-        out.append((p.stem, image, alpha, trimap))
+        out.append((stem, image, alpha, trimap))
     if not out:
         raise SystemExit(f"{real}: no test images found")
     return out

@@ -112,15 +112,63 @@ def photo_weighted(results: dict, variants: list[str], seeds: list[int]) -> list
 def merge_folds(runs: list[dict]) -> dict:
     """One seed's results over cross-validation folds (each fold's model evaluated on its own
     held-out photos): the per-photo errors of every fold together, the real-photo means over
-    all those photos, the composited validation means averaged over folds; one fold as is."""
+    all those photos, the composited validation means averaged over folds; one fold as is.
+    The ``--also-real`` sets, which every fold's model predicts, are merged by :func:`merge_also`."""
+    also = merge_also(runs)
     if len(runs) == 1:
-        return runs[0]
+        return {**runs[0], "also": also}
     per = {p: e for r in runs for p, e in r["real"]["per_image"].items()}
     if len(per) != sum(len(r["real"]["per_image"]) for r in runs):
         raise ValueError("folds share a test photo: a photo must be held out by one fold only")
     real = {k: float(np.mean([e[k] for e in per.values()])) for k in ("sad", "mse", "grad")}
     comp = {k: float(np.mean([r["comp"][k] for r in runs])) for k in ("sad", "mse", "grad")}
-    return {"real": {**real, "per_image": per}, "comp": comp}
+    return {"real": {**real, "per_image": per}, "comp": comp, "also": also}
+
+
+def merge_also(runs: list[dict]) -> dict:
+    """The ``--also-real`` sets that every run of a seed evaluated (one run per fold, each fold's
+    model predicting the same photos): per photo the mean of each error over the runs, the set's
+    means over its photos, and each run's own mean SAD under ``"models"``."""
+    names = set.intersection(*(set(r.get("also", {})) for r in runs)) if runs else set()
+    out = {}
+    for name in sorted(names):
+        sets = [r["also"][name] for r in runs]
+        photos = sorted(sets[0]["per_image"])
+        per = {p: {k: float(np.mean([x["per_image"][p][k] for x in sets])) for k in ("sad", "mse", "grad")}
+               for p in photos}
+        out[name] = {**{k: float(np.mean([e[k] for e in per.values()])) for k in ("sad", "mse", "grad")},
+                     "per_image": per, "models": [x["sad"] for x in sets]}
+    return out
+
+
+def also_report(results: dict, variants: list[str], seeds: list[int]) -> str:
+    """The ``--also-real`` sets (photos no step sees, predicted by every fold's model): each
+    variant's SAD, the paired per-seed change against the first variant with its 95 % interval,
+    and for how many of the models (seeds x folds) it is lower; per photo for sets of several."""
+    base = variants[0]
+    names = set.intersection(*(set(results[v][s].get("also", {})) for v in variants for s in seeds))
+    lines = []
+    for name in sorted(names):
+        view = {v: {s: {"real": results[v][s]["also"][name]} for s in seeds} for v in variants}
+        photos = sorted(view[base][seeds[0]]["real"]["per_image"])
+        folds = len(view[base][seeds[0]]["real"]["models"])
+        lines.append(f"\nAlso evaluated: {name} ({len(photos)} photo{'s' if len(photos) > 1 else ''}: "
+                     f"{', '.join(photos[:6])}{' ...' if len(photos) > 6 else ''}), which no step sees; a seed's "
+                     f"errors are the mean over its {folds} fold model{'s' if folds > 1 else ''}:")
+        for v in variants:
+            lines.append(f"  {v:22s} SAD {_mean_std([view[v][s]['real']['sad'] for s in seeds])}   "
+                         f"MSE {_mean_std([view[v][s]['real']['mse'] for s in seeds])}")
+        lines.append(f"  paired per-seed change of SAD against {base} (negative = better):")
+        for v in variants[1:]:
+            rel = [(view[v][s]["real"]["sad"] - view[base][s]["real"]["sad"]) / view[base][s]["real"]["sad"]
+                   for s in seeds]
+            pairs = [(a, b) for s in seeds for a, b in zip(view[v][s]["real"]["models"], view[base][s]["real"]["models"])]
+            lines.append(f"{_change_line(v, seeds, rel)}  (lower for {sum(a < b for a, b in pairs)} of "
+                         f"{len(pairs)} models)")
+        if len(photos) > 1:
+            lines.extend(photo_weighted(view, variants, seeds))
+            lines.extend(per_photo(view, variants, seeds))
+    return "\n".join(lines)
 
 
 def detector_ranking(results: dict, variants: list[str], seeds: list[int], files: list[Path]) -> str:

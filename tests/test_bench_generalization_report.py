@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from generalization_report import (merge_folds, paired_interval, per_photo, photo_weighted,  # noqa: E402
-                                   photo_weighted_change, report)
+from generalization_report import (also_report, merge_also, merge_folds, paired_interval, per_photo,  # noqa: E402
+                                   photo_weighted, photo_weighted_change, report)
 
 
 def _run(sads: dict[str, float]) -> dict:
@@ -59,7 +59,7 @@ def test_merge_folds_pools_the_photos_of_every_fold():
     assert sorted(merged["real"]["per_image"]) == ["GT01", "GT02", "GT13", "GT14"]
     assert merged["real"]["sad"] == pytest.approx(9.0) and merged["real"]["mse"] == pytest.approx(90.0)
     assert merged["comp"] == pytest.approx({"sad": 2.0, "mse": 20.0, "grad": 0.2})
-    assert merge_folds([a]) is a
+    assert merge_folds([a]) == {**a, "also": {}}  # one fold as is (no --also-real sets)
     with pytest.raises(ValueError, match="share a test photo"):
         merge_folds([a, _run({"GT02": 1.0})])
 
@@ -98,3 +98,42 @@ def test_detector_ranking_gives_both_orders_spearman_and_its_permutation_p(tmp_p
     assert "by SAD: portrait 10.000 < a 11.000 < b 11.500 < naive 12.000" in text
     # the same order: rho = 1, and 2 of the 24 pairings (this order and its reverse) reach |rho| = 1
     assert "Spearman rank correlation +1.00" in text and "p = 0.08 over 4 variants" in text
+
+
+def _with_also(run: dict, sads: dict[str, float], name: str = "lemur") -> dict:
+    return {**run, "also": {name: _run(sads)["real"]}}
+
+
+def test_merge_also_averages_every_fold_models_errors_per_photo():
+    a = _with_also(_run({"GT01": 1.0}), {"lemur": 4.0, "cat": 2.0})
+    b = _with_also(_run({"GT13": 1.0}), {"lemur": 6.0, "cat": 4.0})
+    merged = merge_also([a, b])["lemur"]
+    assert merged["per_image"]["lemur"]["sad"] == pytest.approx(5.0)
+    assert merged["per_image"]["cat"]["mse"] == pytest.approx(30.0)
+    assert merged["sad"] == pytest.approx(4.0)  # the mean over the two photos of their fold means
+    assert merged["models"] == pytest.approx([3.0, 5.0])  # each fold model's own mean SAD
+    assert merge_folds([a, b])["also"]["lemur"]["sad"] == pytest.approx(4.0)
+    # a set that one fold's run lacks is left out rather than averaged over fewer models
+    assert merge_also([a, _run({"GT13": 1.0})]) == {}
+
+
+def test_also_report_pairs_each_seed_and_counts_the_models_that_are_lower():
+    results = {
+        "naive": {0: merge_folds([_with_also(_run({"GT01": 1.0}), {"lemur": 10.0}),
+                                  _with_also(_run({"GT13": 1.0}), {"lemur": 12.0})]),
+                  1: merge_folds([_with_also(_run({"GT01": 1.0}), {"lemur": 10.0}),
+                                  _with_also(_run({"GT13": 1.0}), {"lemur": 10.0})])},
+        "portrait": {0: merge_folds([_with_also(_run({"GT01": 1.0}), {"lemur": 8.0}),
+                                     _with_also(_run({"GT13": 1.0}), {"lemur": 13.0})]),
+                     1: merge_folds([_with_also(_run({"GT01": 1.0}), {"lemur": 9.0}),
+                                     _with_also(_run({"GT13": 1.0}), {"lemur": 9.0})])},
+    }
+    text = also_report(results, ["naive", "portrait"], [0, 1])
+    assert "Also evaluated: lemur (1 photo: lemur)" in text and "mean over its 2 fold models" in text
+    # seed 0: 10.5 against 11 -> -4.5 %; seed 1: 9 against 10 -> -10 %; lower for 3 of the 4 models
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("portrait") and "seed 0" in ln)
+    assert "seed 0:   -4.5%" in line and "seed 1:  -10.0%" in line and "lower for 3 of 4 models" in line
+    assert "-7.3%" in line  # their mean
+    assert "per photo" not in text  # one photo: no per-photo table
+    assert also_report({v: {s: {k: r for k, r in run.items() if k != "also"} for s, run in per.items()}
+                        for v, per in results.items()}, ["naive", "portrait"], [0, 1]) == ""

@@ -1,0 +1,103 @@
+"""benchmarks/generalization.py's ``--also-real`` sets (photos every fold's model also predicts),
+the test-photo layouts it reads, the weights it keeps beside each run, and the variant form
+shared by the benchmarks (benchmarks/variants.py)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+
+import generalization  # noqa: E402
+from generalization_eval import photo_files, real_test_set  # noqa: E402
+from tiny_matting_net import TinyMattingNet  # noqa: E402
+from variants import parse_variant  # noqa: E402
+
+
+def _photo(folder: Path, name: str, value: int, size=(6, 8)) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / name), np.full(size, value, np.uint8))
+
+
+def test_flat_layout_pairs_each_photo_with_its_alpha_and_trimap(tmp_path):
+    # pymatting's layout: STEM.png, STEM_alpha.png, STEM_trimap.png; a spare background is no photo
+    _photo(tmp_path, "cat.png", 10)
+    _photo(tmp_path, "cat_alpha.png", 255)
+    _photo(tmp_path, "cat_trimap.png", 120)
+    _photo(tmp_path, "beach.png", 200)
+    assert [(s, i.name, a.name, t.name) for s, i, a, t in photo_files(tmp_path)] == [
+        ("cat", "cat.png", "cat_alpha.png", "cat_trimap.png")]
+    [(stem, image, alpha, trimap)] = real_test_set(tmp_path, None)
+    assert stem == "cat" and image.shape == (6, 8, 3) and (image == 10).all()
+    assert alpha.dtype == np.float32 and (alpha == 1.0).all()
+    assert (trimap == 128).all()  # 120 is unknown: trimaps are snapped to {0, 128, 255}
+
+
+def test_folder_layout_and_its_errors(tmp_path):
+    for sub, v in (("image", 10), ("alpha", 0), ("trimap", 250)):
+        _photo(tmp_path / "set" / sub, "a.png", v)
+    [(stem, _, alpha, trimap)] = real_test_set(tmp_path / "set", None)
+    assert stem == "a" and (alpha == 0).all() and (trimap == 255).all()
+    assert real_test_set(tmp_path / "set", ["a"])[0][0] == "a"
+    with pytest.raises(SystemExit, match="no test images"):
+        real_test_set(tmp_path / "set", ["b"])
+    _photo(tmp_path / "flat", "dog.jpg", 1)
+    _photo(tmp_path / "flat", "dog_alpha.png", 1)
+    with pytest.raises(SystemExit, match=r"dog\.jpg.*dog_trimap"):
+        photo_files(tmp_path / "flat")
+    _photo(tmp_path / "flat", "dog_trimap.png", 0, size=(5, 8))
+    with pytest.raises(SystemExit, match=r"dog\.jpg.*differ in size"):
+        real_test_set(tmp_path / "flat", None)
+    with pytest.raises(SystemExit, match="not a folder"):
+        photo_files(tmp_path / "missing")
+
+
+def test_also_real_defaults_to_the_lemur_and_refuses_the_training_sources(tmp_path):
+    shared = tmp_path / "shared"
+    for sub in ("alphamatting", "backgrounds"):
+        (shared / sub).mkdir(parents=True)
+    assert generalization.also_real_dirs(None, shared) == []  # no lemur in this shared folder
+    (shared / "lemur").mkdir()
+    assert generalization.also_real_dirs(None, shared) == [shared / "lemur"]
+    assert generalization.also_real_dirs([], shared) == []
+    with pytest.raises(SystemExit, match="names must differ"):
+        generalization.also_real_dirs([tmp_path / "a" / "x", tmp_path / "b" / "x"], shared)
+    with pytest.raises(SystemExit, match="training sets are drawn from there"):
+        generalization.also_real_dirs([shared / "alphamatting"], shared)
+
+
+def test_saved_weights_give_the_same_model_and_a_changed_retraining_is_reported(tmp_path, capsys):
+    cfg = generalization.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
+    done = tmp_path / "runs" / "naive-seed0-abc.json"
+    assert generalization.saved_model(done, cfg) is None  # a run from before weights were kept
+    torch.manual_seed(3)
+    model = TinyMattingNet(widths=cfg.widths)
+    done.parent.mkdir()
+    torch.save(model.state_dict(), done.with_suffix(".pt"))
+    loaded = generalization.saved_model(done, cfg)
+    x = torch.randint(0, 256, (1, 3, 32, 32), dtype=torch.uint8)
+    t = torch.full((1, 1, 32, 32), 128, dtype=torch.uint8)
+    model.eval()
+    loaded.eval()
+    assert torch.equal(model(x, t), loaded(x, t))
+    same = {"real": {"sad": 2.5}}
+    generalization.check_retrained(done, same, {"real": {"sad": 2.5}})
+    generalization.check_retrained(done, None, {"real": {"sad": 9.0}})  # nothing saved: nothing to compare
+    assert capsys.readouterr().out == ""
+    generalization.check_retrained(done, same, {"real": {"sad": 2.6}})
+    assert "WARNING naive-seed0-abc.json" in capsys.readouterr().out
+
+
+def test_parse_variant_glues_list_values_back_together():
+    assert parse_variant("p=realism.defocus.radius=[2.0, 8.0],realism.defocus.p=0.5") == (
+        "p", ["realism.defocus.radius=[2.0, 8.0]", "realism.defocus.p=0.5"])
+    assert parse_variant("x=a.b=1") == ("x", ["a.b=1"])
+    for bad in ("x", "=a.b=1", "x="):
+        with pytest.raises(SystemExit, match="NAME=path.to.field=value"):
+            parse_variant(bad)
