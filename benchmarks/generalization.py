@@ -68,6 +68,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import torch
@@ -280,6 +281,29 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
     return model
 
 
+def finished_run(done: Path, train_data: str, cfg: TrainConfig, also: dict[str, list],
+                 fit: Callable[[], TinyMattingNet], measure: Callable[[TinyMattingNet], dict]) -> dict:
+    """The run saved at ``done`` when it trained on ``train_data`` and has every ``also`` set
+    (name -> test items); else it is completed and saved: sets it lacks are evaluated from its
+    saved weights, or, with no usable run or weights, the model is trained (``fit``), measured
+    (``measure``: its ``real`` and ``comp`` errors) and saved with its weights (``.pt``)."""
+    run = saved_run(done, train_data)
+    missing = [n for n in also if n not in (run or {}).get("also", {})]
+    if run is not None and not missing:
+        return run
+    model = saved_model(done, cfg) if run is not None else None
+    if model is None:
+        model = fit()
+        fresh = {**measure(model), "train_data": train_data}
+        check_retrained(done, run, fresh)
+        run = {**fresh, "also": {}}
+        done.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), done.with_suffix(".pt"))
+    run.setdefault("also", {}).update({n: evaluate(model, items, per_image=True) for n, items in also.items()})
+    done.write_text(json.dumps(run))
+    return run
+
+
 def saved_model(done: Path, cfg: TrainConfig) -> TinyMattingNet | None:
     """The weights saved beside the finished run ``done`` (``.pt``), or ``None`` when there are
     none (runs from before weights were kept)."""
@@ -405,21 +429,10 @@ def main() -> None:
             for v in names:
                 t1 = time.perf_counter()
                 done = work / "runs" / f"{v}{tag}-seed{seed}-{run_key}.json"
-                run = saved_run(done, train_data[v, d])
-                missing = [n for n in also if n not in (run or {}).get("also", {})]
-                if run is None or missing:
-                    model = saved_model(done, cfg) if run is not None else None
-                    if model is None:
-                        model = train(folders[v, d][0], seed, cfg)
-                        fresh = {"real": evaluate(model, real, per_image=True), "comp": evaluate(model, comp[v]),
-                                 "train_data": train_data[v, d]}
-                        check_retrained(done, run, fresh)
-                        run = {**fresh, "also": {}}
-                        done.parent.mkdir(exist_ok=True)
-                        torch.save(model.state_dict(), done.with_suffix(".pt"))
-                    run.setdefault("also", {}).update(
-                        {n: evaluate(model, items, per_image=True) for n, items in also.items()})
-                    done.write_text(json.dumps(run))
+                run = finished_run(done, train_data[v, d], cfg, also,
+                                   fit=lambda: train(folders[v, d][0], seed, cfg),
+                                   measure=lambda m: {"real": evaluate(m, real, per_image=True),
+                                                      "comp": evaluate(m, comp[v])})
                 results[v][seed].append(run)
                 print(f"fold {fold} seed {seed} {v:22s} real SAD {run['real']['sad']:.3f}  "
                       f"comp SAD {run['comp']['sad']:.3f}  ({time.perf_counter() - t1:.0f} s)", flush=True)

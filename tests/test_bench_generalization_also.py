@@ -101,3 +101,46 @@ def test_parse_variant_glues_list_values_back_together():
     for bad in ("x", "=a.b=1", "x="):
         with pytest.raises(SystemExit, match="NAME=path.to.field=value"):
             parse_variant(bad)
+
+
+def _items(value: int) -> list:
+    image = np.full((32, 32, 3), value, np.uint8)
+    alpha = np.zeros((32, 32), np.float32)
+    alpha[:, 16:] = 1.0
+    trimap = np.full((32, 32), 128, np.uint8)
+    return [("cat", image, alpha, trimap)]
+
+
+def test_finished_run_trains_once_and_completes_a_saved_run_from_its_weights(tmp_path, capsys):
+    cfg = generalization.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
+    done = tmp_path / "runs" / "portrait-seed0-abc.json"
+    fits = []
+
+    def fit():
+        fits.append(1)
+        torch.manual_seed(len(fits))
+        return TinyMattingNet(widths=cfg.widths)
+
+    def measure(model):
+        return {"real": generalization.evaluate(model, _items(90), per_image=True),
+                "comp": generalization.evaluate(model, _items(90))}
+
+    run = generalization.finished_run(done, "d1", cfg, {"cat": _items(10)}, fit, measure)
+    assert len(fits) == 1 and done.with_suffix(".pt").exists()
+    assert set(run["also"]) == {"cat"} and run["train_data"] == "d1"
+    assert generalization.finished_run(done, "d1", cfg, {"cat": _items(10)}, fit, measure) == run
+    assert len(fits) == 1  # reused as saved
+    # a new set is evaluated from the saved weights, without training
+    more = generalization.finished_run(done, "d1", cfg, {"cat": _items(10), "dog": _items(200)}, fit, measure)
+    assert len(fits) == 1 and set(more["also"]) == {"cat", "dog"}
+    assert more["also"]["cat"] == run["also"]["cat"] and more["real"] == run["real"]
+    # without weights (a run from before they were kept) it retrains
+    done.with_suffix(".pt").unlink()
+    generalization.finished_run(done, "d1", cfg, {"cat": _items(10), "dog": _items(200), "eel": _items(5)},
+                                fit, measure)
+    assert len(fits) == 2
+    # this fit draws another initialisation, so the retrained run does not repeat the saved one
+    assert "WARNING portrait-seed0-abc.json" in capsys.readouterr().out
+    # other training data: retrained whatever is saved
+    generalization.finished_run(done, "d2", cfg, {}, fit, measure)
+    assert len(fits) == 3
