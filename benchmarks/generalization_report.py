@@ -168,7 +168,7 @@ def also_report(results: dict, variants: list[str], seeds: list[int]) -> str:
         if len(photos) > 1:
             lines.extend(photo_weighted(view, variants, seeds))
             lines.extend(per_photo(view, variants, seeds))
-    return "\n".join(lines)
+    return "\n".join(["", *lines]) if lines else ""
 
 
 def detector_ranking(results: dict, variants: list[str], seeds: list[int], files: list[Path]) -> str:
