@@ -83,7 +83,8 @@ from synth.execution import SerialExecutor  # noqa: E402
 from synth.recipe import load_recipe  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 
-from generalization_eval import composite_val_set, evaluate, real_test_set  # noqa: E402  (benchmarks/, the script's folder)
+from generalization_eval import (composite_val_set, evaluate, real_test_set,  # noqa: E402  (benchmarks/)
+                                 trivial_sad)
 from generalization_report import also_report, detector_ranking, merge_folds, report  # noqa: E402
 from variants import parse_variant  # noqa: E402
 
@@ -409,6 +410,8 @@ def main() -> None:
     print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
           f"{cfg.batch}x{cfg.crop}² per run", flush=True)
     data_seed = {seed: seed if args.redraw else 0 for seed in args.seeds}  # the draw each seed trains on
+    also = {d.name: real_test_set(d, None) for d in also_dirs}
+    tested: dict[str, tuple] = {}  # every fold's real test photos, by name
     for fold in args.folds:
         t1 = time.perf_counter()
         src = prepare_sources(args.shared, work, fold)
@@ -418,7 +421,7 @@ def main() -> None:
         print(f"fold {fold} (real test photos {test[0]}-{test[-1]}): datasets built in "
               f"{time.perf_counter() - t1:.0f} s ({samples} training samples each)", flush=True)
         real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else test)
-        also = {d.name: real_test_set(d, None) for d in also_dirs}
+        tested.update({item[0]: item for item in real})
         train_data = {key: dataset_digest(train_dir) for key, (train_dir, _) in folders.items()}
         val_dirs = {v: val_dir for (v, _), (_, val_dir) in folders.items()}  # one per variant, whatever the draw
         comp = {v: composite_val_set(val_dir, args.val_samples) for v, val_dir in val_dirs.items()}
@@ -439,7 +442,8 @@ def main() -> None:
     results = {v: {s: merge_folds(runs) for s, runs in per_seed.items()} for v, per_seed in results.items()}
     if len(args.folds) > 1:
         print(f"\nfolds {args.folds}: each photo is predicted by the model of the fold that held it out")
-    text = report(results, names, args.seeds) + also_report(results, names, args.seeds)
+    text = (report(results, names, args.seeds, trivial_sad(list(tested.values())))
+            + also_report(results, names, args.seeds, {n: trivial_sad(items) for n, items in also.items()}))
     if args.detectability:
         text += "\n" + detector_ranking(results, names, args.seeds, args.detectability)
     print(text)

@@ -115,6 +115,18 @@ def composite_val_set(folder: Path, limit: int) -> list[tuple[str, np.ndarray, n
     return out
 
 
+#: The constant alphas of :func:`trivial_sad`.
+CONSTANTS = (0.0, 0.5, 1.0)
+
+
+def trivial_sad(items) -> dict[float, float]:
+    """Mean SAD over ``items`` (name, image, alpha, trimap) of a constant alpha in the unknown
+    region, for each of :data:`CONSTANTS`: the floor a model has to beat before its errors on
+    a test set say anything about matting."""
+    return {c: float(np.mean([matting_errors(np.full_like(alpha, c), alpha, trimap)["sad"]
+                              for _, _, alpha, trimap in items])) for c in CONSTANTS}
+
+
 def evaluate(model: torch.nn.Module, items, per_image: bool = False) -> dict:
     """Mean SAD, MSE and gradient error over ``items`` (and with ``per_image`` each item's,
     by name, under ``"per_image"``)."""

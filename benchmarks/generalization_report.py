@@ -43,7 +43,16 @@ def _has_per_photo(results: dict, variants: list[str], seeds: list[int]) -> bool
     return all("per_image" in results[v][s]["real"] for v in variants for s in seeds)
 
 
-def report(results: dict, variants: list[str], seeds: list[int]) -> str:
+def trivial_line(sads: dict[float, float] | None) -> list[str]:
+    """The line of a test set's SAD with a constant alpha in the unknown region (no model; from
+    ``generalization_eval.trivial_sad``), which a model's SAD must be well below to mean anything."""
+    if not sads:
+        return []
+    cells = ", ".join(f"{c:g}: {v:.3f}" for c, v in sads.items())
+    return [f"  {'(no model)':22s} SAD of a constant alpha in the unknown region, {cells}"]
+
+
+def report(results: dict, variants: list[str], seeds: list[int], trivial: dict[float, float] | None = None) -> str:
     lines = []
     base = variants[0]
     for metric in ("sad", "mse", "grad"):
@@ -53,6 +62,8 @@ def report(results: dict, variants: list[str], seeds: list[int]) -> str:
             comp = [results[v][s]["comp"][metric] for s in seeds]
             gap = [r - c for r, c in zip(real, comp)]
             lines.append(f"  {v:22s} real {_mean_std(real)} | comp {_mean_std(comp)} | gap {_mean_std(gap)}")
+        if metric == "sad":
+            lines.extend(trivial_line(trivial))
     lines.append(f"\nPaired per-seed change of real-photo SAD against {base} (negative = better), "
                  "mean and 95 % confidence interval over seeds (paired t):")
     for v in variants[1:]:
@@ -141,10 +152,12 @@ def merge_also(runs: list[dict]) -> dict:
     return out
 
 
-def also_report(results: dict, variants: list[str], seeds: list[int]) -> str:
+def also_report(results: dict, variants: list[str], seeds: list[int],
+                trivial: dict[str, dict[float, float]] | None = None) -> str:
     """The ``--also-real`` sets (photos no step sees, predicted by every fold's model): each
     variant's SAD, the paired per-seed change against the first variant with its 95 % interval,
-    and for how many of the models (seeds x folds) it is lower; per photo for sets of several."""
+    and for how many of the models (seeds x folds) it is lower; per photo for sets of several.
+    ``trivial``: each set's :func:`trivial_line` figures, by set name."""
     base = variants[0]
     names = set.intersection(*(set(results[v][s].get("also", {})) for v in variants for s in seeds))
     lines = []
@@ -158,6 +171,7 @@ def also_report(results: dict, variants: list[str], seeds: list[int]) -> str:
         for v in variants:
             lines.append(f"  {v:22s} SAD {_mean_std([view[v][s]['real']['sad'] for s in seeds])}   "
                          f"MSE {_mean_std([view[v][s]['real']['mse'] for s in seeds])}")
+        lines.extend(trivial_line((trivial or {}).get(name)))
         lines.append(f"  paired per-seed change of SAD against {base} (negative = better):")
         for v in variants[1:]:
             rel = [(view[v][s]["real"]["sad"] - view[base][s]["real"]["sad"]) / view[base][s]["real"]["sad"]

@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import generalization  # noqa: E402
-from generalization_eval import photo_files, real_test_set  # noqa: E402
+from generalization_eval import photo_files, real_test_set, trivial_sad  # noqa: E402
+from generalization_report import also_report, report, trivial_line  # noqa: E402
 from tiny_matting_net import TinyMattingNet  # noqa: E402
 from variants import parse_variant  # noqa: E402
 
@@ -144,3 +145,21 @@ def test_finished_run_trains_once_and_completes_a_saved_run_from_its_weights(tmp
     # other training data: retrained whatever is saved
     generalization.finished_run(done, "d2", cfg, {}, fit, measure)
     assert len(fits) == 3
+
+
+def test_trivial_sad_is_a_constant_alphas_error_in_the_unknown_region_and_the_report_prints_it():
+    # unknown region: the right half of the image (16 x 32 px), whose true alpha is 1
+    [(_, image, alpha, trimap)] = _items(0)
+    trimap[:, :16] = 0
+    sads = trivial_sad([("cat", image, alpha, trimap)])
+    assert sads == pytest.approx({0.0: 512 / 1000, 0.5: 256 / 1000, 1.0: 0.0})
+    assert trivial_line(sads) == ["  (no model)             SAD of a constant alpha in the unknown region, "
+                                  "0: 0.512, 0.5: 0.256, 1: 0.000"]
+    assert trivial_line(None) == []
+    run = {"real": {"sad": 1.0, "mse": 1.0, "grad": 1.0}, "comp": {"sad": 1.0, "mse": 1.0, "grad": 1.0},
+           "also": {"cat": {"sad": 2.0, "mse": 1.0, "grad": 1.0, "per_image": {"cat": {}}, "models": [2.0]}}}
+    results = {"naive": {0: run}, "portrait": {0: run}}
+    text = report(results, ["naive", "portrait"], [0], sads)
+    assert text.count("(no model)") == 1 and text.index("(no model)") < text.index("MSE (lower")
+    assert "(no model)" in also_report(results, ["naive", "portrait"], [0], {"cat": sads})
+    assert "(no model)" not in also_report(results, ["naive", "portrait"], [0])
