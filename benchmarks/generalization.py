@@ -298,10 +298,10 @@ def finished_run(done: Path, train_data: str, cfg: TrainConfig, also: dict[str, 
         model = fit()
         fresh = {**measure(model), "train_data": train_data}
         check_retrained(done, run, fresh)
-        run = {**fresh, "also": {}}
+        run, missing = {**fresh, "also": {}}, list(also)
         done.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), done.with_suffix(".pt"))
-    run.setdefault("also", {}).update({n: evaluate(model, items, per_image=True) for n, items in also.items()})
+    run.setdefault("also", {}).update({n: evaluate(model, also[n], per_image=True) for n in missing})
     done.write_text(json.dumps(run))
     return run
 

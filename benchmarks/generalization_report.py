@@ -38,6 +38,12 @@ def _change_line(variant: str, seeds: list[int], rel: list[float]) -> str:
     return f"  {variant:22s} {cells}   mean {100 * np.mean(rel):+6.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]"
 
 
+def _sad_changes(results: dict, variant: str, base: str, seeds: list[int]) -> list[float]:
+    """Each seed's relative change of real-photo SAD, ``variant`` against ``base``."""
+    return [(results[variant][s]["real"]["sad"] - results[base][s]["real"]["sad"]) / results[base][s]["real"]["sad"]
+            for s in seeds]
+
+
 def _has_per_photo(results: dict, variants: list[str], seeds: list[int]) -> bool:
     """Whether every run recorded its per-photo errors (runs from before that did not)."""
     return all("per_image" in results[v][s]["real"] for v in variants for s in seeds)
@@ -67,8 +73,7 @@ def report(results: dict, variants: list[str], seeds: list[int], trivial: dict[f
     lines.append(f"\nPaired per-seed change of real-photo SAD against {base} (negative = better), "
                  "mean and 95 % confidence interval over seeds (paired t):")
     for v in variants[1:]:
-        rel = [(results[v][s]["real"]["sad"] - results[base][s]["real"]["sad"]) / results[base][s]["real"]["sad"]
-               for s in seeds]
+        rel = _sad_changes(results, v, base, seeds)
         verdict = "PASS" if all(r <= -0.20 for r in rel) else "miss"
         lines.append(f"{_change_line(v, seeds, rel)}  (target <= -20% every seed: {verdict})")
     lines.extend(photo_weighted(results, variants, seeds))
@@ -174,8 +179,7 @@ def also_report(results: dict, variants: list[str], seeds: list[int],
         lines.extend(trivial_line((trivial or {}).get(name)))
         lines.append(f"  paired per-seed change of SAD against {base} (negative = better):")
         for v in variants[1:]:
-            rel = [(view[v][s]["real"]["sad"] - view[base][s]["real"]["sad"]) / view[base][s]["real"]["sad"]
-                   for s in seeds]
+            rel = _sad_changes(view, v, base, seeds)
             pairs = [(a, b) for s in seeds for a, b in zip(view[v][s]["real"]["models"], view[base][s]["real"]["models"])]
             lines.append(f"{_change_line(v, seeds, rel)}  (lower for {sum(a < b for a, b in pairs)} of "
                          f"{len(pairs)} models)")
