@@ -20,7 +20,7 @@ import numpy as np
 
 from augment.bands import busyness
 from augment.checks import check_alpha, check_rgb
-from augment.colour import from_lab, to_lab, weighted_mean
+from augment.colour import from_lab, subsample_weighted, to_lab, weighted_mean
 from augment.resize import shrink_long_side
 
 __all__ = ["backdrop_contrast_factor", "contrast_ratio", "scale_contrast"]
@@ -106,7 +106,7 @@ def scale_contrast(bg: np.ndarray, alpha: np.ndarray, factor: float) -> np.ndarr
     weight = 1.0 - alpha
     if not float(weight.sum()) > 0:
         weight = None  # the subject covers everything: the whole layer's mean
-    mean = weighted_mean(lab, weight)
+    mean = weighted_mean(*subsample_weighted(lab, weight))
     lightness = lab[..., 0]
     lightness *= np.float32(factor)
     lightness += np.float32((1.0 - factor) * mean[0])

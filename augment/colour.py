@@ -24,6 +24,7 @@ __all__ = [
     "srgb_levels_to_linear",
     "srgb_to_linear",
     "subsample",
+    "subsample_weighted",
     "to_lab",
     "to_levels",
     "weighted_mean",
@@ -119,6 +120,18 @@ def subsample(image: np.ndarray, max_pixels: int = 262_144) -> np.ndarray:
     """Strided subsample (no smoothing, so mean and std stay unbiased) of at most ~max_pixels."""
     step = max(1, int(math.ceil(math.sqrt(image.shape[0] * image.shape[1] / max_pixels))))
     return image[::step, ::step]
+
+
+def subsample_weighted(image: np.ndarray, weights: np.ndarray | None, max_pixels: int = 262_144
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`subsample` of ``image`` (H, W, ...) and of its ``(H, W)`` ``weights`` on the same
+    grid, for weighted statistics; both whole when the subsample's weights sum to zero (a
+    thin subject between the grid's rows)."""
+    sub = subsample(image, max_pixels)
+    if weights is None or sub.shape == image.shape:
+        return sub, weights
+    sub_w = subsample(weights, max_pixels)
+    return (sub, sub_w) if float(sub_w.sum(dtype=np.float64)) > 0 else (image, weights)
 
 
 def lab_stats(image: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

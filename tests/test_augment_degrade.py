@@ -98,6 +98,37 @@ def test_unit_normals_are_standard_normal_and_seeded():
     assert abs(float(np.corrcoef(x[:, :-1].ravel(), x[:, 1:].ravel())[0, 1])) < 0.005
 
 
+def test_unit_normals_table_gives_a_normals_first_four_moments():
+    """The exact distribution of t[u] + t[v] over all 65 536 equally likely byte pairs."""
+    from statistics import NormalDist
+
+    from augment.degrade.noise import _half_normal_table
+
+    t = _half_normal_table().astype(np.float64).ravel()
+    sums = np.sort((t[:, None] + t[None, :]).ravel())
+    assert abs(sums.mean()) < 1e-7 and sums.var() == pytest.approx(1.0, abs=1e-6)
+    assert float(np.mean(sums ** 4)) == pytest.approx(3.0, abs=1e-5)
+    for p in (1e-4, 1e-3, 1e-2, 0.1, 0.3):
+        assert sums[int(p * sums.size)] == pytest.approx(NormalDist().inv_cdf(p), abs=0.02)
+    assert 4.2 < sums[-1] < 4.4
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (4, 6, 3), (2, 3, 4, 5), (0, 3)])
+def test_unit_normals_are_table_sums_of_the_raw_bytes(shape):
+    """Value i is t[b[i]] + t[b[n + i]] for the little-endian bytes b of the generator's raw
+    outputs, for any shape, and the generator moves on by ceil(2 n / 8) outputs."""
+    from augment.degrade.noise import _half_normal_table
+
+    n = int(np.prod(shape))
+    a, b = np.random.default_rng(11), np.random.default_rng(11)
+    x = unit_normals(a, shape)
+    assert x.shape == shape and x.dtype == np.float32
+    raw = np.frombuffer(b.bit_generator.random_raw(-(-2 * n // 8)).astype("<u8").tobytes(), np.uint8)
+    t = _half_normal_table().ravel()
+    np.testing.assert_array_equal(x.ravel(), t[raw[:n]] + t[raw[n:2 * n]])
+    assert a.bit_generator.state == b.bit_generator.state
+
+
 def test_add_sensor_noise_level_signal_dependence_and_determinism():
     grey = np.full((256, 256, 3), 128, np.uint8)
     params = NoiseParams(sigma=6.0, shot_fraction=0.5, chroma=0.3)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -122,38 +121,49 @@ def sample_noise(
 
 
 @functools.lru_cache(maxsize=1)
-def _normal_quantiles() -> np.ndarray:
-    """The 65 536 quantiles ``Phi^-1((k + 0.5) / 65536)`` of the standard normal, rescaled to
-    unit variance (float32; they reach +-4.3)."""
+def _half_normal_table() -> np.ndarray:
+    """float32 (1, 256) table ``t``: the sum of two independent uniform draws from it has mean 0,
+    variance 1 and kurtosis 3, as a standard normal has.
+
+    The 256 quantiles ``Phi^-1((k + 0.5) / 256)`` with the outermost pair moved out until the
+    table's kurtosis is 3 (to about +-3.04 from +-2.89: a midpoint table lacks the mass of
+    the tails beyond it), scaled to variance 1/2.
+    """
+    from scipy.optimize import brentq
     from scipy.special import ndtri
 
-    q = ndtri((np.arange(65536, dtype=np.float64) + 0.5) / 65536.0)
-    return (q / q.std()).astype(np.float32)
+    q = ndtri((np.arange(256, dtype=np.float64) + 0.5) / 256.0)
+
+    def scaled(edge: float) -> np.ndarray:
+        t = q.copy()
+        t[0], t[-1] = -edge, edge
+        return t / t.std()
+
+    edge = brentq(lambda e: float(np.mean(scaled(e) ** 4)) - 3.0, q[-1], 5.0)
+    return (scaled(edge) / math.sqrt(2.0)).astype(np.float32).reshape(1, 256)
 
 
 def unit_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """float32 standard-normal noise of ``shape``, faster than ``rng.standard_normal``.
+    """float32 unit-variance normal noise of ``shape``, several times as fast as ``rng.standard_normal``.
 
-    Inverse-CDF sampling from uniform 16-bit integers: the values are the 65 536 normal
-    quantiles, so the tails stop at 4.3 sigma (one draw in 60 000 would lie further out),
-    which image noise of a few levels cannot show. Deterministic given ``rng``.
+    Each value is the sum of two table look-ups, ``t[u] + t[v]``, with ``u``, ``v`` uniform
+    bytes read from the bit generator's raw 64-bit outputs (little-endian byte order, so
+    the same on every machine) and ``t`` the 256 normal quantiles scaled to variance 1/2:
+    two ``cv2.LUT`` passes and an add instead of a gather from a large table. The sum's
+    distribution has a normal's first four moments (:func:`_half_normal_table`), quantiles
+    within 0.02 of a normal's down to 1e-4, and tails that stop at 4.3 sigma (one normal
+    draw in 60 000 lies further out), which image noise of a few levels cannot show.
+    Deterministic given ``rng``; consumes ``ceil(2 n / 8)`` raw outputs for ``n`` values.
     """
-    return _normal_quantiles()[uniform_uint16(rng, shape)]
-
-
-def uniform_uint16(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """``rng.integers(0, 65536, size=shape, dtype=np.uint16)``, the same values and the same
-    generator state after, read straight from the bit generator's 64-bit outputs when that is
-    exact: numpy fills 16-bit draws from buffered 32-bit ones (low half first), which PCG64
-    fills from 64-bit ones (low half first), so on a little-endian machine, with no 32-bit
-    half pending and a count divisible by 4, the draws are the raw outputs' 16-bit words.
-    Otherwise it calls ``rng.integers``. About 1.7x as fast on a 1024² x 3 field."""
     n = math.prod(shape)
-    bits = rng.bit_generator
-    if (n % 4 == 0 and sys.byteorder == "little" and isinstance(bits, (np.random.PCG64, np.random.PCG64DXSM))
-            and not bits.state["has_uint32"]):
-        return bits.random_raw(n // 4).view(np.uint16).reshape(shape)
-    return rng.integers(0, 65536, size=shape, dtype=np.uint16)
+    if n == 0:
+        return np.zeros(shape, np.float32)
+    raw = rng.bit_generator.random_raw(-(-2 * n // 8)).astype("<u8", copy=False).view(np.uint8)
+    rows = shape[0] if len(shape) > 1 else 1
+    table = _half_normal_table()
+    out = cv2.LUT(raw[:n].reshape(rows, n // rows), table)
+    cv2.add(out, cv2.LUT(raw[n:2 * n].reshape(rows, n // rows), table), dst=out)
+    return out.reshape(shape)
 
 
 def _correlate(noise: np.ndarray, grain_px: float) -> np.ndarray:

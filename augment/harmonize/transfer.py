@@ -20,7 +20,7 @@ import numpy as np
 
 from augment.bands import subject_box
 from augment.checks import check_layers
-from augment.colour import from_lab, subsample, to_lab, weighted_stats
+from augment.colour import from_lab, subsample, subsample_weighted, to_lab, weighted_stats
 
 __all__ = ["AlbuMethod", "albu_domain_adaptation", "histogram_match", "reinhard_lab"]
 
@@ -60,7 +60,7 @@ def reinhard_lab(
         return out
     ys, xs = subject_box(alpha)
     lab = to_lab(fg[ys, xs])
-    mu_f, sd_f = weighted_stats(lab, alpha[ys, xs])
+    mu_f, sd_f = weighted_stats(*subsample_weighted(lab, alpha[ys, xs]))  # statistics on <= 0.26 Mpx
     mu_b, sd_b = weighted_stats(to_lab(subsample(bg)), None)
     ratio = np.clip(sd_b / np.maximum(sd_f, 1e-6), lo, hi)
     s = float(strength)
