@@ -40,6 +40,21 @@ def test_flat_layout_pairs_each_photo_with_its_alpha_and_trimap(tmp_path):
     assert (trimap == 128).all()  # 120 is unknown: trimaps are snapped to {0, 128, 255}
 
 
+def test_stems_with_glob_characters_find_their_own_files(tmp_path):
+    """A stem is compared as a string: ``[`` in a name is no pattern, and ``cat.x`` is not ``cat``."""
+    _photo(tmp_path, "cat [1].png", 10)
+    _photo(tmp_path, "cat [1]_alpha.png", 255)
+    _photo(tmp_path, "cat [1]_trimap.png", 0)
+    _photo(tmp_path, "c_alpha.png", 0)  # what the pattern "cat [1]_alpha.*" would match
+    assert [(s, a.name, t.name) for s, _, a, t in photo_files(tmp_path)] == [
+        ("cat [1]", "cat [1]_alpha.png", "cat [1]_trimap.png")]
+    for sub, name in (("image", "x[ab].png"), ("alpha", "x[ab].png"), ("trimap", "x[ab].png"),
+                      ("alpha", "xa.png"), ("trimap", "x[ab].extra.png")):
+        _photo(tmp_path / "set" / sub, name, 1)
+    [(stem, _, alpha_p, trimap_p)] = photo_files(tmp_path / "set")
+    assert (stem, alpha_p.name, trimap_p.name) == ("x[ab]", "x[ab].png", "x[ab].png")
+
+
 def test_folder_layout_and_its_errors(tmp_path):
     for sub, v in (("image", 10), ("alpha", 0), ("trimap", 250)):
         _photo(tmp_path / "set" / sub, "a.png", v)
