@@ -26,7 +26,6 @@ from augment.resize import CoverCrop, apply_cover_crop, resize_to, sample_cover_
 from augment.rotate_crop import apply_rotation, expand_for_cuts, sample_rotation
 from augment.trimap import alpha_to_uint8, make_trimap, sample_band_px
 from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_alpha_levels, encode_rgb, encode_trimap
-from shards.jpeg_window import decode_window
 
 from .albu import build_transform
 from .critic.guide import guide_sample
@@ -353,7 +352,7 @@ class StoredLayers(NamedTuple):
 
     fg_bytes: bytes
     bg_bytes: bytes
-    fg: np.ndarray  # uint8 (H, W, 3): F as decoded from fg_bytes (JPEG: in alpha's box, 0 outside)
+    fg: np.ndarray  # uint8 (H, W, 3): F as decoded from fg_bytes
     bg: np.ndarray  # uint8 (H, W, 3): B as decoded from bg_bytes
     alpha: np.ndarray  # float32 (H, W) at its stored precision (k / 255 for alpha_bits 8)
     levels: np.ndarray | None  # uint8 (H, W): those levels k (None for 16 bits), for alpha_outputs
@@ -367,28 +366,12 @@ def stored_layers(out: OutputSpec, fg: np.ndarray, bg: np.ndarray, alpha: np.nda
     fg_bytes = encode_rgb(fg, out.layer_format, out.jpeg_quality, restart_markers=True)
     bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
     if out.layer_format == "jpg":
-        fg, bg = _decode_under(fg_bytes, alpha), decode_rgb(bg_bytes)
+        fg, bg = decode_rgb(fg_bytes), decode_rgb(bg_bytes)
     levels = None
     if out.alpha_bits == 8:
         levels = alpha_to_uint8(alpha)  # rint(255 alpha), range-checked
         alpha = cv2.LUT(levels, _LEVELS_8)  # k / 255 in float32, as np.rint(alpha * 255) / 255 gives
     return StoredLayers(fg_bytes, bg_bytes, fg, bg, alpha, levels)
-
-
-def _decode_under(data: bytes, alpha: np.ndarray) -> np.ndarray:
-    """F's JPEG decoded where a composite reads it: the box of ``alpha > 0`` (its restart
-    intervals only, :func:`shards.jpeg_window.decode_window`, the pixels of a full decode)
-    with 0 outside; the whole image when it cannot be cut. ``uint8 (H, W, 3)``."""
-    box = content_box(alpha, threshold=0.0)
-    if box is None:
-        return np.zeros((*alpha.shape, 3), np.uint8)
-    cut = decode_window(data, box[0], box[2], box[1], box[3])
-    if cut is None:
-        return decode_rgb(data)
-    window, y0, x0 = cut
-    out = np.zeros((*alpha.shape, 3), np.uint8)
-    out[y0:y0 + window.shape[0], x0:x0 + window.shape[1]] = window
-    return out
 
 
 #: float32(k) / 255 for the 8-bit alpha levels k.
