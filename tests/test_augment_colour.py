@@ -93,3 +93,26 @@ def test_weighted_mean_is_weighted_stats_mean_and_lab_round_trips_the_reference(
     np.testing.assert_array_equal(from_lab(ref), np.clip(rgb * np.float32(255.0) + np.float32(0.5), 0, 255)
                                   .astype(np.uint8))
     assert np.abs(from_lab(to_lab(img)).astype(int) - img).max() <= 1
+
+
+def test_subsample_weighted_keeps_pixels_and_weights_on_one_grid():
+    from augment.colour import subsample, subsample_weighted
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (1100, 700, 3), dtype=np.uint8)
+    weights = rng.random((1100, 700), dtype=np.float32)
+    sub, w = subsample_weighted(image, weights)
+    step = 1100 // sub.shape[0]
+    assert step == 2 and sub.shape[:2] == w.shape
+    np.testing.assert_array_equal(sub, image[::2, ::2])
+    np.testing.assert_array_equal(w, weights[::2, ::2])
+    assert subsample_weighted(image, None)[1] is None and subsample_weighted(image, None)[0].shape == sub.shape
+    small = image[:300, :300]  # under the pixel budget: returned whole
+    small_sub, small_w = subsample_weighted(small, weights[:300, :300])
+    assert small_sub.shape == small.shape and np.array_equal(small_w, weights[:300, :300])
+    # a subject only on odd rows: the grid misses it, so both come back whole
+    odd = np.zeros((1100, 700), np.float32)
+    odd[1::2, 5] = 1.0
+    whole, w_whole = subsample_weighted(image, odd)
+    assert whole is image and w_whole is odd
+    assert subsample(image).shape == sub.shape
