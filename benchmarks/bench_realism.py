@@ -30,6 +30,10 @@ adds its distances (ratio against naive) below the table: the ablations of the r
 `--reuse` keeps a dataset already built in DIR with the same recipe (by its sha256).
 `--reference IMAGE_DIR ALPHA_DIR` measures the reference on other real photos with ground-truth
 alpha (files matched by stem: AIM-500, P3M-500, PPM-100...): a larger set lowers the floor.
+`--json FILE` saves each indicator's ratio, interval and distances; `--against FILE` (such a
+file from a run of the code before a byte-changing change, same settings) prints every ratio
+before and after and exits 1 if one left the earlier 90 % interval (issue 18's check;
+benchmarks/realism_compare.py).
 
     python benchmarks/bench_realism.py --video --out DIR [--seeds 0 1 2] [--limit 24] [--canvas 384]
                                        [--data ../shared/data | --procedural] [--reuse]
@@ -71,6 +75,7 @@ from synth.stats.realism_report import (  # noqa: E402
     quantile_table,
     ratio_interval,
 )
+from realism_compare import compare_figures, figures, read_figures, write_figures  # noqa: E402  (benchmarks/)
 from variants import parse_variant  # noqa: E402  (benchmarks/, the script's folder)
 
 
@@ -230,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", action="store_true", help="reuse datasets already built with the same recipe")
     ap.add_argument("--reference", nargs=2, type=Path, metavar=("IMAGE_DIR", "ALPHA_DIR"), default=None,
                     help="real photos + alphas for the reference (default: the source photos in --data)")
+    ap.add_argument("--json", type=Path, default=None, help="save the figures (ratios, intervals, distances) here")
+    ap.add_argument("--against", type=Path, default=None,
+                    help="a --json file of an earlier run: exit 1 if a ratio left its interval")
     ap.add_argument("--video", action="store_true", help="realism in time: naive vs video clips (module docstring)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="--video: recipe seeds (default 0 1 2)")
     ap.add_argument("--procedural", action="store_true", help="--video: the recipes' procedural sources, not --data")
@@ -239,7 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit < 1 or args.canvas < 32:
         raise SystemExit("--limit must be >= 1 and --canvas >= 32")
     if args.video:
+        if args.json or args.against:
+            raise SystemExit("--json and --against are for stills, not --video")
         return video_main(args)
+    before = read_figures(args.against) if args.against else None  # a bad file fails before any build
     if not (args.data / "alphamatting" / "alpha").is_dir():
         print(f"real data not found at {args.data}", file=sys.stderr)
         return 2
@@ -310,7 +321,16 @@ def main(argv: list[str] | None = None) -> int:
         ok_m = all(passes(r) for r in rows if r.measurable("naive"))
         print(f"{'PASS' if ok_m else 'FAIL'} on the {len(rows) - len(unmeasurable)} indicators this reference can "
               f"measure; half of naive's W is below the sampling floor for {', '.join(unmeasurable)}")
-    return 0
+    figs = figures(rows, intervals)
+    if args.json:
+        write_figures(args.json, {k: str(v) for k, v in vars(args).items()}, figs)
+    if before is None:
+        return 0
+    lines, left = compare_figures(before, {"run": {k: str(v) for k, v in vars(args).items()}, "indicators": figs})
+    print(f"\nagainst {args.against}:")
+    print("\n".join(lines))
+    print(f"{'FAIL' if left else 'PASS'}: {'ratios left their earlier interval: ' + ', '.join(left) if left else 'every ratio within its earlier 90 % interval'}")
+    return 1 if left else 0
 
 
 if __name__ == "__main__":
