@@ -25,7 +25,7 @@ from augment.degrade import (
     match_resolution,
     match_sharpness_sigma,
     sample_noise,
-    unit_normals,
+    normals_for_draw,
 )
 from augment.degrade.glare import GlareParams, sample_glare, veiling_glare
 from augment.estimate import estimate_noise_floor, estimate_sharpness
@@ -116,10 +116,10 @@ def _apply_noise(image: np.ndarray, alpha: np.ndarray, op: dict[str, Any]) -> np
     extra = op.get("compensation_sigma", 0.0)
     if extra > 0:
         weight = alpha if op["compensation_target"] == "foreground" else 1.0 - alpha
-    if extra > 0 and params.draw == 2:  # the compensation's variance added to the sensor noise's
+    if extra > 0 and params.draw >= 2:  # the compensation's variance added to the sensor noise's
         return add_sensor_noise(params, image, rng, extra_std=weight * np.float32(extra / 255.0))
     if extra > 0:  # draw 1 (recorded before draw 2): the compensation, rounded, then the sensor noise
-        noise = unit_normals(rng, image.shape)
+        noise = normals_for_draw(rng, image.shape, params.draw)
         noise *= np.float32(extra) * weight[..., None]
         noise += image
         np.rint(noise, out=noise)

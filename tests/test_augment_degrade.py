@@ -263,22 +263,38 @@ def test_noise_extra_std_adds_white_noise_variance_where_asked():
     # the extra part is white: the Immerkaer reading rises by its full 4 levels (in variance)
     lo, hi = estimate_noise_sigma(out[:, :256]), estimate_noise_sigma(out[:, 256:])
     assert hi ** 2 - lo ** 2 == pytest.approx(16.0, rel=0.1)
-    with pytest.raises(ValueError, match="draw == 2"):
+    with pytest.raises(ValueError, match="draw >= 2"):
         add_sensor_noise(NoiseParams(sigma=3.0, draw=1), grey, 5, extra_std=extra)
     with pytest.raises(ValueError, match="extra_std must have shape"):
         add_sensor_noise(params, grey, 5, extra_std=extra[:10])
     with pytest.raises(ValueError, match="draw"):
-        NoiseParams(sigma=1.0, draw=3)
+        NoiseParams(sigma=1.0, draw=4)
 
 
-def test_sampled_noise_uses_draw_2_and_recorded_parameters_without_it_replay_draw_1():
+def test_sampled_noise_uses_draw_3_and_recorded_parameters_without_it_replay_draw_1():
     params = sample_noise(np.random.default_rng(0), (1.0, 2.0), p=1.0)
-    assert params.draw == 2 and params.to_dict()["draw"] == 2
+    assert params.draw == 3 and params.to_dict()["draw"] == 3
     old = {k: v for k, v in params.to_dict().items() if k != "draw"}  # meta.json written before draw 2
     assert NoiseParams.from_dict(old).draw == 1
 
 
-@pytest.mark.parametrize("draw", [1, 2])
+def test_each_draw_takes_its_own_normals():
+    """Draws 1 and 2 read the 65 536-quantile table (as recorded samples were drawn), draw 3
+    the byte look-ups; the same distribution, other values."""
+    from augment.degrade.noise import normals_for_draw, quantile_normals
+
+    for draw, ref in ((1, quantile_normals), (2, quantile_normals), (3, unit_normals)):
+        np.testing.assert_array_equal(normals_for_draw(np.random.default_rng(6), (40, 24, 3), draw),
+                                      ref(np.random.default_rng(6), (40, 24, 3)))
+    grey = np.full((64, 96, 3), 0.5, np.float32)  # float: nothing clipped or rounded
+    flat = dict(sigma=2.0, shot_fraction=0.0, chroma=1.0, grain_px=0.0)
+    for draw, ref in ((2, quantile_normals), (3, unit_normals)):
+        out = add_sensor_noise(NoiseParams(**flat, draw=draw), grey, 9)
+        expected = np.clip(grey + np.float32(2.0 / 255.0) * ref(np.random.default_rng(9), grey.shape), 0.0, 1.0)
+        np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("draw", [1, 2, 3])
 def test_uint8_noise_equals_the_float_paths_values(draw):
     """uint8 images read x and std(x) from per-level tables: the float32 path's values exactly."""
     img = detailed_image(96, 128, seed=2)

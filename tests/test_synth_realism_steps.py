@@ -288,11 +288,12 @@ def test_backdrop_step_lowers_only_the_background_contrast_to_the_drawn_ratio(tm
     assert lowered >= 4
 
 
-def test_noise_recorded_before_draw_2_replays_as_it_was_drawn():
+def test_noise_recorded_by_earlier_draws_replays_as_it_was_drawn():
     """meta.json written before NoiseParams.draw existed (no "draw" key) replays the old draw:
     the compensation field rounded into the image, then the sensor noise's luminance and
-    per-channel fields; new ops record draw 2 and replay to the bytes post_composite gave."""
-    from augment.degrade import NoiseParams, add_sensor_noise, unit_normals
+    per-channel fields, all from the 65 536-quantile table; a recorded draw 2 replays with
+    that table too; new ops record draw 3 and replay to the bytes post_composite gave."""
+    from augment.degrade import NoiseParams, add_sensor_noise, quantile_normals
     from synth.realism_steps import post_composite, replay_post_composite
     from synth.rng import seeded_rng
 
@@ -305,9 +306,18 @@ def test_noise_recorded_before_draw_2_replays_as_it_was_drawn():
               "denoise_strength": 0.0}
     op = {"op": "noise", "params": params, "seed": 77, "compensation_sigma": 3.0, "compensation_target": "background"}
     g = seeded_rng(77)
-    comp = unit_normals(g, image.shape) * (np.float32(3.0) * (1.0 - alpha)[..., None]) + image
+    comp = quantile_normals(g, image.shape) * (np.float32(3.0) * (1.0 - alpha)[..., None]) + image
     expected = add_sensor_noise(NoiseParams(**params), np.clip(np.rint(comp), 0, 255).astype(np.uint8), g)
     assert np.array_equal(replay_post_composite(image, alpha, [op]), expected)
+    # draw 2 (the compensation inside the sensor noise's rounding), chroma 1 and no grain: the
+    # 65 536-quantile field times the std, plus the white field times the compensation
+    flat = {**params, "chroma": 1.0, "grain_px": 0.0, "shot_fraction": 0.0, "draw": 2}
+    g = seeded_rng(77)
+    sensor, white = quantile_normals(g, image.shape), quantile_normals(g, image.shape)
+    noise = sensor * np.float32(2.0 / 255.0) + white * (np.float32(3.0 / 255.0) * (1.0 - alpha))[..., None]
+    noise += image.astype(np.float32) * np.float32(1.0 / 255.0)
+    expected = np.clip(noise * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+    assert np.array_equal(replay_post_composite(image, alpha, [{**op, "params": flat}]), expected)
     recipe = parse_recipe(_recipe(realism={"noise": {"p": 1.0, "sigma": [2.0, 2.0], "compensate": True}}))
     big = np.zeros((192, 192), np.float32)
     big[:, :96] = 1.0
@@ -315,6 +325,6 @@ def test_noise_recorded_before_draw_2_replays_as_it_was_drawn():
     bg = np.full((192, 192, 3), 90, np.uint8)
     image, alpha = np.where(big[..., None] > 0.5, fg, bg), big
     out, ops = post_composite(lambda step: np.random.default_rng(1), recipe, image, alpha, fg, bg)
-    assert ops[0]["params"]["draw"] == 2 and ops[0]["compensation_sigma"] > 0.25
+    assert ops[0]["params"]["draw"] == 3 and ops[0]["compensation_sigma"] > 0.25
     assert np.array_equal(replay_post_composite(image, alpha, ops), out)
     assert not np.array_equal(out, replay_post_composite(image, alpha, [{**ops[0], "params": params}]))

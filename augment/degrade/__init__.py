@@ -9,6 +9,8 @@ from augment.degrade.noise import (
     NOISE_SIGMA,
     NoiseParams,
     add_sensor_noise,
+    normals_for_draw,
+    quantile_normals,
     sample_noise,
     unit_normals,
 )
@@ -25,6 +27,8 @@ __all__ = [
     "match_resolution",
     "match_sharpness",
     "match_sharpness_sigma",
+    "normals_for_draw",
+    "quantile_normals",
     "sample_noise",
     "unit_normals",
 ]
