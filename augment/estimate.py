@@ -151,8 +151,7 @@ def _floor_bias(block: int, quantile: float) -> float:
 
 
 def estimate_noise_floor(image: np.ndarray, mask: np.ndarray | None = None, *, block: int = 16,
-                         quantile: float = 0.1, min_blocks: int = 8, row_step: int = 1,
-                         max_tiles: int | None = None) -> float:
+                         quantile: float = 0.1, min_blocks: int = 8, row_step: int = 1) -> float:
     """Noise standard deviation in levels, read in the flattest parts of the image.
 
     :func:`estimate_noise_sigma` takes the median response over the whole region, which
@@ -171,17 +170,13 @@ def estimate_noise_floor(image: np.ndarray, mask: np.ndarray | None = None, *, b
         min_blocks: fewer usable tiles than this gives ``nan``.
         row_step: >= 1; only every ``row_step``-th row of tiles is measured (a sample of
             the tiles, each measured exactly as with 1: faster, a slightly noisier quantile).
-        max_tiles: ``None`` or >= 1: a tile budget. The row step grows (from ``row_step``) to
-            the smallest that measures at most about this many tiles of the region's box, so
-            a large region is sampled and a small one read whole.
     Returns:
         sigma >= 0 in levels, or ``nan``.
     """
     check_image(image, allow_grey=True)
-    if not (block >= 4 and 0.0 < quantile < 1.0 and min_blocks >= 1 and row_step >= 1
-            and (max_tiles is None or max_tiles >= 1)):
-        raise ValueError(f"need block >= 4, 0 < quantile < 1, min_blocks >= 1, row_step >= 1, max_tiles None or "
-                         f">= 1; got {block!r}, {quantile!r}, {min_blocks!r}, {row_step!r}, {max_tiles!r}")
+    if not (block >= 4 and 0.0 < quantile < 1.0 and min_blocks >= 1 and row_step >= 1):
+        raise ValueError(f"need block >= 4, 0 < quantile < 1, min_blocks >= 1, row_step >= 1; got {block!r}, "
+                         f"{quantile!r}, {min_blocks!r}, {row_step!r}")
     m = check_mask(mask, image.shape[:2])
     if m is not None:  # only the tiles around the region: its box, a tile more, on the tile grid
         rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
@@ -190,8 +185,6 @@ def estimate_noise_floor(image: np.ndarray, mask: np.ndarray | None = None, *, b
         y0, x0 = max(int(rows[0]) // block - 1, 0) * block, max(int(cols[0]) // block - 1, 0) * block
         y1, x1 = (int(rows[-1]) // block + 2) * block, (int(cols[-1]) // block + 2) * block
         image, m = image[y0:y1, x0:x1], m[y0:y1, x0:x1]
-    if max_tiles is not None:
-        row_step = max(row_step, -(-(image.shape[0] // block) * (image.shape[1] // block) // max_tiles))
     if image.dtype == np.uint8:
         levels = image  # the Immerkær filter takes uint8 and answers in float32
         lo, hi = ((1,) * image.shape[2], (254,) * image.shape[2]) if image.ndim == 3 else (1, 254)

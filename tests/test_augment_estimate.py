@@ -158,25 +158,3 @@ def test_noise_floor_row_step_reads_every_other_row_of_tiles():
         assert estimate_noise_floor(even, m, row_step=2) == pytest.approx(estimate_noise_floor(even, m), rel=0.05)
     with pytest.raises(ValueError, match="row_step"):
         estimate_noise_floor(even, row_step=0)
-
-
-def test_noise_floor_tile_budget_sets_the_row_step_from_the_regions_box():
-    rng = np.random.default_rng(8)
-    smooth = smooth_image()
-    tiles = (smooth.shape[0] // 16) * (smooth.shape[1] // 16)
-    rows = (np.arange(smooth.shape[0]) // 16) % 4 == 0  # every 4th row of 16-px tiles noisier
-    sigma = np.where(rows, 6.0, 2.0)[:, None, None]
-    noisy = np.clip(smooth + rng.normal(0, 1, smooth.shape) * sigma, 0, 255).round().astype(np.uint8)
-    # a budget of a quarter of the tiles: every 4th row from the first, the sigma-6 rows only
-    assert estimate_noise_floor(noisy, max_tiles=tiles // 4) == estimate_noise_floor(noisy, row_step=4)
-    assert estimate_noise_floor(noisy, max_tiles=tiles // 4) == pytest.approx(6.0, rel=0.1)
-    # a budget the whole image fits: every tile (the flattest tenth in the sigma-2 rows)
-    assert estimate_noise_floor(noisy, max_tiles=tiles) == estimate_noise_floor(noisy)
-    assert estimate_noise_floor(noisy, max_tiles=tiles - 1) == estimate_noise_floor(noisy, row_step=2)
-    # the budget counts the tiles of the region's box: a small region is read whole
-    mask = np.zeros(smooth.shape[:2], bool)
-    mask[:64, :64] = True
-    assert estimate_noise_floor(noisy, mask, max_tiles=tiles // 4) == estimate_noise_floor(noisy, mask)
-    assert estimate_noise_floor(noisy, max_tiles=1, row_step=1) == estimate_noise_floor(noisy, row_step=tiles)
-    with pytest.raises(ValueError, match="max_tiles"):
-        estimate_noise_floor(noisy, max_tiles=0)
