@@ -321,16 +321,18 @@ def main(argv: list[str] | None = None) -> int:
         ok_m = all(passes(r) for r in rows if r.measurable("naive"))
         print(f"{'PASS' if ok_m else 'FAIL'} on the {len(rows) - len(unmeasurable)} indicators this reference can "
               f"measure; half of naive's W is below the sampling floor for {', '.join(unmeasurable)}")
-    figs = figures(rows, intervals)
+    run, figs = {k: str(v) for k, v in vars(args).items()}, figures(rows, intervals)
     if args.json:
-        write_figures(args.json, {k: str(v) for k, v in vars(args).items()}, figs)
+        write_figures(args.json, run, figs)
     if before is None:
         return 0
-    lines, left = compare_figures(before, {"run": {k: str(v) for k, v in vars(args).items()}, "indicators": figs})
-    print(f"\nagainst {args.against}:")
-    print("\n".join(lines))
-    print(f"{'FAIL' if left else 'PASS'}: {'ratios left their earlier interval: ' + ', '.join(left) if left else 'every ratio within its earlier 90 % interval'}")
-    return 1 if left else 0
+    lines, left = compare_figures(before, {"run": run, "indicators": figs})
+    print(f"\nagainst {args.against}:\n" + "\n".join(lines))
+    if left:
+        print(f"FAIL: ratios left their earlier interval: {', '.join(left)}")
+        return 1
+    print("PASS: every ratio within its earlier 90 % interval")
+    return 0
 
 
 if __name__ == "__main__":

@@ -84,8 +84,8 @@ from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 from generalization_eval import (composite_val_set, evaluate, real_test_set,  # noqa: E402  (benchmarks/)
                                  trivial_sad)
 from generalization_report import also_report, detector_ranking, merge_folds, report  # noqa: E402
-from generalization_data import (DEFAULT_FOLD, FOLDS, RECIPES, _form, build_variant,  # noqa: E402
-                                 dataset_digest, fold_photos, prepare_sources, variant_name)
+from generalization_data import (DEFAULT_FOLD, FOLDS, RECIPES, build_variant, dataset_digest,  # noqa: E402
+                                 fold_photos, prepare_sources, variant_form, variant_name)
 
 # --------------------------------------------------------------------------- training
 
@@ -207,7 +207,7 @@ def check_folds(folds: list[int], variants: list[str], real: Path | None) -> Non
         return
     if real is not None:
         raise SystemExit("--real tests on its own photos: use it with the default fold only")
-    seen = [v for v in variants if _form(v) == "file" or v in RECIPES]
+    seen = [v for v in variants if variant_form(v) == "file" or v in RECIPES]
     if seen:
         raise SystemExit(f"variants {seen} use the pinned detector or a tuned recipe, which learnt from "
                          f"GT01-GT12: they can only be tested on the default fold ({DEFAULT_FOLD}, GT13-GT18)")

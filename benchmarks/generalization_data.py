@@ -91,7 +91,7 @@ def variant_name(variant: str) -> str:
     return variant.partition("=")[0]
 
 
-def _form(variant: str) -> str:
+def variant_form(variant: str) -> str:
     """``"overrides"`` (``NAME=path.to.field=value[,...]``), ``"file"`` (``NAME=RECIPE``) or ``"name"``."""
     rest = variant.partition("=")[2]
     return "overrides" if "=" in rest else "file" if rest else "name"
@@ -100,7 +100,7 @@ def _form(variant: str) -> str:
 def variant_overrides(variant: str) -> list[str]:
     """The recipe overrides a variant applies to its recipe: those of ``NAME=path.to.field=value[,...]``
     (on portrait.yaml), an ablation's (:data:`ABLATIONS`), else none."""
-    form = _form(variant)
+    form = variant_form(variant)
     if form == "overrides":
         return parse_variant(variant)[1]
     return ABLATIONS.get(variant, []) if form == "name" else []
@@ -108,7 +108,7 @@ def variant_overrides(variant: str) -> list[str]:
 
 def _recipe_path(variant: str) -> Path:
     name, _, path = variant.partition("=")
-    if _form(variant) == "overrides":
+    if variant_form(variant) == "overrides":
         return ROOT / "recipes" / "portrait.yaml"
     if path:
         if not Path(path).is_file():

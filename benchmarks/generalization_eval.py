@@ -63,8 +63,9 @@ def photo_files(real: Path) -> list[tuple[str, Path, Path, Path]]:
     photos to test on)."""
     if (real / "image").is_dir():
         out = []
+        alphas, trimaps = _by_stem(real / "alpha"), _by_stem(real / "trimap")
         for p in sorted((real / "image").iterdir()):
-            alpha_p, trimap_p = _with_stem(real / "alpha", p.stem), _with_stem(real / "trimap", p.stem)
+            alpha_p, trimap_p = alphas.get(p.stem), trimaps.get(p.stem)
             if alpha_p is None or trimap_p is None:
                 raise SystemExit(f"{p}: no alpha or trimap with the same stem in {real}")
             out.append((p.stem, p, alpha_p, trimap_p))
@@ -72,23 +73,28 @@ def photo_files(real: Path) -> list[tuple[str, Path, Path, Path]]:
     if not real.is_dir():
         raise SystemExit(f"{real}: not a folder of test photos")
     out = []
-    for p in sorted(q for q in real.iterdir() if q.is_file() and not q.stem.endswith(("_alpha", "_trimap"))):
-        alpha_p = _with_stem(real, p.stem + "_alpha")
+    files = _by_stem(real)
+    for p in sorted(q for q in files.values() if not q.stem.endswith(("_alpha", "_trimap"))):
+        alpha_p = files.get(p.stem + "_alpha")
         if alpha_p is None:
             continue
-        trimap_p = _with_stem(real, p.stem + "_trimap")
+        trimap_p = files.get(p.stem + "_trimap")
         if trimap_p is None:
             raise SystemExit(f"{p}: has an alpha ({alpha_p.name}) but no {p.stem}_trimap.* beside it")
         out.append((p.stem, p, alpha_p, trimap_p))
     return out
 
 
-def _with_stem(folder: Path, stem: str) -> Path | None:
-    """The first file (by name) in ``folder`` whose name is ``stem`` plus one suffix; None if none
-    (compared as strings: a stem may hold glob characters such as ``[``)."""
+def _by_stem(folder: Path) -> dict[str, Path]:
+    """The files of ``folder`` by stem, the first by name where stems repeat; {} if no folder.
+    Stems are compared as strings: a stem may hold glob characters such as ``[``."""
     if not folder.is_dir():
-        return None
-    return next((q for q in sorted(folder.iterdir()) if q.is_file() and q.stem == stem), None)
+        return {}
+    files: dict[str, Path] = {}
+    for q in sorted(folder.iterdir()):
+        if q.is_file():
+            files.setdefault(q.stem, q)
+    return files
 
 
 def real_test_set(real: Path, stems: list[str] | None) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:

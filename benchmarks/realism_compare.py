@@ -17,6 +17,10 @@ from typing import Any
 __all__ = ["figures", "left_interval", "compare_figures", "read_figures", "write_figures"]
 
 
+#: Settings of a run that do not change its figures (where it writes, what it compares with).
+_NOT_FIGURES = frozenset({"out", "json", "against", "reuse"})
+
+
 def _num(x: float) -> float | None:
     """JSON has no NaN: a ratio that cannot be formed is stored as null."""
     return float(x) if math.isfinite(x) else None
@@ -72,11 +76,10 @@ def compare_figures(before: Mapping[str, Any], after: Mapping[str, Any]) -> tupl
     """(table lines, indicators whose ratio left the earlier interval) for two files of
     :func:`write_figures`; settings that differ between the runs are listed first."""
     lines = []
-    differ = sorted(k for k in set(before.get("run", {})) | set(after.get("run", {}))
-                    if k not in ("out", "json", "against") and before.get("run", {}).get(k) != after.get("run", {}).get(k))
+    b_run, a_run = before.get("run", {}), after.get("run", {})
+    differ = sorted(k for k in set(b_run) | set(a_run) if k not in _NOT_FIGURES and b_run.get(k) != a_run.get(k))
     if differ:
-        lines.append("WARNING: the runs differ in " + ", ".join(
-            f"{k} ({before.get('run', {}).get(k)} / {after.get('run', {}).get(k)})" for k in differ))
+        lines.append("WARNING: the runs differ in " + ", ".join(f"{k} ({b_run.get(k)} / {a_run.get(k)})" for k in differ))
     b_ind, a_ind = before["indicators"], after["indicators"]
     width = max([len(k) for k in b_ind] + [9])
     lines.append(f"{'indicator':<{width}} | {'before: ratio (90 % interval)':>30} | {'after':>18} | left it?")

@@ -24,8 +24,8 @@ from augment.degrade import (
     jpeg_recompress,
     match_resolution,
     match_sharpness_sigma,
-    sample_noise,
     normals_for_draw,
+    sample_noise,
 )
 from augment.degrade.glare import GlareParams, sample_glare, veiling_glare
 from augment.estimate import estimate_noise_floor, estimate_sharpness
