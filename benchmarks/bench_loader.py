@@ -10,6 +10,8 @@ to one thread per process:
 
 - **ours**: ``MattingLoader(MattingDataset(..., crop=512))``: shuffle buffer,
   decode, unknown-centred crop with scale jitter, flips, fresh trimap, tensors;
+  and **ours-fresh-shm**, the same with ``batch_pool=0`` (every batch in fresh shared
+  memory, as a plain DataLoader; :mod:`shards.batch_pool`);
 - **(a) webdataset**: ``webdataset.WebDataset`` decoding the same members
   (image, alpha, fg, bg) with no augmentation, to tensors; twice: with
   webdataset's own ``.decode("rgb8")`` (PIL) and with this project's codecs;
@@ -338,6 +340,7 @@ def main() -> None:
             ours_ds.set_epoch(rep)
             runs = {
                 "ours": lambda: MattingLoader(ours_ds, batch_size=args.batch, **common),
+                "ours-fresh-shm": lambda: MattingLoader(ours_ds, batch_size=args.batch, batch_pool=0, **common),
                 "webdataset+rgb8": lambda: DataLoader(webdataset_pipeline(urls, False), batch_size=args.batch,
                                                       **common),
                 "webdataset+codec": lambda: DataLoader(webdataset_pipeline(urls, True), batch_size=args.batch,
@@ -362,7 +365,8 @@ def main() -> None:
               f"on-the-fly-full {best['on-the-fly-full']:.1f}  ->  "
               f"ours/(a) codec {ours / best['webdataset+codec']:.2f}x, ours/(a) rgb8 "
               f"{ours / best['webdataset+rgb8']:.2f}x, ours/(b) {ours / best['on-the-fly']:.2f}x, "
-              f"ours/(b) full {ours / best['on-the-fly-full']:.2f}x")
+              f"ours/(b) full {ours / best['on-the-fly-full']:.2f}x; reused batch blocks against fresh "
+              f"shared memory (batch_pool=0): {ours / best['ours-fresh-shm']:.2f}x")
     if not args.no_memory:
         big = replicate(Path(data), tmp / "replicated", max(2400, args.buffer + 400))
         print()

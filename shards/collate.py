@@ -28,7 +28,7 @@ Everything in the batch is a contiguous CPU tensor or a list of str, so
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -92,26 +92,33 @@ _PAD = {"instance_id": -1, "instance_depth": -1}
 _INSTANCE_KEYS = ("instances", "amodal", *_PER_INSTANCE)
 
 
-def _pad_instances(values: Sequence[torch.Tensor], name: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _pad_instances(values: Sequence[torch.Tensor], name: str, alloc: Alloc) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack per-sample ``(K_i, ...)`` tensors padded to ``max K_i``; and the ``(B, K)`` validity mask."""
     k = max(int(v.shape[0]) for v in values)
-    rest = values[0].shape[1:]
-    out = _new_batch(torch.empty((k, *rest), dtype=values[0].dtype), len(values))
+    out = alloc((len(values), k, *values[0].shape[1:]), values[0].dtype)
     out.fill_(_PAD.get(name, 0))
-    valid = torch.zeros((len(values), k), dtype=torch.bool)
+    valid = alloc((len(values), k), torch.bool)
+    valid.fill_(False)
     for i, v in enumerate(values):
         out[i, : v.shape[0]] = v
         valid[i, : v.shape[0]] = True
     return out, valid
 
 
-def _new_batch(elem: torch.Tensor, n: int) -> torch.Tensor:
-    """An uninitialised (n, *elem.shape) tensor; in shared memory inside a DataLoader worker
-    (as ``default_collate`` does), so nothing is copied on the way to the main process."""
+#: ``alloc(shape, dtype)``: an uninitialised CPU tensor for a batch's stacked values.
+Alloc = Callable[[Sequence[int], torch.dtype], torch.Tensor]
+
+
+def new_batch_tensor(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised tensor; in fresh shared memory inside a DataLoader worker (as
+    ``default_collate`` does), so nothing is copied on the way to the main process."""
     if get_worker_info() is not None:
-        storage = elem._typed_storage()._new_shared(n * elem.numel(), device=elem.device)
-        return elem.new(storage).resize_(n, *elem.shape)
-    return torch.empty((n, *elem.shape), dtype=elem.dtype)
+        n = 1
+        for s in shape:
+            n *= int(s)
+        storage = torch.UntypedStorage._new_shared(n * dtype.itemsize)
+        return torch.empty(0, dtype=dtype).set_(storage).view(tuple(shape))
+    return torch.empty(tuple(shape), dtype=dtype)
 
 
 def _hwc_view(t: torch.Tensor) -> np.ndarray | None:
@@ -125,12 +132,12 @@ def _hwc_view(t: torch.Tensor) -> np.ndarray | None:
     return hwc.numpy()
 
 
-def _stack(values: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``torch.stack`` into a new (shared-memory in workers) tensor. Channel-last views from
+def _stack(values: Sequence[torch.Tensor], alloc: Alloc) -> torch.Tensor:
+    """``torch.stack`` into a new tensor from ``alloc``. Channel-last views from
     :func:`to_tensor_sample` are de-interleaved with ``cv2.split`` (much faster than
     torch's strided copy of a permuted uint8 image); everything else is stacked by torch."""
     elem = values[0]
-    out = _new_batch(elem, len(values))
+    out = alloc((len(values), *elem.shape), elem.dtype)
     views = [_hwc_view(v) for v in values]
     if any(v is None for v in views):
         return torch.stack(list(values), 0, out=out)
@@ -143,11 +150,13 @@ def _stack(values: Sequence[torch.Tensor]) -> torch.Tensor:
     return out
 
 
-def collate_matting(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def collate_matting(samples: Sequence[Mapping[str, Any]], *, alloc: Alloc = new_batch_tensor) -> dict[str, Any]:
     """Batch samples: tensors stacked on a new first axis, ``key`` a list, ``index`` int64.
 
     Keys starting with ``_`` are dropped. Raises ``ValueError`` naming the
     member and the keys when samples differ in size (set ``crop`` or batch 1).
+    ``alloc`` makes every batch tensor (default :func:`new_batch_tensor`; the reused
+    blocks of :class:`shards.batch_pool.PooledCollate`).
     """
     if not samples:
         raise ValueError("collate_matting: empty batch")
@@ -159,9 +168,10 @@ def collate_matting(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         if name == "key":
             batch[name] = list(values)
         elif name == "index":
-            batch[name] = torch.as_tensor(values, dtype=torch.int64)
+            batch[name] = alloc((len(values),), torch.int64)
+            batch[name].copy_(torch.as_tensor(values, dtype=torch.int64))
         elif name in _INSTANCE_KEYS:
-            batch[name], batch["instance_valid"] = _pad_instances(values, name)
+            batch[name], batch["instance_valid"] = _pad_instances(values, name, alloc)
         elif isinstance(values[0], torch.Tensor):
             shapes = {tuple(v.shape) for v in values}
             if len(shapes) > 1:
@@ -170,7 +180,7 @@ def collate_matting(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                     f"collate_matting: {name!r} tensors differ in shape {sorted(shapes)} for samples {keys}; "
                     "set crop= or use batch_size=1"
                 )
-            batch[name] = _stack(values)
+            batch[name] = _stack(values, alloc)
         else:
             batch[name] = list(values)
     return batch

@@ -1,0 +1,189 @@
+"""shards.batch_pool: batches written into reused shared-memory blocks by DataLoader workers
+are the same tensors as fresh ones, a block is reused only once every tensor of its batch
+is gone, and a consumer holding batches never sees them overwritten."""
+from __future__ import annotations
+
+import gc
+import pickle
+import types
+from multiprocessing.reduction import ForkingPickler
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import shards.batch_pool as pool_mod
+from shard_fixtures import make, write_dataset
+from shards import MattingDataset, MattingLoader
+from shards.batch_pool import PooledBatch, PooledCollate, batch_bytes
+from shards.collate import collate_matting
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This DataLoader will create"),
+    pytest.mark.skipif(not hasattr(__import__("os"), "memfd_create"), reason="needs os.memfd_create (Linux)"),
+]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pool")
+    write_dataset(root, {"train": [5, 4, 6]}, hw=(40, 48), aligned=True, instances=True)
+    return root
+
+
+def _samples(seed: int, n: int = 3, k: tuple[int, ...] = (2, 0, 3)) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        ki = k[i % len(k)]
+        out.append({
+            "image": torch.from_numpy(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).permute(2, 0, 1),
+            "alpha": torch.from_numpy(rng.random((1, 12, 10), dtype=np.float32)),
+            "instances": torch.from_numpy(rng.random((ki, 12, 10), dtype=np.float32)),
+            "instance_id": torch.arange(ki, dtype=torch.int64),
+            "key": f"s{i}", "index": i, "_cursor": (0, i),
+        })
+    return out
+
+
+def _in_worker(monkeypatch):
+    monkeypatch.setattr(pool_mod, "get_worker_info", lambda: types.SimpleNamespace(id=0, num_workers=1))
+
+
+def _state(collate: PooledCollate) -> list[int]:
+    return [b.map[0] for b in collate._pool]
+
+
+def _equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(
+        torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k] for k in a)
+
+
+def _sent(batch) -> dict:
+    """What the main process gets: the batch through the DataLoader's pickler."""
+    return pickle.loads(ForkingPickler.dumps(batch))
+
+
+# ------------------------------------------------------------ blocks, in process
+def test_a_block_is_leased_until_every_view_of_its_batch_is_gone_then_reused(monkeypatch):
+    _in_worker(monkeypatch)
+    collate = PooledCollate(blocks=2)
+    samples = _samples(0)
+    want = collate_matting(samples)
+    sent = collate(samples)
+    assert isinstance(sent, PooledBatch) and _state(collate) == [1]
+    got = _sent(sent)
+    del sent
+    assert type(got) is dict and _equal(got, want)
+    assert got["instance_valid"].tolist() == [[True, True, False], [False] * 3, [True] * 3]
+    view, arr = got["image"][1, 2], got["alpha"].numpy()
+    del got
+    gc.collect()
+    assert _state(collate) == [1]  # a view and a numpy array still read the block
+    del view
+    gc.collect()
+    assert _state(collate) == [1]
+    arr[0, 0, 0, 0] = 0.5  # writable, as fresh batches are
+    del arr
+    gc.collect()
+    assert _state(collate) == [0]
+    again = _sent(collate(_samples(1)))  # the freed block is reused, not a new one
+    assert len(collate._pool) == 1 and _equal(again, collate_matting(_samples(1)))
+
+
+def test_held_batches_get_new_blocks_then_fresh_memory_and_are_never_overwritten(monkeypatch):
+    _in_worker(monkeypatch)
+    collate = PooledCollate(blocks=2)
+    held = [_sent(collate(_samples(s))) for s in range(4)]
+    assert len(collate._pool) == 2 and _state(collate) == [1, 1] and collate.fallbacks == 2
+    for s, got in enumerate(held):
+        assert _equal(got, collate_matting(_samples(s)))
+    del held
+    gc.collect()
+    assert _state(collate) == [0, 0]
+
+
+def test_a_failed_collate_frees_its_block_and_a_small_block_is_replaced(monkeypatch):
+    _in_worker(monkeypatch)
+    collate = PooledCollate(blocks=1)
+    bad = _samples(0)
+    bad[1]["alpha"] = torch.zeros((1, 5, 5))
+    with pytest.raises(ValueError, match="'alpha' tensors differ in shape"):
+        collate(bad)
+    assert _state(collate) == [0]
+    small = collate._pool[0].size
+    big = _samples(2, n=40)
+    got = _sent(collate(big))
+    assert len(collate._pool) == 1 and collate._pool[0].size > small and _equal(got, collate_matting(big))
+
+
+def test_in_the_main_process_or_with_no_blocks_it_is_collate_matting(monkeypatch):
+    assert type(PooledCollate(4)(_samples(0))) is dict  # not in a worker
+    _in_worker(monkeypatch)
+    off = PooledCollate(0)
+    assert type(off(_samples(0))) is dict and off._pool == []
+    for bad in (-1, 1.5, "2"):
+        with pytest.raises(ValueError, match="blocks must be an integer >= 0"):
+            PooledCollate(bad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 5), k=st.lists(st.integers(0, 4), min_size=1, max_size=5), seed=st.integers(0, 9))
+def test_batch_bytes_bounds_what_the_collate_allocates(n, k, seed):
+    samples = _samples(seed, n=n, k=tuple(k))
+    used = []
+
+    def counting(shape, dtype):
+        used.append(-(-int(np.prod(shape, dtype=np.int64)) * dtype.itemsize // 64) * 64)
+        return torch.empty(tuple(shape), dtype=dtype)
+
+    collate_matting(samples, alloc=counting)
+    assert sum(used) <= batch_bytes(samples)
+
+
+# ------------------------------------------------------------- a real DataLoader
+OUTS = ("image", "alpha", "trimap", "fg", "bg", "instances", "instance_id")
+
+
+def _epoch(data, pool: int, workers: int, hold=None, **kw):
+    ds = MattingDataset(data, "train", crop=24, outputs=OUTS, buffer_size=6, **kw)
+    return [hold(b) if hold else b for b in MattingLoader(ds, batch_size=2, num_workers=workers, batch_pool=pool)]
+
+
+def _by_key(batches) -> dict[str, tuple]:
+    """Each sample's tensors as bytes, by key (padded instance lists cut to the sample's own)."""
+    out = {}
+    for b in batches:
+        for i, key in enumerate(b["key"]):
+            k = int(b["instance_valid"][i].sum())
+            out[key] = tuple((v[i, :k] if name in ("instances", "instance_id") else v[i]).numpy().tobytes()
+                             for name, v in b.items() if isinstance(v, torch.Tensor) and name != "instance_valid")
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pooled_batches_equal_fresh_ones_through_real_workers(data, workers):
+    fresh = _epoch(data, 0, workers)
+    assert len(fresh) == 8 and sum(len(b["key"]) for b in fresh) == 15
+    pooled = _epoch(data, 2, workers)
+    assert len(pooled) == len(fresh) and all(_equal(p, f) for p, f in zip(pooled, fresh))
+    # and every sample as in process (where the order differs: one stream, not `workers`)
+    assert _by_key(pooled) == _by_key(_epoch(data, 2, 0))
+
+
+def test_views_kept_past_their_batch_are_not_overwritten(data):
+    fresh = _epoch(data, 0, 1)
+    # keep only a view of the image and the alpha as numpy: the dicts die at once
+    kept = _epoch(data, 1, 1, hold=lambda b: (b["image"][:, 1:], b["alpha"].numpy()))
+    for (img, alpha), f in zip(kept, fresh):
+        assert torch.equal(img, f["image"][:, 1:]) and np.array_equal(alpha, f["alpha"].numpy())
+
+
+def test_a_spawned_worker_pools_its_own_blocks(data):
+    ds = make(data, outputs=("image", "alpha"), crop=24)
+    fresh = [b for b in MattingLoader(ds, batch_size=3, num_workers=1, batch_pool=0)]
+    ds = make(data, outputs=("image", "alpha"), crop=24)
+    spawned = [b for b in MattingLoader(ds, batch_size=3, num_workers=1, batch_pool=2,
+                                        multiprocessing_context="spawn")]
+    assert len(spawned) == 5 and all(_equal(s, f) for s, f in zip(spawned, fresh))
