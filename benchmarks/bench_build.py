@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from shards.codec import (decode_alpha, decode_alpha_stored, decode_rgb, encode_alpha_levels,  # noqa: E402
                           encode_rgb, encode_trimap)
-from synth.allocator import retain_freed_memory  # noqa: E402
+from shards.allocator import retain_freed_memory  # noqa: E402
 from synth.build import prepare_inputs  # noqa: E402
 from synth.plan import make_plan  # noqa: E402
 from synth.recipe import parse_recipe, recipe_sha256  # noqa: E402
@@ -218,7 +218,7 @@ def _peak_rss_of_build(recipe: dict, samples: int, cache: Path) -> float:
 
 
 def main() -> None:
-    retain_freed_memory()  # as synth build's workers do (synth.allocator)
+    retain_freed_memory()  # as synth build's workers do (shards.allocator)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, default=60)
     ap.add_argument("--canvas", type=int, default=1024)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import synth.critic.guide as guide_module  # noqa: E402
 import synth.critic.score as score_module  # noqa: E402
-from synth.allocator import retain_freed_memory  # noqa: E402
+from shards.allocator import retain_freed_memory  # noqa: E402
 from synth.build import prepare_inputs  # noqa: E402
 from synth.critic.pin import PIN_BACKGROUNDS, PIN_FOREGROUNDS  # noqa: E402
 from synth.plan import make_plan  # noqa: E402
@@ -50,7 +50,7 @@ def _link(src: Path, dst: Path, stems: list[str]) -> Path:
 
 
 def main() -> int:
-    retain_freed_memory()  # as synth build's workers do (synth.allocator)
+    retain_freed_memory()  # as synth build's workers do (shards.allocator)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--samples", type=int, default=12)
     ap.add_argument("--canvas", type=int, default=1024)

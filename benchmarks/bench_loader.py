@@ -4,6 +4,7 @@
     python benchmarks/bench_loader.py --data out/portrait  # or use a built dataset
     python benchmarks/bench_loader.py --targets            # the cost of each online target
     python benchmarks/bench_loader.py --frames 8 --canvas 512  # clips: frames per CPU-second
+    python benchmarks/bench_loader.py --repeat-shards 5    # passes 5x longer (start-up weighs less)
 
 Measured, in this process, on the same shards, with OpenCV and torch limited
 to one thread per process:
@@ -300,6 +301,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=2, help="passes per pipeline (the best counts)")
     ap.add_argument("--buffer", type=int, default=2000, help="shuffle buffer for the memory probe")
+    ap.add_argument("--repeat-shards", type=int, default=1,
+                    help="each pass reads the train shards (hard links) and the on-the-fly files this many "
+                         "times: longer passes, so a worker's start-up costs weigh less")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--frames", type=int, default=0,
                     help="only measure clips (video): windows of this many frames of recipes/video_demo.yaml "
@@ -332,11 +336,18 @@ def main() -> None:
     print(f"dataset: {data} ({n_samples} train samples in {len(urls)} shards, "
           f"{sample_bytes / 1024:.0f} KiB per sample encoded); crop {args.crop}; "
           f"cv2/torch threads 1 per process; {os.cpu_count()} CPUs")
+    ours_source: Path | list[str] = Path(data)
+    if args.repeat_shards > 1:  # longer passes: every pipeline reads each sample that many times
+        ours_source = urls = sorted(str(p) for p in replicate(Path(data), tmp / "repeated",
+                                                              n_samples * args.repeat_shards).glob("*.tar"))
+        triples = triples * args.repeat_shards
+        n_samples *= args.repeat_shards
+        print(f"each pass reads the train shards {args.repeat_shards} times ({n_samples} samples)")
     results: dict[tuple[str, int], list[float]] = {}
     for rep in range(args.repeats):
         for w in args.workers:
             common = dict(num_workers=w, persistent_workers=False)  # workers inherit the thread settings
-            ours_ds = MattingDataset(data, "train", crop=args.crop, buffer_size=min(2000, n_samples))
+            ours_ds = MattingDataset(ours_source, "train", crop=args.crop, buffer_size=min(2000, n_samples))
             ours_ds.set_epoch(rep)
             runs = {
                 "ours": lambda: MattingLoader(ours_ds, batch_size=args.batch, **common),

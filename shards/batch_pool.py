@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
-from .collate import _INSTANCE_KEYS, collate_matting
+from .collate import BATCH_INSTANCE_KEYS, collate_matting
 
 __all__ = ["PooledCollate", "PooledBatch", "batch_bytes"]
 
@@ -64,7 +64,7 @@ def batch_bytes(samples: Sequence[Mapping[str, Any]]) -> int:
         if name.startswith("_") or not isinstance(first, torch.Tensor):
             continue
         values = [s[name] for s in samples]
-        if name in _INSTANCE_KEYS:
+        if name in BATCH_INSTANCE_KEYS:
             k = max(int(v.shape[0]) for v in values)
             total += _aligned(n * k * int(np.prod(first.shape[1:])) * first.element_size()) + _aligned(n * k)
         else:

@@ -89,7 +89,8 @@ def to_tensor_sample(
 #: Per-instance outputs that are not (K, H, W) planes, and the value that pads each.
 _PER_INSTANCE = ("instance_id", "instance_depth", "instance_box")
 _PAD = {"instance_id": -1, "instance_depth": -1}
-_INSTANCE_KEYS = ("instances", "amodal", *_PER_INSTANCE)
+#: The per-instance outputs, padded to the longest list in a batch (with ``instance_valid``).
+BATCH_INSTANCE_KEYS = ("instances", "amodal", *_PER_INSTANCE)
 
 
 def _pad_instances(values: Sequence[torch.Tensor], name: str, alloc: Alloc) -> tuple[torch.Tensor, torch.Tensor]:
@@ -170,7 +171,7 @@ def collate_matting(samples: Sequence[Mapping[str, Any]], *, alloc: Alloc = new_
         elif name == "index":
             batch[name] = alloc((len(values),), torch.int64)
             batch[name].copy_(torch.as_tensor(values, dtype=torch.int64))
-        elif name in _INSTANCE_KEYS:
+        elif name in BATCH_INSTANCE_KEYS:
             batch[name], batch["instance_valid"] = _pad_instances(values, name, alloc)
         elif isinstance(values[0], torch.Tensor):
             shapes = {tuple(v.shape) for v in values}

@@ -62,6 +62,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from .allocator import retain_freed_memory
 from .clips import augment_clip
 from .collate import to_tensor_sample
 from .config import AugmentConfig, DatasetConfig
@@ -244,6 +245,7 @@ class MattingDataset(IterableDataset):
             worker, workers, slot = 0, 1, MAIN_SLOT
         else:
             worker, workers, slot = info.id, info.num_workers, info.id
+            retain_freed_memory()  # a worker's decodes reuse freed blocks (shards.allocator)
         epoch = self.shared.epoch
         cursor = self.shared.pending_cursor()
         if cursor is not None:

@@ -25,7 +25,7 @@ from shards.manifest import Manifest, ShardEntry, SkippedInput
 from shards.tar_writer import ShardInfo, write_shard
 
 from .albu import check_transforms
-from .allocator import retain_freed_memory
+from shards.allocator import retain_freed_memory
 from .build_output import BuildError, check_location, complete_shards, ready_output, record_state, refuse_dataset
 from .duplicates import drop_duplicates
 from .execution import Executor, SerialExecutor, TaskError
@@ -209,7 +209,7 @@ def build_shard(plan: BuildPlan, spec: ShardSpec, outdir: str | Path,
     `outdir` is a local folder or an fsspec URL; `on_sample(spec.filename, done)` is called
     after each sample with the number rendered so far. Raises BuildError naming the shard, the
     sample and its input files when a sample cannot be rendered or the shard written.
-    Keeps freed memory in this worker process for the next sample (synth.allocator).
+    Keeps freed memory in this worker process for the next sample (shards.allocator).
     """
     retain_freed_memory()  # once per process: each sample's large temporaries reuse freed heap
     out = OutputFolder(outdir)

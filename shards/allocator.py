@@ -7,6 +7,9 @@ about a third of a realistic sample's CPU time, all of it system time (measured 
 docs/results.md). Raising the mmap threshold to its maximum (32 MiB) and the trim threshold
 keeps freed blocks on the heap, where the next sample's arrays reuse them. Values computed
 do not change; the process keeps its peak heap instead of returning it between samples.
+
+Called once in every ``synth build`` worker process, and by :class:`shards.MattingDataset`
+in each DataLoader worker (never in the training process itself).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""synth.allocator: freed large arrays are reused, not handed back to the kernel."""
+"""shards.allocator: freed large arrays are reused, not handed back to the kernel."""
 from __future__ import annotations
 
 import subprocess
@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from synth.allocator import retain_freed_memory
+from shards.allocator import retain_freed_memory
 
 _PROBE = """
 import resource, sys
 import numpy as np
 if sys.argv[1] == "1":
-    from synth.allocator import retain_freed_memory
+    from shards.allocator import retain_freed_memory
     assert retain_freed_memory()
 def sample():  # a few 12 MiB temporaries alive at once, then all freed, as in a render
     live = [np.ones((1024, 1024, 3), np.float32) for _ in range(4)]
