@@ -169,8 +169,9 @@ def webdataset_pipeline(urls: list[str], own_codec: bool):
 
 
 # ------------------------------------------------------------------ timing
-def measure(loader) -> tuple[int, float, float]:
-    """One full pass: (samples, wall seconds, CPU seconds of the worker processes).
+def measure(loader) -> tuple[int, float, float, float]:
+    """One full pass: (samples, wall seconds, CPU seconds of the worker processes, CPU
+    seconds of this process: its part of every pass, which bounds many-worker throughput).
 
     Worker CPU time comes from ``os.times()``' children counters, which grow when
     the (non-persistent) workers are joined at the end of the pass; with
@@ -182,16 +183,17 @@ def measure(loader) -> tuple[int, float, float]:
     for b in loader:
         n += len(b["alpha"])
     wall = time.perf_counter() - t0
+    main = time.process_time() - c0
     del b
     if loader.num_workers == 0:
-        cpu = time.process_time() - c0
+        cpu = main
     else:
         import gc
 
         gc.collect()  # make sure the iterator is gone and its workers joined
         after = os.times()
         cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return n, wall, cpu
+    return n, wall, cpu, main
 
 
 def memory_probe(data: str, buffer: int, samples: int, crop: int, mode: str) -> dict:
@@ -258,7 +260,7 @@ def clip_costs(tmp: Path, canvas: int, clips: int, frames: int, crop: int, repea
                                                    .map(_WdsClip(frames)), batch_size=2, num_workers=1),
         }
         for name, make in runs.items():
-            n, wall, cpu = measure(make())
+            n, wall, cpu, _ = measure(make())
             best[name] = max(best.get(name, 0.0), n * frames / cpu)
             print(f"run {rep} {name:18s} {n * frames / cpu:7.1f} frames per worker-CPU-second ({n} clips)", flush=True)
     print(f"\nclips of {frames} frames at {canvas}² (crop {min(crop, canvas)}): ours {best['ours']:.1f} frames/CPU-s, "
@@ -282,7 +284,7 @@ def target_costs(data: Path, crop: int, batch: int, repeats: int) -> None:
         for name, outputs in TARGET_SETS.items():
             ds = MattingDataset(data, "train", crop=crop, outputs=outputs, buffer_size=256)
             ds.set_epoch(rep)
-            n, wall, cpu = measure(MattingLoader(ds, batch_size=batch, num_workers=0))
+            n, wall, cpu, _ = measure(MattingLoader(ds, batch_size=batch, num_workers=0))
             best[name] = max(best.get(name, 0.0), n / cpu)
             print(f"run {rep} {name:22s} {n / cpu:6.1f} samples per CPU-second ({n} samples)", flush=True)
     base = best["image+alpha+trimap"]
@@ -344,6 +346,7 @@ def main() -> None:
         n_samples *= args.repeat_shards
         print(f"each pass reads the train shards {args.repeat_shards} times ({n_samples} samples)")
     results: dict[tuple[str, int], list[float]] = {}
+    main_ms: dict[tuple[str, int], list[float]] = {}
     for rep in range(args.repeats):
         for w in args.workers:
             common = dict(num_workers=w, persistent_workers=False)  # workers inherit the thread settings
@@ -362,11 +365,12 @@ def main() -> None:
                                                       batch_size=args.batch, shuffle=True, **common),
             }
             for name, make in runs.items():
-                n, wall, cpu = measure(make())
+                n, wall, cpu, main = measure(make())
                 results.setdefault((name, w), []).append(n / cpu)
+                main_ms.setdefault((name, w), []).append(1e3 * main / n)
                 print(f"run {rep} workers={w} {name:16s} {n / wall:7.1f} samples/s wall, "
-                      f"{n / wall / max(w, 1):6.1f} per worker, {n / cpu:6.1f} per worker-CPU-second ({n} samples)",
-                      flush=True)
+                      f"{n / wall / max(w, 1):6.1f} per worker, {n / cpu:6.1f} per worker-CPU-second, "
+                      f"main process {1e3 * main / n:.2f} ms CPU per sample ({n} samples)", flush=True)
     print("\nper core (best of the runs, samples per worker-CPU-second):")
     for w in args.workers:
         best = {name: max(v) for (name, ww), v in results.items() if ww == w}
@@ -377,7 +381,9 @@ def main() -> None:
               f"ours/(a) codec {ours / best['webdataset+codec']:.2f}x, ours/(a) rgb8 "
               f"{ours / best['webdataset+rgb8']:.2f}x, ours/(b) {ours / best['on-the-fly']:.2f}x, "
               f"ours/(b) full {ours / best['on-the-fly-full']:.2f}x; reused batch blocks against fresh "
-              f"shared memory (batch_pool=0): {ours / best['ours-fresh-shm']:.2f}x")
+              f"shared memory (batch_pool=0): {ours / best['ours-fresh-shm']:.2f}x; main-process CPU per sample "
+              f"(best): ours {min(main_ms['ours', w]):.2f} ms, batch_pool=0 {min(main_ms['ours-fresh-shm', w]):.2f} "
+              f"ms (pool / no pool {min(main_ms['ours', w]) / min(main_ms['ours-fresh-shm', w]):.2f}x)")
     if not args.no_memory:
         big = replicate(Path(data), tmp / "replicated", max(2400, args.buffer + 400))
         print()

@@ -10,7 +10,7 @@ and :class:`MattingLoader` (a ``DataLoader`` with ``state_dict()`` /
 ``load_state_dict()`` for exact mid-epoch resume).
 
 The loader names (``MattingDataset``, ``MattingLoader``, ``collate_matting``,
-``AugmentConfig``) are imported lazily (PEP 562), so ``import shards.codec``
+``PooledCollate``, ``AugmentConfig``) are imported lazily (PEP 562), so ``import shards.codec``
 (the build, ``synth stats``) does not import torch.
 """
 from __future__ import annotations
@@ -40,6 +40,7 @@ from .tar_writer import ShardInfo, sha256_file, write_shard
 from .reader import LoaderError, SampleError, ShardError
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .batch_pool import PooledCollate
     from .collate import collate_matting
     from .dataset import MattingDataset
     from .loader import MattingLoader
@@ -50,6 +51,7 @@ _LAZY = {
     "MattingDataset": "dataset",
     "MattingLoader": "loader",
     "collate_matting": "collate",
+    "PooledCollate": "batch_pool",
     "AugmentConfig": "config",
 }
 
@@ -80,6 +82,7 @@ __all__ = [
     "MattingLoader",
     "AugmentConfig",
     "collate_matting",
+    "PooledCollate",
     "LoaderError",
     "SampleError",
     "ShardError",

@@ -187,3 +187,16 @@ def test_a_spawned_worker_pools_its_own_blocks(data):
     spawned = [b for b in MattingLoader(ds, batch_size=3, num_workers=1, batch_pool=2,
                                         multiprocessing_context="spawn")]
     assert len(spawned) == 5 and all(_equal(s, f) for s, f in zip(spawned, fresh))
+
+
+def test_a_plain_dataloader_can_pool_its_batches(data):
+    from torch.utils.data import DataLoader
+
+    import shards
+
+    def run(collate):
+        return [b for b in DataLoader(make(data, outputs=("image", "alpha", "trimap"), crop=24), batch_size=4,
+                                      num_workers=1, collate_fn=collate)]
+
+    plain, pooled = run(collate_matting), run(shards.PooledCollate(2))
+    assert len(pooled) == 4 and all(type(p) is dict and _equal(p, f) for p, f in zip(pooled, plain))
