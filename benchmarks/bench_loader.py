@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from onthefly_generator import OnTheFlyGenerator  # noqa: E402  (benchmarks/, the script's folder)
 from shards import MattingDataset, MattingLoader  # noqa: E402
+from shards.allocator import retain_freed_memory  # noqa: E402
 from shards.codec import decode_alpha, decode_rgb  # noqa: E402
 from shards.manifest import read_manifest, shard_url  # noqa: E402
 from shards.reader import iter_shard_samples  # noqa: E402
@@ -197,8 +198,10 @@ def measure(loader) -> tuple[int, float, float, float]:
 
 
 def memory_probe(data: str, buffer: int, samples: int, crop: int, mode: str) -> dict:
-    """Run in a fresh process: iterate like one worker does; report peak memory."""
+    """Run in a fresh process: iterate like one worker does (with its malloc settings,
+    :mod:`shards.allocator`); report peak memory."""
     _one_thread()
+    retain_freed_memory()
 
     def status(field: str) -> int:
         for line in Path("/proc/self/status").read_text().splitlines():
