@@ -110,7 +110,7 @@ def _pad_instances(values: Sequence[torch.Tensor], name: str, alloc: Alloc) -> t
 Alloc = Callable[[Sequence[int], torch.dtype], torch.Tensor]
 
 
-def new_batch_tensor(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
+def _fresh_batch_tensor(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
     """An uninitialised tensor; in fresh shared memory inside a DataLoader worker (as
     ``default_collate`` does), so nothing is copied on the way to the main process."""
     if get_worker_info() is not None:
@@ -151,13 +151,14 @@ def _stack(values: Sequence[torch.Tensor], alloc: Alloc) -> torch.Tensor:
     return out
 
 
-def collate_matting(samples: Sequence[Mapping[str, Any]], *, alloc: Alloc = new_batch_tensor) -> dict[str, Any]:
+def collate_matting(samples: Sequence[Mapping[str, Any]], *, alloc: Alloc = _fresh_batch_tensor) -> dict[str, Any]:
     """Batch samples: tensors stacked on a new first axis, ``key`` a list, ``index`` int64.
 
     Keys starting with ``_`` are dropped. Raises ``ValueError`` naming the
     member and the keys when samples differ in size (set ``crop`` or batch 1).
-    ``alloc`` makes every batch tensor (default :func:`new_batch_tensor`; the reused
-    blocks of :class:`shards.batch_pool.PooledCollate`).
+    ``alloc(shape, dtype)`` makes every batch tensor: by default fresh memory, shared in a
+    DataLoader worker as ``default_collate`` does; :class:`shards.batch_pool.PooledCollate`
+    passes reused blocks.
     """
     if not samples:
         raise ValueError("collate_matting: empty batch")
