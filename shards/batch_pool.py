@@ -38,7 +38,6 @@ __all__ = ["PooledCollate", "PooledBatch", "batch_bytes"]
 _HEADER = 64  # the state byte at offset 0, then padding; tensors start 64-byte aligned
 _ALIGN = 64
 _FREE, _LEASED = 0, 1
-_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 
 
 def _aligned(n: int) -> int:
@@ -153,7 +152,7 @@ def _rebuild(handle: Any, size: int, order: list[str], pooled: dict[str, tuple],
     """The main process's side: map the block, view its tensors, free it when they are all gone."""
     fd = handle.detach()
     try:
-        view = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _POPULATE)
+        view = mmap.mmap(fd, size)  # pages are mapped as they are read (a consumer may skip some)
     finally:
         os.close(fd)
     base = np.frombuffer(view, np.uint8)
