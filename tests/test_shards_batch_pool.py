@@ -200,3 +200,14 @@ def test_a_plain_dataloader_can_pool_its_batches(data):
 
     plain, pooled = run(collate_matting), run(shards.PooledCollate(2))
     assert len(pooled) == 4 and all(type(p) is dict and _equal(p, f) for p, f in zip(pooled, plain))
+
+
+def test_only_dataloader_workers_change_their_malloc_settings(data, monkeypatch):
+    import shards.dataset as dataset_mod
+    from shard_fixtures import fake_worker
+
+    calls = []
+    monkeypatch.setattr(dataset_mod, "retain_freed_memory", lambda: calls.append(1) or True)
+    assert len(list(make(data, outputs=("alpha",)))) == 15 and calls == []  # the training process: untouched
+    fake_worker(monkeypatch, 0, 1)
+    assert len(list(make(data, outputs=("alpha",)))) == 15 and calls == [1]
