@@ -1,6 +1,7 @@
 """shards.batch_pool: batches written into reused shared-memory blocks by DataLoader workers
 are the same tensors as fresh ones, a block is reused only once every tensor of its batch
-is gone, and a consumer holding batches never sees them overwritten."""
+is gone, and a consumer holding batches never sees them overwritten; and only DataLoader
+workers change their malloc settings (shards.allocator)."""
 from __future__ import annotations
 
 import gc
