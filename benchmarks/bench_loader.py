@@ -170,11 +170,12 @@ def webdataset_pipeline(urls: list[str], own_codec: bool):
 
 
 # ------------------------------------------------------------------ timing
-def measure(loader) -> tuple[int, float, float, float]:
+def measure(loader, read: bool = False) -> tuple[int, float, float, float]:
     """One full pass: (samples, wall seconds, CPU seconds of the worker processes, CPU
     seconds of this process: its part of every pass, which bounds many-worker throughput).
-    The loop copies every tensor of each batch once (as ``pin_memory`` does), so this
-    process pays for reading what the workers sent.
+    ``read``: the loop copies every tensor of each batch once (as ``pin_memory`` does), so
+    this process pays for reading what the workers sent (it then competes with the workers
+    for the cores, so the worker figures come from passes without it).
 
     Worker CPU time comes from ``os.times()``' children counters, which grow when
     the (non-persistent) workers are joined at the end of the pass; with
@@ -185,7 +186,7 @@ def measure(loader) -> tuple[int, float, float, float]:
     n = 0
     for b in loader:
         n += len(b["alpha"])
-        for v in b.values():  # read every tensor once, as pinning it or a training step would
+        for v in b.values() if read else ():  # every tensor once, as pinning or a training step would
             if isinstance(v, torch.Tensor):
                 v.clone()
     wall = time.perf_counter() - t0
@@ -375,10 +376,14 @@ def main() -> None:
             for name, make in runs.items():
                 n, wall, cpu, main = measure(make())
                 results.setdefault((name, w), []).append(n / cpu)
-                main_ms.setdefault((name, w), []).append(1e3 * main / n)
                 print(f"run {rep} workers={w} {name:16s} {n / wall:7.1f} samples/s wall, "
-                      f"{n / wall / max(w, 1):6.1f} per worker, {n / cpu:6.1f} per worker-CPU-second, "
-                      f"main process {1e3 * main / n:.2f} ms CPU per sample ({n} samples)", flush=True)
+                      f"{n / wall / max(w, 1):6.1f} per worker, {n / cpu:6.1f} per worker-CPU-second ({n} samples)",
+                      flush=True)
+            for name in ("ours", "ours-fresh-shm"):  # the main process's side, reading every batch
+                n, wall, cpu, main = measure(runs[name](), read=True)
+                main_ms.setdefault((name, w), []).append(1e3 * main / n)
+                print(f"run {rep} workers={w} {name:16s} main process {1e3 * main / n:.2f} ms CPU per sample "
+                      "read (a pass that copies every batch)", flush=True)
     print("\nper core (best of the runs, samples per worker-CPU-second):")
     for w in args.workers:
         best = {name: max(v) for (name, ww), v in results.items() if ww == w}
