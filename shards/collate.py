@@ -28,6 +28,7 @@ Everything in the batch is a contiguous CPU tensor or a list of str, so
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Mapping, Sequence
 
 import cv2
@@ -114,10 +115,7 @@ def _fresh_batch_tensor(shape: Sequence[int], dtype: torch.dtype) -> torch.Tenso
     """An uninitialised tensor; in fresh shared memory inside a DataLoader worker (as
     ``default_collate`` does), so nothing is copied on the way to the main process."""
     if get_worker_info() is not None:
-        n = 1
-        for s in shape:
-            n *= int(s)
-        storage = torch.UntypedStorage._new_shared(n * dtype.itemsize)
+        storage = torch.UntypedStorage._new_shared(math.prod(int(s) for s in shape) * dtype.itemsize)
         return torch.empty(0, dtype=dtype).set_(storage).view(tuple(shape))
     return torch.empty(tuple(shape), dtype=dtype)
 
