@@ -143,8 +143,11 @@ class PooledBatch(dict):
         return (_rebuild, (DupFd(self._block.fd), self._block.size, order, self._pooled, self._rest))
 
 
-def _release(view: mmap.mmap) -> None:
-    view[0] = _FREE
+def _release(view: mmap.mmap, pid: int) -> None:
+    # Only in the process that mapped it: a child forked while another thread held the batch
+    # drops that thread's references, and must not free a block its parent still reads.
+    if os.getpid() == pid:
+        view[0] = _FREE
 
 
 def _rebuild(handle: Any, size: int, order: list[str], pooled: dict[str, tuple], rest: dict[str, Any]
@@ -164,7 +167,7 @@ def _rebuild(handle: Any, size: int, order: list[str], pooled: dict[str, tuple],
             out[name] = rest[name]
     # Every tensor above holds a slice of `base`; when the last goes, base goes, and the block
     # is marked free (the mapping is unmapped right after, when base lets go of `view`).
-    weakref.finalize(base, _release, view)
+    weakref.finalize(base, _release, view, os.getpid())
     return out
 
 

@@ -5,6 +5,7 @@ workers change their malloc settings (shards.allocator)."""
 from __future__ import annotations
 
 import gc
+import os
 import pickle
 import types
 from multiprocessing.reduction import ForkingPickler
@@ -22,7 +23,7 @@ from shards.collate import collate_matting
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:This DataLoader will create"),
-    pytest.mark.skipif(not hasattr(__import__("os"), "memfd_create"), reason="needs os.memfd_create (Linux)"),
+    pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="needs os.memfd_create (Linux)"),
 ]
 
 
@@ -91,6 +92,23 @@ def test_a_block_is_leased_until_every_view_of_its_batch_is_gone_then_reused(mon
     assert _state(collate) == [0]
     again = _sent(collate(_samples(1)))  # the freed block is reused, not a new one
     assert len(collate._pool) == 1 and _equal(again, collate_matting(_samples(1)))
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")  # Python >= 3.12 on os.fork
+def test_a_forked_child_dropping_a_batch_does_not_free_its_block(monkeypatch):
+    _in_worker(monkeypatch)
+    collate = PooledCollate(blocks=1)
+    got = _sent(collate(_samples(0)))
+    pid = os.fork()
+    if pid == 0:  # the child: drop its copy of the batch (as a fork does to other threads' references)
+        del got
+        gc.collect()
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert _state(collate) == [1]  # the parent still holds the batch: its block stays leased
+    del got
+    gc.collect()
+    assert _state(collate) == [0]
 
 
 def test_held_batches_get_new_blocks_then_fresh_memory_and_are_never_overwritten(monkeypatch):
