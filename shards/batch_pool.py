@@ -182,7 +182,7 @@ class PooledCollate:
         self.blocks = int(blocks)
         self._pid = -1
         self._pool: list[_Block] = []
-        self.fallbacks = 0  # batches that found no free block (this process)
+        self.fallbacks = 0  # batches collated into fresh memory instead (this process)
 
     def __getstate__(self) -> dict[str, Any]:  # a spawned worker starts with an empty pool
         return {"blocks": self.blocks}
@@ -191,20 +191,24 @@ class PooledCollate:
         self.__init__(state["blocks"])  # type: ignore[misc]
 
     def _lease(self, need: int) -> _Lease | None:
+        """A free block of at least ``need`` bytes, marked leased; None when there is none
+        (every block in use, or a new one could not be made: no memory, no fds left)."""
         if self._pid != os.getpid():  # a forked worker: the parent's blocks are not ours
             self._pid, self._pool = os.getpid(), []
         free = [b for b in self._pool if b.free()]
         fit = [b for b in free if b.size >= need]
         if fit:
             block = min(fit, key=lambda b: b.size)
-        elif len(self._pool) < self.blocks:
-            block = _Block(need)
-            self._pool.append(block)
-        elif free:  # every free block is too small: replace the smallest
-            old = min(free, key=lambda b: b.size)
-            self._pool.remove(old)
-            old.close()
-            block = _Block(need)
+        elif len(self._pool) < self.blocks or free:
+            if len(self._pool) >= self.blocks:  # every free block is too small: replace the smallest
+                old = min(free, key=lambda b: b.size)
+                self._pool.remove(old)
+                old.close()
+            try:
+                block = _Block(need)
+            except OSError:
+                self.fallbacks += 1
+                return None
             self._pool.append(block)
         else:
             self.fallbacks += 1

@@ -137,6 +137,19 @@ def test_a_failed_collate_frees_its_block_and_a_small_block_is_replaced(monkeypa
     assert len(collate._pool) == 1 and collate._pool[0].size > small and _equal(got, collate_matting(big))
 
 
+def test_when_no_block_can_be_made_the_batch_goes_to_fresh_memory(monkeypatch):
+    _in_worker(monkeypatch)
+
+    def refuse(*_args):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(pool_mod.os, "memfd_create", refuse)
+    collate = PooledCollate(blocks=2)
+    got = collate(_samples(0))
+    assert type(got) is dict and _equal(got, collate_matting(_samples(0)))
+    assert collate._pool == [] and collate.fallbacks == 1
+
+
 def test_in_the_main_process_or_with_no_blocks_it_is_collate_matting(monkeypatch):
     assert type(PooledCollate(4)(_samples(0))) is dict  # not in a worker
     _in_worker(monkeypatch)
