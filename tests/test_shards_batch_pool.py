@@ -75,6 +75,9 @@ def test_a_block_is_leased_until_every_view_of_its_batch_is_gone_then_reused(mon
     want = collate_matting(samples)
     sent = collate(samples)
     assert isinstance(sent, PooledBatch) and _state(collate) == [1]
+    # every tensor of the batch lies in the block; only the keys travel as themselves
+    assert set(sent._pooled) == {"image", "alpha", "instances", "instance_id", "instance_valid", "index"}
+    assert set(sent._rest) == {"key"}
     got = _sent(sent)
     del sent
     assert type(got) is dict and _equal(got, want)
