@@ -14,9 +14,10 @@ free again: the first byte of its header.
 
 Safety: a worker writes only into a block marked free, and only the main process frees
 it, after every tensor viewing the batch is gone; a tensor moved to other shared memory
-(``share_memory_()``, sent to another process) or pinned is a copy. When no block is free
-(the consumer holds many batches), the batch goes into fresh shared memory as before: a
-worker never waits and no batch is overwritten. Only on systems with ``os.memfd_create``
+(``share_memory_()``, sent to another process) or pinned is a copy; a process forked from
+the main one never frees a block. When no block is free (the consumer holds many batches)
+or none can be made, the batch goes into fresh shared memory as before: a worker never
+waits and no batch is overwritten. Only on systems with ``os.memfd_create``
 (Linux); elsewhere, and in the main process (``num_workers=0``), collating is
 :func:`shards.collate.collate_matting` unchanged.
 """
