@@ -5,7 +5,8 @@
 DATASET is a built dataset (e.g. ``synth build recipes/portrait.yaml``); its train shards
 are replicated ``--replicate`` times (re-keyed, into a temporary folder) so that an epoch
 is long enough to time. For each path (``cpu``: decode and augment in the workers, batch
-moved to the GPU; ``device``: workers read and draw, the GPU decodes with nvJPEG and
+moved to the GPU; ``cpu_nopool``: the same with ``batch_pool=0``, every batch in fresh
+shared memory as a plain DataLoader; ``device``: workers read and draw, the GPU decodes with nvJPEG and
 augments) it times, after a warm-up:
 
 - ``loader``: batches on the GPU, nothing else;
@@ -223,12 +224,13 @@ def main() -> None:
         results["device_stage"], results["device_decode"] = stage_rate(root, device, args)
         print(f"device stage alone: {results['device_stage']:.0f} samples/s "
               f"(its JPEG decoding alone: {results['device_decode']:.0f} samples/s)", flush=True)
-        paths = {"cpu": None, **{f"device_p{p}": p for p in args.prefetch}}  # name -> device_prefetch
+        # name -> device_prefetch (None: the CPU path), and the CPU path's batch_pool (None: its default)
+        paths = {"cpu": (None, None), "cpu_nopool": (None, 0), **{f"device_p{p}": (p, None) for p in args.prefetch}}
         for workers in args.workers:
-            for path, prefetch in paths.items():
+            for path, (prefetch, pool) in paths.items():
                 for what in ("loader", "step"):
                     kw = dict(crop=args.crop, outputs=tuple(args.outputs), seed=1)
-                    extra = {}
+                    extra = {"batch_pool": pool}
                     if prefetch is not None:
                         kw["device"] = str(device)
                         kw["device_decode"] = tuple(args.device_decode)

@@ -5,7 +5,7 @@
 # splits.0.samples=48`, about 33 MB); WHEELS_DIR: wheels the machine lacks (pydantic,
 # simplejpeg ...; `pip download` them beside the repo for its Python), installed into
 # /tmp/site without network. Runs the CUDA tests of the device path, then
-# bench_loader_device.py with 16 workers (CPU loader, device path without and with the
+# bench_loader_device.py with 16 workers (CPU loader with and without the batch pool, device path without and with the
 # background stage; then with fg and bg decoded in the workers). Writes DEVICE_OUT (default $OUT, else /tmp/device_checks)/bench.json.
 set -euo pipefail
 data=${1:?usage: benchmarks/device_checks.sh DATASET [WHEELS_DIR]}

@@ -126,13 +126,14 @@ class MattingLoader(DataLoader):
     With the default collate, each worker writes its batches into up to ``batch_pool``
     shared-memory blocks it reuses once the main process has let go of every tensor of the
     batch a block held (:mod:`shards.batch_pool`; fresh pages cost a worker about a fifth
-    of its time); ``batch_pool=0``: fresh shared memory for every batch, as a plain
-    ``DataLoader`` does.
+    of its time). Default ``None``: ``prefetch_factor + 2`` (the batches a worker may have
+    queued, the one in use and the one being dropped; 4 with DataLoader's default);
+    ``batch_pool=0``: fresh shared memory for every batch, as a plain ``DataLoader`` does.
     """
 
     def __init__(self, dataset: MattingDataset, batch_size: int | None = 1, *,
                  collate_fn: Callable[[Any], Any] | None = None, device_prefetch: int | None = None,
-                 batch_pool: int = 4, **kwargs: Any) -> None:
+                 batch_pool: int | None = None, **kwargs: Any) -> None:
         if not isinstance(dataset, MattingDataset):
             raise ValueError(f"MattingLoader needs a MattingDataset, got {type(dataset).__name__}")
         for name in ("sampler", "batch_sampler"):
@@ -159,6 +160,8 @@ class MattingLoader(DataLoader):
                 device_prefetch = 1 if self._stage.device.type == "cuda" else 0
         self.device_prefetch = int(device_prefetch or 0)
         if collate_fn is None:
+            if batch_pool is None:  # the batches a worker may have queued, one in use, one being dropped
+                batch_pool = (kwargs.get("prefetch_factor") or 2) + 2
             collate_fn = PooledCollate(batch_pool) if batch_size is not None else _no_collate
         self._user_collate = collate_fn
         super().__init__(dataset, batch_size=batch_size, collate_fn=_CursorCollate(collate_fn), **kwargs)

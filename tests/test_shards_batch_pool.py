@@ -224,6 +224,17 @@ def test_a_spawned_worker_pools_its_own_blocks(data):
     assert len(spawned) == 5 and all(_equal(s, f) for s, f in zip(spawned, fresh))
 
 
+def test_the_loader_pools_as_many_blocks_as_a_worker_can_have_batches_alive(data):
+    def blocks(**kw):
+        return MattingLoader(make(data), batch_size=2, **kw).collate_fn.fn.blocks
+
+    assert blocks(num_workers=1) == 4  # DataLoader's default prefetch_factor 2, + one in use + one dropped
+    assert blocks(num_workers=2, prefetch_factor=6) == 8
+    assert blocks(num_workers=1, batch_pool=0) == 0 and blocks(num_workers=1, batch_pool=3) == 3
+    with pytest.raises(ValueError, match="blocks must be an integer >= 0"):
+        MattingLoader(make(data), batch_size=2, batch_pool=-1)
+
+
 def test_a_plain_dataloader_can_pool_its_batches(data):
     from torch.utils.data import DataLoader
 
