@@ -181,9 +181,9 @@ def test_batch_bytes_bounds_what_the_collate_allocates(n, k, seed):
 OUTS = ("image", "alpha", "trimap", "fg", "bg", "instances", "instance_id")
 
 
-def _epoch(data, pool: int, workers: int, hold=None, **kw):
+def _epoch(data, pool: int, workers: int, hold=None, batch: int = 2, **kw):
     ds = MattingDataset(data, "train", crop=24, outputs=OUTS, buffer_size=6, **kw)
-    return [hold(b) if hold else b for b in MattingLoader(ds, batch_size=2, num_workers=workers, batch_pool=pool)]
+    return [hold(b) if hold else b for b in MattingLoader(ds, batch_size=batch, num_workers=workers, batch_pool=pool)]
 
 
 def _by_key(batches) -> dict[str, tuple]:
@@ -257,3 +257,26 @@ def test_only_dataloader_workers_change_their_malloc_settings(data, monkeypatch)
     assert len(list(make(data, outputs=("alpha",)))) == 15 and calls == []  # the training process: untouched
     fake_worker(monkeypatch, 0, 1)
     assert len(list(make(data, outputs=("alpha",)))) == 15 and calls == [1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_batches_kept_for_random_spans_are_intact_when_dropped(data, seed):
+    """A consumer that keeps each batch for 0-4 more steps (blocks reused, some batches in
+    fresh memory): every batch still equals the unpooled run when it is finally dropped."""
+    fresh = [{k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in b.items()}
+             for b in _epoch(data, 0, 1, batch=1)]
+    rng = np.random.default_rng(seed)
+    ds = MattingDataset(data, "train", crop=24, outputs=OUTS, buffer_size=6)
+    held: list[tuple[int, int, dict]] = []  # (drop at step, batch number, batch)
+    checked = 0
+    for step, b in enumerate(MattingLoader(ds, batch_size=1, num_workers=1, batch_pool=2)):
+        held.append((step + int(rng.integers(0, 5)), step, b))
+        for item in [h for h in held if h[0] <= step]:
+            assert _equal(item[2], fresh[item[1]])
+            held.remove(item)
+            checked += 1
+        gc.collect()
+    for _, i, b in held:
+        assert _equal(b, fresh[i])
+        checked += 1
+    assert checked == len(fresh) == 15
