@@ -34,7 +34,7 @@ from torch.utils.data import get_worker_info
 
 from .collate import BATCH_INSTANCE_KEYS, collate_matting
 
-__all__ = ["PooledCollate", "PooledBatch", "batch_bytes"]
+__all__ = ["PooledCollate", "PooledBatch", "batch_bytes", "prune_mappings"]
 
 _HEADER = 64  # the state byte at offset 0, then padding; tensors start 64-byte aligned
 _ALIGN = 64
@@ -72,10 +72,15 @@ def batch_bytes(samples: Sequence[Mapping[str, Any]]) -> int:
     return total
 
 
+#: A block's identity in the main process's cache: (worker pid, random per worker process, serial).
+Token = tuple[int, int, int]
+
+
 class _Block:
     """One memfd of ``size`` bytes mapped in this (worker) process."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, token: Token) -> None:
+        self.token = token
         self.size = -(-size // mmap.PAGESIZE) * mmap.PAGESIZE
         self.fd = os.memfd_create("matting-batch", os.MFD_CLOEXEC)
         try:
@@ -117,7 +122,7 @@ class _Lease:
         self.placed[id(t)] = (offset, shape, dtype)
         return t
 
-    def seal(self, batch: dict[str, Any]) -> "PooledBatch":
+    def seal(self, batch: dict[str, Any], retired: list[Token]) -> "PooledBatch":
         pooled, rest = {}, {}
         for name, value in batch.items():
             where = self.placed.get(id(value)) if isinstance(value, torch.Tensor) else None
@@ -125,23 +130,25 @@ class _Lease:
                 rest[name] = value
             else:
                 pooled[name] = where
-        return PooledBatch(batch, self.block, pooled, rest)
+        return PooledBatch(batch, self.block, pooled, rest, retired)
 
 
 class PooledBatch(dict):
     """A batch collated into a pooled block (a plain dict in the worker). It pickles as the
-    block's file descriptor and the tensors' places; unpickled, it is a plain dict of tensors
-    viewing the block, which is marked free when the last of them dies."""
+    block's file descriptor and token, the tensors' places and the tokens of blocks the
+    worker has closed since its last batch; unpickled, it is a plain dict of tensors viewing
+    the block, which is marked free when the last of them dies."""
 
-    def __init__(self, batch: dict[str, Any], block: _Block, pooled: dict[str, tuple], rest: dict[str, Any]) -> None:
+    def __init__(self, batch: dict[str, Any], block: _Block, pooled: dict[str, tuple], rest: dict[str, Any],
+                 retired: list[Token]) -> None:
         super().__init__(batch)
-        self._block, self._pooled, self._rest = block, pooled, rest
+        self._block, self._pooled, self._rest, self._retired = block, pooled, rest, retired
 
     def __reduce__(self):
         from multiprocessing.reduction import DupFd
 
-        order = list(self.keys())
-        return (_rebuild, (DupFd(self._block.fd), self._block.size, order, self._pooled, self._rest))
+        b = self._block
+        return (_rebuild, (DupFd(b.fd), b.token, b.size, list(self.keys()), self._pooled, self._rest, self._retired))
 
 
 def _release(view: mmap.mmap, pid: int) -> None:
@@ -151,15 +158,69 @@ def _release(view: mmap.mmap, pid: int) -> None:
         view[0] = _FREE
 
 
-def _rebuild(handle: Any, size: int, order: list[str], pooled: dict[str, tuple], rest: dict[str, Any]
-             ) -> dict[str, Any]:
-    """The main process's side: map the block, view its tensors, free it when they are all gone."""
-    fd = handle.detach()
+class _Mappings:
+    """The main process's mappings of the workers' blocks, by token: a block that carries many
+    batches is mapped once, so its pages are faulted in once, not for every batch. A mapping
+    is dropped when its worker reports the block closed, or has exited (:func:`prune_mappings`);
+    tensors still viewing it keep it mapped until they go."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.views: dict[Token, mmap.mmap] = {}
+
+    def view(self, token: Token, size: int, fd: int) -> mmap.mmap:
+        view = self.views.get(token)
+        if view is None or len(view) != size:
+            view = mmap.mmap(fd, size)  # pages are mapped as they are read (a consumer may skip some)
+            self.prune()  # a new block: a good time to let go of exited workers' blocks
+            self.views[token] = view
+        return view
+
+    def forget(self, tokens: list[Token]) -> None:
+        for token in tokens:
+            self.views.pop(tuple(token), None)  # type: ignore[arg-type]
+
+    def prune(self) -> None:
+        for pid in {t[0] for t in self.views}:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                self.forget([t for t in self.views if t[0] == pid])
+            except PermissionError:  # alive, another user's (a reused pid): keep
+                pass
+
+
+#: This process's mappings (a cache of OS mappings, like torch's shared-memory cache); a
+#: forked child starts its own (:func:`_mappings`).
+_MAPPINGS = _Mappings()
+
+
+def _mappings() -> _Mappings:
+    global _MAPPINGS
+    if _MAPPINGS.pid != os.getpid():
+        _MAPPINGS = _Mappings()
+    return _MAPPINGS
+
+
+def prune_mappings() -> None:
+    """Let go of this process's mappings of blocks whose workers have exited (their memory
+    is freed once no tensor views it). :class:`shards.MattingLoader` calls it after each
+    complete pass; a new block also triggers it."""
+    _mappings().prune()
+
+
+def _rebuild(handle: Any, token: Token, size: int, order: list[str], pooled: dict[str, tuple], rest: dict[str, Any],
+             retired: list[Token]) -> dict[str, Any]:
+    """The main process's side: view the block's tensors (mapping it on first use), free the
+    block when they are all gone."""
+    mappings = _mappings()
+    mappings.forget(retired)
+    fd = handle.detach()  # always: the worker's resource sharer holds a duplicate until it is taken
     try:
-        view = mmap.mmap(fd, size)  # pages are mapped as they are read (a consumer may skip some)
+        view = mappings.view(tuple(token), size, fd)  # type: ignore[arg-type]
     finally:
         os.close(fd)
-    base = np.frombuffer(view, np.uint8)
+    base = np.frombuffer(view, np.uint8)  # this batch's own export of the mapping
     out: dict[str, Any] = {}
     for name in order:
         if name in pooled:
@@ -167,7 +228,7 @@ def _rebuild(handle: Any, size: int, order: list[str], pooled: dict[str, tuple],
         else:
             out[name] = rest[name]
     # Every tensor above holds a slice of `base`; when the last goes, base goes, and the block
-    # is marked free (the mapping is unmapped right after, when base lets go of `view`).
+    # is marked free.
     weakref.finalize(base, _release, view, os.getpid())
     return out
 
@@ -183,6 +244,8 @@ class PooledCollate:
         self.blocks = int(blocks)
         self._pid = -1
         self._pool: list[_Block] = []
+        self._retired: list[Token] = []  # blocks closed since the last batch sent
+        self._nonce, self._serial = 0, 0
         self.fallbacks = 0  # batches collated into fresh memory instead (this process)
 
     def __getstate__(self) -> dict[str, Any]:  # a spawned worker starts with an empty pool
@@ -195,7 +258,8 @@ class PooledCollate:
         """A free block of at least ``need`` bytes, marked leased; None when there is none
         (every block in use, or a new one could not be made: no memory, no fds left)."""
         if self._pid != os.getpid():  # a forked worker: the parent's blocks are not ours
-            self._pid, self._pool = os.getpid(), []
+            self._pid, self._pool, self._retired = os.getpid(), [], []
+            self._nonce = int.from_bytes(os.urandom(6), "little")
         free = [b for b in self._pool if b.free()]
         fit = [b for b in free if b.size >= need]
         if fit:
@@ -205,8 +269,10 @@ class PooledCollate:
                 old = min(free, key=lambda b: b.size)
                 self._pool.remove(old)
                 old.close()
+                self._retired.append(old.token)
             try:
-                block = _Block(need)
+                self._serial += 1
+                block = _Block(need, (self._pid, self._nonce, self._serial))
             except OSError:
                 self.fallbacks += 1
                 return None
@@ -224,7 +290,9 @@ class PooledCollate:
         if lease is None:
             return collate_matting(samples)
         try:
-            return lease.seal(collate_matting(samples, alloc=lease.alloc))
+            batch = lease.seal(collate_matting(samples, alloc=lease.alloc), self._retired)
+            self._retired = []
+            return batch
         except BaseException:
             lease.block.map[0] = _FREE
             raise

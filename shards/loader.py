@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import torch
 from torch.utils.data import DataLoader
 
-from .batch_pool import PooledCollate
+from .batch_pool import PooledCollate, prune_mappings
 from .dataset import MattingDataset
 from .device_prefetch import staged
 from .device_stage import DeviceStage, collate_device
@@ -276,6 +276,7 @@ class MattingLoader(DataLoader):
         for tagged, batch in self._finished(super().__iter__()):
             prog.update(tagged.cursors)
             yield batch
+        prune_mappings()  # the pass's workers have exited (unless persistent): let go of their blocks
         if self._progress is prog:
             ds.set_epoch(epoch + 1)
             self._progress = None

@@ -114,6 +114,24 @@ def test_a_forked_child_dropping_a_batch_does_not_free_its_block(monkeypatch):
     assert _state(collate) == [0]
 
 
+def test_the_main_process_maps_a_reused_block_once_and_forgets_a_replaced_one(monkeypatch):
+    _in_worker(monkeypatch)
+    collate = PooledCollate(blocks=1)
+    got = _sent(collate(_samples(0)))
+    token = collate._pool[0].token
+    view = pool_mod._mappings().views[token]
+    del got
+    gc.collect()
+    again = _sent(collate(_samples(1)))  # the same block: the same mapping, no new one
+    assert pool_mod._mappings().views[token] is view and _equal(again, collate_matting(_samples(1)))
+    del again
+    gc.collect()
+    big = _sent(collate(_samples(2, n=40)))  # too big: the block is replaced, and the main process told
+    new = collate._pool[0].token
+    assert new != token and token not in pool_mod._mappings().views and new in pool_mod._mappings().views
+    assert _equal(big, collate_matting(_samples(2, n=40)))
+
+
 def test_held_batches_get_new_blocks_then_fresh_memory_and_are_never_overwritten(monkeypatch):
     _in_worker(monkeypatch)
     collate = PooledCollate(blocks=2)
@@ -205,6 +223,25 @@ def test_pooled_batches_equal_fresh_ones_through_real_workers(data, workers):
     assert len(pooled) == len(fresh) and all(_equal(p, f) for p, f in zip(pooled, fresh))
     # and every sample as in process (where the order differs: one stream, not `workers`)
     assert _by_key(pooled) == _by_key(_epoch(data, 2, 0))
+
+
+def test_the_main_process_lets_go_of_the_blocks_of_exited_workers(data):
+    def workers_mapped():
+        return {t for t in pool_mod._mappings().views if t[0] != os.getpid()}
+
+    assert len(_epoch(data, 2, 2)) == 8
+    assert workers_mapped() == set()  # non-persistent workers: gone after the pass, and so their blocks
+    ds = MattingDataset(data, "train", crop=24, outputs=OUTS, buffer_size=6)
+    loader = MattingLoader(ds, batch_size=2, num_workers=1, batch_pool=2, persistent_workers=True)
+    first = [b for b in loader]
+    kept = workers_mapped()
+    assert 1 <= len(kept) <= 2  # the live worker's blocks stay mapped ...
+    second = [b for b in loader]
+    assert workers_mapped() == kept and len(first) == len(second) == 8  # ... and carry the next epoch
+    del loader, first, second
+    gc.collect()
+    pool_mod.prune_mappings()
+    assert workers_mapped() == set()
 
 
 def test_views_kept_past_their_batch_are_not_overwritten(data):
