@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 import weakref
 from typing import Any, Mapping, Sequence
 
@@ -167,25 +168,33 @@ class _Mappings:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.views: dict[Token, mmap.mmap] = {}
+        self.lock = threading.Lock()  # loaders' pin-memory threads may unpickle at once
 
     def view(self, token: Token, size: int, fd: int) -> mmap.mmap:
-        view = self.views.get(token)
-        if view is None or len(view) != size:
-            view = mmap.mmap(fd, size)  # pages are mapped as they are read (a consumer may skip some)
-            self.prune()  # a new block: a good time to let go of exited workers' blocks
-            self.views[token] = view
-        return view
+        with self.lock:
+            view = self.views.get(token)
+            if view is None or len(view) != size:
+                view = mmap.mmap(fd, size)  # pages are mapped as they are read (a consumer may skip some)
+                self._prune()  # a new block: a good time to let go of exited workers' blocks
+                self.views[token] = view
+            return view
 
     def forget(self, tokens: list[Token]) -> None:
-        for token in tokens:
-            self.views.pop(tuple(token), None)  # type: ignore[arg-type]
+        with self.lock:
+            for token in tokens:
+                self.views.pop(tuple(token), None)  # type: ignore[arg-type]
 
     def prune(self) -> None:
+        with self.lock:
+            self._prune()
+
+    def _prune(self) -> None:
         for pid in {t[0] for t in self.views}:
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
-                self.forget([t for t in self.views if t[0] == pid])
+                for token in [t for t in self.views if t[0] == pid]:
+                    del self.views[token]
             except PermissionError:  # alive, another user's (a reused pid): keep
                 pass
 
