@@ -27,7 +27,9 @@ to one thread per process:
 Each pipeline makes full passes over the data; the per-core figure is
 samples per CPU-second of the DataLoader workers (best of ``--repeats``),
 which a busy machine disturbs far less than wall time; wall-clock samples/s
-are printed too. Worker memory is measured separately: one process iterating
+are printed too. Extra passes of ours, with and without the batch pool, copy every
+batch in this process (as ``pin_memory`` does) and give this process's CPU per sample:
+with many workers feeding a GPU, that process is the limit. Worker memory is measured separately: one process iterating
 the dataset (what a worker does) with a 2,000-sample shuffle buffer over
 >= 2,400 samples (shards are hard-linked several times when the dataset is
 smaller), once with each ``buffer`` mode (``offsets``, the default for local
