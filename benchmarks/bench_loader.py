@@ -376,7 +376,7 @@ def main() -> None:
                                                       batch_size=args.batch, shuffle=True, **common),
             }
             for name, make in runs.items():
-                n, wall, cpu, main = measure(make())
+                n, wall, cpu, _ = measure(make())
                 results.setdefault((name, w), []).append(n / cpu)
                 print(f"run {rep} workers={w} {name:16s} {n / wall:7.1f} samples/s wall, "
                       f"{n / wall / max(w, 1):6.1f} per worker, {n / cpu:6.1f} per worker-CPU-second ({n} samples)",

@@ -23,6 +23,7 @@ waits and no batch is overwritten. Only on systems with ``os.memfd_create``
 """
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import threading
@@ -47,7 +48,7 @@ def _aligned(n: int) -> int:
 
 
 def _nbytes(shape: Sequence[int], dtype: torch.dtype) -> int:
-    return int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    return math.prod(shape) * dtype.itemsize
 
 
 def _view(buffer: np.ndarray, offset: int, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
@@ -65,11 +66,11 @@ def batch_bytes(samples: Sequence[Mapping[str, Any]]) -> int:
         if name.startswith("_") or not isinstance(first, torch.Tensor):
             continue
         values = [s[name] for s in samples]
-        if name in BATCH_INSTANCE_KEYS:
+        if name in BATCH_INSTANCE_KEYS:  # padded to the longest list, plus instance_valid (bool)
             k = max(int(v.shape[0]) for v in values)
-            total += _aligned(n * k * int(np.prod(first.shape[1:])) * first.element_size()) + _aligned(n * k)
+            total += _aligned(_nbytes((n, k, *first.shape[1:]), first.dtype)) + _aligned(n * k)
         else:
-            total += _aligned(n * max(v.numel() for v in values) * first.element_size())
+            total += _aligned(n * max(v.numel() for v in values) * first.dtype.itemsize)
     return total
 
 
@@ -182,7 +183,7 @@ class _Mappings:
     def forget(self, tokens: list[Token]) -> None:
         with self.lock:
             for token in tokens:
-                self.views.pop(tuple(token), None)  # type: ignore[arg-type]
+                self.views.pop(token, None)
 
     def prune(self) -> None:
         with self.lock:
@@ -226,7 +227,7 @@ def _rebuild(handle: Any, token: Token, size: int, order: list[str], pooled: dic
     mappings.forget(retired)
     fd = handle.detach()  # always: the worker's resource sharer holds a duplicate until it is taken
     try:
-        view = mappings.view(tuple(token), size, fd)  # type: ignore[arg-type]
+        view = mappings.view(token, size, fd)
     finally:
         os.close(fd)
     base = np.frombuffer(view, np.uint8)  # this batch's own export of the mapping
