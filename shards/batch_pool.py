@@ -114,10 +114,10 @@ class _Lease:
     def alloc(self, shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
         shape = tuple(int(s) for s in shape)
         nbytes = _nbytes(shape, dtype)
-        if not nbytes:
+        if not nbytes or self.used + nbytes > self.block.size:
+            # empty, or past batch_bytes' bound (a collate output it does not know): a private
+            # tensor, which torch's own pickling sends as before
             return torch.empty(shape, dtype=dtype)
-        if self.used + nbytes > self.block.size:  # batch_bytes is an upper bound: cannot happen
-            raise RuntimeError(f"batch pool: block of {self.block.size} bytes too small")
         offset = self.used
         t = _view(np.frombuffer(self.block.map, np.uint8), offset, shape, dtype)
         self.used = _aligned(offset + nbytes)

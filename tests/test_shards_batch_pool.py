@@ -171,6 +171,16 @@ def test_when_no_block_can_be_made_the_batch_goes_to_fresh_memory(monkeypatch):
     assert collate._pool == [] and collate.fallbacks == 1
 
 
+def test_tensors_past_the_block_travel_as_plain_tensors():
+    block = pool_mod._Block(4096, (os.getpid(), 0, 10**6))  # too small for the whole batch
+    lease = pool_mod._Lease(block)
+    block.map[0] = 1
+    sent = lease.seal(collate_matting(_samples(0), alloc=lease.alloc), [])
+    # what fits is pooled (in collate order), the instances (3 x 3 x 12 x 10 float32) do not
+    assert set(sent._rest) == {"instances", "key"} and {"image", "alpha", "index"} <= set(sent._pooled)
+    assert _equal(_sent(sent), collate_matting(_samples(0)))
+
+
 def test_in_the_main_process_or_with_no_blocks_it_is_collate_matting(monkeypatch):
     assert type(PooledCollate(4)(_samples(0))) is dict  # not in a worker
     _in_worker(monkeypatch)
