@@ -28,6 +28,7 @@ __all__ = [
 # It annihilates anything linear along x or y; on i.i.d. noise of std s its response
 # has std 6 s (sum of squared taps = 36).
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+_SECOND_DIFF = np.array([1, -2, 1], dtype=np.float32)  # the operator is outer(_SECOND_DIFF, _SECOND_DIFF)
 _MAD_TO_SIGMA = 1.0 / (0.6744897501960817 * 6.0)
 _MEDIAN_SAMPLES = 262_144  # median over at most this many responses (strided subsample)
 MIN_PIXELS = 64  # fewer usable pixels than this: not measurable (nan)
@@ -121,16 +122,51 @@ def _block_sigmas(levels: np.ndarray, valid: np.ndarray, block: int, row_step: i
     if hb == 0 or wb == 0:
         return np.zeros(0)
     levels, valid = levels[: hb * block, : wb * block], valid[: hb * block, : wb * block]
-    if row_step == 1:
-        resp = cv2.filter2D(levels, cv2.CV_32F, _IMMERKAER, borderType=cv2.BORDER_REFLECT_101)
-    else:  # the kept bands of tiles, each with the row above and below it, stacked and filtered
+    pad = 0
+    if row_step > 1:  # the kept bands of tiles, each with the row above and below it, stacked
         padded = cv2.copyMakeBorder(levels, 1, 1, 0, 0, cv2.BORDER_REFLECT_101)
         kept = range(0, hb, row_step)
-        stack = np.concatenate([padded[r * block: (r + 1) * block + 2] for r in kept])
-        resp = cv2.filter2D(stack, cv2.CV_32F, _IMMERKAER, borderType=cv2.BORDER_REFLECT_101)
-        resp = resp.reshape(len(kept), block + 2, *resp.shape[1:])[:, 1:-1].reshape(-1, *resp.shape[1:])
+        levels = np.concatenate([padded[r * block: (r + 1) * block + 2] for r in kept])
         valid = valid.reshape(hb, block, -1)[::row_step].reshape(-1, valid.shape[1])
-        hb = len(kept)
+        hb, pad = len(kept), 1
+    tile_mean_abs = _tile_mean_abs_u8 if levels.dtype == np.uint8 else _tile_mean_abs_float
+    mean_abs = tile_mean_abs(levels, valid, block, (hb, wb), pad)
+    return np.sqrt(np.mean(np.square(mean_abs * _ABS_TO_SIGMA), axis=1))
+
+
+def _unpad_bands(resp: np.ndarray, hb: int, pad: int) -> np.ndarray:
+    """``resp`` of ``hb`` stacked bands with ``pad`` borrowed rows above and below each, without them."""
+    if pad == 0:
+        return resp
+    bands = resp.reshape(hb, -1, *resp.shape[1:])[:, pad:-pad]
+    return np.ascontiguousarray(bands).reshape(-1, *resp.shape[1:])
+
+
+def _tile_mean_abs_u8(levels: np.ndarray, valid: np.ndarray, block: int, grid: tuple[int, int],
+                      pad: int) -> np.ndarray:
+    """Mean |Immerkær response| over the valid pixels of each tile with at least 3/4 of them
+    valid, of uint8 ``levels``: float64 (n, C). Whole-number responses (|r| <= 1020) in int16
+    and tile sums in int32, all exact, so it equals the float path's tile means (float32
+    sums of whole numbers below 2^24, divided by a power of two for power-of-two blocks)."""
+    hb, wb = grid
+    resp = cv2.sepFilter2D(levels, cv2.CV_16S, _SECOND_DIFF, _SECOND_DIFF, borderType=cv2.BORDER_REFLECT_101)
+    resp = np.abs(_unpad_bands(resp, hb, pad))
+    mask = np.ascontiguousarray(valid).view(np.uint8)
+    resp = cv2.bitwise_and(resp, resp, mask=mask)  # 0 outside the valid pixels
+    # tile sums: each band's rows first (long contiguous runs), then each tile's columns
+    sums = resp.reshape(hb, block, -1).sum(axis=1, dtype=np.int32)
+    sums = sums.reshape(hb, wb, block, -1).sum(axis=2).reshape(hb * wb, -1)
+    counts = mask.reshape(hb, block, -1).sum(axis=1, dtype=np.int32).reshape(hb, wb, block).sum(axis=2).reshape(-1)
+    keep = counts * 4 >= 3 * block * block
+    return sums[keep] / counts[keep][:, None]
+
+
+def _tile_mean_abs_float(levels: np.ndarray, valid: np.ndarray, block: int, grid: tuple[int, int],
+                         pad: int) -> np.ndarray:
+    """:func:`_tile_mean_abs_u8` of float32 ``levels`` (float32 tile means by an area resize)."""
+    hb, wb = grid
+    resp = cv2.filter2D(levels, cv2.CV_32F, _IMMERKAER, borderType=cv2.BORDER_REFLECT_101)
+    resp = _unpad_bands(resp, hb, pad)
     np.abs(resp, out=resp)
     v = valid.astype(np.float32)
     multiply_by_plane(resp, v)
@@ -138,8 +174,7 @@ def _block_sigmas(levels: np.ndarray, valid: np.ndarray, block: int, row_step: i
     sums = cv2.resize(resp, (wb, hb), interpolation=cv2.INTER_AREA).reshape(hb * wb, -1).astype(np.float64)
     shares = cv2.resize(v, (wb, hb), interpolation=cv2.INTER_AREA).reshape(-1).astype(np.float64)
     keep = shares >= 0.75
-    mean_abs = sums[keep] / shares[keep][:, None]
-    return np.sqrt(np.mean(np.square(mean_abs * _ABS_TO_SIGMA), axis=1))
+    return sums[keep] / shares[keep][:, None]
 
 
 @functools.lru_cache(maxsize=8)

@@ -158,3 +158,27 @@ def test_noise_floor_row_step_reads_every_other_row_of_tiles():
         assert estimate_noise_floor(even, m, row_step=2) == pytest.approx(estimate_noise_floor(even, m), rel=0.05)
     with pytest.raises(ValueError, match="row_step"):
         estimate_noise_floor(even, row_step=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), hw=st.tuples(st.integers(4, 70), st.integers(4, 70)),
+       channels=st.sampled_from([0, 3]), block=st.sampled_from([4, 8, 12, 16]), row_step=st.integers(1, 3))
+def test_block_sigmas_integer_path_equals_float_path(seed, hw, channels, block, row_step):
+    """uint8 levels take exact int16 responses and int32 tile sums; they must read what the
+    float32 path (filter2D, area resize) reads of the same levels: equal for power-of-two
+    tiles (whose float32 tile means are exact), within float32 rounding otherwise."""
+    from augment.estimate import _block_sigmas, valid_interior
+
+    rng = np.random.default_rng(seed)
+    shape = hw + ((channels,) if channels else ())
+    levels = rng.integers(0, 256, shape, dtype=np.uint8)
+    if rng.uniform() < 0.5:  # smooth with a little noise, as the flat tiles the floor reads
+        levels = np.clip(cv2.blur(levels, (5, 5)).astype(int) + rng.integers(-2, 3, shape), 0, 255).astype(np.uint8)
+    valid = valid_interior(rng.uniform(size=hw) < rng.uniform(0.5, 1.0), hw)
+    exact = _block_sigmas(levels, valid, block, row_step)
+    floats = _block_sigmas(levels.astype(np.float32), valid, block, row_step)
+    assert exact.dtype == np.float64 and exact.shape == floats.shape
+    if block in (4, 8, 16):
+        np.testing.assert_array_equal(exact, floats)
+    else:
+        np.testing.assert_allclose(exact, floats, rtol=1e-6)
