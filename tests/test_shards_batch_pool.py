@@ -132,6 +132,43 @@ def test_the_main_process_maps_a_reused_block_once_and_forgets_a_replaced_one(mo
     assert _equal(big, collate_matting(_samples(2, n=40)))
 
 
+def test_threads_unpickling_batches_of_one_block_at_once_share_one_mapping(monkeypatch):
+    """Two loaders' pin-memory threads may rebuild batches at the same moment: the cache must
+    map a block once, whichever thread comes first. A slow mmap holds the first thread inside
+    the cache while the others arrive (without the lock, every thread maps it)."""
+    import mmap
+    import threading
+
+    _in_worker(monkeypatch)
+    collate = PooledCollate(blocks=1)
+    batch = collate(_samples(0))
+    sent = [ForkingPickler.dumps(batch) for _ in range(4)]  # one batch sent four times: one block, one token
+    monkeypatch.setattr(pool_mod, "_MAPPINGS", pool_mod._Mappings())  # a fresh cache, as in a new process
+    maps, real_mmap = [], mmap.mmap
+    arrived = threading.Barrier(4)
+
+    def slow_mmap(*args):
+        maps.append(args)
+        threading.Event().wait(0.2)  # the other threads reach the cache meanwhile
+        return real_mmap(*args)
+
+    monkeypatch.setattr(pool_mod.mmap, "mmap", slow_mmap)
+    got: list = [None] * 4
+
+    def rebuild(k: int) -> None:
+        arrived.wait()
+        got[k] = pickle.loads(sent[k])
+
+    threads = [threading.Thread(target=rebuild, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(maps) == 1 and len(pool_mod._mappings().views) == 1
+    want = collate_matting(_samples(0))
+    assert all(_equal(g, want) for g in got)
+
+
 def test_held_batches_get_new_blocks_then_fresh_memory_and_are_never_overwritten(monkeypatch):
     _in_worker(monkeypatch)
     collate = PooledCollate(blocks=2)
