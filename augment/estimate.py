@@ -115,7 +115,7 @@ _ABS_TO_SIGMA = math.sqrt(math.pi / 2.0) / 6.0  # Immerkær: sigma = sqrt(pi/2) 
 
 def _block_sigmas(levels: np.ndarray, valid: np.ndarray, block: int, row_step: int = 1) -> np.ndarray:
     """Immerkær sigma (mean-absolute form, RMS over channels) of each ``block``-px tile
-    with at least 3/4 of its pixels valid, in every ``row_step``-th row of tiles (each
+    with at least 3/4 of its pixels valid (``valid``: bool or 0/1 uint8 ``(H, W)``), in every ``row_step``-th row of tiles (each
     tile's value as when all are measured); float64 (n,)."""
     h, w = valid.shape
     hb, wb = h // block, w // block
@@ -153,12 +153,20 @@ def _tile_mean_abs_u8(levels: np.ndarray, valid: np.ndarray, block: int, grid: t
     resp = np.abs(_unpad_bands(resp, hb, pad))
     mask = np.ascontiguousarray(valid).view(np.uint8)
     resp = cv2.bitwise_and(resp, resp, mask=mask)  # 0 outside the valid pixels
-    # tile sums: each band's rows first (long contiguous runs), then each tile's columns
-    sums = resp.reshape(hb, block, -1).sum(axis=1, dtype=np.int32)
-    sums = sums.reshape(hb, wb, block, -1).sum(axis=2).reshape(hb * wb, -1)
-    counts = mask.reshape(hb, block, -1).sum(axis=1, dtype=np.int32).reshape(hb, wb, block).sum(axis=2).reshape(-1)
+    sums = _tile_sums(resp, (hb, wb), block, 1020).reshape(hb * wb, -1)
+    counts = _tile_sums(mask, (hb, wb), block, 1).reshape(-1)
     keep = counts * 4 >= 3 * block * block
     return sums[keep] / counts[keep][:, None]
+
+
+def _tile_sums(x: np.ndarray, grid: tuple[int, int], block: int, top: int) -> np.ndarray:
+    """int32 ``(hb, wb, C)`` sums over the ``block`` x ``block`` tiles of non-negative whole
+    numbers ``x`` (``(hb block, wb block[, C])``, at most ``top``): each band's rows summed in
+    the narrowest integer that holds the sum (long contiguous runs), then each tile's columns."""
+    hb, wb = grid
+    narrow = next(t for t in (np.uint8, np.int16, np.int32) if block * top <= np.iinfo(t).max)
+    rows = x.reshape(hb, block, -1).sum(axis=1, dtype=np.promote_types(narrow, x.dtype))
+    return np.einsum("ijkl->ijl", rows.astype(np.int32).reshape(hb, wb, block, -1))
 
 
 def _tile_mean_abs_float(levels: np.ndarray, valid: np.ndarray, block: int, grid: tuple[int, int],
@@ -221,14 +229,17 @@ def estimate_noise_floor(image: np.ndarray, mask: np.ndarray | None = None, *, b
         y1, x1 = (int(rows[-1]) // block + 2) * block, (int(cols[-1]) // block + 2) * block
         image, m = image[y0:y1, x0:x1], m[y0:y1, x0:x1]
     if image.dtype == np.uint8:
-        levels = image  # the Immerkær filter takes uint8 and answers in float32
+        levels = image  # the Immerkær filter takes uint8 and answers in whole numbers
         lo, hi = ((1,) * image.shape[2], (254,) * image.shape[2]) if image.ndim == 3 else (1, 254)
-        unclipped = cv2.inRange(image, lo, hi) > 0
+        unclipped = cv2.inRange(image, lo, hi)  # 255 where unclipped: & 1 (or & the mask's 0/1) gives 0/1
+        region = (np.bitwise_and(unclipped, 1, out=unclipped) if m is None else
+                  cv2.bitwise_and(unclipped, np.ascontiguousarray(m).view(np.uint8)))
+        valid = cv2.erode(region, _KERNEL_3X3, borderType=cv2.BORDER_CONSTANT, borderValue=0)  # valid_interior, 0/1
     else:
         levels = to_levels(image)
         clipped = (levels <= 0.5) | (levels >= 254.5)
         unclipped = ~(clipped.any(axis=2) if clipped.ndim == 3 else clipped)
-    valid = valid_interior(unclipped if m is None else unclipped & m, image.shape[:2])
+        valid = valid_interior(unclipped if m is None else unclipped & m, image.shape[:2])
     sigmas = _block_sigmas(levels, valid, block, row_step)
     if sigmas.size < min_blocks:
         return float("nan")

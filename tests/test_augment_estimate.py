@@ -182,3 +182,30 @@ def test_block_sigmas_integer_path_equals_float_path(seed, hw, channels, block, 
         np.testing.assert_array_equal(exact, floats)
     else:
         np.testing.assert_allclose(exact, floats, rtol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**16), hw=st.tuples(st.integers(8, 90), st.integers(8, 90)),
+       channels=st.sampled_from([0, 3]), masked=st.booleans(), row_step=st.integers(1, 2))
+def test_noise_floor_of_uint8_reads_the_valid_pixels_as_the_float_path_defines_them(seed, hw, channels, masked,
+                                                                                    row_step):
+    """uint8 images take a 0/1 uint8 validity mask (unclipped, inside the mask, 3x3 interior);
+    the value must be the float path's composition: valid_interior of (unclipped & mask) and
+    the tiles' float32 means, read on the same levels."""
+    from augment.estimate import _block_sigmas, _floor_bias, valid_interior
+
+    rng = np.random.default_rng(seed)
+    shape = hw + ((channels,) if channels else ())
+    img = np.clip(cv2.blur(rng.integers(0, 256, shape, dtype=np.uint8), (5, 5)).astype(int)
+                  + rng.integers(-3, 4, shape), 0, 255).astype(np.uint8)
+    img[: hw[0] // 4] = rng.choice([0, 255])  # a clipped stretch
+    mask = rng.uniform(size=hw) < rng.uniform(0.3, 1.0) if masked else None
+    got = estimate_noise_floor(img, mask, block=8, row_step=row_step, min_blocks=1)
+    clipped = (img == 0) | (img == 255)
+    unclipped = ~(clipped.any(axis=2) if channels else clipped)
+    valid = valid_interior(unclipped if mask is None else unclipped & mask, hw)
+    sigmas = _block_sigmas(img.astype(np.float32), valid, 8, row_step)
+    if sigmas.size == 0:
+        assert np.isnan(got)
+    else:
+        assert got == float(np.quantile(sigmas, 0.1)) / _floor_bias(8, 0.1)
