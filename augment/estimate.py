@@ -52,14 +52,15 @@ def _robust_sigma(response: np.ndarray, valid: np.ndarray, integer_valued: bool)
     1/4 level of sigma; for those the grouped-data (interpolated) median is used:
     value k stands for the interval [k - 1/2, k + 1/2] (k = 0 for [0, 1/2]).
     """
-    vals = np.abs(response[valid])
+    vals = response[valid]
     n = vals.size
     if n < MIN_PIXELS:
         return float("nan")
     if not integer_valued:
         if n > _MEDIAN_SAMPLES:
             vals = vals[:: n // _MEDIAN_SAMPLES]
-        return float(np.median(vals)) * _MAD_TO_SIGMA
+        return float(np.median(np.abs(vals))) * _MAD_TO_SIGMA
+    vals = np.abs(vals)
     counts = np.bincount(np.rint(vals).astype(np.int64))
     cum = np.cumsum(counts)
     half = 0.5 * n
@@ -276,8 +277,13 @@ def sharpness_of_levels(grey: np.ndarray, valid: np.ndarray) -> float:
     gy = cv2.filter2D(smooth, cv2.CV_32F, _DX.T, borderType=cv2.BORDER_REFLECT_101)
     lap = cv2.filter2D(smooth, cv2.CV_32F, _LAPLACE, borderType=cv2.BORDER_REFLECT_101)
     gain_g, gain_l = _noise_gains()
-    grad_energy = float(np.mean(gx[valid] ** 2 + gy[valid] ** 2, dtype=np.float64)) - gain_g * var
-    lap_energy = max(float(np.mean(lap[valid] ** 2, dtype=np.float64)) - gain_l * var, 0.0)
+    g2, y2, l2 = gx[valid], gy[valid], lap[valid]  # squared in place: the values gx[valid] ** 2 ... give
+    g2 *= g2
+    y2 *= y2
+    g2 += y2
+    l2 *= l2
+    grad_energy = float(np.mean(g2, dtype=np.float64)) - gain_g * var
+    lap_energy = max(float(np.mean(l2, dtype=np.float64)) - gain_l * var, 0.0)
     if grad_energy < 1e-3:  # flat region (up to noise): no structure, no sharpness
         return 0.0
     return math.sqrt(lap_energy / grad_energy)
