@@ -19,7 +19,8 @@ Instance targets (``output.targets: [instances]``) are priced on groups of 2-6 f
 (``multi_foreground.layout: group``): the same samples rendered with and without them,
 alternately, with the realism steps off and with the recipe defaults; the ratio with / without
 is the cost per sample (target <= 1.15). ``--instances-only`` runs just that comparison.
-``--no-instances`` skips that comparison; ``--configs off,defaults,portrait`` picks configurations.
+``--no-instances`` skips that comparison; ``--configs off,defaults,portrait`` picks configurations;
+``--profile N`` also prints each configuration's N costliest steps and native calls (cProfile).
 ``--video`` prices clips (``video:`` section, docs/video.md) per frame against the same run's
 still samples at the same canvas, from the same sources, rendered alternately (target <= 1.2:
 a clip decodes and augments its sources once, then each frame warps, blurs, runs the realism
@@ -215,6 +216,28 @@ def _codec_floor(plan, split: str, index: int, members: dict[str, bytes], canvas
     return t1 - t0, _clock() - t1
 
 
+def _print_profile(plan, samples: int, top: int) -> None:
+    """The ``top`` costliest functions of ``render_sample`` by time spent in them and in what they
+    call (cProfile's cumulative time, which profiling inflates: read the shares, not the sums),
+    ms per sample: the project's steps (augment/, synth/, shards/) and the native calls."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    for i in range(samples):
+        render_sample(plan, "train", i)
+    prof.disable()
+    rows = pstats.Stats(prof).stats  # (file, line, name) -> (calls, primitive calls, tottime, cumtime, callers)
+    ours = [(cum, f"{Path(f).relative_to(ROOT)}:{name}") for (f, _, name), (_, _, _, cum, _) in rows.items()
+            if Path(f).is_relative_to(ROOT) and Path(f).parts[len(ROOT.parts)] in ("augment", "synth", "shards")]
+    native = [(tot, name) for (f, _, name), (_, _, tot, _, _) in rows.items() if f == "~"]
+    for title, entries in (("steps (cumulative)", ours), ("native calls (own time)", native)):
+        print(f"  profile, {title}, ms/sample:")
+        for t, name in sorted(entries, reverse=True)[:top]:
+            print(f"    {1000 * t / samples:7.1f}  {name}")
+
+
 def _peak_rss_of_build(recipe: dict, samples: int, cache: Path) -> float:
     """Peak RSS (MiB) of a whole serial build of `samples` samples, in a fresh process."""
     code = (
@@ -246,6 +269,8 @@ def main() -> None:
     ap.add_argument("--no-instances", action="store_true", help="skip the instance-target comparison")
     ap.add_argument("--configs", default="off,defaults,portrait-light,portrait",
                     help="comma-separated configurations to run: off, defaults, portrait-light, portrait")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also profile each configuration (cProfile): its N costliest steps, ms per sample")
     args = ap.parse_args()
     wanted = set(args.configs.split(","))
     unknown = wanted - set(CONFIGS)
@@ -289,6 +314,8 @@ def main() -> None:
             print(f"  ratio pipeline / codec floor = {full / floor:.2f}{target}")
             print(f"  + decoding the stored F and B again ({1000 * redecode / n:.1f} ms/sample): "
                   f"ratio pipeline / (floor + that) = {full / (floor + redecode):.2f}")
+            if args.profile:
+                _print_profile(plan, n, args.profile)
         if args.memory:
             small, large = _peak_rss_of_build(data, 40, cache), _peak_rss_of_build(data, 160, cache)
             print(f"peak RSS of a whole build: 40 samples {small:.0f} MiB, 160 samples {large:.0f} MiB "
