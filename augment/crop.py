@@ -49,9 +49,11 @@ def _row_counts(mask: np.ndarray) -> np.ndarray:
     return np.count_nonzero(mask, axis=1)
 
 
-def _nth_true(mask: np.ndarray, n: int) -> tuple[int, int]:
-    """(row, col) of the n-th True of `mask` in row-major order, without an index array."""
-    row_counts = _row_counts(mask)
+def _nth_true(mask: np.ndarray, n: int, row_counts: np.ndarray | None = None) -> tuple[int, int]:
+    """(row, col) of the n-th True of `mask` in row-major order, without an index array
+    (`row_counts`: its `_row_counts`, when the caller has them)."""
+    if row_counts is None:
+        row_counts = _row_counts(mask)
     cum = np.cumsum(row_counts)
     y = int(np.searchsorted(cum, n, side="right"))
     before = int(cum[y - 1]) if y > 0 else 0
@@ -82,13 +84,14 @@ def sample_crop_around(rng: np.random.Generator, mask: np.ndarray, crop_hw: tupl
             f"crop {ch}x{cw} is larger than the image {h}x{w}; resize first "
             f"(min_scale_to_cover gives the smallest scale)"
         )
-    count = int(np.count_nonzero(mask))
+    row_counts = _row_counts(mask)
+    count = int(row_counts.sum())
     u = rng.random(2)
     if count == 0:
         top = min(int(u[0] * (h - ch + 1)), h - ch)
         left = min(int(u[1] * (w - cw + 1)), w - cw)
     else:
-        y, x = _nth_true(mask, min(int(u[0] * count), count - 1))
+        y, x = _nth_true(mask, min(int(u[0] * count), count - 1), row_counts)
         top = min(max(y - ch // 2, 0), h - ch)
         left = min(max(x - cw // 2, 0), w - cw)
     return Crop(top=top, left=left, h=ch, w=cw)

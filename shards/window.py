@@ -50,8 +50,10 @@ class StoredAlpha:
         """``augment.crop.sample_unknown_crop(rng, alpha, crop_hw)`` (same draws, same window)."""
         if self.raw.dtype != np.uint8:
             return sample_unknown_crop(rng, self.float(), crop_hw)
-        # 0 < rint(255 a) < 255, i.e. the stored 8-bit value in [1, 254]
-        return sample_crop_around(rng, cv2.inRange(self.raw, 1, 254), crop_hw)
+        # 0 < rint(255 a) < 255, i.e. the stored 8-bit value in [1, 254]; as a bool mask (0/1
+        # bytes), which sample_crop_around counts without another pass
+        unknown = cv2.inRange(self.raw, 1, 254)
+        return sample_crop_around(rng, np.bitwise_and(unknown, 1, out=unknown).view(np.bool_), crop_hw)
 
 
 def reduction(win: tuple[int, int], crop: tuple[int, int]) -> int:
