@@ -26,6 +26,7 @@ from augment.resize import CoverCrop, apply_cover_crop, resize_to, sample_cover_
 from augment.rotate_crop import apply_rotation, expand_for_cuts, sample_rotation
 from augment.trimap import alpha_to_uint8, make_trimap, sample_band_px
 from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_alpha_levels, encode_rgb, encode_trimap
+from shards.jpeg_window import decode_window
 
 from .albu import build_transform
 from .critic.guide import guide_sample
@@ -352,7 +353,7 @@ class StoredLayers(NamedTuple):
 
     fg_bytes: bytes
     bg_bytes: bytes
-    fg: np.ndarray  # uint8 (H, W, 3): F as decoded from fg_bytes
+    fg: np.ndarray  # uint8 (H, W, 3): F as decoded from fg_bytes, at least in the box of alpha > 0 (else 0)
     bg: np.ndarray  # uint8 (H, W, 3): B as decoded from bg_bytes
     alpha: np.ndarray  # float32 (H, W) at its stored precision (k / 255 for alpha_bits 8)
     levels: np.ndarray | None  # uint8 (H, W): those levels k (None for 16 bits), for alpha_outputs
@@ -361,17 +362,36 @@ class StoredLayers(NamedTuple):
 def stored_layers(out: OutputSpec, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> StoredLayers:
     """Encode F and B as the build stores them (``out.layer_format``; JPEGs with restart markers
     on their block grid, so the loader decodes only the part its crop needs) and return the
-    layers a composite is made from, so that the stored F and B are exactly those layers.
+    layers a composite is made from, so that the stored F and B are exactly those layers (F
+    decoded only where a composite reads it, the box of alpha > 0, and 0 where not decoded).
     ``fg``, ``bg``: ``uint8 (H, W, 3)``; ``alpha``: ``float32 (H, W)`` in [0, 1]."""
     fg_bytes = encode_rgb(fg, out.layer_format, out.jpeg_quality, restart_markers=True)
     bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
-    if out.layer_format == "jpg":
-        fg, bg = decode_rgb(fg_bytes), decode_rgb(bg_bytes)
     levels = None
     if out.alpha_bits == 8:
         levels = alpha_to_uint8(alpha)  # rint(255 alpha), range-checked
         alpha = cv2.LUT(levels, _LEVELS_8)  # k / 255 in float32, as np.rint(alpha * 255) / 255 gives
+    if out.layer_format == "jpg":
+        fg, bg = _decoded_where_seen(fg_bytes, alpha if levels is None else levels), decode_rgb(bg_bytes)
     return StoredLayers(fg_bytes, bg_bytes, fg, bg, alpha, levels)
+
+
+def _decoded_where_seen(data: bytes, alpha: np.ndarray) -> np.ndarray:
+    """F decoded from its JPEG ``data`` over the restart intervals that cover the box of
+    ``alpha > 0`` (float32 or uint8 levels, ``(H, W)``; :func:`decode_window`, the same pixels
+    as a whole decode), 0 elsewhere: a composite reads F nowhere else (where alpha is 0 it is
+    B). ``uint8 (H, W, 3)``."""
+    h, w = alpha.shape
+    rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+    if rows.size == 0:
+        return np.zeros((h, w, 3), np.uint8)
+    part = decode_window(data, int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+    if part is None:  # the box is the whole image, or the JPEG cannot be cut
+        return decode_rgb(data)
+    window, top, left = part
+    fg = np.zeros((h, w, 3), np.uint8)
+    fg[top:top + window.shape[0], left:left + window.shape[1]] = window
+    return fg
 
 
 #: float32(k) / 255 for the 8-bit alpha levels k.
