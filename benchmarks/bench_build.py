@@ -9,8 +9,9 @@ measures, for the very same samples in the same run:
   placement, cover crop, compositing, trimap, encoding of every member), and
 - the *codec floor*: decoding that sample's inputs (the cached F and alpha PNGs and the
   background file) and encoding its outputs (image, alpha, trimap, fg, bg, meta), nothing else;
-  and the floor plus decoding the stored fg and bg once more, which the build must do as well
-  (the composite is made from the layers' decoded pixels, docs/format.md): a second ratio.
+  and the floor plus decoding the stored fg and bg once more, whole: a second ratio. The
+  build must decode them again too (the composite is made from the layers' decoded pixels,
+  docs/format.md), B whole and F over the box where alpha > 0, so that is at most its share.
 
 Four configurations: composition only, the recipe defaults' realism steps, portrait.yaml's
 harmonisation, realism steps and framing, and the same without its backdrop contrast step and
