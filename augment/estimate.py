@@ -116,8 +116,9 @@ _ABS_TO_SIGMA = math.sqrt(math.pi / 2.0) / 6.0  # Immerkær: sigma = sqrt(pi/2) 
 
 def _block_sigmas(levels: np.ndarray, valid: np.ndarray, block: int, row_step: int = 1) -> np.ndarray:
     """Immerkær sigma (mean-absolute form, RMS over channels) of each ``block``-px tile
-    with at least 3/4 of its pixels valid (``valid``: bool or 0/1 uint8 ``(H, W)``), in every ``row_step``-th row of tiles (each
-    tile's value as when all are measured); float64 (n,)."""
+    with at least 3/4 of its pixels valid (``valid``: bool or 0/1 uint8 ``(H, W)``), in
+    every ``row_step``-th row of tiles (each tile's value as when all are measured);
+    float64 (n,)."""
     h, w = valid.shape
     hb, wb = h // block, w // block
     if hb == 0 or wb == 0:
