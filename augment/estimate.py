@@ -41,8 +41,13 @@ def valid_interior(mask: np.ndarray | None, hw: tuple[int, int]) -> np.ndarray:
         valid = np.zeros(hw, bool)
         valid[1:-1, 1:-1] = True
         return valid
-    valid = cv2.erode(mask.astype(np.uint8), _KERNEL_3X3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return valid.astype(bool)
+    return _interior(mask.astype(np.uint8)).astype(bool)
+
+
+def _interior(region: np.ndarray) -> np.ndarray:
+    """uint8 ``region`` (H, W) eroded by 3x3 with nothing outside the image: the pixels whose
+    neighbourhood lies inside it, with its values (0/1 in, 0/1 out)."""
+    return cv2.erode(region, _KERNEL_3X3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def _robust_sigma(response: np.ndarray, valid: np.ndarray, integer_valued: bool) -> float:
@@ -236,7 +241,7 @@ def estimate_noise_floor(image: np.ndarray, mask: np.ndarray | None = None, *, b
         unclipped = cv2.inRange(image, lo, hi)  # 255 where unclipped: & 1 (or & the mask's 0/1) gives 0/1
         region = (np.bitwise_and(unclipped, 1, out=unclipped) if m is None else
                   cv2.bitwise_and(unclipped, np.ascontiguousarray(m).view(np.uint8)))
-        valid = cv2.erode(region, _KERNEL_3X3, borderType=cv2.BORDER_CONSTANT, borderValue=0)  # valid_interior, 0/1
+        valid = _interior(region)  # valid_interior's pixels, as 0/1 bytes
     else:
         levels = to_levels(image)
         clipped = (levels <= 0.5) | (levels >= 254.5)

@@ -28,7 +28,8 @@ import mmap
 import os
 import threading
 import weakref
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ from torch.utils.data import get_worker_info
 
 from .collate import BATCH_INSTANCE_KEYS, collate_matting
 
-__all__ = ["PooledCollate", "PooledBatch", "batch_bytes", "prune_mappings"]
+__all__ = ["PooledBatch", "PooledCollate", "batch_bytes", "prune_mappings"]
 
 _HEADER = 64  # the state byte at offset 0, then padding; tensors start 64-byte aligned
 _ALIGN = 64
@@ -109,7 +110,9 @@ class _Lease:
     def __init__(self, block: _Block) -> None:
         self.block = block
         self.used = _HEADER
-        self.placed: dict[int, tuple[int, tuple[int, ...], torch.dtype]] = {}  # id(tensor) -> where
+        # id(tensor) -> (its data pointer, where): the pointer tells a placed tensor from a
+        # later object that got the id of one the collate dropped
+        self.placed: dict[int, tuple[int, tuple[int, tuple[int, ...], torch.dtype]]] = {}
 
     def alloc(self, shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
         shape = tuple(int(s) for s in shape)
@@ -121,17 +124,17 @@ class _Lease:
         offset = self.used
         t = _view(np.frombuffer(self.block.map, np.uint8), offset, shape, dtype)
         self.used = _aligned(offset + nbytes)
-        self.placed[id(t)] = (offset, shape, dtype)
+        self.placed[id(t)] = (t.data_ptr(), (offset, shape, dtype))
         return t
 
-    def seal(self, batch: dict[str, Any], retired: list[Token]) -> "PooledBatch":
+    def seal(self, batch: dict[str, Any], retired: list[Token]) -> PooledBatch:
         pooled, rest = {}, {}
         for name, value in batch.items():
-            where = self.placed.get(id(value)) if isinstance(value, torch.Tensor) else None
-            if where is None:
-                rest[name] = value
-            else:
+            ptr, where = self.placed.get(id(value), (None, None))
+            if where is not None and isinstance(value, torch.Tensor) and value.data_ptr() == ptr:
                 pooled[name] = where
+            else:
+                rest[name] = value
         return PooledBatch(batch, self.block, pooled, rest, retired)
 
 
@@ -173,8 +176,8 @@ class _Mappings:
 
     def view(self, token: Token, size: int, fd: int) -> mmap.mmap:
         with self.lock:
-            view = self.views.get(token)
-            if view is None or len(view) != size:
+            view = self.views.get(token)  # a token names one block, of one size, for its life
+            if view is None:
                 view = mmap.mmap(fd, size)  # pages are mapped as they are read (a consumer may skip some)
                 self._prune()  # a new block: a good time to let go of exited workers' blocks
                 self.views[token] = view

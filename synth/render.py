@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from augment.aligned import apply_albumentations
+from augment.bands import subject_box
 from augment.compose import composite, over
 from augment.flip import apply_flip, sample_flip
 from augment.framing import calmest, framing_busyness
@@ -382,10 +383,11 @@ def _decoded_where_seen(data: bytes, alpha: np.ndarray) -> np.ndarray:
     as a whole decode), 0 elsewhere: a composite reads F nowhere else (where alpha is 0 it is
     B). ``uint8 (H, W, 3)``."""
     h, w = alpha.shape
-    rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
-    if rows.size == 0:
+    try:
+        ys, xs = subject_box(alpha)
+    except ValueError:  # no subject: a composite reads no F at all
         return np.zeros((h, w, 3), np.uint8)
-    part = decode_window(data, int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+    part = decode_window(data, ys.start, ys.stop, xs.start, xs.stop)
     if part is None:  # the box is the whole image, or the JPEG cannot be cut
         return decode_rgb(data)
     window, top, left = part
