@@ -153,9 +153,9 @@ def apply_guidance(params: Guidance, alpha: np.ndarray) -> np.ndarray:
     """The guidance mask of ``alpha: float32 (H, W)`` in [0, 1]: ``float32 (H, W)`` in [0, 1]."""
     check_alpha(alpha)
     h, w = alpha.shape
-    mask = (alpha > params.threshold).astype(np.uint8)
     if params.box is not None:
         out = np.zeros((h, w), np.float32)
+        mask = np.greater(alpha, params.threshold)
         ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         if ys.size:
             y0, x0, y1, x1 = ys[0], xs[0], ys[-1] + 1, xs[-1] + 1
@@ -168,9 +168,11 @@ def apply_guidance(params: Guidance, alpha: np.ndarray) -> np.ndarray:
     # At 1/lowres of the size, as a low-resolution segmentation output makes its errors
     # (and lowres^2 times cheaper): area-downsampled (soft), grey-level morphology, shapes.
     f = params.lowres
-    work = mask  # binary uint8 at full size, soft float32 at 1/f
-    if f > 1:
-        work = cv2.resize(mask.astype(np.float32), (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    if f > 1:  # soft float32 at 1/f, from alpha > threshold as 0/1 (compared in float32, as numpy does)
+        binary = cv2.threshold(alpha, params.threshold, 1.0, cv2.THRESH_BINARY)[1]
+        work = cv2.resize(binary, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    else:  # binary uint8 0/1 at full size (a view of the comparison, not a copy)
+        work = np.greater(alpha, params.threshold).view(np.uint8)
     thin, morph = round(params.thin / f), round(params.morph / f)
     if thin > 0:  # an opening
         work = _morph(_morph(work, thin, dilate=False), thin, dilate=True)
@@ -184,7 +186,7 @@ def apply_guidance(params: Guidance, alpha: np.ndarray) -> np.ndarray:
         return work.astype(np.float32)
     work = cv2.resize(work, (w, h), interpolation=cv2.INTER_LINEAR)
     if not params.soft:
-        return (work > 0.5).astype(np.float32)
+        return cv2.threshold(work, 0.5, 1.0, cv2.THRESH_BINARY)[1]
     np.clip(work, 0.0, 1.0, out=work)
     return work
 
@@ -197,8 +199,9 @@ def mask_iou(mask: np.ndarray, alpha: np.ndarray, threshold: float = 0.5) -> flo
 
 
 def _boundary(binary: np.ndarray) -> np.ndarray:
-    m = binary.astype(np.uint8)
-    return (m - cv2.erode(m, _disc(1), borderType=cv2.BORDER_REPLICATE)) > 0
+    """The pixels of ``binary: bool (H, W)`` that its 3x3-disc erosion drops: uint8 0/1."""
+    m = binary.view(np.uint8)
+    return cv2.subtract(m, cv2.erode(m, _disc(1), borderType=cv2.BORDER_REPLICATE))
 
 
 def boundary_fscore(mask: np.ndarray, alpha: np.ndarray, tolerance: int | None = None, threshold: float = 0.5
@@ -208,14 +211,17 @@ def boundary_fscore(mask: np.ndarray, alpha: np.ndarray, tolerance: int | None =
     least 1, as in the DAVIS benchmark); 1.0 when neither has a boundary."""
     if tolerance is None:
         tolerance = max(1, round(0.008 * float(np.hypot(*alpha.shape))))
-    pb, gb = _boundary(mask > 0.5), _boundary(alpha > threshold)
-    n_p, n_g = int(np.count_nonzero(pb)), int(np.count_nonzero(gb))
+    pb, gb = _boundary(np.greater(mask, 0.5)), _boundary(np.greater(alpha, threshold))
+    n_p, n_g = cv2.countNonZero(pb), cv2.countNonZero(gb)
     if n_p == 0 and n_g == 0:
         return 1.0
     if n_p == 0 or n_g == 0:
         return 0.0
-    near_g = cv2.dilate(gb.astype(np.uint8), _disc(tolerance)) > 0
-    near_p = cv2.dilate(pb.astype(np.uint8), _disc(tolerance)) > 0
-    precision = np.count_nonzero(pb & near_g) / n_p
-    recall = np.count_nonzero(gb & near_p) / n_g
+    # Every boundary pixel, and so every one a dilation could reach from the other boundary
+    # and count, lies in the box of both: dilating only there gives the same counts.
+    x, y, bw, bh = cv2.boundingRect(cv2.bitwise_or(pb, gb))
+    pb, gb = pb[y:y + bh, x:x + bw], gb[y:y + bh, x:x + bw]
+    disc = _disc(tolerance)
+    precision = cv2.countNonZero(cv2.bitwise_and(pb, cv2.dilate(gb, disc))) / n_p
+    recall = cv2.countNonZero(cv2.bitwise_and(gb, cv2.dilate(pb, disc))) / n_g
     return 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))

@@ -120,3 +120,56 @@ def test_spec_is_validated():
     for bad in ({"threshold": (0.9, 0.1)}, {"holes_p": 1.5}, {"lowres": ()}, {"morph": (-0.9, 0.0)}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             GuidanceSpec(**bad)
+
+
+def _reference_boundary_fscore(mask: np.ndarray, alpha: np.ndarray, tolerance: int, threshold: float) -> float:
+    """The boundary F-score written plainly: bool boundaries, dilations over the whole image."""
+    def boundary(b: np.ndarray) -> np.ndarray:
+        m = b.astype(np.uint8)
+        return (m - cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)),
+                              borderType=cv2.BORDER_REPLICATE)) > 0
+    pb, gb = boundary(mask > 0.5), boundary(alpha > threshold)
+    if not pb.any() and not gb.any():
+        return 1.0
+    if not pb.any() or not gb.any():
+        return 0.0
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
+    precision = np.count_nonzero(pb & (cv2.dilate(gb.astype(np.uint8), disc) > 0)) / np.count_nonzero(pb)
+    recall = np.count_nonzero(gb & (cv2.dilate(pb.astype(np.uint8), disc) > 0)) / np.count_nonzero(gb)
+    return 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))
+
+
+def _blobby_alpha(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    a = (rng.random((h, w)) < rng.random()).astype(np.float32)
+    return np.ascontiguousarray(cv2.GaussianBlur(a, (0, 0), float(rng.uniform(0.3, 5.0))).astype(np.float32))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 90), w=st.integers(1, 90),
+       tolerance=st.integers(1, 7), threshold=st.floats(0.0, 1.0))
+def test_boundary_fscore_equals_whole_image_dilations(seed, h, w, tolerance, threshold):
+    """Dilating only over the box of both boundaries (and counting on 0/1 uint8) changes no count."""
+    rng = np.random.default_rng(seed)
+    a, m = _blobby_alpha(rng, h, w), _blobby_alpha(rng, h, w)
+    assert boundary_fscore(m, a, tolerance, threshold) == _reference_boundary_fscore(m, a, tolerance, threshold)
+    assert boundary_fscore(m, a) == _reference_boundary_fscore(m, a, max(1, round(0.008 * float(np.hypot(h, w)))), 0.5)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 90), w=st.integers(1, 90), lowres=st.sampled_from([1, 2, 3, 8]),
+       soft=st.booleans())
+def test_low_resolution_masks_threshold_as_numpy_does(seed, h, w, lowres, soft):
+    """The mask's thresholds taken by OpenCV (in float32) are numpy's ``>`` on the same values:
+    the plain steps written out with numpy comparisons give the same mask, bit for bit."""
+    rng = np.random.default_rng(seed)
+    a = _blobby_alpha(rng, h, w)
+    if rng.random() < 0.3:  # alphas sitting exactly on float32 thresholds
+        a = (np.round(a * 4) / 4).astype(np.float32)
+    t = float(rng.choice([0.25, 0.5, float(rng.uniform(0.0, 1.0))]))
+    got = apply_guidance(_plain(t, lowres=lowres, soft=soft), a)
+    want = (a > t).astype(np.float32)
+    if lowres > 1:
+        small = cv2.resize(want, (max(1, w // lowres), max(1, h // lowres)), interpolation=cv2.INTER_AREA)
+        up = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        want = np.clip(up, 0.0, 1.0) if soft else (up > 0.5).astype(np.float32)
+    assert got.dtype == np.float32 and np.array_equal(got, want)
