@@ -20,7 +20,8 @@ Instance targets (``output.targets: [instances]``) are priced on groups of 2-6 f
 (``multi_foreground.layout: group``): the same samples rendered with and without them,
 alternately, with the realism steps off and with the recipe defaults; the ratio with / without
 is the cost per sample (target <= 1.15). ``--instances-only`` runs just that comparison.
-``--no-instances`` skips that comparison; ``--configs off,defaults,portrait`` picks configurations;
+``--layers`` prices ``output.layers: false`` (no fg/bg members) against the layered build,
+per configuration, alternately (time and bytes per sample). ``--no-instances`` skips the instance comparison; ``--configs off,defaults,portrait`` picks configurations;
 ``--profile N`` also prints each configuration's N costliest steps and native calls (cProfile).
 ``--video`` prices clips (``video:`` section, docs/video.md) per frame against the same run's
 still samples at the same canvas, from the same sources, rendered alternately (target <= 1.2:
@@ -139,6 +140,34 @@ def _instance_cost(data: dict, cache: Path, samples: int) -> None:
         print(f"  image-only     : {1000 * off / samples:6.1f} ms/sample")
         print(f"  with instances : {1000 * on / samples:6.1f} ms/sample")
         print(f"  ratio with / without instance targets = {on / off:.3f}  (target <= 1.15)")
+
+
+def _layers_cost(data: dict, cache: Path, samples: int, configs: list[str]) -> None:
+    """Per-sample time and bytes of ``output.layers: false`` (no fg/bg members, the composite
+    made from the layers in memory) against the same recipe writing its layers, rendered
+    alternately."""
+    for name in configs:
+        label, make_extra = CONFIGS[name]
+        extra = make_extra()
+        plans = []
+        for layers in (True, False):
+            recipe = parse_recipe({**data, **extra, "output": {**data["output"], "layers": layers}})
+            fgs, bgs, _ = prepare_inputs(recipe, cache)
+            plans.append(make_plan(recipe, recipe_sha256(recipe), fgs, bgs))
+            render_sample(plans[-1], "train", 0)  # warm-up
+        times, sizes = [0.0, 0.0], [0, 0]
+        for i in range(samples):
+            for j, plan in enumerate(plans):  # alternately, so drifts in machine load hit both alike
+                t0 = _clock()
+                s = render_sample(plan, "train", i)
+                times[j] += _clock() - t0
+                sizes[j] += sum(len(v) for v in s.members.values())
+        print(f"{label}, {samples} samples:")
+        print(f"  with layers        : {1000 * times[0] / samples:6.1f} ms/sample, "
+              f"{sizes[0] / samples / 1024:6.0f} KiB/sample")
+        print(f"  output.layers false: {1000 * times[1] / samples:6.1f} ms/sample, "
+              f"{sizes[1] / samples / 1024:6.0f} KiB/sample")
+        print(f"  ratio without / with layers: time {times[1] / times[0]:.3f}, bytes {sizes[1] / sizes[0]:.3f}")
 
 
 VIDEO = {"motion": {"max_speed": 0.02, "max_accel": 0.004, "enter_exit_p": 0.1, "still_p": 0.1},
@@ -267,6 +296,8 @@ def main() -> None:
     ap.add_argument("--video", action="store_true", help="only price clips per frame against stills")
     ap.add_argument("--clips", type=int, default=4, help="--video: clips per configuration")
     ap.add_argument("--frames", type=int, default=16, help="--video: frames per clip")
+    ap.add_argument("--layers", action="store_true",
+                    help="only price output.layers: false against writing the layers, per configuration")
     ap.add_argument("--no-instances", action="store_true", help="skip the instance-target comparison")
     ap.add_argument("--configs", default="off,defaults,portrait-light,portrait",
                     help="comma-separated configurations to run: off, defaults, portrait-light, portrait")
@@ -287,6 +318,9 @@ def main() -> None:
         cache = Path(os.environ.get("SYNTH_BENCH_CACHE", tmp))
         if args.video:
             _video_cost(data, cache, args.clips, args.frames)
+            return
+        if args.layers:
+            _layers_cost(data, cache, args.samples, [c for c in CONFIGS if c in wanted])
             return
         if not args.no_instances:
             _instance_cost(data, cache, args.samples)

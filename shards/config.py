@@ -3,6 +3,7 @@
 source and the split)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Sequence
 
@@ -272,6 +273,21 @@ class DatasetConfig:
         elif tuple(self.device_decode) != DEVICE_DECODE:
             raise ValueError("device_decode is for the device path: it needs device=")
         _set(self, "stems", self._stems())
+
+    def without_layers(self, outputs_given: bool) -> "DatasetConfig":
+        """This config for a dataset stored without its F and B layers (``output.layers: false``):
+        the default outputs lose ``fg`` and ``bg``; asking for them (``outputs_given``) or for
+        re-compositing is a ``ValueError`` saying so."""
+        asked = sorted(set(self.outputs) & {"fg", "bg"})  # type: ignore[arg-type]
+        if asked and outputs_given:
+            raise ValueError(f"outputs {asked} need the fg/bg layers, but this dataset was built without them "
+                             "(its recipe's output.layers is false): leave them out of outputs")
+        if self.augment.recomposite_p > 0:  # type: ignore[union-attr]
+            raise ValueError("re-compositing needs the fg/bg layers, but this dataset was built without them "
+                             "(its recipe's output.layers is false): set augment recomposite_p to 0")
+        if not asked:
+            return self
+        return dataclasses.replace(self, outputs=tuple(o for o in OUTPUTS if o in self.outputs and o not in asked))
 
     def _check_device(self) -> None:
         """``ValueError`` naming what the device path cannot do (the CPU path can)."""

@@ -118,6 +118,8 @@ class MattingDataset(IterableDataset):
         self.shared = SharedState()
         self.shards = ShardSet.resolve(source, split, verify=self.config.verify,
                                        on_bad=lambda e: self._handle(e, MAIN_SLOT, "shard_errors"))
+        if self.shards.layers is False:  # built without fg/bg members (output.layers: false)
+            self.config = self.config.without_layers(outputs_given="outputs" in options)
         self.buffer = self.config.buffer_mode(self.shards.urls)
         self.max_pixels = self.config.pixel_limit(self.shards.canvas)
         self._verified: set[int] = set()

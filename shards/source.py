@@ -21,7 +21,8 @@ class ShardSet:
     """Shard ``i`` is ``urls[i]``, holds ``sizes[i]`` samples, the first being sample
     ``first_index[i]`` of the split; ``sha256`` (manifest only) the expected hashes;
     ``fingerprint`` identifies the split and its shards (resume states carry it);
-    ``canvas`` the ``(height, width)`` of the samples when the manifest's recipe says."""
+    ``canvas`` the ``(height, width)`` of the samples when the manifest's recipe says;
+    ``layers`` whether the samples have fg/bg members (``None``: no manifest says)."""
 
     source: str | None
     split: str
@@ -31,6 +32,7 @@ class ShardSet:
     sha256: list[str] | None
     fingerprint: str
     canvas: tuple[int, int] | None = None
+    layers: bool | None = None
 
     @classmethod
     def resolve(cls, source: str | os.PathLike | Sequence[str], split: str, *, verify: bool = False,
@@ -50,7 +52,8 @@ class ShardSet:
             ident: list[list] = [[e.path, e.samples, e.sha256, e.first_index] for e in entries]
             return cls(os.fspath(source), split, [shard_url(loc, e) for e in entries],
                        [e.samples for e in entries], [e.first_index for e in entries],
-                       [e.sha256 for e in entries], _fingerprint(split, ident), _canvas(manifest.recipe))
+                       [e.sha256 for e in entries], _fingerprint(split, ident), _canvas(manifest.recipe),
+                       _layers(manifest.recipe))
         urls = [os.fspath(u) for u in source]
         if not urls or not all(isinstance(u, str) for u in urls):
             raise ValueError(f"source must be a manifest location or a non-empty list of shard URLs, got {source!r}")
@@ -87,6 +90,15 @@ def _canvas(recipe: dict[str, Any]) -> tuple[int, int] | None:
     except (TypeError, KeyError, ValueError):
         return None
     return (h, w) if h > 0 and w > 0 else None
+
+
+def _layers(recipe: dict[str, Any]) -> bool | None:
+    """Whether the recipe writes the fg/bg layers (``output.layers``, true unless it says
+    false; recipes from before the field always wrote them), or None if it is no recipe."""
+    if not isinstance(recipe, dict):
+        return None
+    output = recipe.get("output")
+    return not (isinstance(output, dict) and output.get("layers") is False)
 
 
 def _fingerprint(split: str, ident: list[list]) -> str:

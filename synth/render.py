@@ -209,8 +209,7 @@ class _Composed:
     alpha: np.ndarray
     image: np.ndarray
     post_ops: list[dict[str, Any]]
-    fg_bytes: bytes
-    bg_bytes: bytes
+    layers: dict[str, bytes]  # the fg and bg members (none without output.layers)
     levels: np.ndarray | None  # alpha's 8-bit levels (alpha_bits 8), else None
 
 
@@ -260,13 +259,13 @@ def _compose(plan: BuildPlan, split: str, fg_index: int, bg_index: int, rng: Cal
     ops.extend(realism_ops)
 
     # Encode the layers first and composite the decoded ones: the stored F and B are exactly
-    # the layers the composite was made from. JPEGs get restart markers on their block grid,
-    # so the loader decodes only the part its crop needs (shards.jpeg_window).
+    # the layers the composite was made from (stored_layers; without output.layers, the ones in memory).
     stored = stored_layers(recipe.output, fg_c, bg, alpha_c)
     image = composite(stored.fg, stored.alpha, stored.bg)
     image, post_ops = post_composite(rng, recipe, image, stored.alpha, stored.fg, stored.bg)
-    return _Composed(bg_index, ops, extras, own, order, relations, stored.alpha, image, post_ops, stored.fg_bytes,
-                     stored.bg_bytes, stored.levels)
+    fmt = recipe.output.layer_format
+    return _Composed(bg_index, ops, extras, own, order, relations, stored.alpha, image, post_ops,
+                     layer_members(stored, lambda stem: f"{stem}.{fmt}"), stored.levels)
 
 
 def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
@@ -340,8 +339,7 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         f"image.{out.image_format}": encode_rgb(image, out.image_format, out.jpeg_quality, restart_markers=True),
         "alpha.png": alpha_png,
         "trimap.png": encode_trimap(trimap),
-        f"fg.{out.layer_format}": comp.fg_bytes,
-        f"bg.{out.layer_format}": comp.bg_bytes,
+        **comp.layers,
         "meta.json": json.dumps(meta, sort_keys=True, separators=(",", ":")).encode(),
         **instance_bytes,
         **target_bytes,
@@ -352,8 +350,8 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
 class StoredLayers(NamedTuple):
     """The layers of a composite as the build stores them (:func:`stored_layers`)."""
 
-    fg_bytes: bytes
-    bg_bytes: bytes
+    fg_bytes: bytes | None  # None: the recipe writes no layers (output.layers: false)
+    bg_bytes: bytes | None
     fg: np.ndarray  # uint8 (H, W, 3): F as decoded from fg_bytes, at least in the box of alpha > 0 (else 0)
     bg: np.ndarray  # uint8 (H, W, 3): B as decoded from bg_bytes
     alpha: np.ndarray  # float32 (H, W) at its stored precision (k / 255 for alpha_bits 8)
@@ -361,20 +359,34 @@ class StoredLayers(NamedTuple):
 
 
 def stored_layers(out: OutputSpec, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> StoredLayers:
-    """Encode F and B as the build stores them (``out.layer_format``; JPEGs with restart markers
-    on their block grid, so the loader decodes only the part its crop needs) and return the
-    layers a composite is made from, so that the stored F and B are exactly those layers (F
-    decoded only where a composite reads it, the box of alpha > 0, and 0 where not decoded).
+    """The layers a composite is made from, and their bytes as the build stores them.
+
+    With ``out.layers``, F and B are encoded first (``out.layer_format``; JPEGs with restart
+    markers on their block grid, so the loader decodes only the part its crop needs) and the
+    layers returned are the decoded ones, so that the stored F and B are exactly what the
+    composite is made from (F decoded only where a composite reads it, the box of alpha > 0,
+    and 0 where not decoded). Without, nothing is encoded and the layers are ``fg`` and ``bg``
+    themselves. Alpha comes back at its stored precision either way.
     ``fg``, ``bg``: ``uint8 (H, W, 3)``; ``alpha``: ``float32 (H, W)`` in [0, 1]."""
-    fg_bytes = encode_rgb(fg, out.layer_format, out.jpeg_quality, restart_markers=True)
-    bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
+    fg_bytes = bg_bytes = None
+    if out.layers:
+        fg_bytes = encode_rgb(fg, out.layer_format, out.jpeg_quality, restart_markers=True)
+        bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
     levels = None
     if out.alpha_bits == 8:
         levels = alpha_to_uint8(alpha)  # rint(255 alpha), range-checked
         alpha = cv2.LUT(levels, _LEVELS_8)  # k / 255 in float32, as np.rint(alpha * 255) / 255 gives
-    if out.layer_format == "jpg":
+    if fg_bytes is not None and bg_bytes is not None and out.layer_format == "jpg":
         fg, bg = _decoded_where_seen(fg_bytes, alpha if levels is None else levels), decode_rgb(bg_bytes)
     return StoredLayers(fg_bytes, bg_bytes, fg, bg, alpha, levels)
+
+
+def layer_members(stored: StoredLayers, name: Callable[[str], str]) -> dict[str, bytes]:
+    """The ``fg`` and ``bg`` members of ``stored``, named ``name("fg")`` and ``name("bg")``;
+    none when the recipe writes no layers."""
+    if stored.fg_bytes is None or stored.bg_bytes is None:
+        return {}
+    return {name("fg"): stored.fg_bytes, name("bg"): stored.bg_bytes}
 
 
 def _decoded_where_seen(data: bytes, alpha: np.ndarray) -> np.ndarray:

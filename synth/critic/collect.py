@@ -194,8 +194,11 @@ def collect_patches(dataset: str | os.PathLike, image_dir: str | os.PathLike, al
             image_name = next(m for m in sorted(members) if m.startswith("image."))
             image = decode_rgb(members[image_name])
             if hard:
-                image = hard_paste(decode_rgb(members[next(m for m in members if m.startswith("fg."))]), alpha,
-                                   decode_rgb(members[next(m for m in members if m.startswith("bg."))]))
+                layers = {m.partition(".")[0]: members[m] for m in members if m.startswith(("fg.", "bg."))}
+                if len(layers) != 2:
+                    raise ValueError(f"{entry.path}: sample {key}: the hard-paste control needs the fg and bg "
+                                     "members (a dataset built with output.layers: false has none)")
+                image = hard_paste(decode_rgb(layers["fg"]), alpha, decode_rgb(layers["bg"]))
                 image = _jpeg_history(image, {}, stored_quality)
             ids = (key, str(meta["foreground"]["id"]), str(meta["background"]["id"]), split)
             comp = boundary_centres(alpha, rng, per_sample, size)

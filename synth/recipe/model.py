@@ -30,6 +30,7 @@ ADDED_FIELDS: tuple[tuple[str, ...], ...] = (
     ("realism", "guided", "redraw"),
     ("realism", "guided", "keep_difficulty"),
     ("realism", "glare"),
+    ("output", "layers"),
 )
 
 

@@ -38,8 +38,13 @@ class TrimapSpec(SpecModel):
 
 
 class OutputSpec(SpecModel):
+    """What each sample stores and how (docs/format.md). ``layers``: write the F and B layers
+    (``fg.*``, ``bg.*``); ``false`` makes the composite from F and B in memory and writes neither,
+    for models that train without them (no fg/bg outputs, no re-compositing in the loader)."""
+
     image_format: Literal["jpg", "png"] = "jpg"
     jpeg_quality: int = Field(95, ge=50, le=100)
+    layers: bool = True
     layer_format: Literal["jpg", "png"] = "jpg"
     alpha_bits: Literal[8, 16] = 8
     samples_per_shard: int = Field(256, ge=1, le=1_000_000)

@@ -33,7 +33,7 @@ from shards.codec import encode_rgb, encode_trimap
 
 from ..plan import BuildPlan, sample_key
 from ..realism_steps import pre_composite
-from ..render import RenderedSample, alpha_outputs, stored_layers
+from ..render import RenderedSample, alpha_outputs, layer_members, stored_layers
 from ..rng import frame_rng
 from .camera import camera_matrix
 from .layers import blur_vector, camera_layer, subject_layers
@@ -166,8 +166,7 @@ def _render_frame(scene: Scene, t: int) -> tuple[dict[str, bytes], dict[str, Any
                                                                restart_markers=True),
         frame_member("alpha", t, "png"): alpha_png,
         frame_member("trimap", t, "png"): encode_trimap(trimap),
-        frame_member("fg", t, out.layer_format): stored.fg_bytes,
-        frame_member("bg", t, out.layer_format): stored.bg_bytes,
+        **layer_members(stored, lambda stem: frame_member(stem, t, out.layer_format)),
     }
     return members, record
 
