@@ -73,10 +73,13 @@ class TinyMattingNet(nn.Module):
 
 
 def matting_loss(pred: torch.Tensor, batch: dict) -> torch.Tensor:
-    """L1 on alpha plus the composition loss, both over the unknown region."""
+    """L1 on alpha plus the composition loss, both over the unknown region (the alpha term
+    alone for a dataset built without F and B layers, ``output.layers: false``)."""
     unknown = (batch["trimap"] == 128).float()
     denom = unknown.sum().clamp_min(1.0)
     l_alpha = ((pred - batch["alpha"]).abs() * unknown).sum() / denom
+    if "fg" not in batch or "bg" not in batch:
+        return l_alpha
     fg, bg = batch["fg"].float() / 255.0, batch["bg"].float() / 255.0
     image = batch["image"].float() / 255.0
     comp = pred * fg + (1 - pred) * bg

@@ -108,3 +108,31 @@ def test_clips_without_layers(tmp_path):
     ds = MattingDataset(tmp_path / "clips", "train", crop=48, frames=3, buffer_size=2)
     got = list(ds)
     assert len(got) == 2 and "fg" not in got[0] and got[0]["image"].shape[0] == 3
+
+
+def test_the_example_trains_on_a_dataset_without_layers(builds, tmp_path):
+    """examples/train_tiny.py reads the default outputs, so without layers its loss is the
+    alpha term alone (the composition term needs F and B), and it trains."""
+    import importlib.util
+    import sys
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    sys.path.insert(0, str(root))
+    try:
+        spec = importlib.util.spec_from_file_location("train_tiny_layers", root / "train_tiny.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)  # type: ignore[union-attr]
+        from tiny_matting_net import matting_loss
+    finally:
+        sys.path.remove(str(root))
+    out = mod.main(["--data", str(builds["none"]), "--crop", "32", "--batch", "4", "--workers", "0",
+                    "--buffer", "8", "--log-every", "100", "--out", str(tmp_path / "run"), "--steps", "3",
+                    "--ckpt-every", "100"])
+    assert out["step"] == 3 and len(out["keys"]) == 12
+    trimap = torch.tensor([[[[128, 128], [0, 255]]]], dtype=torch.uint8)
+    batch = {"trimap": trimap, "alpha": torch.tensor([[[[0.2, 0.9], [0.0, 1.0]]]])}
+    pred = torch.tensor([[[[0.5, 0.5], [0.0, 1.0]]]])
+    assert matting_loss(pred, batch).item() == pytest.approx((0.3 + 0.4) / 2)
+    image = torch.full((1, 3, 2, 2), 100, dtype=torch.uint8)
+    with_layers = {**batch, "image": image, "fg": image, "bg": image}  # a composition that is exact: no extra term
+    assert matting_loss(pred, with_layers).item() == pytest.approx((0.3 + 0.4) / 2)
