@@ -24,16 +24,17 @@ def alpha_to_uint8(alpha: np.ndarray, *, validate: bool = True) -> np.ndarray:
     return out.astype(np.uint8)
 
 
+_SQUARE = np.ones((3, 3), np.uint8)
+
+
 def _edge(a8: np.ndarray) -> np.ndarray:
     """Where the matte is not definite: 0 < α_u8 < 255, plus definite pixels 8-adjacent to
-    the other definite value (hard 0/255 steps). uint8 (H, W), 255 on the edge, else 0."""
-    mixed = cv2.inRange(a8, 1, 254)
-    fg = cv2.inRange(a8, 255, 255)  # (inRange, not compare: compare rejects 1x1 arrays)
-    bg = cv2.inRange(a8, 0, 0)
-    k = np.ones((3, 3), np.uint8)
-    # dilate never grows past the image border; it only adds pixels of the other value
-    steps = cv2.bitwise_or(cv2.bitwise_and(fg, cv2.dilate(bg, k)), cv2.bitwise_and(bg, cv2.dilate(fg, k)))
-    return cv2.bitwise_or(mixed, steps)
+    the other definite value (hard 0/255 steps). uint8 (H, W), 255 on the edge, else 0.
+
+    A definite pixel touches the other value exactly where its 3x3 neighbourhood holds both 0
+    and 255: where the morphological gradient (max - min over the 3x3, within the image) is 255."""
+    steps = cv2.inRange(cv2.morphologyEx(a8, cv2.MORPH_GRADIENT, _SQUARE), 255, 255)  # (inRange: compare
+    return cv2.bitwise_or(cv2.inRange(a8, 1, 254), steps)  # rejects 1x1 arrays)
 
 
 def make_trimap(alpha: np.ndarray, band_px: int) -> np.ndarray:

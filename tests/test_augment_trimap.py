@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from augment.trimap import alpha_to_uint8, make_trimap, sample_band_px
+from augment.trimap import _edge, alpha_to_uint8, make_trimap, sample_band_px
 
 
 def _blob_alpha(seed: int, hw: tuple[int, int]) -> np.ndarray:
@@ -104,3 +104,23 @@ def test_sample_band_px():
         sample_band_px(rng, (10, 10), (5, 2))
     with pytest.raises(ValueError, match="image_hw must be positive integers"):
         sample_band_px(rng, (0, 10))
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 40), w=st.integers(1, 40),
+       kind=st.sampled_from(["binary", "soft", "levels"]))
+def test_edge_is_the_soft_pixels_and_both_sides_of_every_hard_step(seed, h, w, kind):
+    """The band's seed set against its definition, written with scipy: 0 < a < 255, and the 0
+    and 255 pixels with a pixel of the other value among their 8 neighbours (inside the image)."""
+    rng = np.random.default_rng(seed)
+    a = (rng.random((h, w)) < rng.random()).astype(np.float32)
+    if kind == "soft":
+        a = cv2.GaussianBlur(a, (0, 0), float(rng.uniform(0.3, 3.0)))
+        a[a > 0.9], a[a < 0.1] = 1.0, 0.0
+    a8 = np.rint(a * 255).astype(np.uint8)
+    if kind == "levels":  # definite pixels next to levels one step from the other definite value
+        a8 = rng.choice(np.array([0, 1, 2, 128, 253, 254, 255], np.uint8), size=(h, w),
+                        p=[0.3, 0.05, 0.05, 0.05, 0.05, 0.2, 0.3])
+    fg, bg, eight = a8 == 255, a8 == 0, np.ones((3, 3), bool)
+    want = ((a8 > 0) & (a8 < 255)) | (fg & ndimage.binary_dilation(bg, eight)) | (bg & ndimage.binary_dilation(fg, eight))
+    np.testing.assert_array_equal(_edge(a8), np.where(want, 255, 0).astype(np.uint8))
