@@ -11,13 +11,11 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-import cv2
 import numpy as np
 
 from augment.aligned import apply_albumentations
-from augment.bands import subject_box
 from augment.compose import composite, over
 from augment.flip import apply_flip, sample_flip
 from augment.framing import calmest, framing_busyness
@@ -25,9 +23,8 @@ from augment.group_placement import GroupRelation, content_box, group_placement,
 from augment.placement import apply_placement, cut_sides, sample_placement
 from augment.resize import CoverCrop, apply_cover_crop, resize_to, sample_cover_crop
 from augment.rotate_crop import apply_rotation, expand_for_cuts, sample_rotation
-from augment.trimap import alpha_to_uint8, make_trimap, sample_band_px
-from shards.codec import decode_alpha, decode_rgb, encode_alpha, encode_alpha_levels, encode_rgb, encode_trimap
-from shards.jpeg_window import decode_window
+from augment.trimap import sample_band_px
+from shards.codec import decode_alpha, decode_rgb, encode_rgb, encode_trimap
 
 from .albu import build_transform
 from .critic.guide import guide_sample
@@ -35,12 +32,12 @@ from .instances import instance_members
 from .plan import BuildPlan, sample_key
 from .prepare import PreparedBg, PreparedFg
 from .realism_steps import post_composite, pre_composite
-from .recipe.output import OutputSpec
 from .rng import step_rng
 from .sources.imageio import InputError, decode_background, read_bytes
+from .stored_layers import alpha_outputs, layer_members, stored_layers
 from .stored_targets import stored_target_members
 
-__all__ = ["alpha_outputs", "augment_foreground", "render_sample", "stored_layers", "RenderedSample", "StoredLayers"]
+__all__ = ["augment_foreground", "render_sample", "RenderedSample"]
 
 
 @dataclass(frozen=True)
@@ -345,82 +342,6 @@ def render_sample(plan: BuildPlan, split: str, index: int) -> RenderedSample:
         **target_bytes,
     }
     return RenderedSample(key, members, meta)
-
-
-class StoredLayers(NamedTuple):
-    """The layers of a composite as the build stores them (:func:`stored_layers`)."""
-
-    fg_bytes: bytes | None  # None: the recipe writes no layers (output.layers: false)
-    bg_bytes: bytes | None
-    fg: np.ndarray  # uint8 (H, W, 3): F as decoded from fg_bytes, at least in the box of alpha > 0 (else 0)
-    bg: np.ndarray  # uint8 (H, W, 3): B as decoded from bg_bytes
-    alpha: np.ndarray  # float32 (H, W) at its stored precision (k / 255 for alpha_bits 8)
-    levels: np.ndarray | None  # uint8 (H, W): those levels k (None for 16 bits), for alpha_outputs
-
-
-def stored_layers(out: OutputSpec, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> StoredLayers:
-    """The layers a composite is made from, and their bytes as the build stores them.
-
-    With ``out.layers``, F and B are encoded first (``out.layer_format``; JPEGs with restart
-    markers on their block grid, so the loader decodes only the part its crop needs) and the
-    layers returned are the decoded ones, so that the stored F and B are exactly what the
-    composite is made from (F decoded only where a composite reads it, the box of alpha > 0,
-    and 0 where not decoded). Without, nothing is encoded and the layers are ``fg`` and ``bg``
-    themselves. Alpha comes back at its stored precision either way.
-    ``fg``, ``bg``: ``uint8 (H, W, 3)``; ``alpha``: ``float32 (H, W)`` in [0, 1]."""
-    fg_bytes = bg_bytes = None
-    if out.layers:
-        fg_bytes = encode_rgb(fg, out.layer_format, out.jpeg_quality, restart_markers=True)
-        bg_bytes = encode_rgb(bg, out.layer_format, out.jpeg_quality, restart_markers=True)
-    levels = None
-    if out.alpha_bits == 8:
-        levels = alpha_to_uint8(alpha)  # rint(255 alpha), range-checked
-        alpha = cv2.LUT(levels, _LEVELS_8)  # k / 255 in float32, as np.rint(alpha * 255) / 255 gives
-    if fg_bytes is not None and bg_bytes is not None and out.layer_format == "jpg":
-        fg, bg = _decoded_where_seen(fg_bytes, alpha if levels is None else levels), decode_rgb(bg_bytes)
-    return StoredLayers(fg_bytes, bg_bytes, fg, bg, alpha, levels)
-
-
-def layer_members(stored: StoredLayers, name: Callable[[str], str]) -> dict[str, bytes]:
-    """The ``fg`` and ``bg`` members of ``stored``, named ``name("fg")`` and ``name("bg")``;
-    none when the recipe writes no layers."""
-    if stored.fg_bytes is None or stored.bg_bytes is None:
-        return {}
-    return {name("fg"): stored.fg_bytes, name("bg"): stored.bg_bytes}
-
-
-def _decoded_where_seen(data: bytes, alpha: np.ndarray) -> np.ndarray:
-    """F decoded from its JPEG ``data`` over the restart intervals that cover the box of
-    ``alpha > 0`` (float32 or uint8 levels, ``(H, W)``; :func:`decode_window`, the same pixels
-    as a whole decode), 0 elsewhere: a composite reads F nowhere else (where alpha is 0 it is
-    B). ``uint8 (H, W, 3)``."""
-    h, w = alpha.shape
-    try:
-        ys, xs = subject_box(alpha)
-    except ValueError:  # no subject: a composite reads no F at all
-        return np.zeros((h, w, 3), np.uint8)
-    part = decode_window(data, ys.start, ys.stop, xs.start, xs.stop)
-    if part is None:  # the box is the whole image, or the JPEG cannot be cut
-        return decode_rgb(data)
-    window, top, left = part
-    fg = np.zeros((h, w, 3), np.uint8)
-    fg[top:top + window.shape[0], left:left + window.shape[1]] = window
-    return fg
-
-
-#: float32(k) / 255 for the 8-bit alpha levels k.
-_LEVELS_8 = np.arange(256, dtype=np.float32) / np.float32(255.0)
-
-
-def alpha_outputs(alpha: np.ndarray, levels: np.ndarray | None, bits: int, band_px: int
-                  ) -> tuple[np.ndarray, bytes]:
-    """The trimap (uint8 (H, W), :func:`augment.trimap.make_trimap` with ``band_px``) and the
-    ``alpha.png`` bytes of a stored alpha: from the 8-bit ``levels`` of :func:`stored_layers`
-    when given (the same trimap and the bytes :func:`shards.codec.encode_alpha` makes of
-    ``alpha``, without quantising it again), else from ``alpha`` (``bits`` 16)."""
-    if levels is None:
-        return make_trimap(alpha, band_px), encode_alpha(alpha, bits)
-    return make_trimap(levels, band_px), encode_alpha_levels(levels)
 
 
 def _fg_meta(item: PreparedFg) -> dict[str, Any]:

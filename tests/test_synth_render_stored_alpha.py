@@ -1,4 +1,4 @@
-"""The stored alpha of a build (synth.render.stored_layers, alpha_outputs): the 8-bit
+"""The stored alpha of a build (synth.stored_layers: stored_layers, alpha_outputs): the 8-bit
 levels computed once give the same alpha, PNG bytes and trimap as re-quantising the float
 alpha at each use (the code before), on any alpha in [0, 1]."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 from augment.trimap import make_trimap
 from shards.codec import decode_alpha_stored, encode_alpha
 from synth.recipe.output import OutputSpec
-from synth.render import alpha_outputs, stored_layers
+from synth.stored_layers import alpha_outputs, stored_layers
 
 _ALPHA = arrays(np.float32, st.tuples(st.integers(1, 24), st.integers(1, 24)),
                 elements=st.floats(0.0, 1.0, width=32))

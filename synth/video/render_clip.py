@@ -33,8 +33,9 @@ from shards.codec import encode_rgb, encode_trimap
 
 from ..plan import BuildPlan, sample_key
 from ..realism_steps import pre_composite
-from ..render import RenderedSample, alpha_outputs, layer_members, stored_layers
+from ..render import RenderedSample
 from ..rng import frame_rng
+from ..stored_layers import alpha_outputs, layer_members, stored_layers
 from .camera import camera_matrix
 from .layers import blur_vector, camera_layer, subject_layers
 from .motion import Pose, motion_pose, pose_matrix
