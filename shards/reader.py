@@ -274,14 +274,16 @@ def iter_shard_samples(
         f.close()
 
 
-def count_samples(url: str) -> int:
+def count_samples(url: str, stems: set[str] | None = None) -> int:
     """Samples in a shard, without a manifest: runs of members sharing a key, read as the
     loader reads them (headers only for a local ``.tar``); :class:`ShardError` if the shard
-    is unreadable, truncated or corrupt."""
+    is unreadable, truncated or corrupt. ``stems``: a set that gets every member's stem
+    (``"image"`` of ``"image.jpg"``)."""
     spans = is_local_tar(url)
     f = open_shard(url, random_access=spans)
+    keep = _nothing if stems is None else _noting_stems(stems)
     try:
-        samples = iter_tar_samples(f, url, keep=_nothing, spans=local_path(url) if spans else None)
+        samples = iter_tar_samples(f, url, keep=keep, spans=local_path(url) if spans else None)
         return sum(1 for _ in samples)
     finally:
         f.close()
@@ -289,6 +291,14 @@ def count_samples(url: str) -> int:
 
 def _nothing(member: str) -> bool:
     return False
+
+
+def _noting_stems(stems: set[str]) -> Callable[[str], bool]:
+    """A ``keep`` that keeps nothing and adds each member's stem to ``stems``."""
+    def keep(member: str) -> bool:
+        stems.add(member.partition(".")[0])
+        return False
+    return keep
 
 
 def local_path(url: str) -> str:

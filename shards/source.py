@@ -22,7 +22,8 @@ class ShardSet:
     ``first_index[i]`` of the split; ``sha256`` (manifest only) the expected hashes;
     ``fingerprint`` identifies the split and its shards (resume states carry it);
     ``canvas`` the ``(height, width)`` of the samples when the manifest's recipe says;
-    ``layers`` whether the samples have fg/bg members (``None``: no manifest says)."""
+    ``layers`` whether the samples have fg/bg members (the manifest's recipe says, else their
+    member names; ``None``: nothing to tell by)."""
 
     source: str | None
     split: str
@@ -62,16 +63,20 @@ class ShardSet:
             raise ValueError(f"shard listed more than once (its samples would be read twice): {twice[0]}")
         if verify:
             raise ValueError("verify=True needs a manifest (shard URLs carry no sha256)")
-        sizes = [_count(u, on_bad) for u in urls]
+        stems: set[str] = set()
+        sizes = [_count(u, on_bad, stems) for u in urls]
         first = [int(x) for x in np.cumsum([0] + sizes[:-1])]
         ident = [[os.path.basename(u), n] for u, n in zip(urls, sizes)]
-        return cls(None, split, urls, sizes, first, None, _fingerprint(split, ident))
+        # no manifest to say whether the samples have layers: their members do (frames: fg_000)
+        layers = {"fg", "bg"} <= {stem.partition("_")[0] for stem in stems} if stems else None
+        return cls(None, split, urls, sizes, first, None, _fingerprint(split, ident), layers=layers)
 
 
-def _count(url: str, on_bad: Callable[[ShardError], None] | None) -> int:
-    """Samples in a listed shard; an unreadable or empty one goes to ``on_bad`` and counts 0."""
+def _count(url: str, on_bad: Callable[[ShardError], None] | None, stems: set[str]) -> int:
+    """Samples in a listed shard (their member stems go to ``stems``); an unreadable or empty
+    one goes to ``on_bad`` and counts 0."""
     try:
-        n = count_samples(url)
+        n = count_samples(url, stems)
         if n == 0:
             raise ShardError(f"shard holds no samples (an empty archive): {url}", url)
         return n

@@ -90,6 +90,12 @@ def test_the_loader_reads_a_dataset_without_layers(builds):
         MattingDataset(builds["none"], "train", augment={"recomposite_p": 0.5})
     # the layered dataset keeps its default outputs
     assert {"fg", "bg"} <= set(MattingDataset(builds["png"], "train").config.outputs)
+    # without the manifest, the shards' members tell
+    shards = {name: sorted(str(t) for t in builds[name].glob("*.tar")) for name in ("png", "none")}
+    assert MattingDataset(shards["none"], "train").config.outputs == {"image", "alpha", "trimap"}
+    assert {"fg", "bg"} <= set(MattingDataset(shards["png"], "train").config.outputs)
+    with pytest.raises(ValueError, match="need the fg/bg layers"):
+        MattingDataset(shards["none"], "train", outputs=("image", "fg"))
 
 
 def test_clips_without_layers(tmp_path):
@@ -105,9 +111,9 @@ def test_clips_without_layers(tmp_path):
                                          for stem, ext in (("image", "jpg"), ("alpha", "png"), ("trimap", "png"))}
     for members in samples.values():
         assert set(members) == want
-    ds = MattingDataset(tmp_path / "clips", "train", crop=48, frames=3, buffer_size=2)
-    got = list(ds)
-    assert len(got) == 2 and "fg" not in got[0] and got[0]["image"].shape[0] == 3
+    for source in (tmp_path / "clips", sorted(str(t) for t in (tmp_path / "clips").glob("*.tar"))):
+        got = list(MattingDataset(source, "train", crop=48, frames=3, buffer_size=2))
+        assert len(got) == 2 and "fg" not in got[0] and got[0]["image"].shape[0] == 3
 
 
 def test_the_example_trains_on_a_dataset_without_layers(builds, tmp_path):
