@@ -27,8 +27,8 @@ class StoredLayers(NamedTuple):
 
     fg_bytes: bytes | None  # None: the recipe writes no layers (output.layers: false)
     bg_bytes: bytes | None
-    fg: np.ndarray  # uint8 (H, W, 3): F as decoded from fg_bytes, at least in the box of alpha > 0 (else 0)
-    bg: np.ndarray  # uint8 (H, W, 3): B as decoded from bg_bytes
+    fg: np.ndarray  # uint8 (H, W, 3): F as decoded from fg_bytes, at least in the box of alpha > 0 (else 0);
+    bg: np.ndarray  # uint8 (H, W, 3): B as decoded from bg_bytes  (without layers: F and B themselves)
     alpha: np.ndarray  # float32 (H, W) at its stored precision (k / 255 for alpha_bits 8)
     levels: np.ndarray | None  # uint8 (H, W): those levels k (None for 16 bits), for alpha_outputs
 
