@@ -233,3 +233,15 @@ def corrupt_two(data, tmp_path) -> Path:
     members[bad]["image.jpg"] = b"\xff\xd8\xff\xe0 not a jpeg"
     write_shard(p, sorted(members.items()))
     return root
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file of a build's output folder, by name."""
+    return {p.name: p.read_bytes() for p in Path(folder).iterdir()}
+
+
+def simulate_killed_build(out: Path, shard: str = "train-000001.tar") -> None:
+    """What a build killed mid-way leaves: no manifest yet, ``shard`` missing, its partial file."""
+    (out / "manifest.json").unlink()
+    (out / shard).unlink()
+    (out / f".{shard}.partial").write_bytes(b"half a shard")

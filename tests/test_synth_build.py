@@ -24,7 +24,7 @@ from synth.recipe import load_recipe, parse_recipe
 from synth.resume import STATE_NAME, software_fingerprint
 
 from conftest import procedural_recipe
-from shard_fixtures import read_dataset
+from shard_fixtures import folder_bytes, read_dataset, simulate_killed_build
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,14 +142,11 @@ def test_refuses_to_overwrite_and_resumes_identically(demo_build, tmp_path):
     build(recipe, out, cache_dir=root / "cache")
     with pytest.raises(BuildError, match="already contains a dataset"):
         build(recipe, out, cache_dir=root / "cache")
-    reference = {p.name: p.read_bytes() for p in out.iterdir()}
-    # Simulate a kill: manifest not yet written, one shard missing, a partial file left over.
-    (out / "manifest.json").unlink()
-    (out / "train-000001.tar").unlink()
-    (out / ".train-000001.tar.partial").write_bytes(b"half a shard")
+    reference = folder_bytes(out)
+    simulate_killed_build(out)
     report = build(recipe, out, resume=True, cache_dir=root / "cache")
     assert report.shards_built == 1 and report.shards_reused == 3
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == reference
+    assert folder_bytes(out) == reference
     # Resume with a changed recipe is refused.
     (out / "manifest.json").unlink()
     changed = parse_recipe(_small_recipe(seed=9, output={"samples_per_shard": 4, "image_format": "png"}))

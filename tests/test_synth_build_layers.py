@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import procedural_recipe, video_recipe
-from shard_fixtures import read_dataset
+from shard_fixtures import folder_bytes, read_dataset, simulate_killed_build
 from shards import MattingDataset, MattingLoader
 from synth.build import build
 from synth.recipe import parse_recipe, recipe_sha256
@@ -150,14 +150,12 @@ def test_without_layers_ray_and_resume_give_the_same_bytes(builds, ray_session, 
     from synth.execution import RayExecutor
 
     recipe = parse_recipe(_recipe(layers=False))
-    reference = {p.name: p.read_bytes() for p in builds["none"].iterdir()}
-    with RayExecutor(workers=2) as ex:
-        build(recipe, tmp_path / "ray", executor=ex, cache_dir=tmp_path / "cache")
-    assert {p.name: p.read_bytes() for p in (tmp_path / "ray").iterdir()} == reference
+    reference = folder_bytes(builds["none"])
     out = tmp_path / "ray"
-    (out / "manifest.json").unlink()
-    (out / "train-000001.tar").unlink()
-    (out / ".train-000001.tar.partial").write_bytes(b"half a shard")
+    with RayExecutor(workers=2) as ex:
+        build(recipe, out, executor=ex, cache_dir=tmp_path / "cache")
+    assert folder_bytes(out) == reference
+    simulate_killed_build(out)
     report = build(recipe, out, resume=True, cache_dir=tmp_path / "cache")
     assert report.shards_built == 1 and report.shards_reused == 1
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == reference
+    assert folder_bytes(out) == reference
