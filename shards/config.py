@@ -274,7 +274,7 @@ class DatasetConfig:
             raise ValueError("device_decode is for the device path: it needs device=")
         _set(self, "stems", self._stems())
 
-    def without_layers(self, outputs_given: bool) -> "DatasetConfig":
+    def without_layers(self, outputs_given: bool) -> DatasetConfig:
         """This config for a dataset stored without its F and B layers (``output.layers: false``):
         the default outputs lose ``fg`` and ``bg``; asking for them (``outputs_given``) or for
         re-compositing is a ``ValueError`` saying so."""
