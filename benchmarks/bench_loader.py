@@ -346,7 +346,9 @@ def main() -> None:
         target_costs(Path(data), args.crop, args.batch, args.repeats)
         return
     triples = extract_files(data, tmp / "files")
-    print(f"dataset: {data} ({n_samples} train samples in {len(urls)} shards, "
+    canvas = m.recipe.get("canvas", {}) if isinstance(m.recipe, dict) else {}
+    print(f"dataset: {data} ({n_samples} train samples in {len(urls)} shards, canvas "
+          f"{canvas.get('height', '?')}x{canvas.get('width', '?')}, "
           f"{sample_bytes / 1024:.0f} KiB per sample encoded); crop {args.crop}; "
           f"cv2/torch threads 1 per process; {os.cpu_count()} CPUs")
     ours_source: Path | list[str] = Path(data)
