@@ -117,8 +117,9 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
     """Train from `seed`: same initialisation and same loader order for every dataset."""
     torch.manual_seed(seed)
     model = TinyMattingNet(widths=cfg.widths)
-    dataset = MattingDataset(folder, "train", crop=cfg.crop, seed=seed, buffer_size=256,
-                             outputs=("image", "alpha", "trimap", "fg", "bg"))
+    # the default outputs: image, alpha, trimap, fg and bg (without fg and bg for a variant built
+    # with output.layers: false; matting_loss then drops its composition term)
+    dataset = MattingDataset(folder, "train", crop=cfg.crop, seed=seed, buffer_size=256)
     loader = MattingLoader(dataset, batch_size=cfg.batch, num_workers=cfg.workers,
                            persistent_workers=cfg.workers > 0, drop_last=True)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
