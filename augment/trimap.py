@@ -33,8 +33,9 @@ def _edge(a8: np.ndarray) -> np.ndarray:
 
     A definite pixel touches the other value exactly where its 3x3 neighbourhood holds both 0
     and 255: where the morphological gradient (max - min over the 3x3, within the image) is 255."""
-    steps = cv2.inRange(cv2.morphologyEx(a8, cv2.MORPH_GRADIENT, _SQUARE), 255, 255)  # (inRange: compare
-    return cv2.bitwise_or(cv2.inRange(a8, 1, 254), steps)  # rejects 1x1 arrays)
+    # (inRange, not compare: compare rejects 1x1 arrays)
+    steps = cv2.inRange(cv2.morphologyEx(a8, cv2.MORPH_GRADIENT, _SQUARE), 255, 255)
+    return cv2.bitwise_or(cv2.inRange(a8, 1, 254), steps)
 
 
 def make_trimap(alpha: np.ndarray, band_px: int) -> np.ndarray:

@@ -21,7 +21,8 @@ Instance targets (``output.targets: [instances]``) are priced on groups of 2-6 f
 alternately, with the realism steps off and with the recipe defaults; the ratio with / without
 is the cost per sample (target <= 1.15). ``--instances-only`` runs just that comparison.
 ``--layers`` prices ``output.layers: false`` (no fg/bg members) against the layered build,
-per configuration, alternately (time and bytes per sample). ``--no-instances`` skips the instance comparison; ``--configs off,defaults,portrait`` picks configurations;
+per configuration, alternately (time and bytes per sample). ``--no-instances`` skips the
+instance comparison; ``--configs off,defaults,portrait`` picks configurations;
 ``--profile N`` also prints each configuration's N costliest steps and native calls (cProfile).
 ``--video`` prices clips (``video:`` section, docs/video.md) per frame against the same run's
 still samples at the same canvas, from the same sources, rendered alternately (target <= 1.2:
@@ -44,6 +45,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import cv2
@@ -114,29 +117,41 @@ def _recipe(canvas: int, samples: int, real: Path | None) -> dict:
 GROUPS = {"p": 1.0, "min_count": 2, "max_count": 6, "layout": "group"}
 
 
+def _plan(raw: dict, cache: Path):
+    """The build plan of recipe dict ``raw`` (inputs prepared into ``cache``)."""
+    recipe = parse_recipe(raw)
+    fgs, bgs, _ = prepare_inputs(recipe, cache)
+    return make_plan(recipe, recipe_sha256(recipe), fgs, bgs)
+
+
+def _render_alternately(raws: list[dict], cache: Path, samples: int,
+                        each: Callable[[int, Any], None] = lambda j, sample: None) -> list[float]:
+    """Seconds to render samples 0..``samples``-1 of each recipe dict, alternately (so drifts in
+    machine load hit all alike), after one warm-up each; ``each(j, sample)`` sees every sample
+    of recipe ``j`` (untimed)."""
+    plans = [_plan(raw, cache) for raw in raws]
+    for plan in plans:
+        render_sample(plan, "train", 0)  # warm-up (imports, first-call costs)
+    times = [0.0] * len(plans)
+    for i in range(samples):
+        for j, plan in enumerate(plans):
+            t0 = _clock()
+            sample = render_sample(plan, "train", i)
+            times[j] += _clock() - t0
+            each(j, sample)
+    return times
+
+
 def _instance_cost(data: dict, cache: Path, samples: int) -> None:
     """Per-sample cost of instance targets against the same groups rendered image-only."""
     for label, extra in (("realism steps off", REALISM_OFF), ("recipe defaults' realism steps", {})):
-        plans = []
-        for targets in ([], ["instances"]):
-            raw = {**data, **extra, "composition": {**data["composition"], **extra.get("composition", {}),
-                                                   "placement": {"scale": [0.4, 0.7]}, "multi_foreground": GROUPS},
-                   "output": {**data["output"], "targets": targets}}
-            recipe = parse_recipe(raw)
-            fgs, bgs, _ = prepare_inputs(recipe, cache)
-            plan = make_plan(recipe, recipe_sha256(recipe), fgs, bgs)
-            render_sample(plan, "train", 0)  # warm-up
-            plans.append(plan)
-        times = [0.0, 0.0]
-        instances = 0
-        for i in range(samples):
-            for j, plan in enumerate(plans):  # alternately, so drifts in machine load hit both alike
-                t0 = _clock()
-                s = render_sample(plan, "train", i)
-                times[j] += _clock() - t0
-            instances += json.loads(s.members["instances.json"])["count"]
-        off, on = times
-        print(f"groups of 2-6 ({label}), {instances / samples:.1f} instances per sample:")
+        raws = [{**data, **extra, "composition": {**data["composition"], **extra.get("composition", {}),
+                                                 "placement": {"scale": [0.4, 0.7]}, "multi_foreground": GROUPS},
+                 "output": {**data["output"], "targets": targets}} for targets in ([], ["instances"])]
+        counts: list[int] = []
+        off, on = _render_alternately(raws, cache, samples, lambda j, s: counts.append(
+            json.loads(s.members["instances.json"])["count"]) if j else None)
+        print(f"groups of 2-6 ({label}), {sum(counts) / samples:.1f} instances per sample:")
         print(f"  image-only     : {1000 * off / samples:6.1f} ms/sample")
         print(f"  with instances : {1000 * on / samples:6.1f} ms/sample")
         print(f"  ratio with / without instance targets = {on / off:.3f}  (target <= 1.15)")
@@ -149,24 +164,16 @@ def _layers_cost(data: dict, cache: Path, samples: int, configs: list[str]) -> N
     for name in configs:
         label, make_extra = CONFIGS[name]
         extra = make_extra()
-        plans = []
-        for layers in (True, False):
-            recipe = parse_recipe({**data, **extra, "output": {**data["output"], "layers": layers}})
-            fgs, bgs, _ = prepare_inputs(recipe, cache)
-            plans.append(make_plan(recipe, recipe_sha256(recipe), fgs, bgs))
-            render_sample(plans[-1], "train", 0)  # warm-up
-        times, sizes = [0.0, 0.0], [0, 0]
-        for i in range(samples):
-            for j, plan in enumerate(plans):  # alternately, so drifts in machine load hit both alike
-                t0 = _clock()
-                s = render_sample(plan, "train", i)
-                times[j] += _clock() - t0
-                sizes[j] += sum(len(v) for v in s.members.values())
+        raws = [{**data, **extra, "output": {**data["output"], "layers": layers}} for layers in (True, False)]
+        sizes = [0, 0]
+
+        def count(j: int, sample: Any) -> None:
+            sizes[j] += sum(len(v) for v in sample.members.values())
+
+        times = _render_alternately(raws, cache, samples, count)
         print(f"{label}, {samples} samples:")
-        print(f"  with layers        : {1000 * times[0] / samples:6.1f} ms/sample, "
-              f"{sizes[0] / samples / 1024:6.0f} KiB/sample")
-        print(f"  output.layers false: {1000 * times[1] / samples:6.1f} ms/sample, "
-              f"{sizes[1] / samples / 1024:6.0f} KiB/sample")
+        for title, t, b in (("with layers        ", times[0], sizes[0]), ("output.layers false", times[1], sizes[1])):
+            print(f"  {title}: {1000 * t / samples:6.1f} ms/sample, {b / samples / 1024:6.0f} KiB/sample")
         print(f"  ratio without / with layers: time {times[1] / times[0]:.3f}, bytes {sizes[1] / sizes[0]:.3f}")
 
 
@@ -179,12 +186,8 @@ def _video_cost(data: dict, cache: Path, clips: int, frames: int) -> None:
     """Per-frame cost of clips against per-sample cost of stills, same sources and canvas."""
     for label, extra in (("realism steps off", REALISM_OFF), ("recipe defaults' realism steps", {})):
         for scene, video in (("moving, motion blur", VIDEO), ("static scene", STATIC)):
-            still = parse_recipe({**data, **extra})
-            clip = parse_recipe({**data, **extra, "video": {**video, "frames": frames}})
-            plans = []
-            for recipe in (still, clip):
-                fgs, bgs, _ = prepare_inputs(recipe, cache)
-                plans.append(make_plan(recipe, recipe_sha256(recipe), fgs, bgs))
+            plans = [_plan({**data, **extra}, cache),
+                     _plan({**data, **extra, "video": {**video, "frames": frames}}, cache)]
             render_sample(plans[0], "train", 0)  # warm-up
             render_clip(plans[1], "train", 0)
             t_still = t_clip = 0.0
@@ -329,10 +332,7 @@ def main() -> None:
         for name, (label, make_extra) in CONFIGS.items():
             if name not in wanted:
                 continue
-            extra = make_extra()
-            recipe = parse_recipe({**data, **extra})
-            fgs, bgs, _ = prepare_inputs(recipe, cache)
-            plan = make_plan(recipe, recipe_sha256(recipe), fgs, bgs)
+            plan = _plan({**data, **make_extra()}, cache)
             render_sample(plan, "train", 0)  # warm-up (imports, first-call costs)
             full, floor, redecode = 0.0, 0.0, 0.0
             for i in range(args.samples):

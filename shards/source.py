@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .clip_names import is_clip_member
 from .manifest import manifest_location, read_manifest, shard_url
 from .reader import ShardError, count_samples
 
@@ -67,8 +68,8 @@ class ShardSet:
         sizes = [_count(u, on_bad, stems) for u in urls]
         first = [int(x) for x in np.cumsum([0] + sizes[:-1])]
         ident = [[os.path.basename(u), n] for u, n in zip(urls, sizes)]
-        # no manifest to say whether the samples have layers: their members do (frames: fg_000)
-        layers = {"fg", "bg"} <= {stem.partition("_")[0] for stem in stems} if stems else None
+        # no manifest to say whether the samples have layers: their members do (clips: fg_000)
+        layers = {"fg", "bg"} <= {(is_clip_member(stem) or (stem,))[0] for stem in stems} if stems else None
         return cls(None, split, urls, sizes, first, None, _fingerprint(split, ident), layers=layers)
 
 

@@ -30,7 +30,7 @@ from augment.degrade import jpeg_recompress
 from augment.resize import resize_by_scale, resize_to
 from shards.codec import decode_alpha, decode_rgb, encode_rgb
 from shards.manifest import read_manifest, shard_url
-from shards.reader import iter_shard_samples
+from shards.reader import find_member, iter_shard_samples
 from synth.sources.imageio import decode_alpha as read_alpha
 from synth.sources.imageio import decode_rgb as read_rgb
 from synth.sources.imageio import read_bytes
@@ -194,11 +194,11 @@ def collect_patches(dataset: str | os.PathLike, image_dir: str | os.PathLike, al
             image_name = next(m for m in sorted(members) if m.startswith("image."))
             image = decode_rgb(members[image_name])
             if hard:
-                layers = {m.partition(".")[0]: members[m] for m in members if m.startswith(("fg.", "bg."))}
-                if len(layers) != 2:
+                fg, bg = find_member(members, "fg"), find_member(members, "bg")
+                if fg is None or bg is None:
                     raise ValueError(f"{entry.path}: sample {key}: the hard-paste control needs the fg and bg "
                                      "members (a dataset built with output.layers: false has none)")
-                image = hard_paste(decode_rgb(layers["fg"]), alpha, decode_rgb(layers["bg"]))
+                image = hard_paste(decode_rgb(fg), alpha, decode_rgb(bg))
                 image = _jpeg_history(image, {}, stored_quality)
             ids = (key, str(meta["foreground"]["id"]), str(meta["background"]["id"]), split)
             comp = boundary_centres(alpha, rng, per_sample, size)
