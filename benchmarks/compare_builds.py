@@ -2,8 +2,8 @@
 
     python benchmarks/compare_builds.py REF_ROOT NEW_ROOT
 
-Every dataset folder under REF_ROOT (e.g. portrait/, naive/, demo/ built by the same
-commands from two checkouts) must exist under NEW_ROOT with the same shard files, and every
+REF_ROOT is a built dataset, or a folder of them (e.g. portrait/, naive/, demo/ built by the
+same commands from two checkouts), each of which must exist under NEW_ROOT with the same shard files, and every
 tar member's bytes must be equal; manifest.json is compared without volatile fields
 (timings, output paths). Prints what differs and IDENTICAL or DIFFERENT; exit status 1 when
 anything differs.
@@ -25,9 +25,13 @@ def members(p):
         return {m.name: hashlib.sha256(t.extractfile(m).read()).hexdigest() for m in t.getmembers() if m.isfile()}
 
 ref, new = Path(sys.argv[1]), Path(sys.argv[2])
+# REF_ROOT may itself be one dataset (it holds manifest.json); else its subfolders are
+pairs = ([(ref, new)] if (ref / "manifest.json").exists() else
+         [(d, new / d.name) for d in sorted(ref.iterdir()) if (d / "manifest.json").exists()])
+if not pairs or not all((nd / "manifest.json").exists() for _, nd in pairs):
+    sys.exit(f"nothing to compare: {ref} must be a built dataset or hold some, each also built under {new}")
 bad = 0
-for ds in sorted(d for d in ref.iterdir() if d.is_dir()):
-    nd = new / ds.name
+for ds, nd in pairs:
     rt = sorted(p.name for p in ds.glob("*.tar")); nt = sorted(p.name for p in nd.glob("*.tar"))
     if rt != nt:
         print(f"{ds.name}: shard lists differ {rt} vs {nt}"); bad += 1; continue
