@@ -6,6 +6,8 @@ import json
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from augment.degrade import (
     NoiseParams,
@@ -292,6 +294,24 @@ def test_each_draw_takes_its_own_normals():
         out = add_sensor_noise(NoiseParams(**flat, draw=draw), grey, 9)
         expected = np.clip(grey + np.float32(2.0 / 255.0) * ref(np.random.default_rng(9), grey.shape), 0.0, 1.0)
         np.testing.assert_array_equal(out, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), chroma=st.sampled_from([0.0, 0.3, 1.0, 0.77]),
+       grain=st.sampled_from([0.0, 0.4]), sigma=st.floats(0.5, 40.0), shot=st.floats(0.0, 1.0),
+       with_extra=st.booleans(), seed=st.integers(0, 2**31))
+def test_compiled_uint8_noise_equals_the_float_paths_values(h, w, chroma, grain, sigma, shot, with_extra, seed):
+    """Draw 3 on uint8 RGB runs the compiled one-pass kernel (noise_kernels.noisy_levels); the
+    float32 path is plain numpy: its values, rounded as uint8 output is, are the kernel's bytes,
+    for every chroma case (shared field, mixed, per channel), with and without the white part,
+    including values clipped at 0 and 255 (sigma up to 40 levels)."""
+    rs = np.random.default_rng(seed)
+    img = rs.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    extra = rs.uniform(0.0, 8.0 / 255.0, (h, w)).astype(np.float32) if with_extra else None
+    params = NoiseParams(sigma=sigma, shot_fraction=shot, chroma=chroma, grain_px=grain, draw=3)
+    ref = add_sensor_noise(params, img.astype(np.float32) * np.float32(1.0 / 255.0), seed, extra_std=extra)
+    out = add_sensor_noise(params, img, seed, extra_std=extra)
+    np.testing.assert_array_equal(out, np.floor(ref * np.float32(255.0) + np.float32(0.5)))
 
 
 @pytest.mark.parametrize("draw", [1, 2, 3])

@@ -18,6 +18,7 @@ import numpy as np
 
 from augment.checks import check_choice, check_image, check_range, check_rng, check_unit, check_within
 from augment.colour import from_float01
+from augment.degrade.noise_kernels import noisy_levels, table_sums
 from augment.planes import multiply_by_plane
 from augment.targets import Params
 
@@ -155,7 +156,8 @@ def unit_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     Each value is the sum of two table look-ups, ``t[u] + t[v]``, with ``u``, ``v`` uniform
     bytes read from the bit generator's raw 64-bit outputs (little-endian byte order, so
     the same on every machine) and ``t`` the 256 normal quantiles scaled to variance 1/2:
-    two ``cv2.LUT`` passes and an add instead of a gather from a large table. The sum's
+    one compiled pass of two small look-ups (:func:`noise_kernels.table_sums`) instead of a
+    gather from a large table. The sum's
     distribution has a normal's first four moments (:func:`_half_normal_table`), quantiles
     within 0.02 of a normal's down to 1e-4, and tails that stop at 4.3 sigma (one normal
     draw in 60 000 lies further out), which image noise of a few levels cannot show.
@@ -165,11 +167,7 @@ def unit_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     if n == 0:
         return np.zeros(shape, np.float32)
     raw = rng.bit_generator.random_raw(-(-2 * n // 8)).astype("<u8", copy=False).view(np.uint8)
-    rows = shape[0] if len(shape) > 1 else 1
-    table = _half_normal_table()
-    out = cv2.LUT(raw[:n].reshape(rows, n // rows), table)
-    cv2.add(out, cv2.LUT(raw[n:2 * n].reshape(rows, n // rows), table), dst=out)
-    return out.reshape(shape)
+    return table_sums(raw, _half_normal_table().ravel(), np.empty(n, np.float32)).reshape(shape)
 
 
 def normals_for_draw(rng: np.random.Generator, shape: tuple[int, ...], draw: int) -> np.ndarray:
@@ -302,15 +300,21 @@ def _add_mixed_noise(params: NoiseParams, work: np.ndarray, dtype: np.dtype, rng
     white noise (no grain: it stands for a photo's own noise) from a second field."""
     h, w = work.shape[:2]
     c = params.chroma
-    x, std = _levels_and_std_of(work, params)
     if c == 0.0:  # luminance only: one field, shared by the channels
-        noise = std * _correlate(normals_for_draw(rng, (h, w), params.draw), params.grain_px)[..., None]
+        field = _correlate(normals_for_draw(rng, (h, w), params.draw), params.grain_px)
     else:
-        noise = _correlate(normals_for_draw(rng, (h, w, 3), params.draw), params.grain_px)
+        field = _correlate(normals_for_draw(rng, (h, w, 3), params.draw), params.grain_px)
         if c < 1.0:
             a = math.sqrt(c)
             b = (-a + math.sqrt(a * a + 3.0 * (1.0 - c))) / 3.0
-            noise = cv2.transform(noise, (a * np.eye(3) + b * np.ones((3, 3))).astype(np.float32))
+            field = cv2.transform(field, (a * np.eye(3) + b * np.ones((3, 3))).astype(np.float32))
+    if work.dtype == np.uint8 and work.ndim == 3 and work.shape[2] == 3 and params.draw >= 3:
+        return _noisy_levels(field, work, params, rng, extra_std)
+    x, std = _levels_and_std_of(work, params)
+    if c == 0.0:
+        noise = std * field[..., None]
+    else:
+        noise = field
         noise *= std
     if extra_std is not None:
         white = normals_for_draw(rng, (h, w, 3), params.draw)
@@ -318,6 +322,24 @@ def _add_mixed_noise(params: NoiseParams, work: np.ndarray, dtype: np.dtype, rng
         noise += white
     noise += x
     return from_float01(noise, dtype)
+
+
+def _noisy_levels(field: np.ndarray, work: np.ndarray, params: NoiseParams, rng: np.random.Generator,
+                  extra_std: np.ndarray | None) -> np.ndarray:
+    """The end of :func:`_add_mixed_noise` for a uint8 RGB image and draw 3, in one compiled
+    pass (:func:`noise_kernels.noisy_levels`): the same float32 operations in the same order,
+    so the same bytes, without the full-canvas temporaries."""
+    x_of, std_of = _levels_and_std(np.arange(256, dtype=np.uint8), params)
+    table = _half_normal_table().ravel()
+    if extra_std is None:
+        raw, extra = np.zeros(0, np.uint8), np.zeros(1, np.float32)
+    else:  # the white field's bytes, drawn as unit_normals would draw them
+        n = work.size
+        raw = rng.bit_generator.random_raw(-(-2 * n // 8)).astype("<u8", copy=False).view(np.uint8)
+        extra = np.ascontiguousarray(extra_std, dtype=np.float32).reshape(-1)
+    out = noisy_levels(np.ascontiguousarray(field).reshape(-1), field.ndim == 2, np.ascontiguousarray(work).reshape(-1),
+                       x_of, std_of, raw, table, extra, np.empty(work.size, np.uint8))
+    return out.reshape(work.shape)
 
 
 def _levels_and_std_of(work: np.ndarray, params: NoiseParams) -> tuple[np.ndarray, np.ndarray]:
