@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from augment.checks import check_rgb
+from augment.kernels import SRGB_BUCKET_SHIFT, srgb_levels
 
 __all__ = [
     "LUMINANCE_WEIGHTS",
@@ -186,41 +187,48 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
     """float linear light (any shape; clipped to [0, 1]) -> uint8 sRGB, rounded.
 
     Inverse of :func:`srgb_to_linear`: ``linear_to_srgb(srgb_to_linear(x)) == x``.
-    Read from a table indexed by the float32 bit pattern (:func:`_levels_of_bits`), exact:
-    the same bytes as :func:`_linear_to_srgb_exact`, which computes the curve, about 2.5x
-    as fast on a 1024² x 3 image.
+    Read from a table indexed by the float32 bit pattern and one threshold compare
+    (:func:`srgb_level_tables`, one compiled pass), exact: the same bytes as
+    :func:`_linear_to_srgb_exact`, which computes the curve.
     """
     if not isinstance(linear, np.ndarray) or linear.dtype.kind != "f":
         desc = linear.dtype if isinstance(linear, np.ndarray) else type(linear).__name__
         raise ValueError(f"linear must be a float array, got {desc}")
     x = np.ascontiguousarray(linear, dtype=np.float32)
-    # Bit patterns of negative floats are negative int32s and those of floats above 1 lie past
-    # the table: the clipped lookup gives them level 0 and 255, as the clip to [0, 1] does.
-    levels = np.take(_levels_of_bits(), x.view(np.int32) >> _BUCKET_SHIFT, mode="clip")
-    boundary = np.flatnonzero(levels > 255)  # buckets a level boundary cuts: computed exactly
-    out = levels.astype(np.uint8)
-    if boundary.size:
-        out.reshape(-1)[boundary] = _linear_to_srgb_exact(x.reshape(-1)[boundary])
-    return out
+    lo, thresholds = srgb_level_tables()
+    return srgb_levels(x.reshape(-1), lo, thresholds, np.empty(x.size, np.uint8)).reshape(x.shape)
 
 
-_BUCKET_SHIFT = 12  # float32 bit patterns per table entry: 4096 (a 260k-entry table)
 _ONE_BITS = 0x3F800000  # the bit pattern of float32 1.0
 
 
 @functools.lru_cache(maxsize=1)
-def _levels_of_bits() -> np.ndarray:
-    """uint16 table: entry ``k`` is the level :func:`_linear_to_srgb_exact` gives every float32
-    in [0, 1] whose bit pattern shifted right by ``_BUCKET_SHIFT`` is ``k``, or 256 where the
-    bucket's first and last floats get different levels. The curve is monotone, so equal ends
-    mean one level throughout (``tests/test_colour_srgb_table.py`` checks every float32 in [0, 1])."""
-    first = np.arange((_ONE_BITS >> _BUCKET_SHIFT) + 1, dtype=np.uint32) << _BUCKET_SHIFT
-    last = np.minimum(first + ((1 << _BUCKET_SHIFT) - 1), _ONE_BITS)
+def srgb_level_tables() -> tuple[np.ndarray, np.ndarray]:
+    """The tables of :func:`linear_to_srgb` (and of :mod:`augment.kernels`' sRGB encoding).
+
+    Returns:
+        ``lo``: uint8 ``((1.0 bits >> SRGB_BUCKET_SHIFT) + 1,)``: entry ``k`` is the level
+        :func:`_linear_to_srgb_exact` gives the first float32 whose bit pattern shifted right
+        by ``SRGB_BUCKET_SHIFT`` is ``k`` (a bucket of 4096 consecutive floats);
+        ``thresholds``: float32 (257,): entry ``m`` is the least float32 >= 0 whose level is
+        at least ``m`` (entry 0 is 0; entry 256 is NaN, which no value reaches, +inf included).
+    The curve is monotone and no bucket spans more than one level boundary, so a float ``v``
+    in [0, 1] of bucket ``k`` has level ``lo[k] + (v >= thresholds[lo[k] + 1])``
+    (``tests/test_colour_srgb_table.py`` checks every float32 in [0, 1]).
+    """
+    shift = SRGB_BUCKET_SHIFT
+    first = np.arange((_ONE_BITS >> shift) + 1, dtype=np.uint32) << shift
+    last = np.minimum(first + ((1 << shift) - 1), _ONE_BITS)
     lo = _linear_to_srgb_exact(first.view(np.float32))
     hi = _linear_to_srgb_exact(last.view(np.float32))
-    table = lo.astype(np.uint16)
-    table[lo != hi] = 256
-    return table
+    thresholds = np.full(257, np.nan, np.float32)  # entry 256: no float compares >= NaN
+    thresholds[0] = 0.0
+    for m in range(1, 256):
+        k = int(np.searchsorted(hi, m))  # the first bucket that reaches level m
+        bits = np.arange(first[k], last[k] + 1, dtype=np.uint32)
+        levels = _linear_to_srgb_exact(bits.view(np.float32))
+        thresholds[m] = bits[int(np.argmax(levels >= m))].view(np.float32)
+    return lo, thresholds
 
 
 def _linear_to_srgb_exact(linear: np.ndarray) -> np.ndarray:

@@ -301,7 +301,7 @@ def test_each_draw_takes_its_own_normals():
        grain=st.sampled_from([0.0, 0.4]), sigma=st.floats(0.5, 40.0), shot=st.floats(0.0, 1.0),
        with_extra=st.booleans(), seed=st.integers(0, 2**31))
 def test_compiled_uint8_noise_equals_the_float_paths_values(h, w, chroma, grain, sigma, shot, with_extra, seed):
-    """Draw 3 on uint8 RGB runs the compiled one-pass kernel (noise_kernels.noisy_levels); the
+    """Draw 3 on uint8 RGB runs the compiled one-pass kernel (augment.kernels.noisy_levels); the
     float32 path is plain numpy: its values, rounded as uint8 output is, are the kernel's bytes,
     for every chroma case (shared field, mixed, per channel), with and without the white part,
     including values clipped at 0 and 255 (sigma up to 40 levels)."""

@@ -7,6 +7,8 @@ import json
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from augment.colour import LUMINANCE_WEIGHTS, lab_stats, linear_to_srgb, srgb_to_linear
 from augment.harmonize import (
@@ -421,6 +423,37 @@ def test_exposure_with_the_8_bit_bilateral_is_within_a_level_of_the_float_filter
     ref = linear_to_srgb(base * gain + (srgb_to_linear(noisy) - base) * np.sqrt(gain))
     diff = np.abs(out.astype(np.int16) - ref)
     assert diff.max() <= 1 and 0 < np.mean(diff > 0) < 0.1
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(2, 64), w=st.integers(2, 64), noise=st.sampled_from([0.0, 4.0]),
+       gains=st.tuples(*[st.floats(0.25, 4.0, width=32)] * 3), seed=st.integers(0, 2**31))
+def test_apply_gains_equals_its_numpy_formula(h, w, noise, gains, seed):
+    """The compiled pass (augment.kernels.gained_srgb) gives the float32 formula's bytes, with
+    and without the smoothed base (noisy / clean F), encoded by the computed sRGB curve, and
+    leaves everything outside the box of alpha > 0 as it was."""
+    from augment.colour import _linear_to_srgb_exact
+    from augment.harmonize.light import _noise_free_levels, apply_gains
+
+    rs = np.random.default_rng(seed)
+    clean = cv2.resize(rs.integers(0, 256, (h // 2 + 1, w // 2 + 1, 3), dtype=np.uint8), (w, h))
+    fg = np.clip(np.rint(clean + rs.normal(0.0, noise, clean.shape)), 0, 255).astype(np.uint8)
+    alpha = np.zeros((h, w), np.float32)
+    alpha[h // 4: h - h // 4, w // 3:] = 1.0  # opaque inside (where F's noise is measured), soft on its edge
+    alpha[h // 4, w // 3:] = rs.uniform(0.01, 1.0, w - w // 3)
+    g = np.asarray(gains, np.float32)
+    out = apply_gains(fg, alpha, g)
+    ys, xs = slice(h // 4, h - h // 4), slice(w // 3, w)
+    lin = srgb_to_linear(fg[ys, xs])
+    base = _noise_free_levels(fg[ys, xs], alpha[ys, xs])
+    if base is None:
+        v = lin * g
+    else:
+        b = srgb_to_linear(base)
+        v = b * g + (lin - b) * np.sqrt(g)
+    ref = fg.copy()
+    ref[ys, xs] = _linear_to_srgb_exact(v)
+    np.testing.assert_array_equal(out, ref)
 
 
 def test_histogram_match_equals_its_per_channel_numpy_reference(scene):

@@ -24,19 +24,21 @@ from augment.bands import subject_box
 from augment.checks import check_layers, check_positive
 from augment.colour import (
     LUMINANCE_WEIGHTS,
-    linear_to_srgb,
     mean_luminance,
+    srgb_level_tables,
     srgb_to_linear,
     subsample,
     subsample_weighted,
 )
 from augment.estimate import estimate_noise_sigma
 from augment.illuminant import estimate_illuminant
+from augment.kernels import gained_srgb
 from augment.planes import per_channel
 
 __all__ = ["apply_gains", "exposure", "light_gains", "relight", "von_kries"]
 
 _ILLUMINANT_SIDE = 256  # long side of the copies the grey-edge illuminant is estimated on
+_LEVELS = np.arange(256, dtype=np.uint8)
 
 
 def _illuminant(image: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
@@ -117,9 +119,9 @@ def light_gains(
     return gains
 
 
-def _noise_free_linear(crop: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
-    """Linear light of ``crop`` (uint8 RGB) with its sensor noise smoothed away, or ``None``
-    when F shows no measurable noise (under 0.3 level inside ``weights > 0.95``).
+def _noise_free_levels(crop: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+    """uint8 ``crop`` (RGB) with its sensor noise smoothed away, or ``None`` when F shows no
+    measurable noise (under 0.3 level inside ``weights > 0.95``).
 
     An edge-preserving bilateral filter, applied twice (5x5, spatial std 1.5 px, colour
     std 4 noise sigmas), on the uint8 sRGB levels (each pass rounds to whole levels, which
@@ -137,7 +139,7 @@ def _noise_free_linear(crop: np.ndarray, weights: np.ndarray) -> np.ndarray | No
     base = crop
     for _ in range(2):  # on whole levels: OpenCV's 8-bit filter reads its colour weights from an exact table
         base = cv2.bilateralFilter(base, 5, 4.0 * sigma, 1.5, borderType=cv2.BORDER_REFLECT_101)
-    return srgb_to_linear(base)
+    return base
 
 
 def apply_gains(fg: np.ndarray, alpha: np.ndarray, gains: np.ndarray) -> np.ndarray:
@@ -147,26 +149,22 @@ def apply_gains(fg: np.ndarray, alpha: np.ndarray, gains: np.ndarray) -> np.ndar
     noise grows with the square root of the light, so a subject lit 4x brighter shows
     twice (not 4x) its noise; scaling the noise with the signal would give brightened
     subjects more noise than their new backgrounds. The noise is what an edge-preserving
-    filter removes (:func:`_noise_free_linear`; what it leaves gets the full gain, so 4x
+    filter removes (:func:`_noise_free_levels`; what it leaves gets the full gain, so 4x
     the light gives about 2.2x the noise); F without measurable noise is scaled as is.
+    With ``L`` F's linear light, ``B`` that of the smoothed F and ``g`` a channel's gain,
+    the new linear light is ``B g + (L - B) sqrt(g)`` (or ``L g``), in float32, encoded by
+    ``augment.colour.linear_to_srgb``: one compiled pass (:func:`augment.kernels.gained_srgb`).
     """
     out = fg.copy()
     if np.all(gains == 1.0):
         return out
     ys, xs = subject_box(alpha)
     crop = fg[ys, xs]
-    lin = srgb_to_linear(crop)
+    base = _noise_free_levels(crop, alpha[ys, xs])
     g = gains.astype(np.float32)
-    base = _noise_free_linear(crop, alpha[ys, xs])
-    if base is None:
-        per_channel(np.multiply, lin, g)
-    else:  # base * g + (lin - base) * sqrt(g), in place
-        lin -= base
-        per_channel(np.multiply, lin, np.sqrt(g))
-        per_channel(np.multiply, base, g)
-        base += lin
-        lin = base
-    out[ys, xs] = linear_to_srgb(lin)
+    lo, thresholds = srgb_level_tables()
+    gained_srgb(np.ascontiguousarray(fg), np.zeros((0, 0, 3), np.uint8) if base is None else base, ys.start,
+                xs.start, srgb_to_linear(_LEVELS), g, np.sqrt(g), lo, thresholds, out[ys, xs])
     return out
 
 
