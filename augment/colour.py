@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 
 from augment.checks import check_rgb
-from augment.kernels import SRGB_BUCKET_SHIFT, srgb_levels
 
 __all__ = [
     "LUMINANCE_WEIGHTS",
@@ -194,6 +193,8 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
     if not isinstance(linear, np.ndarray) or linear.dtype.kind != "f":
         desc = linear.dtype if isinstance(linear, np.ndarray) else type(linear).__name__
         raise ValueError(f"linear must be a float array, got {desc}")
+    from augment.kernels import srgb_levels  # numba: imported on first use, not with augment
+
     x = np.ascontiguousarray(linear, dtype=np.float32)
     lo, thresholds = srgb_level_tables()
     return srgb_levels(x.reshape(-1), lo, thresholds, np.empty(x.size, np.uint8)).reshape(x.shape)
@@ -216,7 +217,7 @@ def srgb_level_tables() -> tuple[np.ndarray, np.ndarray]:
     in [0, 1] of bucket ``k`` has level ``lo[k] + (v >= thresholds[lo[k] + 1])``
     (``tests/test_colour_srgb_table.py`` checks every float32 in [0, 1]).
     """
-    shift = SRGB_BUCKET_SHIFT
+    from augment.kernels import SRGB_BUCKET_SHIFT as shift
     first = np.arange((_ONE_BITS >> shift) + 1, dtype=np.uint32) << shift
     last = np.minimum(first + ((1 << shift) - 1), _ONE_BITS)
     lo = _linear_to_srgb_exact(first.view(np.float32))

@@ -5,6 +5,8 @@ it does the same float32 operations in the same order (no fused multiply-adds: n
 leaves fast-math off), or exact integer arithmetic where that is what the result is. They
 only save passes over full-canvas temporaries. Compiled on first use and cached on disk
 (``cache=True``), so a build worker pays the compilation once per machine, not per sample.
+Callers import this module inside the functions that use it: numba (and the scipy it loads)
+costs half a second to import, which ``synth validate`` and the loader need not pay.
 """
 from __future__ import annotations
 

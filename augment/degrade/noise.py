@@ -18,7 +18,6 @@ import numpy as np
 
 from augment.checks import check_choice, check_image, check_range, check_rng, check_unit, check_within
 from augment.colour import from_float01
-from augment.kernels import noisy_levels, table_sums
 from augment.planes import multiply_by_plane
 from augment.targets import Params
 
@@ -167,6 +166,8 @@ def unit_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     if n == 0:
         return np.zeros(shape, np.float32)
     raw = rng.bit_generator.random_raw(-(-2 * n // 8)).astype("<u8", copy=False).view(np.uint8)
+    from augment.kernels import table_sums  # numba: imported on first use, not with augment
+
     return table_sums(raw, _half_normal_table().ravel(), np.empty(n, np.float32)).reshape(shape)
 
 
@@ -329,6 +330,8 @@ def _noisy_levels(field: np.ndarray, work: np.ndarray, params: NoiseParams, rng:
     """The end of :func:`_add_mixed_noise` for a uint8 RGB image and draw 3, in one compiled
     pass (:func:`kernels.noisy_levels`): the same float32 operations in the same order,
     so the same bytes, without the full-canvas temporaries."""
+    from augment.kernels import noisy_levels  # numba: imported on first use, not with augment
+
     x_of, std_of = _levels_and_std(np.arange(256, dtype=np.uint8), params)
     table = _half_normal_table().ravel()
     if extra_std is None:

@@ -32,7 +32,6 @@ from augment.colour import (
 )
 from augment.estimate import estimate_noise_sigma
 from augment.illuminant import estimate_illuminant
-from augment.kernels import gained_srgb
 from augment.planes import per_channel
 
 __all__ = ["apply_gains", "exposure", "light_gains", "relight", "von_kries"]
@@ -155,6 +154,8 @@ def apply_gains(fg: np.ndarray, alpha: np.ndarray, gains: np.ndarray) -> np.ndar
     the new linear light is ``B g + (L - B) sqrt(g)`` (or ``L g``), in float32, encoded by
     ``augment.colour.linear_to_srgb``: one compiled pass (:func:`augment.kernels.gained_srgb`).
     """
+    from augment.kernels import gained_srgb  # numba: imported on first use, not with augment
+
     out = fg.copy()
     if np.all(gains == 1.0):
         return out
