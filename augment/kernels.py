@@ -10,16 +10,30 @@ costs half a second to import, which ``synth validate`` and the loader need not 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
 
 __all__ = ["SRGB_BUCKET_SHIFT", "gained_srgb", "noisy_levels", "srgb_levels", "table_sums"]
 
+
+def _compiled(**options: object) -> Callable[[Callable], Callable]:
+    """``numba.njit`` with an on-disk cache, or without one where no cache folder is writable
+    (numba refuses ``cache=True`` then: each process compiles for itself instead)."""
+    def wrap(fn: Callable) -> Callable:
+        try:
+            return numba.njit(cache=True, nogil=True, **options)(fn)
+        except RuntimeError:
+            return numba.njit(nogil=True, **options)(fn)
+    return wrap
+
+
 #: float32 bit patterns per entry of the sRGB encoding table: 4096 (a 260k-entry table).
 SRGB_BUCKET_SHIFT = 12
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled()
 def table_sums(raw: np.ndarray, table: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out[i] = table[raw[i]] + table[raw[n + i]]`` with ``n = out.size``.
 
@@ -34,7 +48,7 @@ def table_sums(raw: np.ndarray, table: np.ndarray, out: np.ndarray) -> np.ndarra
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled()
 def noisy_levels(noise: np.ndarray, shared: bool, work: np.ndarray, x_of: np.ndarray, std_of: np.ndarray,
                  raw: np.ndarray, table: np.ndarray, extra: np.ndarray, out: np.ndarray) -> np.ndarray:
     """A noisy RGB image in levels. Per element ``i = 3 p + c`` (pixel ``p``, channel ``c``),
@@ -71,7 +85,7 @@ def noisy_levels(noise: np.ndarray, shared: bool, work: np.ndarray, x_of: np.nda
     return out
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_compiled(inline="always")
 def _level(k: np.float32) -> np.uint8:
     """``uint8(clip(k * 255 + 0.5, 0, 255))`` in float32: ``from_float01``'s rounding."""
     t = k * np.float32(255.0) + np.float32(0.5)
@@ -79,7 +93,7 @@ def _level(k: np.float32) -> np.uint8:
 
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_compiled(inline="always")
 def _srgb_level(v: np.float32, lo: np.ndarray, thresholds: np.ndarray) -> np.uint8:
     """sRGB level of linear ``v`` from ``augment.colour.srgb_level_tables()``: the bucket of
     ``v``'s bit pattern gives a level, one compare adds the boundary inside it. Negative
@@ -90,7 +104,7 @@ def _srgb_level(v: np.float32, lo: np.ndarray, thresholds: np.ndarray) -> np.uin
     return np.uint8(level + 1) if v >= thresholds[level + 1] else level
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled()
 def srgb_levels(linear: np.ndarray, lo: np.ndarray, thresholds: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``augment.colour.linear_to_srgb`` of float32 (n,) ``linear`` into uint8 (n,) ``out``."""
     for i in range(linear.size):
@@ -98,7 +112,7 @@ def srgb_levels(linear: np.ndarray, lo: np.ndarray, thresholds: np.ndarray, out:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled()
 def gained_srgb(image: np.ndarray, base: np.ndarray, top: int, left: int, lin_of: np.ndarray, gains: np.ndarray,
                 root_gains: np.ndarray, lo: np.ndarray, thresholds: np.ndarray, out: np.ndarray) -> np.ndarray:
     """sRGB levels of an RGB box scaled in linear light: per element, with ``L = lin_of[image]``,
