@@ -217,7 +217,8 @@ def srgb_level_tables() -> tuple[np.ndarray, np.ndarray]:
     in [0, 1] of bucket ``k`` has level ``lo[k] + (v >= thresholds[lo[k] + 1])``
     (``tests/test_colour_srgb_table.py`` checks every float32 in [0, 1]).
     """
-    from augment.kernels import SRGB_BUCKET_SHIFT as shift
+    from augment.kernels import SRGB_BUCKET_SHIFT as shift  # the kernels read the same constant
+
     first = np.arange((_ONE_BITS >> shift) + 1, dtype=np.uint32) << shift
     last = np.minimum(first + ((1 << shift) - 1), _ONE_BITS)
     lo = _linear_to_srgb_exact(first.view(np.float32))

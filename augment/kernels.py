@@ -92,7 +92,6 @@ def _level(k: np.float32) -> np.uint8:
     return np.uint8(min(max(t, np.float32(0.0)), np.float32(255.0)))
 
 
-
 @_compiled(inline="always")
 def _srgb_level(v: np.float32, lo: np.ndarray, thresholds: np.ndarray) -> np.uint8:
     """sRGB level of linear ``v`` from ``augment.colour.srgb_level_tables()``: the bucket of

@@ -155,9 +155,9 @@ def unit_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     Each value is the sum of two table look-ups, ``t[u] + t[v]``, with ``u``, ``v`` uniform
     bytes read from the bit generator's raw 64-bit outputs (little-endian byte order, so
     the same on every machine) and ``t`` the 256 normal quantiles scaled to variance 1/2:
-    one compiled pass of two small look-ups (:func:`kernels.table_sums`) instead of a
-    gather from a large table. The sum's
-    distribution has a normal's first four moments (:func:`_half_normal_table`), quantiles
+    one compiled pass of two small look-ups (:func:`augment.kernels.table_sums`) instead of
+    a gather from a large table. The sum's distribution has a normal's first four moments
+    (:func:`_half_normal_table`), quantiles
     within 0.02 of a normal's down to 1e-4, and tails that stop at 4.3 sigma (one normal
     draw in 60 000 lies further out), which image noise of a few levels cannot show.
     Deterministic given ``rng``; consumes ``ceil(2 n / 8)`` raw outputs for ``n`` values.
@@ -328,7 +328,7 @@ def _add_mixed_noise(params: NoiseParams, work: np.ndarray, dtype: np.dtype, rng
 def _noisy_levels(field: np.ndarray, work: np.ndarray, params: NoiseParams, rng: np.random.Generator,
                   extra_std: np.ndarray | None) -> np.ndarray:
     """The end of :func:`_add_mixed_noise` for a uint8 RGB image and draw 3, in one compiled
-    pass (:func:`kernels.noisy_levels`): the same float32 operations in the same order,
+    pass (:func:`augment.kernels.noisy_levels`): the same float32 operations in the same order,
     so the same bytes, without the full-canvas temporaries."""
     from augment.kernels import noisy_levels  # numba: imported on first use, not with augment
 
