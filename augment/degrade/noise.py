@@ -157,9 +157,9 @@ def unit_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     the same on every machine) and ``t`` the 256 normal quantiles scaled to variance 1/2:
     one compiled pass of two small look-ups (:func:`augment.kernels.table_sums`) instead of
     a gather from a large table. The sum's distribution has a normal's first four moments
-    (:func:`_half_normal_table`), quantiles
-    within 0.02 of a normal's down to 1e-4, and tails that stop at 4.3 sigma (one normal
-    draw in 60 000 lies further out), which image noise of a few levels cannot show.
+    (:func:`_half_normal_table`), quantiles within 0.02 of a normal's down to 1e-4, and
+    tails that stop at 4.3 sigma (one normal draw in 60 000 lies further out), which image
+    noise of a few levels cannot show.
     Deterministic given ``rng``; consumes ``ceil(2 n / 8)`` raw outputs for ``n`` values.
     """
     n = math.prod(shape)
