@@ -15,7 +15,9 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-__all__ = ["SRGB_BUCKET_SHIFT", "gained_srgb", "noisy_levels", "srgb_levels", "table_sums"]
+from augment.colour import SRGB_BUCKET_SHIFT
+
+__all__ = ["gained_srgb", "noisy_levels", "srgb_levels", "table_sums"]
 
 
 def _compiled(**options: object) -> Callable[[Callable], Callable]:
@@ -27,10 +29,6 @@ def _compiled(**options: object) -> Callable[[Callable], Callable]:
         except RuntimeError:
             return numba.njit(nogil=True, **options)(fn)
     return wrap
-
-
-#: float32 bit patterns per entry of the sRGB encoding table: 4096 (a 260k-entry table).
-SRGB_BUCKET_SHIFT = 12
 
 
 @_compiled()

@@ -165,10 +165,15 @@ def unit_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     n = math.prod(shape)
     if n == 0:
         return np.zeros(shape, np.float32)
-    raw = rng.bit_generator.random_raw(-(-2 * n // 8)).astype("<u8", copy=False).view(np.uint8)
     from augment.kernels import table_sums  # numba: imported on first use, not with augment
 
-    return table_sums(raw, _half_normal_table().ravel(), np.empty(n, np.float32)).reshape(shape)
+    return table_sums(_byte_pairs(rng, n), _half_normal_table().ravel(), np.empty(n, np.float32)).reshape(shape)
+
+
+def _byte_pairs(rng: np.random.Generator, n: int) -> np.ndarray:
+    """uint8 (>= 2 n,): the little-endian bytes of ``ceil(2 n / 8)`` raw outputs of ``rng``'s
+    bit generator, which :func:`unit_normals` reads as ``n`` pairs (``b[i]``, ``b[n + i]``)."""
+    return rng.bit_generator.random_raw(-(-2 * n // 8)).astype("<u8", copy=False).view(np.uint8)
 
 
 def normals_for_draw(rng: np.random.Generator, shape: tuple[int, ...], draw: int) -> np.ndarray:
@@ -336,9 +341,8 @@ def _noisy_levels(field: np.ndarray, work: np.ndarray, params: NoiseParams, rng:
     table = _half_normal_table().ravel()
     if extra_std is None:
         raw, extra = np.zeros(0, np.uint8), np.zeros(1, np.float32)
-    else:  # the white field's bytes, drawn as unit_normals would draw them
-        n = work.size
-        raw = rng.bit_generator.random_raw(-(-2 * n // 8)).astype("<u8", copy=False).view(np.uint8)
+    else:  # the white field's bytes, drawn as unit_normals draws them
+        raw = _byte_pairs(rng, work.size)
         extra = np.ascontiguousarray(extra_std, dtype=np.float32).reshape(-1)
     out = noisy_levels(np.ascontiguousarray(field).reshape(-1), field.ndim == 2, np.ascontiguousarray(work).reshape(-1),
                        x_of, std_of, raw, table, extra, np.empty(work.size, np.uint8))
