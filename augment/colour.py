@@ -15,7 +15,6 @@ from augment.checks import check_rgb
 
 __all__ = [
     "LUMINANCE_WEIGHTS",
-    "SRGB_BUCKET_SHIFT",
     "from_float01",
     "from_lab",
     "grey_levels",
@@ -203,8 +202,6 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
 
 
 _ONE_BITS = 0x3F800000  # the bit pattern of float32 1.0
-#: float32 bit patterns per entry of :func:`srgb_level_tables`' bucket table: 4096 (260k entries).
-SRGB_BUCKET_SHIFT = 12
 
 
 @functools.lru_cache(maxsize=1)
@@ -221,7 +218,8 @@ def srgb_level_tables() -> tuple[np.ndarray, np.ndarray]:
     in [0, 1] of bucket ``k`` has level ``lo[k] + (v >= thresholds[lo[k] + 1])``
     (``tests/test_colour_srgb_table.py`` checks every float32 in [0, 1]).
     """
-    shift = SRGB_BUCKET_SHIFT
+    from augment.kernels import SRGB_BUCKET_SHIFT as shift  # the kernels' compile-time constant
+
     first = np.arange((_ONE_BITS >> shift) + 1, dtype=np.uint32) << shift
     last = np.minimum(first + ((1 << shift) - 1), _ONE_BITS)
     lo = _linear_to_srgb_exact(first.view(np.float32))

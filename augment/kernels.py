@@ -15,9 +15,12 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-from augment.colour import SRGB_BUCKET_SHIFT
+__all__ = ["SRGB_BUCKET_SHIFT", "gained_srgb", "noisy_levels", "srgb_levels", "table_sums"]
 
-__all__ = ["gained_srgb", "noisy_levels", "srgb_levels", "table_sums"]
+#: float32 bit patterns per entry of the sRGB encoding's bucket table
+#: (``augment.colour.srgb_level_tables``): 4096, a 260k-entry table. Here, not in colour, so
+#: that this module imports nothing from augment (colour imports it on first use).
+SRGB_BUCKET_SHIFT = 12
 
 
 def _compiled(**options: object) -> Callable[[Callable], Callable]:
