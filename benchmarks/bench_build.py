@@ -23,7 +23,10 @@ is the cost per sample (target <= 1.15). ``--instances-only`` runs just that com
 ``--layers`` prices ``output.layers: false`` (no fg/bg members) against the layered build,
 per configuration, alternately (time and bytes per sample). ``--no-instances`` skips the
 instance comparison; ``--configs off,defaults,portrait`` picks configurations;
-``--profile N`` also prints each configuration's N costliest steps and native calls (cProfile).
+``--profile N`` also prints each configuration's N costliest steps and native calls (cProfile);
+``--split`` splits each configuration's time into decoding the stored layers again, the
+composition steps every sample needs, the realism steps and the rest, as multiples of the
+floor (each step's CPU time measured in place: what the ratio targets leave room for).
 ``--video`` prices clips (``video:`` section, docs/video.md) per frame against the same run's
 still samples at the same canvas, from the same sources, rendered alternately (target <= 1.2:
 a clip decodes and augments its sources once, then each frame warps, blurs, runs the realism
@@ -55,6 +58,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from cost_split import BUILD_GROUPS, build_steps, print_split, timed_steps  # noqa: E402  (benchmarks/, the script's folder)
 from shards.allocator import retain_freed_memory
 from shards.codec import (
     decode_alpha,
@@ -304,6 +308,9 @@ def main() -> None:
     ap.add_argument("--no-instances", action="store_true", help="skip the instance-target comparison")
     ap.add_argument("--configs", default="off,defaults,portrait-light,portrait",
                     help="comma-separated configurations to run: off, defaults, portrait-light, portrait")
+    ap.add_argument("--split", action="store_true",
+                    help="also split each configuration's time: decoding the layers again, the composition "
+                         "steps, the realism steps and the rest, against the floor (cost_split.py)")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also profile each configuration (cProfile): its N costliest steps, ms per sample")
     args = ap.parse_args()
@@ -335,12 +342,13 @@ def main() -> None:
             plan = _plan({**data, **make_extra()}, cache)
             render_sample(plan, "train", 0)  # warm-up (imports, first-call costs)
             full, floor, redecode = 0.0, 0.0, 0.0
-            for i in range(args.samples):
-                t0 = _clock()
-                s = render_sample(plan, "train", i)
-                full += _clock() - t0
-                f, r = _codec_floor(plan, "train", i, s.members, args.canvas)
-                floor, redecode = floor + f, redecode + r
+            with timed_steps(build_steps() if args.split else {}) as steps:
+                for i in range(args.samples):
+                    t0 = _clock()
+                    s = render_sample(plan, "train", i)
+                    full += _clock() - t0
+                    f, r = _codec_floor(plan, "train", i, s.members, args.canvas)
+                    floor, redecode = floor + f, redecode + r
             n = args.samples
             print(f"{label}:")
             print(f"  pipeline    : {n / full:7.2f} samples/s per core ({1000 * full / n:6.1f} ms/sample)")
@@ -349,6 +357,9 @@ def main() -> None:
             print(f"  ratio pipeline / codec floor = {full / floor:.2f}{target}")
             print(f"  + decoding the stored F and B again ({1000 * redecode / n:.1f} ms/sample): "
                   f"ratio pipeline / (floor + that) = {full / (floor + redecode):.2f}")
+            if args.split:
+                print("  where the pipeline's time goes (CPU time of each step, in place), against the floor:")
+                print_split(full, steps, n, BUILD_GROUPS, floor)
             if args.profile:
                 _print_profile(plan, n, args.profile)
         if args.memory:

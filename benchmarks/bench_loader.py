@@ -5,6 +5,7 @@
     python benchmarks/bench_loader.py --targets            # the cost of each online target
     python benchmarks/bench_loader.py --frames 8 --canvas 512  # clips: frames per CPU-second
     python benchmarks/bench_loader.py --repeat-shards 5    # passes 5x longer (start-up weighs less)
+    python benchmarks/bench_loader.py --split              # where ours spends its time, per step
 
 Measured, in this process, on the same shards, with OpenCV and torch limited
 to one thread per process:
@@ -54,7 +55,8 @@ from torch.utils.data import DataLoader
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from onthefly_generator import OnTheFlyGenerator  # noqa: E402  (benchmarks/, the script's folder)
+from cost_split import loader_split  # noqa: E402  (benchmarks/, the script's folder)
+from onthefly_generator import OnTheFlyGenerator  # noqa: E402
 from shards import MattingDataset, MattingLoader  # noqa: E402
 from shards.allocator import retain_freed_memory  # noqa: E402
 from shards.codec import decode_alpha, decode_rgb  # noqa: E402
@@ -324,6 +326,9 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=24, help="clips to build for --frames")
     ap.add_argument("--targets", action="store_true",
                     help="only measure the cost of the online targets (guidance, semantic, detail)")
+    ap.add_argument("--split", action="store_true",
+                    help="only split the loader's time per step in this process (cost_split.py), against "
+                         "the on-the-fly generator on the same data")
     ap.add_argument("--probe", nargs=4, metavar=("DATA", "BUFFER", "SAMPLES", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe:
@@ -346,6 +351,10 @@ def main() -> None:
         target_costs(Path(data), args.crop, args.batch, args.repeats)
         return
     triples = extract_files(data, tmp / "files")
+    if args.split:
+        loader_split(MattingDataset(Path(data), "train", crop=args.crop, buffer_size=min(2000, n_samples)),
+                     OnTheFlyGenerator(triples, args.crop), args.repeats)
+        return
     canvas = m.recipe.get("canvas", {}) if isinstance(m.recipe, dict) else {}
     print(f"dataset: {data} ({n_samples} train samples in {len(urls)} shards, canvas "
           f"{canvas.get('height', '?')}x{canvas.get('width', '?')}, "
