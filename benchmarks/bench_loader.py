@@ -48,7 +48,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -57,9 +56,9 @@ sys.path.insert(0, str(ROOT))
 
 from cost_split import loader_split  # noqa: E402  (benchmarks/, the script's folder)
 from onthefly_generator import OnTheFlyGenerator  # noqa: E402
+from webdataset_baseline import WdsClip, webdataset_pipeline  # noqa: E402
 from shards import MattingDataset, MattingLoader  # noqa: E402
 from shards.allocator import retain_freed_memory  # noqa: E402
-from shards.codec import decode_alpha, decode_rgb  # noqa: E402
 from shards.manifest import read_manifest, shard_url  # noqa: E402
 from shards.reader import iter_shard_samples  # noqa: E402
 
@@ -137,42 +136,6 @@ def extract_files(data: Path, out: Path) -> list[tuple[str, str, str]]:
     return triples
 
 
-# ---------------------------------------------------------------- baselines
-class _WdsMap:
-    """webdataset sample -> tensors with this project's codecs (module level: picklable)."""
-
-    def __call__(self, s: dict) -> dict:
-        img = next(v for k, v in s.items() if k.startswith("image."))
-        fg = next(v for k, v in s.items() if k.startswith("fg."))
-        bg = next(v for k, v in s.items() if k.startswith("bg."))
-        return {"image": torch.from_numpy(decode_rgb(img)).permute(2, 0, 1).contiguous(),
-                "alpha": torch.from_numpy(decode_alpha(s["alpha.png"]))[None],
-                "fg": torch.from_numpy(decode_rgb(fg)).permute(2, 0, 1).contiguous(),
-                "bg": torch.from_numpy(decode_rgb(bg)).permute(2, 0, 1).contiguous()}
-
-
-class _WdsPil:
-    """webdataset's own decoded arrays (``.decode("rgb8")``) -> tensors."""
-
-    def __call__(self, s: dict) -> dict:
-        def t(a):
-            a = np.asarray(a)
-            return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1) if a.ndim == 3 else a[None]))
-        pick = lambda stem: next(v for k, v in s.items() if k.startswith(stem + "."))  # noqa: E731
-        return {"image": t(pick("image")), "alpha": t(np.asarray(pick("alpha"))[..., 0]),
-                "fg": t(pick("fg")), "bg": t(pick("bg"))}
-
-
-def webdataset_pipeline(urls: list[str], own_codec: bool):
-    import webdataset as wds
-
-    keep = lambda s: {k: v for k, v in s.items() if k.split(".")[0] in ("image", "alpha", "fg", "bg") or k.startswith("__")}  # noqa: E731
-    ds = wds.WebDataset(urls, shardshuffle=False, empty_check=False).map(keep)
-    if own_codec:
-        return ds.map(_WdsMap())
-    return ds.decode("rgb8").map(_WdsPil())
-
-
 # ------------------------------------------------------------------ timing
 def measure(loader, read: bool = False) -> tuple[int, float, float, float]:
     """One full pass: (samples, wall seconds, CPU seconds of the worker processes, CPU
@@ -231,24 +194,6 @@ def memory_probe(data: str, buffer: int, samples: int, crop: int, mode: str) -> 
     return {"samples": n, "rss_after_imports": base, "peak_rss": peak, "growth": peak - base}
 
 
-class _WdsClip:
-    """A clip sample decoded by plain webdataset with this project's codecs: the first
-    ``frames`` frames' image, alpha, fg and bg (module level: picklable)."""
-
-    def __init__(self, frames: int) -> None:
-        self.frames = frames
-
-    def __call__(self, s: dict) -> dict:
-        def stack(stem: str, alpha: bool = False) -> torch.Tensor:
-            out = []
-            for t in range(self.frames):
-                data = next(v for k, v in s.items() if k.startswith(f"{stem}_{t:03d}."))
-                out.append(torch.from_numpy(decode_alpha(data))[None] if alpha
-                           else torch.from_numpy(decode_rgb(data)).permute(2, 0, 1))
-            return torch.stack(out)
-        return {"image": stack("image"), "alpha": stack("alpha", alpha=True), "fg": stack("fg"), "bg": stack("bg")}
-
-
 def clip_costs(tmp: Path, canvas: int, clips: int, frames: int, crop: int, repeats: int) -> None:
     """Frames per worker-CPU-second: ``MattingDataset(frames=T)`` (a window of T frames per clip,
     one crop, fresh trimaps, image/alpha/trimap/fg/bg) against plain webdataset decoding the
@@ -270,7 +215,7 @@ def clip_costs(tmp: Path, canvas: int, clips: int, frames: int, crop: int, repea
         runs = {
             "ours": lambda: MattingLoader(ds, batch_size=2, num_workers=1),
             "webdataset+codec": lambda: DataLoader(wds.WebDataset(urls, shardshuffle=False, empty_check=False)
-                                                   .map(_WdsClip(frames)), batch_size=2, num_workers=1),
+                                                   .map(WdsClip(frames)), batch_size=2, num_workers=1),
         }
         for name, make in runs.items():
             n, wall, cpu, _ = measure(make())
