@@ -90,7 +90,7 @@ def per_photo(results: dict, variants: list[str], seeds: list[int]) -> list[str]
     base = variants[0]
     photos = sorted(results[base][seeds[0]]["real"]["per_image"])
     sad = {v: {p: [results[v][s]["real"]["per_image"][p]["sad"] for s in seeds] for p in photos} for v in variants}
-    width = max(14, *(len(v) for v in variants[1:]))
+    width = max([14, *(len(v) for v in variants[1:])])
     lines = [f"\nReal-photo SAD change against {base} per photo, mean over seeds (lower on how many seeds); "
              f"{base}'s own SAD first:",
              f"  {'photo':10s} {base + ' SAD':>14s} " + " ".join(f"{v:>{width}s}" for v in variants[1:])]

@@ -35,6 +35,14 @@ def test_per_photo_gives_each_photos_mean_change_and_how_often_it_is_lower():
     assert lines[3].split() == ["GT14", "20.000", "+0.0%", "(1/2)"]
 
 
+def test_report_of_one_variant_lists_its_errors_and_compares_nothing():
+    text = report({"naive": RESULTS["naive"]}, ["naive"], [0, 1])
+    assert "naive" in text and "portrait" not in text
+    rows = per_photo({"naive": RESULTS["naive"]}, ["naive"], [0, 1])
+    assert rows[1].split() == ["photo", "naive", "SAD"]
+    assert [r.split() for r in rows[2:]] == [["GT13", "10.000"], ["GT14", "20.000"]]
+
+
 def test_photo_weighted_change_weighs_every_photo_the_same():
     # seed 0: ratios 0.8 and 1.05 -> sqrt(0.84) - 1; the plain change of mean SAD is -3.3 %
     assert photo_weighted_change(RESULTS, "portrait", "naive", 0) == pytest.approx(np.sqrt(0.8 * 1.05) - 1)
