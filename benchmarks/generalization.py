@@ -65,6 +65,7 @@ import argparse
 import hashlib
 import json
 import os
+import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -90,9 +91,27 @@ from generalization_data import (DEFAULT_FOLD, FOLDS, RECIPES, build_variant, da
 # --------------------------------------------------------------------------- training
 
 
-def saved_run(path: Path, train_data: str) -> dict | None:
+def environment() -> dict[str, str]:
+    """What a run's floating-point results depend on besides its data and seed: the versions of
+    the libraries that train and feed it, and torch's thread count. Saved with every run; a
+    saved run recorded under another environment is retrained (:func:`saved_run`), so that a
+    report never pairs runs of two environments (their errors differ by more than some of the
+    differences measured)."""
+    import numba
+    import numpy
+    import scipy
+    import simplejpeg
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "opencv": cv2.__version__, "numba": numba.__version__, "scipy": scipy.__version__,
+            "simplejpeg": simplejpeg.__version__, "torch_threads": str(torch.get_num_threads())}
+
+
+def saved_run(path: Path, train_data: str, env: dict[str, str] | None = None) -> dict | None:
     """The finished run saved at ``path`` if it trained on the dataset ``train_data``
-    (:func:`dataset_digest`); ``None`` if there is none or it trained on other bytes."""
+    (:func:`dataset_digest`) in the environment ``env`` (:func:`environment`; a run saved without
+    one is kept, and :func:`unrecorded_runs` counts it); ``None`` if there is none, or it
+    trained on other bytes or in another environment."""
     if not path.exists():
         return None
     run = json.loads(path.read_text())
@@ -100,7 +119,24 @@ def saved_run(path: Path, train_data: str) -> dict | None:
         print(f"{path.name}: trained on other data ({run.get('train_data')}, now {train_data}): retraining",
               flush=True)
         return None
+    saved_env = run.get("env")
+    if env is not None and saved_env is not None and saved_env != env:
+        changed = ", ".join(f"{k} {saved_env.get(k)} -> {env.get(k)}" for k in sorted(set(env) | set(saved_env))
+                            if saved_env.get(k) != env.get(k))
+        print(f"{path.name}: trained in another environment ({changed}): retraining", flush=True)
+        return None
     return run
+
+
+def unrecorded_runs(results: dict) -> list[str]:
+    """Lines warning of the runs in ``results`` (variant -> seed -> runs) saved without an
+    environment (before it was recorded): they may come from another one; none when all have it."""
+    n = sum(1 for per_seed in results.values() for runs in per_seed.values() for run in runs if "env" not in run)
+    if n == 0:
+        return []
+    return [(f"\nWARNING: {n} run(s) were saved without a record of their environment (library versions, "
+             "threads) and may come from another one; runs of two environments are not a paired comparison. "
+             "Delete OUT/runs to retrain them here.")]
 
 
 @dataclass
@@ -140,19 +176,22 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
 
 
 def finished_run(done: Path, train_data: str, cfg: TrainConfig, also: dict[str, list],
-                 fit: Callable[[], TinyMattingNet], measure: Callable[[TinyMattingNet], dict]) -> dict:
-    """The run saved at ``done`` when it trained on ``train_data`` and has every ``also`` set
-    (name -> test items); else it is completed and saved: sets it lacks are evaluated from its
-    saved weights, or, with no usable run or weights, the model is trained (``fit``), measured
-    (``measure``: its ``real`` and ``comp`` errors) and saved with its weights (``.pt``)."""
-    run = saved_run(done, train_data)
+                 fit: Callable[[], TinyMattingNet], measure: Callable[[TinyMattingNet], dict],
+                 env: dict[str, str] | None = None) -> dict:
+    """The run saved at ``done`` when it trained on ``train_data`` in ``env`` (default: this
+    :func:`environment`) and has every ``also`` set (name -> test items); else it is completed and
+    saved: sets it lacks are evaluated from its saved weights, or, with no usable run or weights,
+    the model is trained (``fit``), measured (``measure``: its ``real`` and ``comp`` errors) and
+    saved with its weights (``.pt``) and ``env``."""
+    env = environment() if env is None else env
+    run = saved_run(done, train_data, env)
     missing = [n for n in also if n not in (run or {}).get("also", {})]
     if run is not None and not missing:
         return run
     model = saved_model(done, cfg) if run is not None else None
     if model is None:
         model = fit()
-        fresh = {**measure(model), "train_data": train_data}
+        fresh = {**measure(model), "train_data": train_data, "env": env}
         check_retrained(done, run, fresh)
         run, missing = {**fresh, "also": {}}, list(also)
         done.parent.mkdir(parents=True, exist_ok=True)
@@ -264,8 +303,10 @@ def main() -> None:
     n_params = sum(p.numel() for p in TinyMattingNet(widths=cfg.widths).parameters())
     run_key = hashlib.sha256(json.dumps([vars(cfg), samples, args.canvas, args.val_samples,
                                          str(args.real)], sort_keys=True).encode()).hexdigest()[:12]
+    env = environment()
     print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
-          f"{cfg.batch}x{cfg.crop}² per run", flush=True)
+          f"{cfg.batch}x{cfg.crop}² per run\nenvironment: {', '.join(f'{k} {v}' for k, v in env.items())}",
+          flush=True)
     data_seed = {seed: seed if args.redraw else 0 for seed in args.seeds}  # the draw each seed trains on
     also = {d.name: real_test_set(d, None) for d in also_dirs}
     tested: dict[str, tuple] = {}  # every fold's real test photos, by name
@@ -290,12 +331,13 @@ def main() -> None:
                 t1 = time.perf_counter()
                 done = work / "runs" / f"{v}{tag}-seed{seed}-{run_key}.json"
                 run = finished_run(done, train_data[v, d], cfg, also,
-                                   fit=lambda: train(folders[v, d][0], seed, cfg),
+                                   env=env, fit=lambda: train(folders[v, d][0], seed, cfg),
                                    measure=lambda m: {"real": evaluate(m, real, per_image=True),
                                                       "comp": evaluate(m, comp[v])})
                 results[v][seed].append(run)
                 print(f"fold {fold} seed {seed} {v:22s} real SAD {run['real']['sad']:.3f}  "
                       f"comp SAD {run['comp']['sad']:.3f}  ({time.perf_counter() - t1:.0f} s)", flush=True)
+    unrecorded = unrecorded_runs(results)
     results = {v: {s: merge_folds(runs) for s, runs in per_seed.items()} for v, per_seed in results.items()}
     if len(args.folds) > 1:
         print(f"\nfolds {args.folds}: each photo is predicted by the model of the fold that held it out")
@@ -303,9 +345,11 @@ def main() -> None:
             + also_report(results, names, args.seeds, {n: trivial_sad(items) for n, items in also.items()}))
     if args.detectability:
         text += "\n" + detector_ranking(results, names, args.seeds, args.detectability)
+    text += "".join(unrecorded)
     print(text)
     (work / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                                   "parameters": n_params, "results": results}, indent=2))
+                                                   "parameters": n_params, "environment": env, "results": results},
+                                                  indent=2))
     print(f"\ntotal {time.perf_counter() - t0:.0f} s; results in {work / 'results.json'}")
 
 

@@ -143,7 +143,7 @@ def test_finished_run_trains_once_and_completes_a_saved_run_from_its_weights(tmp
 
     run = generalization.finished_run(done, "d1", cfg, {"cat": _items(10)}, fit, measure)
     assert len(fits) == 1 and done.with_suffix(".pt").exists()
-    assert set(run["also"]) == {"cat"} and run["train_data"] == "d1"
+    assert set(run["also"]) == {"cat"} and run["train_data"] == "d1" and run["env"] == generalization.environment()
     assert generalization.finished_run(done, "d1", cfg, {"cat": _items(10)}, fit, measure) == run
     assert len(fits) == 1  # reused as saved
     # a new set is evaluated from the saved weights, without training

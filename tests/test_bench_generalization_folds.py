@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -101,6 +102,25 @@ def test_saved_runs_are_reused_only_on_the_same_training_bytes(tmp_path, capsys)
     assert "trained on other data" in capsys.readouterr().out
     path.write_text(json.dumps({"real": {"sad": 1.5}, "comp": {"sad": 2.0}}))  # from before the stamp
     assert generalization.saved_run(path, digest) is None
+
+
+def test_saved_runs_of_another_environment_are_retrained_and_unrecorded_ones_are_flagged(tmp_path, capsys):
+    env = generalization.environment()
+    assert env["torch"] == torch.__version__ and env["torch_threads"] == str(torch.get_num_threads())
+    path = tmp_path / "naive-seed0-abc.json"
+    run = {"real": {"sad": 1.5}, "comp": {"sad": 2.0}, "train_data": "d1", "env": env}
+    path.write_text(json.dumps(run))
+    assert generalization.saved_run(path, "d1", env) == run
+    other = {**env, "numpy": "0.0.1"}
+    assert generalization.saved_run(path, "d1", other) is None
+    assert f"numpy {env['numpy']} -> 0.0.1" in capsys.readouterr().out
+    old = {k: v for k, v in run.items() if k != "env"}  # saved before environments were recorded: kept
+    path.write_text(json.dumps(old))
+    assert generalization.saved_run(path, "d1", other) == old
+    results = {"naive": {0: [run, old], 1: [run]}, "portrait": {0: [run], 1: [old]}}
+    [line] = generalization.unrecorded_runs(results)
+    assert "2 run(s)" in line
+    assert generalization.unrecorded_runs({"naive": {0: [run]}}) == []
 
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
