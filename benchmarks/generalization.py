@@ -43,7 +43,8 @@ them). A seed's errors on such a set are the mean over its fold models; the repo
 per seed and counts the models that are lower.
 
 Finished runs are saved under OUT/runs, with the model's weights beside them (`.pt`), and
-reused while their training set's bytes (its shards' sha256) are unchanged. Datasets under
+reused while their training set's bytes (its shards' sha256) and the environment (library
+versions, torch threads; recorded with each run) are unchanged. Datasets under
 OUT/data are reused as built: after changing the pipeline, delete OUT/data (or pass a fresh
 --out) to rebuild them, and the runs on them retrain. A saved run missing an `--also-real` set
 is evaluated from its weights, or retrained where it has none (runs from before weights were
