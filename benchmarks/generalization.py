@@ -81,6 +81,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples"))
 
 from shards import MattingDataset, MattingLoader  # noqa: E402
+from synth.resume import versions  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 
 from generalization_eval import (composite_val_set, evaluate, real_test_set,  # noqa: E402  (benchmarks/)
@@ -97,15 +98,13 @@ def environment() -> dict[str, str]:
     the libraries that train and feed it, and torch's thread count. Saved with every run; a
     saved run recorded under another environment is retrained (:func:`saved_run`), so that a
     report never pairs runs of two environments (their errors differ by more than some of the
-    differences measured)."""
+    differences measured). The codecs' versions are the build's own record
+    (:func:`synth.resume.versions`)."""
     import numba
-    import numpy
     import scipy
-    import simplejpeg
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "opencv": cv2.__version__, "numba": numba.__version__, "scipy": scipy.__version__,
-            "simplejpeg": simplejpeg.__version__, "torch_threads": str(torch.get_num_threads())}
+    return {"python": platform.python_version(), "torch": torch.__version__, **versions(),
+            "numba": numba.__version__, "scipy": scipy.__version__, "torch_threads": str(torch.get_num_threads())}
 
 
 def saved_run(path: Path, train_data: str, env: dict[str, str] | None = None) -> dict | None:
