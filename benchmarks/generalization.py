@@ -84,7 +84,7 @@ from shards import MattingDataset, MattingLoader  # noqa: E402
 from synth.resume import versions  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 
-from generalization_eval import (composite_val_set, evaluate, real_test_set,  # noqa: E402  (benchmarks/)
+from generalization_eval import (SPLIT_KEYS, composite_val_set, evaluate, real_test_set,  # noqa: E402  (benchmarks/)
                                  trivial_sad)
 from generalization_report import also_report, detector_ranking, merge_folds, report  # noqa: E402
 from generalization_data import (DEFAULT_FOLD, FOLDS, RECIPES, build_variant, dataset_digest,  # noqa: E402
@@ -185,8 +185,9 @@ def finished_run(done: Path, train_data: str, cfg: TrainConfig, also: dict[str, 
     saved with its weights (``.pt``) and ``env``."""
     env = environment() if env is None else env
     run = saved_run(done, train_data, env)
-    missing = [n for n in also if n not in (run or {}).get("also", {})]
-    if run is not None and not missing:
+    unsplit = run is not None and not all(k in run["real"] for k in SPLIT_KEYS)  # saved before the SAD split
+    missing = list(also) if unsplit else [n for n in also if n not in (run or {}).get("also", {})]
+    if run is not None and not missing and not unsplit:
         return run
     model = saved_model(done, cfg) if run is not None else None
     if model is None:
@@ -196,6 +197,10 @@ def finished_run(done: Path, train_data: str, cfg: TrainConfig, also: dict[str, 
         run, missing = {**fresh, "also": {}}, list(also)
         done.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), done.with_suffix(".pt"))
+    elif unsplit:
+        fresh = measure(model)
+        check_retrained(done, run, fresh, "re-evaluated from its weights")
+        run = {**run, **fresh}
     run.setdefault("also", {}).update({n: evaluate(model, also[n], per_image=True) for n in missing})
     done.write_text(json.dumps(run))
     return run
@@ -212,15 +217,16 @@ def saved_model(done: Path, cfg: TrainConfig) -> TinyMattingNet | None:
     return model
 
 
-def check_retrained(done: Path, old: dict | None, fresh: dict) -> None:
-    """A run retrained only to evaluate it on more photos must repeat its saved errors (training
-    is deterministic for a seed); say so loudly where it does not."""
+def check_retrained(done: Path, old: dict | None, fresh: dict,
+                    how: str = "retrained to evaluate more photos") -> None:
+    """A run retrained (or re-evaluated) only to measure more must repeat its saved errors
+    (training is deterministic for a seed); say so loudly where it does not."""
     if old is None:
         return
     a, b = old["real"]["sad"], fresh["real"]["sad"]
     if abs(a - b) > 1e-9 * max(abs(a), 1e-12):
-        print(f"WARNING {done.name}: retrained to evaluate more photos, but its real-photo SAD is {b:.6f}, "
-              f"saved {a:.6f}: training did not repeat itself (thread count? library version?)", flush=True)
+        print(f"WARNING {done.name}: {how}, but its real-photo SAD is {b:.6f}, "
+              f"saved {a:.6f}: the run did not repeat itself (thread count? library version?)", flush=True)
 
 
 def also_real_dirs(given: list[Path] | None, shared: Path) -> list[Path]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from generalization_eval import SPLIT_KEYS, error_keys
 from synth.critic.evaluate import rank_agreement, rank_agreement_p
 
 
@@ -70,6 +71,7 @@ def report(results: dict, variants: list[str], seeds: list[int], trivial: dict[f
             lines.append(f"  {v:22s} real {_mean_std(real)} | comp {_mean_std(comp)} | gap {_mean_std(gap)}")
         if metric == "sad":
             lines.extend(trivial_line(trivial))
+            lines.extend(split_lines(results, variants, seeds))
     lines.append(f"\nPaired per-seed change of real-photo SAD against {base} (negative = better), "
                  "mean and 95 % confidence interval over seeds (paired t):")
     for v in variants[1:]:
@@ -79,6 +81,19 @@ def report(results: dict, variants: list[str], seeds: list[int], trivial: dict[f
     lines.extend(photo_weighted(results, variants, seeds))
     lines.extend(per_photo(results, variants, seeds))
     return "\n".join(lines)
+
+
+def split_lines(results: dict, variants: list[str], seeds: list[int]) -> list[str]:
+    """Lines of each variant's real-photo SAD split by the true alpha (mean ± std over seeds of
+    :data:`generalization_eval.SPLIT_KEYS`); none when a run was saved without the split."""
+    if not all(k in results[v][s]["real"] for v in variants for s in seeds for k in SPLIT_KEYS):
+        return []
+    lines = ["  real SAD by the true alpha:  where α < 0.05 (background taken for subject) | mixed | α > 0.95 "
+             "(subject taken for background)"]
+    for v in variants:
+        cells = [_mean_std([results[v][s]["real"][k] for s in seeds]) for k in SPLIT_KEYS]
+        lines.append(f"  {v:22s} " + " | ".join(cells))
+    return lines
 
 
 def per_photo(results: dict, variants: list[str], seeds: list[int]) -> list[str]:
@@ -136,8 +151,8 @@ def merge_folds(runs: list[dict]) -> dict:
     per = {p: e for r in runs for p, e in r["real"]["per_image"].items()}
     if len(per) != sum(len(r["real"]["per_image"]) for r in runs):
         raise ValueError("folds share a test photo: a photo must be held out by one fold only")
-    real = {k: float(np.mean([e[k] for e in per.values()])) for k in ("sad", "mse", "grad")}
-    comp = {k: float(np.mean([r["comp"][k] for r in runs])) for k in ("sad", "mse", "grad")}
+    real = {k: float(np.mean([e[k] for e in per.values()])) for k in error_keys(per.values())}
+    comp = {k: float(np.mean([r["comp"][k] for r in runs])) for k in error_keys([r["comp"] for r in runs])}
     return {"real": {**real, "per_image": per}, "comp": comp, "also": also}
 
 
@@ -150,9 +165,9 @@ def merge_also(runs: list[dict]) -> dict:
     for name in sorted(names):
         sets = [r["also"][name] for r in runs]
         photos = sorted(sets[0]["per_image"])
-        per = {p: {k: float(np.mean([x["per_image"][p][k] for x in sets])) for k in ("sad", "mse", "grad")}
-               for p in photos}
-        out[name] = {**{k: float(np.mean([e[k] for e in per.values()])) for k in ("sad", "mse", "grad")},
+        keys = error_keys([x["per_image"][p] for x in sets for p in photos])
+        per = {p: {k: float(np.mean([x["per_image"][p][k] for x in sets])) for k in keys} for p in photos}
+        out[name] = {**{k: float(np.mean([e[k] for e in per.values()])) for k in keys},
                      "per_image": per, "models": [x["sad"] for x in sets]}
     return out
 
