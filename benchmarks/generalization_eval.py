@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from augment.bands import BG_THRESHOLD, FG_THRESHOLD  # noqa: E402
 from shards import MattingDataset  # noqa: E402
 
 
@@ -23,13 +24,14 @@ def _gradient(a: np.ndarray, sigma: float = 1.4) -> np.ndarray:
     return np.sqrt(gx * gx + gy * gy)
 
 
-SPLIT_KEYS = ("sad_bg", "sad_mixed", "sad_fg")  # SAD where the true alpha is < 0.05, in between, > 0.95
+SPLIT_KEYS = ("sad_bg", "sad_mixed", "sad_fg")  # SAD where the true alpha is <= BG_THRESHOLD, between, >= FG_THRESHOLD
 
 
 def matting_errors(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> dict[str, float]:
     """SAD (/1000), MSE (x1000) and gradient error (/1000) over the unknown region, and the SAD
-    split by the true alpha (:data:`SPLIT_KEYS`: background α < 0.05, mixed, subject α > 0.95;
-    the three add up to the SAD): where a model's error is (grass taken for hair, hair for grass).
+    split by the true alpha (:data:`SPLIT_KEYS`: background α <= 0.05, mixed, subject α >= 0.95,
+    the thresholds of :mod:`augment.bands`; the three add up to the SAD): where a model's error
+    is (grass taken for hair, hair for grass).
 
     pred, gt: float (H, W) in [0, 1]; trimap: uint8 {0, 128, 255}.
     """
@@ -37,11 +39,11 @@ def matting_errors(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> dict
     n = max(int(unknown.sum()), 1)
     diff = (pred - gt)[unknown].astype(np.float64)
     grad = ((_gradient(pred.astype(np.float64)) - _gradient(gt.astype(np.float64))) ** 2)[unknown]
-    truth = gt[unknown]
-    where = {"sad_bg": truth < 0.05, "sad_mixed": (truth >= 0.05) & (truth <= 0.95), "sad_fg": truth > 0.95}
-    return {"sad": float(np.abs(diff).sum() / 1000), "mse": float((diff ** 2).sum() / n * 1000),
-            "grad": float(grad.sum() / 1000),
-            **{k: float(np.abs(diff[m]).sum() / 1000) for k, m in where.items()}}
+    err, truth = np.abs(diff), gt[unknown]
+    bg, fg = truth <= BG_THRESHOLD, truth >= FG_THRESHOLD
+    return {"sad": float(err.sum() / 1000), "mse": float((diff ** 2).sum() / n * 1000),
+            "grad": float(grad.sum() / 1000), "sad_bg": float(err[bg].sum() / 1000),
+            "sad_mixed": float(err[~(bg | fg)].sum() / 1000), "sad_fg": float(err[fg].sum() / 1000)}
 
 
 def error_keys(errors) -> list[str]:

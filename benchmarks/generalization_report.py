@@ -88,7 +88,7 @@ def split_lines(results: dict, variants: list[str], seeds: list[int]) -> list[st
     :data:`generalization_eval.SPLIT_KEYS`); none when a run was saved without the split."""
     if not all(k in results[v][s]["real"] for v in variants for s in seeds for k in SPLIT_KEYS):
         return []
-    lines = ["  real SAD by the true alpha:  where α < 0.05 (background taken for subject) | mixed | α > 0.95 "
+    lines = ["  real SAD by the true alpha:  where α <= 0.05 (background taken for subject) | mixed | α >= 0.95 "
              "(subject taken for background)"]
     for v in variants:
         cells = [_mean_std([results[v][s]["real"][k] for s in seeds]) for k in SPLIT_KEYS]
