@@ -14,7 +14,6 @@ in each DataLoader worker (never in the training process itself).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import sys
 
@@ -32,8 +31,8 @@ def retain_freed_memory() -> bool:
     libraries keep their own policy, and nothing else changes."""
     if not sys.platform.startswith("linux"):
         return False
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    try:  # the process's own symbols: no ldconfig subprocess in every worker (find_library's way)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # a C library without mallopt (musl)
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int

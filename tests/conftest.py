@@ -13,6 +13,9 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
+# Dumps and ends hung DataLoader workers (tests/hang_watchdog.py; the ini option hang_watchdog).
+pytest_plugins = ["hang_watchdog"]
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
