@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import pytest
 from hypothesis import settings
 
@@ -12,6 +13,12 @@ from hypothesis import settings
 # red only when the code is; locally hypothesis explores fresh examples each run.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+# The test process runs OpenCV itself and forks DataLoader workers, so it does what
+# docs/loader.md asks of a training process: one OpenCV thread, set before any fork. (Once
+# OpenCV's pool has run, above all after a resize such as setNumThreads(8) then (2), about one
+# forked child in a hundred hangs in its first parallel OpenCV call; docs/loader.md.)
+cv2.setNumThreads(1)
 
 # Dumps and ends hung DataLoader workers (tests/hang_watchdog.py; the ini option hang_watchdog).
 pytest_plugins = ["hang_watchdog"]
