@@ -80,6 +80,7 @@ def report(results: dict, variants: list[str], seeds: list[int], trivial: dict[f
         lines.append(f"{_change_line(v, seeds, rel)}  (target <= -20% every seed: {verdict})")
     lines.extend(photo_weighted(results, variants, seeds))
     lines.extend(per_photo(results, variants, seeds))
+    lines.extend(per_photo_split(results, variants, seeds))
     return "\n".join(lines)
 
 
@@ -115,6 +116,31 @@ def per_photo(results: dict, variants: list[str], seeds: list[int]) -> list[str]
             rel = [(x - b) / b for x, b in zip(sad[v][p], sad[base][p])]
             cells.append(f"{100 * np.mean(rel):+7.1f}% ({sum(r < 0 for r in rel)}/{len(rel)})")
         lines.append(f"  {p:10s} {np.mean(sad[base][p]):14.3f} " + " ".join(f"{c:>{width}s}" for c in cells))
+    return lines
+
+
+def per_photo_split(results: dict, variants: list[str], seeds: list[int]) -> list[str]:
+    """Lines of each real photo's SAD split by the true alpha (:data:`generalization_eval.SPLIT_KEYS`):
+    the first variant's own three parts, then each other variant's change of each part, means over
+    seeds; none unless every run recorded the split per photo. It shows where a photo's change
+    lies: background taken for subject, the mixed pixels (hair, fur), or subject taken for background."""
+    if not _has_per_photo(results, variants, seeds) or not all(
+            k in e for v in variants for s in seeds for e in results[v][s]["real"]["per_image"].values()
+            for k in SPLIT_KEYS):
+        return []
+    base = variants[0]
+    photos = sorted(results[base][seeds[0]]["real"]["per_image"])
+
+    def part(v: str, p: str, k: str) -> float:
+        return float(np.mean([results[v][s]["real"]["per_image"][p][k] for s in seeds]))
+
+    lines = [f"\nPer photo, the SAD by the true alpha, background | mixed | subject: {base}'s own, then each "
+             "variant's change (mean over seeds):",
+             f"  {'photo':10s} " + " ".join(f"{v:>24s}" for v in variants)]
+    for p in photos:
+        cells = [" ".join(f"{part(base, p, k):7.3f}" for k in SPLIT_KEYS)]
+        cells += [" ".join(f"{part(v, p, k) - part(base, p, k):+7.3f}" for k in SPLIT_KEYS) for v in variants[1:]]
+        lines.append(f"  {p:10s} " + " ".join(f"{c:>24s}" for c in cells))
     return lines
 
 

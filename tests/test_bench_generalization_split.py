@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import generalization  # noqa: E402
 from generalization_eval import SPLIT_KEYS, matting_errors  # noqa: E402
-from generalization_report import merge_folds, report  # noqa: E402
+from generalization_report import merge_folds, per_photo_split, report  # noqa: E402
 from tiny_matting_net import TinyMattingNet  # noqa: E402
 
 
@@ -61,6 +61,24 @@ def test_the_report_prints_the_split_only_when_every_run_has_it_and_folds_keep_i
     assert "sad_mixed" not in old["real"] and old["real"]["sad"] == pytest.approx(3.0)
     results["portrait"][1] = old
     assert "real SAD by the true alpha" not in report(results, ["naive", "portrait"], [0, 1])
+
+
+def test_the_per_photo_split_shows_each_photos_parts_and_each_variants_change():
+    def seed(parts: dict[str, tuple[float, float, float]]) -> dict:
+        per = {p: {"sad": sum(v), "mse": 1.0, "grad": 1.0, **dict(zip(SPLIT_KEYS, v))} for p, v in parts.items()}
+        return merge_folds([{"real": {"sad": 0.0, "mse": 1.0, "grad": 1.0, "per_image": per},
+                             "comp": {"sad": 1.0, "mse": 1.0, "grad": 1.0}}])
+    naive = {0: seed({"GT04": (1.0, 15.0, 1.0), "GT13": (2.0, 4.0, 6.0)}),
+             1: seed({"GT04": (1.0, 17.0, 1.5), "GT13": (2.0, 4.0, 6.0)})}
+    portrait = {0: seed({"GT04": (1.5, 21.0, 3.0), "GT13": (1.0, 4.0, 4.0)}),
+                1: seed({"GT04": (1.5, 21.0, 3.5), "GT13": (1.0, 5.0, 4.0)})}
+    lines = per_photo_split({"naive": naive, "portrait": portrait}, ["naive", "portrait"], [0, 1])
+    rows = {line.split()[0]: [float(x) for x in line.split()[1:]] for line in lines[2:]}
+    assert rows["GT04"] == [1.0, 16.0, 1.25, 0.5, 5.0, 2.0]  # naive's parts, then portrait's changes
+    assert rows["GT13"] == [2.0, 4.0, 6.0, -1.0, 0.5, -2.0]
+    # a photo without the split in one run: no lines
+    del portrait[1]["real"]["per_image"]["GT13"]["sad_fg"]
+    assert per_photo_split({"naive": naive, "portrait": portrait}, ["naive", "portrait"], [0, 1]) == []
 
 
 def test_a_run_saved_before_the_split_is_completed_from_its_weights_without_training(tmp_path, capsys):
