@@ -124,9 +124,10 @@ def per_photo_split(results: dict, variants: list[str], seeds: list[int]) -> lis
     the first variant's own three parts, then each other variant's change of each part, means over
     seeds; none unless every run recorded the split per photo. It shows where a photo's change
     lies: background taken for subject, the mixed pixels (hair, fur), or subject taken for background."""
-    if not _has_per_photo(results, variants, seeds) or not all(
-            k in e for v in variants for s in seeds for e in results[v][s]["real"]["per_image"].values()
-            for k in SPLIT_KEYS):
+    if not _has_per_photo(results, variants, seeds):
+        return []
+    entries = [e for v in variants for s in seeds for e in results[v][s]["real"]["per_image"].values()]
+    if not set(SPLIT_KEYS) <= set(error_keys(entries)):
         return []
     base = variants[0]
     photos = sorted(results[base][seeds[0]]["real"]["per_image"])

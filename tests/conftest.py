@@ -15,9 +15,9 @@ settings.register_profile("ci", derandomize=True, database=None, print_blob=True
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 # The test process runs OpenCV itself and forks DataLoader workers, so it does what
-# docs/loader.md asks of a training process: one OpenCV thread, set before any fork. (Once
-# OpenCV's pool has run, above all after a resize such as setNumThreads(8) then (2), about one
-# forked child in a hundred hangs in its first parallel OpenCV call; docs/loader.md.)
+# docs/loader.md asks of a training process: one OpenCV thread, set before any fork (a forked
+# child of a process whose OpenCV pool was resized can hang in its first parallel OpenCV call;
+# test_augment_colour resizes it).
 cv2.setNumThreads(1)
 
 # Dumps and ends hung DataLoader workers (tests/hang_watchdog.py; the ini option hang_watchdog).

@@ -60,17 +60,17 @@ class _Watchdog:
             children = forked_children(os.getpid())
             sys.__stderr__.write(f"\nhang_watchdog: {test[0]} has run {self.limit:.0f} s; stacks of forked "
                                  f"children {children} follow in the test's captured stderr, then they end\n")
-            for pid in children:
-                try:
-                    os.kill(pid, _SIGNAL)
-                except ProcessLookupError:
-                    pass
+            _send(children, _SIGNAL)
             time.sleep(2.0)  # let them write
-            for pid in children:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            _send(children, signal.SIGKILL)
+
+
+def _send(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:  # gone meanwhile
+            pass
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
