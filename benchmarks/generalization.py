@@ -349,7 +349,8 @@ def main() -> None:
     results = {v: {s: merge_folds(runs) for s, runs in per_seed.items()} for v, per_seed in results.items()}
     if len(args.folds) > 1:
         print(f"\nfolds {args.folds}: each photo is predicted by the model of the fold that held it out")
-    text = (report(results, names, args.seeds, trivial_sad(list(tested.values())))
+    folds = {} if args.real else {f"fold {f} ({t[0]}-{t[-1]})": t for f in args.folds for t in [fold_photos(f)[1]]}
+    text = (report(results, names, args.seeds, trivial_sad(list(tested.values())), folds)
             + also_report(results, names, args.seeds, {n: trivial_sad(items) for n, items in also.items()}))
     if args.detectability:
         text += "\n" + detector_ranking(results, names, args.seeds, args.detectability)

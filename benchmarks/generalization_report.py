@@ -59,7 +59,9 @@ def trivial_line(sads: dict[float, float] | None) -> list[str]:
     return [f"  {'(no model)':22s} SAD of a constant alpha in the unknown region, {cells}"]
 
 
-def report(results: dict, variants: list[str], seeds: list[int], trivial: dict[float, float] | None = None) -> str:
+def report(results: dict, variants: list[str], seeds: list[int], trivial: dict[float, float] | None = None,
+           folds: dict[str, list[str]] | None = None) -> str:
+    """The whole text report; ``folds`` (label -> held-out photos) adds the per-fold table."""
     lines = []
     base = variants[0]
     for metric in ("sad", "mse", "grad"):
@@ -79,9 +81,54 @@ def report(results: dict, variants: list[str], seeds: list[int], trivial: dict[f
         verdict = "PASS" if all(r <= -0.20 for r in rel) else "miss"
         lines.append(f"{_change_line(v, seeds, rel)}  (target <= -20% every seed: {verdict})")
     lines.extend(photo_weighted(results, variants, seeds))
+    lines.extend(against_second(results, variants, seeds))
+    lines.extend(per_fold(results, variants, seeds, folds or {}))
     lines.extend(per_photo(results, variants, seeds))
     lines.extend(per_photo_split(results, variants, seeds))
     return "\n".join(lines)
+
+
+def against_second(results: dict, variants: list[str], seeds: list[int]) -> list[str]:
+    """With three variants or more, the paired per-seed changes of the third and later against the
+    second (usually portrait and its one-step-off variants): the plain SAD change and, where every
+    run has per-photo errors, the photo-weighted one. A variant can beat the first variant on every
+    seed and still not be clearly better than the second; this says which."""
+    if len(variants) < 3:
+        return []
+    second, rest = variants[1], variants[2:]
+    lines = [f"\nPaired per-seed change of real-photo SAD against {second}:"]
+    lines += [_change_line(v, seeds, _sad_changes(results, v, second, seeds)) for v in rest]
+    if _has_per_photo(results, variants, seeds):
+        lines.append("  with every photo weighing the same:")
+        lines += [_change_line(v, seeds, [photo_weighted_change(results, v, second, s) for s in seeds])
+                  for v in rest]
+    return lines
+
+
+def per_fold(results: dict, variants: list[str], seeds: list[int], folds: dict[str, list[str]]) -> list[str]:
+    """Lines of each cross-validation fold's mean SAD over its held-out photos (``folds``: label ->
+    photo names): the first variant's (mean over seeds), then each other variant's mean change
+    against it over seeds and on how many seeds it is lower. Folds often disagree, and one fold's
+    gain can carry the whole mean. None for fewer than two folds or runs without per-photo errors."""
+    if len(folds) < 2 or not _has_per_photo(results, variants, seeds):
+        return []
+    base = variants[0]
+
+    def fold_sad(v: str, s: int, photos: list[str]) -> float:
+        return float(np.mean([results[v][s]["real"]["per_image"][p]["sad"] for p in photos]))
+
+    width = max([14, *(len(v) for v in variants[1:])])
+    lines = [f"\nPer fold, the mean SAD of its held-out photos: {base}'s (mean over seeds), then each variant's "
+             "change (lower on how many seeds):",
+             f"  {'fold':22s} {base + ' SAD':>14s} " + " ".join(f"{v:>{width}s}" for v in variants[1:])]
+    for label, photos in folds.items():
+        b = [fold_sad(base, s, photos) for s in seeds]
+        cells = []
+        for v in variants[1:]:
+            rel = [fold_sad(v, s, photos) / x - 1.0 for s, x in zip(seeds, b)]
+            cells.append(f"{100 * np.mean(rel):+7.1f}% ({sum(r < 0 for r in rel)}/{len(rel)})")
+        lines.append(f"  {label:22s} {np.mean(b):14.3f} " + " ".join(f"{c:>{width}s}" for c in cells))
+    return lines
 
 
 def split_lines(results: dict, variants: list[str], seeds: list[int]) -> list[str]:

@@ -10,8 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from generalization_report import (also_report, merge_also, merge_folds, paired_interval, per_photo,  # noqa: E402
-                                   photo_weighted, photo_weighted_change, report)
+from generalization_report import (against_second, also_report, merge_also, merge_folds,  # noqa: E402
+                                   paired_interval, per_fold, per_photo, photo_weighted, photo_weighted_change,
+                                   report)
 
 
 def _run(sads: dict[str, float]) -> dict:
@@ -145,3 +146,38 @@ def test_also_report_pairs_each_seed_and_counts_the_models_that_are_lower():
     assert "per photo" not in text  # one photo: no per-photo table
     assert also_report({v: {s: {k: r for k, r in run.items() if k != "also"} for s, run in per.items()}
                         for v, per in results.items()}, ["naive", "portrait"], [0, 1]) == ""
+
+
+THREE = {  # RESULTS with a fold 0 photo (GT01), and a third variant
+    "naive": {s: _run({"GT01": 5.0, "GT13": 10.0, "GT14": 20.0}) for s in (0, 1)},
+    "portrait": {0: _run({"GT01": 5.0, "GT13": 8.0, "GT14": 21.0}), 1: _run({"GT01": 5.0, "GT13": 9.0, "GT14": 19.0})},
+    "photofg": {0: _run({"GT01": 4.0, "GT13": 8.0, "GT14": 23.1}), 1: _run({"GT01": 6.0, "GT13": 9.9, "GT14": 17.1})},
+}
+
+
+def test_against_second_pairs_the_later_variants_with_the_second_in_sad_and_per_photo():
+    lines = against_second(THREE, ["naive", "portrait", "photofg"], [0, 1])
+    # SAD means: portrait (5 + 8 + 21) / 3 = 11.333 and (5 + 9 + 19) / 3 = 11; photofg 35.1 / 3 = 11.7
+    # and 33 / 3 = 11: +3.2 % and 0 %
+    assert "against portrait" in lines[0]
+    assert lines[1].split()[:6] == ["photofg", "seed", "0:", "+3.2%", "seed", "1:"]
+    assert lines[1].split()[6] == "+0.0%"
+    # photo-weighted: seed 0 ratios 0.8, 1, 1.1; seed 1: 1.2, 1.1, 0.9
+    want = [np.expm1(np.mean(np.log([0.8, 1.0, 1.1]))), np.expm1(np.mean(np.log([1.2, 1.1, 0.9])))]
+    assert lines[3].split()[3] == f"{100 * want[0]:+.1f}%" and lines[3].split()[6] == f"{100 * want[1]:+.1f}%"
+    assert against_second(RESULTS, ["naive", "portrait"], [0, 1]) == []   # two variants: nothing to add
+    assert "against portrait" in report(THREE, ["naive", "portrait", "photofg"], [0, 1])
+
+
+def test_per_fold_gives_each_folds_mean_sad_and_each_variants_change():
+    folds = {"fold 0": ["GT01"], "fold 2": ["GT13", "GT14"]}
+    lines = per_fold(THREE, ["naive", "portrait", "photofg"], [0, 1], folds)
+    rows = {" ".join(line.split()[:2]): line.split()[2:] for line in lines[2:]}
+    # fold 0: naive 5 on both seeds; portrait 5 (0 %, lower on none); photofg 4 and 6 (-20 %, +20 %)
+    assert rows["fold 0"] == ["5.000", "+0.0%", "(0/2)", "+0.0%", "(1/2)"]
+    # fold 2: naive 15 and 15; portrait 14.5 and 14 (-3.3 %, -6.7 %); photofg 15.55 and 13.5
+    assert rows["fold 2"][:3] == ["15.000", "-5.0%", "(2/2)"]
+    assert rows["fold 2"][3:] == [f"{100 * np.mean([15.55 / 15 - 1, 13.5 / 15 - 1]):+.1f}%", "(1/2)"]
+    assert per_fold(THREE, ["naive", "photofg"], [0, 1], {"fold 2": ["GT13", "GT14"]}) == []  # one fold
+    assert "Per fold" in report(THREE, ["naive", "portrait", "photofg"], [0, 1], folds=folds)
+    assert "Per fold" not in report(THREE, ["naive", "portrait", "photofg"], [0, 1])
