@@ -19,12 +19,14 @@ End to end, with fixed seeds:
    P3M-500, PPM-100) and on each variant's composited validation set: SAD, MSE and
    gradient error in the unknown region. Prints per-seed paired differences, mean ± std,
    the composite-vs-real gap, the change with every photo weighing the same, and each real
-   photo's SAD change against the first variant (benchmarks/generalization_report.py), and each
-   test set's SAD with a constant alpha in the unknown region: the floor a model must beat.
+   photo's SAD change against the first variant (benchmarks/generalization_report.py), the
+   third and later variants paired with the second as well, and each test set's SAD with a
+   constant alpha in the unknown region: the floor a model must beat.
 
 `--folds 0 1 2` cross-validates over all 18 photos: fold k trains on twelve photos and tests
 on GT{6k+1}-GT{6k+6} (fold 2, the default, is the split above), each with its own datasets;
-every photo is then predicted by the one model per seed that never saw it. Variants that
+every photo is then predicted by the one model per seed that never saw it, and the report
+adds each fold's mean SAD and each variant's change on it. Variants that
 learnt from GT01-GT12 (the guided one, recipe files such as tuned recipes) and `--real` are
 refused with other folds.
 
