@@ -39,6 +39,11 @@ def _change_line(variant: str, seeds: list[int], rel: list[float]) -> str:
     return f"  {variant:22s} {cells}   mean {100 * np.mean(rel):+6.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]"
 
 
+def _mean_change_cell(rel: list[float]) -> str:
+    """Per-seed relative changes as one table cell: their mean, and on how many seeds it is lower."""
+    return f"{100 * np.mean(rel):+7.1f}% ({sum(r < 0 for r in rel)}/{len(rel)})"
+
+
 def _sad_changes(results: dict, variant: str, base: str, seeds: list[int]) -> list[float]:
     """Each seed's relative change of real-photo SAD, ``variant`` against ``base``."""
     return [(results[variant][s]["real"]["sad"] - results[base][s]["real"]["sad"]) / results[base][s]["real"]["sad"]
@@ -126,7 +131,7 @@ def per_fold(results: dict, variants: list[str], seeds: list[int], folds: dict[s
         cells = []
         for v in variants[1:]:
             rel = [fold_sad(v, s, photos) / x - 1.0 for s, x in zip(seeds, b)]
-            cells.append(f"{100 * np.mean(rel):+7.1f}% ({sum(r < 0 for r in rel)}/{len(rel)})")
+            cells.append(_mean_change_cell(rel))
         lines.append(f"  {label:22s} {np.mean(b):14.3f} " + " ".join(f"{c:>{width}s}" for c in cells))
     return lines
 
@@ -161,7 +166,7 @@ def per_photo(results: dict, variants: list[str], seeds: list[int]) -> list[str]
         cells = []
         for v in variants[1:]:
             rel = [(x - b) / b for x, b in zip(sad[v][p], sad[base][p])]
-            cells.append(f"{100 * np.mean(rel):+7.1f}% ({sum(r < 0 for r in rel)}/{len(rel)})")
+            cells.append(_mean_change_cell(rel))
         lines.append(f"  {p:10s} {np.mean(sad[base][p]):14.3f} " + " ".join(f"{c:>{width}s}" for c in cells))
     return lines
 
