@@ -320,6 +320,7 @@ def main() -> None:
     data_seed = {seed: seed if args.redraw else 0 for seed in args.seeds}  # the draw each seed trains on
     also = {d.name: real_test_set(d, None) for d in also_dirs}
     tested: dict[str, tuple] = {}  # every fold's real test photos, by name
+    held_out: dict[str, list[str]] = {}  # each fold's real test photos' names, by fold label
     for fold in args.folds:
         t1 = time.perf_counter()
         src = prepare_sources(args.shared, work, fold)
@@ -330,6 +331,7 @@ def main() -> None:
               f"{time.perf_counter() - t1:.0f} s ({samples} training samples each)", flush=True)
         real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else test)
         tested.update({item[0]: item for item in real})
+        held_out[f"fold {fold} ({test[0]}-{test[-1]})"] = [item[0] for item in real]
         train_data = {key: dataset_digest(train_dir) for key, (train_dir, _) in folders.items()}
         val_dirs = {v: val_dir for (v, _), (_, val_dir) in folders.items()}  # one per variant, whatever the draw
         comp = {v: composite_val_set(val_dir, args.val_samples) for v, val_dir in val_dirs.items()}
@@ -351,8 +353,7 @@ def main() -> None:
     results = {v: {s: merge_folds(runs) for s, runs in per_seed.items()} for v, per_seed in results.items()}
     if len(args.folds) > 1:
         print(f"\nfolds {args.folds}: each photo is predicted by the model of the fold that held it out")
-    folds = {} if args.real else {f"fold {f} ({t[0]}-{t[-1]})": t for f in args.folds for t in [fold_photos(f)[1]]}
-    text = (report(results, names, args.seeds, trivial_sad(list(tested.values())), folds)
+    text = (report(results, names, args.seeds, trivial_sad(list(tested.values())), held_out)
             + also_report(results, names, args.seeds, {n: trivial_sad(items) for n, items in also.items()}))
     if args.detectability:
         text += "\n" + detector_ranking(results, names, args.seeds, args.detectability)

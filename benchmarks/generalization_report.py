@@ -39,11 +39,6 @@ def _change_line(variant: str, seeds: list[int], rel: list[float]) -> str:
     return f"  {variant:22s} {cells}   mean {100 * np.mean(rel):+6.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]"
 
 
-def _mean_change_cell(rel: list[float]) -> str:
-    """Per-seed relative changes as one table cell: their mean, and on how many seeds it is lower."""
-    return f"{100 * np.mean(rel):+7.1f}% ({sum(r < 0 for r in rel)}/{len(rel)})"
-
-
 def _sad_changes(results: dict, variant: str, base: str, seeds: list[int]) -> list[float]:
     """Each seed's relative change of real-photo SAD, ``variant`` against ``base``."""
     return [(results[variant][s]["real"]["sad"] - results[base][s]["real"]["sad"]) / results[base][s]["real"]["sad"]
@@ -103,11 +98,7 @@ def against_second(results: dict, variants: list[str], seeds: list[int]) -> list
     second, rest = variants[1], variants[2:]
     lines = [f"\nPaired per-seed change of real-photo SAD against {second}:"]
     lines += [_change_line(v, seeds, _sad_changes(results, v, second, seeds)) for v in rest]
-    if _has_per_photo(results, variants, seeds):
-        lines.append("  with every photo weighing the same:")
-        lines += [_change_line(v, seeds, [photo_weighted_change(results, v, second, s) for s in seeds])
-                  for v in rest]
-    return lines
+    return lines + photo_weighted(results, variants[1:], seeds)
 
 
 def per_fold(results: dict, variants: list[str], seeds: list[int], folds: dict[str, list[str]]) -> list[str]:
@@ -117,22 +108,30 @@ def per_fold(results: dict, variants: list[str], seeds: list[int], folds: dict[s
     gain can carry the whole mean. None for fewer than two folds or runs without per-photo errors."""
     if len(folds) < 2 or not _has_per_photo(results, variants, seeds):
         return []
+    head = (f"\nPer fold, the mean SAD of its held-out photos: {variants[0]}'s (mean over seeds), then each "
+            "variant's change (lower on how many seeds):")
+    return _change_table(results, variants, seeds, folds, head, "fold", 22)
+
+
+def _change_table(results: dict, variants: list[str], seeds: list[int], groups: dict[str, list[str]],
+                  head: str, label: str, label_width: int) -> list[str]:
+    """A table with one row per group of real photos (``groups``: row label -> photo names): the
+    first variant's mean SAD over the group's photos (mean over seeds), then each other variant's
+    mean relative change against it over seeds and on how many seeds it is lower."""
     base = variants[0]
 
-    def fold_sad(v: str, s: int, photos: list[str]) -> float:
+    def group_sad(v: str, s: int, photos: list[str]) -> float:
         return float(np.mean([results[v][s]["real"]["per_image"][p]["sad"] for p in photos]))
 
     width = max([14, *(len(v) for v in variants[1:])])
-    lines = [f"\nPer fold, the mean SAD of its held-out photos: {base}'s (mean over seeds), then each variant's "
-             "change (lower on how many seeds):",
-             f"  {'fold':22s} {base + ' SAD':>14s} " + " ".join(f"{v:>{width}s}" for v in variants[1:])]
-    for label, photos in folds.items():
-        b = [fold_sad(base, s, photos) for s in seeds]
+    lines = [head, f"  {label:{label_width}s} {base + ' SAD':>14s} " + " ".join(f"{v:>{width}s}" for v in variants[1:])]
+    for name, photos in groups.items():
+        b = [group_sad(base, s, photos) for s in seeds]
         cells = []
         for v in variants[1:]:
-            rel = [fold_sad(v, s, photos) / x - 1.0 for s, x in zip(seeds, b)]
-            cells.append(_mean_change_cell(rel))
-        lines.append(f"  {label:22s} {np.mean(b):14.3f} " + " ".join(f"{c:>{width}s}" for c in cells))
+            rel = [group_sad(v, s, photos) / x - 1.0 for s, x in zip(seeds, b)]
+            cells.append(f"{100 * np.mean(rel):+7.1f}% ({sum(r < 0 for r in rel)}/{len(rel)})")
+        lines.append(f"  {name:{label_width}s} {np.mean(b):14.3f} " + " ".join(f"{c:>{width}s}" for c in cells))
     return lines
 
 
@@ -157,18 +156,9 @@ def per_photo(results: dict, variants: list[str], seeds: list[int]) -> list[str]
         return []
     base = variants[0]
     photos = sorted(results[base][seeds[0]]["real"]["per_image"])
-    sad = {v: {p: [results[v][s]["real"]["per_image"][p]["sad"] for s in seeds] for p in photos} for v in variants}
-    width = max([14, *(len(v) for v in variants[1:])])
-    lines = [f"\nReal-photo SAD change against {base} per photo, mean over seeds (lower on how many seeds); "
-             f"{base}'s own SAD first:",
-             f"  {'photo':10s} {base + ' SAD':>14s} " + " ".join(f"{v:>{width}s}" for v in variants[1:])]
-    for p in photos:
-        cells = []
-        for v in variants[1:]:
-            rel = [(x - b) / b for x, b in zip(sad[v][p], sad[base][p])]
-            cells.append(_mean_change_cell(rel))
-        lines.append(f"  {p:10s} {np.mean(sad[base][p]):14.3f} " + " ".join(f"{c:>{width}s}" for c in cells))
-    return lines
+    head = (f"\nReal-photo SAD change against {base} per photo, mean over seeds (lower on how many seeds); "
+            f"{base}'s own SAD first:")
+    return _change_table(results, variants, seeds, {p: [p] for p in photos}, head, "photo", 10)
 
 
 def per_photo_split(results: dict, variants: list[str], seeds: list[int]) -> list[str]:
