@@ -9,7 +9,10 @@ mixed pixel ``I = aF + (1-a)B_old`` is pasted as if it were pure foreground.
 * ``"blur_fusion"`` (default): Forte & Pitié's approximate fast foreground
   colour estimation (ICIP 2021), implemented here from the formula;
 * ``"ml"``: pymatting's multilevel estimator (Germer et al. 2020);
-* ``"photo"``: the photo itself, the naive baseline.
+* ``"photo"``: the photo itself, the naive baseline;
+* ``"ml_faint_photo"``: ``"ml"`` where alpha is high, fading to the photo where it is
+  faint (thin strands keep their photographed colour instead of the bulk colour an
+  estimator propagates into them).
 
 :func:`fg_error` scores an estimate against a known ``F`` inside the unknown band.
 """
@@ -22,8 +25,8 @@ import numpy as np
 
 __all__ = ["FG_METHODS", "estimate_foreground", "fg_error"]
 
-FgMethod = Literal["blur_fusion", "ml", "photo"]
-FG_METHODS: tuple[str, ...] = ("blur_fusion", "ml", "photo")
+FgMethod = Literal["blur_fusion", "ml", "photo", "ml_faint_photo"]
+FG_METHODS: tuple[str, ...] = ("blur_fusion", "ml", "photo", "ml_faint_photo")
 _ML_OPTIONS = ("regularization", "n_small_iterations", "n_big_iterations", "small_size", "gradient_weight")
 _EPS = np.float32(1e-5)
 
@@ -97,6 +100,10 @@ def estimate_foreground(
             ``regularization``, ``n_small_iterations``, ``n_big_iterations``,
             ``small_size``, ``gradient_weight`` are passed through.
         ``"photo"``: the image itself (the baseline that bleeds the old background).
+        ``"ml_faint_photo"``: ``t F_ml + (1 - t) I`` with ``t = min(alpha / faint_below, 1)``:
+            the multilevel estimate where ``alpha >= faint_below`` (option, default 0.5,
+            in ``(0, 1]``), the photo where alpha is 0, linear between; the other options
+            go to ``"ml"``.
 
     Args:
         image: ``uint8 (H, W, 3)`` RGB photo.
@@ -123,6 +130,14 @@ def estimate_foreground(
         image01 = image.astype(np.float32) * np.float32(1.0 / 255.0)
         fg = _blur_fusion(image01, alpha, tuple(int(s) for s in sizes))
         return (fg * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+    if method == "ml_faint_photo":
+        below = opts.pop("faint_below", 0.5)
+        if not (isinstance(below, (int, float)) and 0.0 < below <= 1.0):
+            raise ValueError(f"faint_below must be a number in (0, 1], got {below!r}")
+        f_ml = estimate_foreground(image, alpha, "ml", **opts)
+        t = np.minimum(alpha * np.float32(1.0 / below), np.float32(1.0))[:, :, None]
+        mixed = t * f_ml.astype(np.float32) + (np.float32(1.0) - t) * image.astype(np.float32)
+        return (mixed + np.float32(0.5)).astype(np.uint8)
     if method == "ml":
         unknown = set(opts) - set(_ML_OPTIONS)
         if unknown:

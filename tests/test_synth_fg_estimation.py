@@ -151,3 +151,24 @@ def test_fg_error_values():
         fg_error(f_est, f_true[:, :3], alpha)
     with pytest.raises(ValueError, match="band must have shape"):
         fg_error(f_est, f_true, alpha, band=np.ones((2, 2), bool))
+
+
+def test_ml_faint_photo_fades_from_the_estimate_to_the_photo():
+    rng = np.random.default_rng(6)
+    alpha = _synthetic_alpha(96, rng)
+    image = _composite(_textured(96, 96, rng), _textured(96, 96, rng), alpha)
+    ml = estimate_foreground(image, alpha, "ml").astype(np.float32)
+    out = estimate_foreground(image, alpha, "ml_faint_photo", faint_below=0.4)
+    high, zero = alpha >= 0.4, alpha == 0
+    assert high.sum() > 500 and zero.sum() > 500
+    np.testing.assert_array_equal(out[high], ml[high].astype(np.uint8))  # the estimate where alpha is high
+    np.testing.assert_array_equal(out[zero], image[zero])  # the photo where alpha is 0
+    mid = (alpha > 0.1) & (alpha < 0.3)
+    assert mid.sum() > 50
+    t = (alpha[mid] / np.float32(0.4))[:, None]
+    expected = np.floor(t * ml[mid] + (1 - t) * image[mid].astype(np.float32) + 0.5)
+    np.testing.assert_allclose(out[mid], expected, atol=1)  # linear between (float rounding only)
+    with pytest.raises(ValueError, match="faint_below"):
+        estimate_foreground(image, alpha, "ml_faint_photo", faint_below=0.0)
+    with pytest.raises(ValueError, match="unknown options for method 'ml'"):
+        estimate_foreground(image, alpha, "ml_faint_photo", sizes=(3,))

@@ -175,7 +175,7 @@ class FramingSpec(SpecModel):
 
 
 class CompositionSpec(SpecModel):
-    fg_estimation: Literal["blur_fusion", "ml", "photo"] = "ml"
+    fg_estimation: Literal["blur_fusion", "ml", "photo", "ml_faint_photo"] = "ml"
     placement: PlacementSpec = PlacementSpec()
     framing: FramingSpec = FramingSpec()
     background: BackgroundSpec = BackgroundSpec()
