@@ -132,7 +132,7 @@ def estimate_foreground(
         return (fg * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
     if method == "ml_faint_photo":
         below = opts.pop("faint_below", 0.5)
-        if not (isinstance(below, (int, float)) and 0.0 < below <= 1.0):
+        if isinstance(below, bool) or not (isinstance(below, (int, float, np.floating)) and 0.0 < below <= 1.0):
             raise ValueError(f"faint_below must be a number in (0, 1], got {below!r}")
         f_ml = estimate_foreground(image, alpha, "ml", **opts)
         t = np.minimum(alpha * np.float32(1.0 / below), np.float32(1.0))[:, :, None]

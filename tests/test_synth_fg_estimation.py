@@ -170,5 +170,7 @@ def test_ml_faint_photo_fades_from_the_estimate_to_the_photo():
     np.testing.assert_allclose(out[mid], expected, atol=1)  # linear between (float rounding only)
     with pytest.raises(ValueError, match="faint_below"):
         estimate_foreground(image, alpha, "ml_faint_photo", faint_below=0.0)
+    with pytest.raises(ValueError, match="faint_below"):
+        estimate_foreground(image, alpha, "ml_faint_photo", faint_below=True)
     with pytest.raises(ValueError, match="unknown options for method 'ml'"):
         estimate_foreground(image, alpha, "ml_faint_photo", sizes=(3,))
