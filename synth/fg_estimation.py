@@ -18,7 +18,7 @@ mixed pixel ``I = aF + (1-a)B_old`` is pasted as if it were pure foreground.
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import cv2
 import numpy as np
@@ -26,7 +26,7 @@ import numpy as np
 __all__ = ["FG_METHODS", "estimate_foreground", "fg_error"]
 
 FgMethod = Literal["blur_fusion", "ml", "photo", "ml_faint_photo"]
-FG_METHODS: tuple[str, ...] = ("blur_fusion", "ml", "photo", "ml_faint_photo")
+FG_METHODS: tuple[str, ...] = get_args(FgMethod)
 _ML_OPTIONS = ("regularization", "n_small_iterations", "n_big_iterations", "small_size", "gradient_weight")
 _EPS = np.float32(1e-5)
 

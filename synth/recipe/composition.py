@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from ..fg_estimation import FgMethod
 from .base import SpecModel, bounded_range
 
 __all__ = ["FIT_WEIGHTS", "AlbumentationsStep", "BackgroundChoiceSpec", "BackgroundSpec", "CanvasSpec",
@@ -175,7 +176,7 @@ class FramingSpec(SpecModel):
 
 
 class CompositionSpec(SpecModel):
-    fg_estimation: Literal["blur_fusion", "ml", "photo", "ml_faint_photo"] = "ml"
+    fg_estimation: FgMethod = "ml"
     placement: PlacementSpec = PlacementSpec()
     framing: FramingSpec = FramingSpec()
     background: BackgroundSpec = BackgroundSpec()
