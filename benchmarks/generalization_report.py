@@ -245,8 +245,9 @@ def also_report(results: dict, variants: list[str], seeds: list[int],
                 trivial: dict[str, dict[float, float]] | None = None) -> str:
     """The ``--also-real`` sets (photos no step sees, predicted by every fold's model): each
     variant's SAD, the paired per-seed change against the first variant with its 95 % interval,
-    and for how many of the models (seeds x folds) it is lower; per photo for sets of several.
-    ``trivial``: each set's :func:`trivial_line` figures, by set name."""
+    and for how many of the models (seeds x folds) it is lower; with three variants or more the
+    same for the third and later against the second (as :func:`against_second`); per photo for
+    sets of several. ``trivial``: each set's :func:`trivial_line` figures, by set name."""
     base = variants[0]
     names = set.intersection(*(set(results[v][s].get("also", {})) for v in variants for s in seeds))
     lines = []
@@ -261,16 +262,24 @@ def also_report(results: dict, variants: list[str], seeds: list[int],
             lines.append(f"  {v:22s} SAD {_mean_std([view[v][s]['real']['sad'] for s in seeds])}   "
                          f"MSE {_mean_std([view[v][s]['real']['mse'] for s in seeds])}")
         lines.extend(trivial_line((trivial or {}).get(name)))
-        lines.append(f"  paired per-seed change of SAD against {base} (negative = better):")
-        for v in variants[1:]:
-            rel = _sad_changes(view, v, base, seeds)
-            pairs = [(a, b) for s in seeds for a, b in zip(view[v][s]["real"]["models"], view[base][s]["real"]["models"])]
-            lines.append(f"{_change_line(v, seeds, rel)}  (lower for {sum(a < b for a, b in pairs)} of "
-                         f"{len(pairs)} models)")
+        lines.extend(_model_changes(view, variants[1:], base, seeds))
+        if len(variants) >= 3:
+            lines.extend(_model_changes(view, variants[2:], variants[1], seeds))
         if len(photos) > 1:
             lines.extend(photo_weighted(view, variants, seeds))
             lines.extend(per_photo(view, variants, seeds))
     return "\n".join(["", *lines]) if lines else ""
+
+
+def _model_changes(view: dict, variants: list[str], base: str, seeds: list[int]) -> list[str]:
+    """Lines of each of ``variants``' paired per-seed SAD change against ``base`` with its 95 %
+    interval, and for how many of the models (seeds x folds) it is lower."""
+    lines = [f"  paired per-seed change of SAD against {base} (negative = better):"]
+    for v in variants:
+        rel = _sad_changes(view, v, base, seeds)
+        pairs = [(a, b) for s in seeds for a, b in zip(view[v][s]["real"]["models"], view[base][s]["real"]["models"])]
+        lines.append(f"{_change_line(v, seeds, rel)}  (lower for {sum(a < b for a, b in pairs)} of {len(pairs)} models)")
+    return lines
 
 
 def detector_ranking(results: dict, variants: list[str], seeds: list[int], files: list[Path]) -> str:

@@ -148,6 +148,25 @@ def test_also_report_pairs_each_seed_and_counts_the_models_that_are_lower():
                         for v, per in results.items()}, ["naive", "portrait"], [0, 1]) == ""
 
 
+
+def test_also_report_pairs_the_third_variant_with_the_second_as_well():
+    def seed(*lemur: float) -> dict:  # one run per fold, each with its lemur SAD
+        return merge_folds([_with_also(_run({p: 1.0}), {"lemur": x}) for p, x in zip(("GT01", "GT13"), lemur)])
+    results = {"naive": {0: seed(10.0, 10.0), 1: seed(10.0, 10.0)},
+               "portrait": {0: seed(8.0, 8.0), 1: seed(10.0, 10.0)},
+               "faint": {0: seed(9.0, 7.0), 1: seed(11.0, 11.0)}}
+    lines = also_report(results, ["naive", "portrait", "faint"], [0, 1]).splitlines()
+    heads = [i for i, ln in enumerate(lines) if "paired per-seed change of SAD against" in ln]
+    assert [lines[i].split("against ")[1] for i in heads] == ["naive (negative = better):", "portrait (negative = better):"]
+    second = lines[heads[1] + 1]  # faint against portrait: 8 vs 8 -> 0 %, 11 vs 10 -> +10 %; 1 of 4 models lower
+    assert second.strip().startswith("faint")
+    assert "seed 0:   +0.0%" in second and "seed 1:  +10.0%" in second and "lower for 1 of 4 models" in second
+    assert not any(ln.strip().startswith("naive") and "seed 0" in ln for ln in lines)
+    # two variants: one block only
+    two = also_report({v: results[v] for v in ("naive", "portrait")}, ["naive", "portrait"], [0, 1])
+    assert two.count("paired per-seed change") == 1
+
+
 THREE = {  # RESULTS with a fold 0 photo (GT01), and a third variant
     "naive": {s: _run({"GT01": 5.0, "GT13": 10.0, "GT14": 20.0}) for s in (0, 1)},
     "portrait": {0: _run({"GT01": 5.0, "GT13": 8.0, "GT14": 21.0}), 1: _run({"GT01": 5.0, "GT13": 9.0, "GT14": 19.0})},
