@@ -42,7 +42,8 @@ sees (a folder of image/ alpha/ trimap/, or pymatting's STEM.png + STEM_alpha.pn
 STEM_trimap.png); by default the lemur of ../shared/data, the one everyday outdoor photo with a
 ground-truth alpha there (the alphamatting photos are objects before a picture set up behind
 them). A seed's errors on such a set are the mean over its fold models; the report pairs them
-per seed and counts the models that are lower.
+per seed against the first variant (and, with three or more, the later ones against the second)
+and counts the models that are lower.
 
 Finished runs are saved under OUT/runs, with the model's weights beside them (`.pt`), and
 reused while their training set's bytes (its shards' sha256) and the environment (library
