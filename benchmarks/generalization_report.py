@@ -246,8 +246,9 @@ def also_report(results: dict, variants: list[str], seeds: list[int],
     """The ``--also-real`` sets (photos no step sees, predicted by every fold's model): each
     variant's SAD, the paired per-seed change against the first variant with its 95 % interval,
     and for how many of the models (seeds x folds) it is lower; with three variants or more the
-    same for the third and later against the second (as :func:`against_second`); per photo for
-    sets of several. ``trivial``: each set's :func:`trivial_line` figures, by set name."""
+    same for the third and later against the second (as :func:`against_second`); for sets of
+    several photos the photo-weighted changes (against the first and, with three variants or more,
+    the second) and the per-photo table. ``trivial``: each set's :func:`trivial_line` figures, by set name."""
     base = variants[0]
     names = set.intersection(*(set(results[v][s].get("also", {})) for v in variants for s in seeds))
     lines = []
@@ -267,6 +268,8 @@ def also_report(results: dict, variants: list[str], seeds: list[int],
             lines.extend(_model_changes(view, variants[2:], variants[1], seeds))
         if len(photos) > 1:
             lines.extend(photo_weighted(view, variants, seeds))
+            if len(variants) >= 3:
+                lines.extend(photo_weighted(view, variants[1:], seeds))
             lines.extend(per_photo(view, variants, seeds))
     return "\n".join(["", *lines]) if lines else ""
 

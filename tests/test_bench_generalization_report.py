@@ -167,6 +167,24 @@ def test_also_report_pairs_the_third_variant_with_the_second_as_well():
     assert two.count("paired per-seed change") == 1
 
 
+def test_also_report_weighs_every_photo_the_same_against_the_second_as_well():
+    def seed(lemur: float, cat: float) -> dict:  # one fold, a two-photo everyday set
+        return merge_folds([_with_also(_run({"GT01": 1.0}), {"lemur": lemur, "cat": cat}, name="everyday")])
+    results = {"naive": {0: seed(10.0, 10.0), 1: seed(10.0, 10.0)},
+               "portrait": {0: seed(8.0, 5.0), 1: seed(10.0, 10.0)},
+               "faint": {0: seed(16.0, 5.0), 1: seed(5.0, 20.0)}}
+    lines = also_report(results, ["naive", "portrait", "faint"], [0, 1]).splitlines()
+    heads = [i for i, ln in enumerate(lines) if ln.startswith("The same with every photo weighing the same")]
+    assert [lines[i].split("against ")[1] for i in heads] == ["naive):", "portrait):"]
+    # faint against portrait, per seed the geometric mean of the two photos' ratios minus 1:
+    # seed 0 sqrt(16/8 * 5/5) - 1 = +41.4 %, seed 1 sqrt(5/10 * 20/10) - 1 = +0.0 %
+    row = lines[heads[1] + 1]
+    assert row.strip().startswith("faint") and "seed 0:  +41.4%" in row and "seed 1:   +0.0%" in row
+    assert not lines[heads[1] + 2].strip().startswith("portrait")  # only the later variants
+    two = also_report({v: results[v] for v in ("naive", "portrait")}, ["naive", "portrait"], [0, 1])
+    assert two.count("The same with every photo weighing the same") == 1
+
+
 THREE = {  # RESULTS with a fold 0 photo (GT01), and a third variant
     "naive": {s: _run({"GT01": 5.0, "GT13": 10.0, "GT14": 20.0}) for s in (0, 1)},
     "portrait": {0: _run({"GT01": 5.0, "GT13": 8.0, "GT14": 21.0}), 1: _run({"GT01": 5.0, "GT13": 9.0, "GT14": 19.0})},
