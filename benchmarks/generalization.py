@@ -62,6 +62,10 @@ kept: training repeats itself for a seed, and a warning says so where it did not
 overrides, e.g. `portrait-colourbg=composition.background_choice.weights.colour=1.0`. The
 report gives each variant's paired change against the first with a 95 % confidence interval
 over seeds (paired t).
+
+A ranking holds for the training length it was measured at: the small network's order of the
+variants moves with `--steps` (docs/results.md: portrait's lead over naive at 200-400 steps is
+gone on the plain SAD at 800). Compare variants at two lengths before calling one better.
 """
 from __future__ import annotations
 
@@ -274,7 +278,9 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=["naive", "portrait"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies samples and steps (use >1 on a GPU box)")
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--steps", type=int, default=200,
+                    help="training steps per run (default 200: minutes on a CPU; rankings move with it, "
+                         "so confirm at a longer one)")
     ap.add_argument("--samples", type=int, default=1600,
                     help="training samples per dataset (default 1600: at 200 steps of 8 each is seen about once; "
                          "480, the default before 2026-12-06, gave intervals about 1.7x as wide, docs/results.md)")
