@@ -64,8 +64,8 @@ report gives each variant's paired change against the first with a 95 % confiden
 over seeds (paired t).
 
 A ranking holds for the training length it was measured at: the small network's order of the
-variants moves with `--steps` (docs/results.md: portrait's lead over naive at 200-400 steps is
-gone on the plain SAD at 800). Compare variants at two lengths before calling one better.
+variants moves with `--steps` (docs/results.md, "800 steps on all three folds"). Compare
+variants at two lengths before calling one better.
 """
 from __future__ import annotations
 

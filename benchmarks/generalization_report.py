@@ -248,7 +248,8 @@ def also_report(results: dict, variants: list[str], seeds: list[int],
     and for how many of the models (seeds x folds) it is lower; with three variants or more the
     same for the third and later against the second (as :func:`against_second`); for sets of
     several photos the photo-weighted changes (against the first and, with three variants or more,
-    the second) and the per-photo table. ``trivial``: each set's :func:`trivial_line` figures, by set name."""
+    the second) and the per-photo table. ``trivial``: each set's :func:`trivial_line` figures, by
+    set name."""
     base = variants[0]
     names = set.intersection(*(set(results[v][s].get("also", {})) for v in variants for s in seeds))
     lines = []
