@@ -264,13 +264,12 @@ def also_report(results: dict, variants: list[str], seeds: list[int],
             lines.append(f"  {v:22s} SAD {_mean_std([view[v][s]['real']['sad'] for s in seeds])}   "
                          f"MSE {_mean_std([view[v][s]['real']['mse'] for s in seeds])}")
         lines.extend(trivial_line((trivial or {}).get(name)))
-        lines.extend(_model_changes(view, variants[1:], base, seeds))
-        if len(variants) >= 3:
-            lines.extend(_model_changes(view, variants[2:], variants[1], seeds))
+        groups = [variants, variants[1:]] if len(variants) >= 3 else [variants]  # base first in each
+        for group in groups:
+            lines.extend(_model_changes(view, group[1:], group[0], seeds))
         if len(photos) > 1:
-            lines.extend(photo_weighted(view, variants, seeds))
-            if len(variants) >= 3:
-                lines.extend(photo_weighted(view, variants[1:], seeds))
+            for group in groups:
+                lines.extend(photo_weighted(view, group, seeds))
             lines.extend(per_photo(view, variants, seeds))
     return "\n".join(["", *lines]) if lines else ""
 
