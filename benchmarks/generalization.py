@@ -66,6 +66,10 @@ over seeds (paired t).
 A ranking holds for the training length it was measured at: the small network's order of the
 variants moves with `--steps` (docs/results.md, "800 steps on all three folds"). Compare
 variants at two lengths before calling one better.
+
+`--photometric S` trains with the loader's colour jitter of the image (brightness, contrast,
+saturation, hue, gamma at strength S in [0, 1]; `AugmentConfig.photometric`), as most training
+recipes do; the default 0 trains without it. Its runs are saved under their own key.
 """
 from __future__ import annotations
 
@@ -154,6 +158,19 @@ class TrainConfig:
     widths: tuple[int, ...]
     lr: float
     workers: int
+    photometric: float = 0.0  # the loader's colour jitter of the image (AugmentConfig.photometric)
+
+
+#: TrainConfig fields added after runs were saved, with the value those runs had: at that value a
+#: field stays out of the run key, so that the saved runs keep their names and are reused.
+LATER_FIELDS = {"photometric": 0.0}
+
+
+def run_key(cfg: TrainConfig, samples: int, canvas: int, val_samples: int, real: Path | None) -> str:
+    """The 12 hex digits naming the runs of one training setting (OUT/runs/NAME-KEY.json)."""
+    fields = {k: v for k, v in vars(cfg).items() if LATER_FIELDS.get(k, object()) != v}
+    return hashlib.sha256(json.dumps([fields, samples, canvas, val_samples, str(real)],
+                                     sort_keys=True).encode()).hexdigest()[:12]
 
 
 def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
@@ -162,7 +179,8 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
     model = TinyMattingNet(widths=cfg.widths)
     # the default outputs: image, alpha, trimap, fg and bg (without fg and bg for a variant built
     # with output.layers: false; matting_loss then drops its composition term)
-    dataset = MattingDataset(folder, "train", crop=cfg.crop, seed=seed, buffer_size=256)
+    dataset = MattingDataset(folder, "train", crop=cfg.crop, seed=seed, buffer_size=256,
+                             augment={"photometric": cfg.photometric})
     loader = MattingLoader(dataset, batch_size=cfg.batch, num_workers=cfg.workers,
                            persistent_workers=cfg.workers > 0, drop_last=True)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -292,6 +310,9 @@ def main() -> None:
                     help="channels per U-Net level (488k parameters by default)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--workers", type=int, default=1, help="DataLoader workers")
+    ap.add_argument("--photometric", type=float, default=0.0,
+                    help="the loader's colour jitter of the training image, strength in [0, 1] "
+                         "(brightness, contrast, saturation, hue, gamma: augment/photometric.py; default 0)")
     ap.add_argument("--folds", type=int, nargs="+", default=[DEFAULT_FOLD], choices=range(FOLDS),
                     help="cross-validation folds: fold k tests on GT{6k+1}-GT{6k+6} and trains on the other "
                          "twelve; '0 1 2' tests on all 18 photos (default: 2, GT13-GT18)")
@@ -312,17 +333,17 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     samples = int(round(args.samples * args.scale))
     cfg = TrainConfig(int(round(args.steps * args.scale)), args.batch, args.crop, tuple(args.widths), args.lr,
-                      args.workers)
+                      args.workers, args.photometric)
 
     t0 = time.perf_counter()
     names = [variant_name(v) for v in args.variants]
     results: dict = {v: {s: [] for s in args.seeds} for v in names}
     n_params = sum(p.numel() for p in TinyMattingNet(widths=cfg.widths).parameters())
-    run_key = hashlib.sha256(json.dumps([vars(cfg), samples, args.canvas, args.val_samples,
-                                         str(args.real)], sort_keys=True).encode()).hexdigest()[:12]
+    key = run_key(cfg, samples, args.canvas, args.val_samples, args.real)
     env = environment()
+    jitter = f", photometric jitter {cfg.photometric}" if cfg.photometric else ""
     print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
-          f"{cfg.batch}x{cfg.crop}² per run\nenvironment: {', '.join(f'{k} {v}' for k, v in env.items())}",
+          f"{cfg.batch}x{cfg.crop}² per run{jitter}\nenvironment: {', '.join(f'{k} {v}' for k, v in env.items())}",
           flush=True)
     data_seed = {seed: seed if args.redraw else 0 for seed in args.seeds}  # the draw each seed trains on
     also = {d.name: real_test_set(d, None) for d in also_dirs}
@@ -348,7 +369,7 @@ def main() -> None:
             tag = ("" if fold == DEFAULT_FOLD else f"-fold{fold}") + ("" if d == 0 else f"-data{d}")
             for v in names:
                 t1 = time.perf_counter()
-                done = work / "runs" / f"{v}{tag}-seed{seed}-{run_key}.json"
+                done = work / "runs" / f"{v}{tag}-seed{seed}-{key}.json"
                 run = finished_run(done, train_data[v, d], cfg, also,
                                    env=env, fit=lambda: train(folders[v, d][0], seed, cfg),
                                    measure=lambda m: {"real": evaluate(m, real, per_image=True),

@@ -1,0 +1,50 @@
+"""benchmarks/generalization.py's training settings: the run key that names saved runs, and the
+loader's colour jitter (``--photometric``) reaching the training batches."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+
+import generalization  # noqa: E402
+from synth.build import build  # noqa: E402
+from synth.recipe import parse_recipe  # noqa: E402
+
+from conftest import procedural_recipe  # noqa: E402
+
+
+def _cfg(**kw) -> generalization.TrainConfig:
+    return generalization.TrainConfig(**{"steps": 400, "batch": 8, "crop": 160, "widths": (16, 32, 64, 128),
+                                         "lr": 3e-3, "workers": 1, **kw})
+
+
+def test_run_key_keeps_the_names_of_runs_saved_before_photometric_and_separates_jittered_runs():
+    # the key as it was computed before the field existed: every saved run is named by it
+    old_fields = {"steps": 400, "batch": 8, "crop": 160, "widths": (16, 32, 64, 128), "lr": 3e-3, "workers": 1}
+    old = hashlib.sha256(json.dumps([old_fields, 1600, 640, 36, "None"], sort_keys=True).encode()).hexdigest()[:12]
+    assert generalization.run_key(_cfg(), 1600, 640, 36, None) == old == "eee0471b59f1"
+    jittered = {generalization.run_key(_cfg(photometric=p), 1600, 640, 36, None) for p in (0.5, 1.0)}
+    assert len(jittered) == 2 and old not in jittered
+    assert generalization.run_key(_cfg(steps=800), 1600, 640, 36, None) == "321ecb30a693"
+
+
+def test_photometric_jitter_changes_the_trained_model_and_zero_is_the_plain_loader(tmp_path):
+    raw = procedural_recipe(seed=2, fg=(2, (40, 40)), bg=(2, (40, 40)), canvas=(32, 32), per_shard=4,
+                            samples=(4, 2))
+    build(parse_recipe(raw), tmp_path / "data", cache_dir=tmp_path / "cache")
+    small = {"steps": 2, "batch": 2, "crop": 32, "widths": (4, 8, 8, 8), "lr": 1e-2, "workers": 0}
+
+    def weights(**kw) -> list[torch.Tensor]:
+        cfg = generalization.TrainConfig(**{**small, **kw})
+        return [p.detach().clone() for p in generalization.train(tmp_path / "data", 0, cfg).parameters()]
+
+    plain, zero, jitter = weights(), weights(photometric=0.0), weights(photometric=1.0)
+    assert all(torch.equal(a, b) for a, b in zip(plain, zero))  # 0 draws nothing: the same batches
+    assert not all(torch.equal(a, b) for a, b in zip(plain, jitter))
+    assert all(torch.equal(a, b) for a, b in zip(jitter, weights(photometric=1.0)))  # deterministic
