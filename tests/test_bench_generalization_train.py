@@ -35,6 +35,17 @@ def test_run_key_keeps_the_names_of_runs_saved_before_photometric_and_separates_
     assert generalization.run_key(_cfg(steps=800), 1600, 640, 36, None) == "321ecb30a693"
 
 
+
+def test_the_command_line_trains_with_jitter_by_default_and_zero_finds_the_runs_saved_without_it():
+    args = generalization.arg_parser().parse_args(["--out", "x"])
+    assert args.photometric == 1.0
+    off = generalization.arg_parser().parse_args(["--out", "x", "--photometric", "0"])
+
+    def key(a) -> str:
+        return generalization.run_key(_cfg(steps=a.steps, photometric=a.photometric), 1600, 640, 36, None)
+    assert key(off) == generalization.run_key(_cfg(steps=off.steps), 1600, 640, 36, None)
+    assert key(args) != key(off)
+
 def test_photometric_jitter_changes_the_trained_model_and_zero_is_the_plain_loader(tmp_path):
     raw = procedural_recipe(seed=2, fg=(2, (40, 40)), bg=(2, (40, 40)), canvas=(32, 32), per_shard=4,
                             samples=(4, 2))
