@@ -44,7 +44,10 @@ class AugmentConfig(BaseModel):
 
     ``scale``: range of the zoom factor applied before the crop (1 = stored
     resolution, > 1 zooms in); ``band``: unknown band width range in pixels at
-    ``band_reference`` long side; ``photometric``: jitter strength in [0, 1]
+    ``band_reference`` long side; ``band_outer``: when set, the band's reach on the
+    background side is drawn from this range on its own and ``band``'s draw is its reach
+    on the subject side (None: one width both sides, symmetric about the edge, which lets a
+    network read the edge off the band); ``photometric``: jitter strength in [0, 1]
     (0 = off); ``recomposite_p``: probability of re-compositing fg onto
     another sample's bg; ``guidance``: the ranges of the ``guidance`` output's coarse
     masks (an :class:`augment.guidance.GuidanceSpec` or a dict of its fields);
@@ -59,6 +62,7 @@ class AugmentConfig(BaseModel):
     flip_p: float = Field(0.5, ge=0.0, le=1.0)
     trimap: str = Field("fresh", pattern="^(fresh|stored)$")
     band: tuple[int, int] = (1, 29)
+    band_outer: tuple[int, int] | None = None
     band_reference: int = Field(640, ge=16, le=16384)
     photometric: float = Field(0.0, ge=0.0, le=1.0)
     recomposite_p: float = Field(0.0, ge=0.0, le=1.0)
@@ -86,6 +90,8 @@ class AugmentConfig(BaseModel):
         b0, b1 = self.band
         if not (0 <= b0 <= b1 <= 512):
             raise ValueError(f"band must satisfy 0 <= lo <= hi <= 512, got {self.band}")
+        if self.band_outer is not None and not (0 <= self.band_outer[0] <= self.band_outer[1] <= 512):
+            raise ValueError(f"band_outer must satisfy 0 <= lo <= hi <= 512, got {self.band_outer}")
         return self
 
     @classmethod

@@ -122,11 +122,17 @@ def octagon_dilate(x: torch.Tensor, radius: list[int]) -> torch.Tensor:
     return x
 
 
-def trimaps(alpha8: torch.Tensor, valid: torch.Tensor, band: list[int]) -> torch.Tensor:
+def trimaps(alpha8: torch.Tensor, valid: torch.Tensor, band: list[int],
+            outer: list[int] | None = None) -> torch.Tensor:
     """Trimaps of ``alpha8: uint8 (B, 1, H, W)`` (``valid``: bool, which pixels belong to each
     sample's image; padding is neither value): unknown (128) within ``band[b]`` output px of
     the edge (0 < a < 255, and definite pixels 8-adjacent to the other definite value), else
-    the definite value. ``band[b] == 0`` marks only 0 < a < 255 (as ``make_trimap``)."""
+    the definite value. ``band[b] == 0`` marks only 0 < a < 255 (as ``make_trimap``).
+    ``outer[b]`` (None: ``band``): the reach on the background side (a == 0) instead."""
+    if outer is not None and list(outer) != list(band):
+        inner_t = trimaps(alpha8, valid, band)
+        outer_t = trimaps(alpha8, valid, [int(o) for o in outer])
+        return torch.where(alpha8 == 0, outer_t, inner_t)
     fg = ((alpha8 == 255) & valid).to(torch.uint8)
     bg = ((alpha8 == 0) & valid).to(torch.uint8)
     mixed = (alpha8 > 0) & (alpha8 < 255) & valid

@@ -43,9 +43,10 @@ __all__ = ["prepare_device_sample", "sample_photometric", "GEO_FIELDS"]
 
 #: The fields of ``geo``: the flip (0/1), the trimap band in output px (-1: no fresh trimap),
 #: the trimap margins in output px, stored px per output px, the window in ``alpha_src``
-#: (top, left, h, w) and the alpha's unit (1/255 or 1/65535).
+#: (top, left, h, w), the alpha's unit (1/255 or 1/65535) and the band's reach on the
+#: background side (``band_outer``; equal to the band when not drawn apart).
 GEO_FIELDS = ("flip", "band", "m_top", "m_bottom", "m_left", "m_right", "ky", "kx",
-              "win_y", "win_x", "win_h", "win_w", "unit")
+              "win_y", "win_x", "win_h", "win_w", "unit", "band_out")
 
 
 def sample_photometric(rng: np.random.Generator, strength: float) -> np.ndarray:
@@ -142,7 +143,9 @@ def prepare_device_sample(members: Mapping[str, bytes], seed: list[int], *, crop
             out[f"src_{name}"], out[f"box_{name}"] = _source(_member(members, name), alpha.shape, window, name,
                                                              name in device_decode)
 
-    (mt, mb, ml, mr), (y0, y1, x0, x1) = _margins(alpha.shape, window, crop, geo.band)
+    outer = geo.band if geo.band_outer is None else geo.band_outer
+    reach = None if geo.band is None else max(geo.band, outer)  # type: ignore[type-var]
+    (mt, mb, ml, mr), (y0, y1, x0, x1) = _margins(alpha.shape, window, crop, reach)
     raw = alpha.raw[y0:y1, x0:x1]
     out["alpha_src"] = np.ascontiguousarray(raw if raw.dtype == np.uint8 else raw.astype(np.int32))
     if trimap_wanted and config.trimap == "stored":
@@ -155,7 +158,8 @@ def prepare_device_sample(members: Mapping[str, bytes], seed: list[int], *, crop
         out["trimap_src"] = np.ascontiguousarray(trimap[y0:y1, x0:x1])
     out["geo"] = np.array([float(geo.flip.horizontal), -1.0 if geo.band is None else float(geo.band),
                            mt, mb, ml, mr, window.h / crop[0], window.w / crop[1],
-                           window.top - y0, window.left - x0, window.h, window.w, float(alpha.unit)], np.float64)
+                           window.top - y0, window.left - x0, window.h, window.w, float(alpha.unit),
+                           -1.0 if outer is None else float(outer)], np.float64)
     if config.photometric > 0 and "image" in outputs:
         out["photo"] = sample_photometric(photometric_rng(seed), config.photometric)
     if "guidance" in outputs:

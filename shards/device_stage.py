@@ -187,7 +187,8 @@ class DeviceStage:
         valid = ((rows >= -col("m_top")) & (rows < oh + col("m_bottom")) &
                  (cols >= -col("m_left")) & (cols < ow + col("m_right")))
         a8 = torch.round(ext * 255.0).to(torch.uint8)
-        tri = trimaps(a8, valid, [int(b) for b in geo[:, _G["band"]].tolist()])
+        tri = trimaps(a8, valid, [int(b) for b in geo[:, _G["band"]].tolist()],
+                      [int(b) for b in geo[:, _G["band_out"]].tolist()])
         return alpha, tri[:, :, m:m + oh, m:m + ow].contiguous()
 
     def _stored_trimap(self, batch: Mapping[str, Any]) -> torch.Tensor:

@@ -22,7 +22,8 @@ switching one step on or off never changes the draws of the others:
    full decode). Only the members the requested ``outputs`` need are decoded.
 2. **Trimap**: a fresh one from the augmented alpha every epoch, with a band
    width drawn from ``band`` pixels at ``band_reference`` long side (scaled
-   to the resolution of the jittered image), or the stored one. A fresh one
+   to the resolution of the jittered image; with ``band_outer`` set, the
+   background side's width is drawn from it on its own), or the stored one. A fresh one
    is computed on the crop plus a margin of ``band + 1`` output pixels (the
    alpha resampled on the same grid), so it equals the crop of the trimap of
    the whole jittered alpha, also at the crop border.
@@ -69,6 +70,7 @@ __all__ = ["augment_sample", "augment_frame", "draw_geometry", "needs_trimap", "
 
 # Step numbers appended to the sample seed (fixed forever: changing them changes every draw).
 _STEP_SCALE, _STEP_CROP, _STEP_FLIP, _STEP_BAND, _STEP_RECOMP, _STEP_PHOTO, _STEP_GUIDE = 1, 2, 3, 4, 5, 6, 7
+_STEP_BAND_OUTER = 8
 
 
 def _rng(seed: list[int], step: int) -> np.random.Generator:
@@ -95,13 +97,15 @@ def _require(members: Mapping[str, bytes], stem: str) -> bytes:
 class Geometry:
     """What is drawn once per sample (once per window of a clip): the crop ``window`` in
     stored pixels (None: the whole sample), the JPEG ``reduce`` factor, the size of the
-    jittered image ``full_hw``, the trimap ``band`` (None: no fresh trimap) and the flip."""
+    jittered image ``full_hw``, the trimap ``band`` (None: no fresh trimap), the flip and the
+    band's reach on the background side ``band_outer`` (None: ``band``)."""
 
     window: Crop | None
     reduce: int
     full_hw: tuple[int, int]
     band: int | None
     flip: Flip
+    band_outer: int | None = None
 
 
 def draw_geometry(alpha: StoredAlpha, seed: list[int], crop: tuple[int, int] | None, config: AugmentConfig,
@@ -123,10 +127,13 @@ def draw_geometry(alpha: StoredAlpha, seed: list[int], crop: tuple[int, int] | N
             window = Crop(top=window.top - window.top % reduce, left=window.left - window.left % reduce,
                           h=window.h, w=window.w)
         full_hw = (max(1, round(h * s)), max(1, round(w * s)))
-    band = None
+    band = outer = None
     if fresh_trimap:
         band = sample_band_px(_rng(seed, _STEP_BAND), full_hw, tuple(config.band), reference=config.band_reference)
-    return Geometry(window, reduce, full_hw, band, sample_flip(_rng(seed, _STEP_FLIP), config.flip_p, 0.0))
+        if config.band_outer is not None:
+            outer = sample_band_px(_rng(seed, _STEP_BAND_OUTER), full_hw, tuple(config.band_outer),
+                                   reference=config.band_reference)
+    return Geometry(window, reduce, full_hw, band, sample_flip(_rng(seed, _STEP_FLIP), config.flip_p, 0.0), outer)
 
 
 def guidance_params(alpha: np.ndarray, seed: list[int], spec: GuidanceSpec) -> Guidance:
@@ -245,9 +252,9 @@ def augment_frame(
     # margin around the crop so that the band is right at the crop border.
     if geo.band is not None:
         if window is None:
-            arrays["trimap"] = make_trimap(alpha_to_uint8(arrays["alpha"], validate=False), geo.band)
+            arrays["trimap"] = make_trimap(alpha_to_uint8(arrays["alpha"], validate=False), geo.band, geo.band_outer)
         else:
-            arrays["trimap"] = trimap_with_margin(alpha, window, arrays["alpha"], geo.band)
+            arrays["trimap"] = trimap_with_margin(alpha, window, arrays["alpha"], geo.band, geo.band_outer)
 
     # 3. flips (after the trimap: the trimap of a flipped alpha is the flipped trimap)
     for name, arr in arrays.items():

@@ -109,24 +109,26 @@ def _to_u8(alpha: np.ndarray) -> np.ndarray:
     return alpha_to_uint8(alpha, validate=False)
 
 
-def trimap_with_margin(alpha: StoredAlpha, window: Crop, alpha_out: np.ndarray, band: int) -> np.ndarray:
-    """``make_trimap`` of the resized window ``alpha_out`` as if computed on the whole resized
-    alpha: the distance transforms see a margin of ``band + 1`` output pixels around the
-    window (within the image; the image border itself does not erode). The margin is
-    resampled from the stored alpha on the same output grid (bilinear), strip by strip;
-    inside the window the trimap sees exactly ``alpha_out``."""
+def trimap_with_margin(alpha: StoredAlpha, window: Crop, alpha_out: np.ndarray, band: int,
+                       outer: int | None = None) -> np.ndarray:
+    """``make_trimap(·, band, outer)`` of the resized window ``alpha_out`` as if computed on the
+    whole resized alpha: the distance transforms see a margin of ``max(band, outer) + 1``
+    output pixels around the window (within the image; the image border itself does not
+    erode). The margin is resampled from the stored alpha on the same output grid (bilinear),
+    strip by strip; inside the window the trimap sees exactly ``alpha_out``."""
     oh, ow = alpha_out.shape
-    if band <= 0:
-        return make_trimap(_to_u8(alpha_out), band)
+    reach = band if outer is None else max(band, outer)
+    if reach <= 0:
+        return make_trimap(_to_u8(alpha_out), band, outer)
     h, w = alpha.shape
     ky, kx = window.h / oh, window.w / ow  # stored pixels per output pixel
-    m = band + 1
+    m = reach + 1
     top = min(m, math.floor(window.top / ky))
     bottom = min(m, math.floor((h - window.top - window.h) / ky))
     left = min(m, math.floor(window.left / kx))
     right = min(m, math.floor((w - window.left - window.w) / kx))
     if top == bottom == left == right == 0:
-        return make_trimap(_to_u8(alpha_out), band)
+        return make_trimap(_to_u8(alpha_out), band, outer)
     eh, ew = oh + top + bottom, ow + left + right
     a8 = np.empty((eh, ew), np.uint8)
     a8[top:top + oh, left:left + ow] = _to_u8(alpha_out)
@@ -147,4 +149,4 @@ def trimap_with_margin(alpha: StoredAlpha, window: Crop, alpha_out: np.ndarray, 
                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         np.clip(part, 0.0, 1.0, out=part)
         a8[r0:r1, c0:c1] = _to_u8(part)
-    return make_trimap(a8, band)[top:top + oh, left:left + ow]
+    return make_trimap(a8, band, outer)[top:top + oh, left:left + ow]

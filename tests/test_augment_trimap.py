@@ -124,3 +124,40 @@ def test_edge_is_the_soft_pixels_and_both_sides_of_every_hard_step(seed, h, w, k
     fg, bg, eight = a8 == 255, a8 == 0, np.ones((3, 3), bool)
     want = ((a8 > 0) & (a8 < 255)) | (fg & ndimage.binary_dilation(bg, eight)) | (bg & ndimage.binary_dilation(fg, eight))
     np.testing.assert_array_equal(_edge(a8), np.where(want, 255, 0).astype(np.uint8))
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 70), w=st.integers(1, 70),
+       inner=st.integers(0, 10), outer=st.integers(0, 10))
+def test_two_sided_band_reaches_each_side_by_its_own_width(seed, h, w, inner, outer):
+    """Against a whole-image distance to the edge (scipy's exact EDT within a pixel of the
+    5x5 chamfer): subject pixels are unknown up to `inner` from the edge, background pixels up
+    to `outer`; equal widths are the one-band trimap."""
+    alpha = _blob_alpha(seed, (h, w))
+    a8 = alpha_to_uint8(alpha)
+    got = make_trimap(alpha, inner, outer)
+    assert set(np.unique(got)) <= {0, 128, 255} and np.all(got[(a8 > 0) & (a8 < 255)] == 128)
+    assert np.all(a8[got == 255] == 255) and np.all(a8[got == 0] == 0)
+    np.testing.assert_array_equal(make_trimap(alpha, inner, inner), make_trimap(alpha, inner))
+    # each side as the one-band trimap of that side's width, on that side's pixels
+    for side, width in ((255, inner), (0, outer)):
+        one = make_trimap(alpha, width)
+        np.testing.assert_array_equal(got[a8 == side], one[a8 == side])
+
+
+def test_two_sided_band_on_a_disc_spans_inner_inside_and_outer_outside():
+    alpha = np.zeros((200, 200), np.float32)
+    cv2.circle(alpha, (100, 100), 60, 1.0, -1)  # a hard edge at radius ~60
+    yy, xx = np.mgrid[0:200, 0:200]
+    r = np.hypot(yy - 100, xx - 100)
+    unknown = make_trimap(alpha, 4, 15) == 128
+    assert unknown[(r > 61 + 1) & (r < 60 + 14)].all() and unknown[(r < 60 - 1) & (r > 60 - 3)].all()
+    assert not unknown[(r > 60 + 17) | (r < 60 - 6)].any()
+    assert abs(r[unknown].min() - (60 - 4.5)) < 1.5 and abs(r[unknown].max() - (60 + 15.5)) < 1.5
+
+
+def test_two_sided_band_errors():
+    with pytest.raises(ValueError, match="outer_px"):
+        make_trimap(np.zeros((4, 4), np.float32), 2, -1)
+    with pytest.raises(ValueError, match="outer_px"):
+        make_trimap(np.zeros((4, 4), np.float32), 2, 1.5)

@@ -153,3 +153,18 @@ def test_photometric_of_a_sample_does_not_depend_on_its_batch():
     got = photometric_batch(imgs, params)
     for i in range(6):
         torch.testing.assert_close(got[i], photometric(imgs[i], params[i]), atol=2e-6, rtol=0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), widths=st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8)), min_size=1,
+                                                     max_size=3))
+def test_two_sided_trimaps_take_each_side_from_its_own_width(seed, widths):
+    rng = np.random.default_rng(seed)
+    a8 = np.stack([_alpha8(rng, 30, 26) for _ in widths])[:, None]
+    valid = torch.ones(a8.shape, dtype=torch.bool)
+    bands, outers = [b for b, _ in widths], [o for _, o in widths]
+    got = trimaps(torch.from_numpy(a8), valid, bands, outers).numpy()
+    for i, (band, outer) in enumerate(widths):
+        bg = a8[i, 0] == 0
+        np.testing.assert_array_equal(got[i, 0][bg], _reference_trimap(a8[i, 0], outer)[bg])
+        np.testing.assert_array_equal(got[i, 0][~bg], _reference_trimap(a8[i, 0], band)[~bg])

@@ -70,6 +70,23 @@ def test_device_path_gives_the_cpu_paths_samples_and_geometry(data, workers):
     _check_close(cpu, dev, FULL)
 
 
+
+def test_two_sided_trimap_band_on_both_paths(data):
+    """``band_outer`` draws the background side's reach apart: the device path follows the CPU
+    path, and only the trimap changes (every other draw is its own stream)."""
+    two = {"band_outer": (20, 40), "band": (1, 3)}
+    cpu, dev = _pair(data, augment=two)
+    _check_close(cpu, dev, FULL)
+    plain, _ = _pair(data, augment={"band": (1, 3)})
+    for a, b in zip(plain, cpu):
+        for name in ("image", "alpha", "fg", "bg"):
+            assert torch.equal(a[name], b[name]), name
+    wider = [(b["trimap"] == 128) & (b["alpha"] == 0) for b in cpu]
+    narrow = [(a["trimap"] == 128) & (a["alpha"] == 0) for a in plain]
+    assert sum(int(w.sum()) for w in wider) > 3 * sum(int(n.sum()) for n in narrow) > 0
+    inside = sum(int(((b["trimap"] == 128) & (b["alpha"] == 1)).sum()) for b in cpu)
+    assert inside == sum(int(((a["trimap"] == 128) & (a["alpha"] == 1)).sum()) for a in plain)
+
 def test_strong_shrinks_stay_close(data):
     cpu, dev = _pair(data, augment={"scale": (0.3, 0.5)})
     _check_close(cpu, dev, FULL, shrink=True)
@@ -256,3 +273,9 @@ def test_device_decode_is_checked(data):
         MattingDataset(data, "train", crop=64, device_decode=("image",))
     assert MattingDataset(data, "train", crop=64, device="cpu", device_decode=["bg", "image"]).config.device_decode \
         == ("image", "bg")
+
+
+def test_band_outer_is_checked():
+    with pytest.raises(ValueError, match="band_outer must satisfy"):
+        AugmentConfig(band_outer=(5, 2))
+    assert AugmentConfig(band_outer=(0, 9)).band_outer == (0, 9) and AugmentConfig().band_outer is None

@@ -26,8 +26,11 @@ def test_alpha_crop_matches_sample_unknown_crop(bits):
         assert got == sample_unknown_crop(np.random.default_rng([t, 2]), decode_alpha(data), crop)
 
 
-def test_fresh_trimap_sees_past_the_crop_border():
-    """The trimap of a crop equals the crop of the trimap of the whole resized alpha."""
+@pytest.mark.parametrize("two_sided", [False, True])
+def test_fresh_trimap_sees_past_the_crop_border(two_sided):
+    """The trimap of a crop equals the crop of the trimap of the whole resized alpha (also with
+    the background side's reach drawn apart: the margin covers the wider side)."""
+    widths = np.random.default_rng(99)
     h, w = 300, 260
     a = disc_alpha(h, w, 3)
     alpha = win.StoredAlpha(encode_alpha(a))
@@ -49,8 +52,9 @@ def test_fresh_trimap_sees_past_the_crop_border():
                                       borderMode=cv2.BORDER_REPLICATE), 0, 1)
         out = np.ascontiguousarray(full[ny:ny + oh, nx:nx + ow])
         band = int(rng.integers(1, 20))
-        expect = make_trimap(full, band)[ny:ny + oh, nx:nx + ow]
-        got = win.trimap_with_margin(alpha, Crop(top, left, wh, ww), out, band)
+        outer = int(widths.integers(0, 20)) if two_sided else None
+        expect = make_trimap(full, band, outer)[ny:ny + oh, nx:nx + ow]
+        got = win.trimap_with_margin(alpha, Crop(top, left, wh, ww), out, band, outer)
         assert np.array_equal(got, expect)
-        checked_border += not np.array_equal(make_trimap(out, band), expect)
+        checked_border += not np.array_equal(make_trimap(out, band, outer), expect)
     assert checked_border > 0  # the margin mattered in some cases
