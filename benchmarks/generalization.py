@@ -161,11 +161,12 @@ class TrainConfig:
     lr: float
     workers: int
     photometric: float = 0.0  # the loader's colour jitter of the image (AugmentConfig.photometric)
+    band_outer: tuple[int, int] | None = None  # the trimap band's background side (AugmentConfig.band_outer)
 
 
 #: TrainConfig fields added after runs were saved, with the value those runs had: at that value a
 #: field stays out of the run key, so that the saved runs keep their names and are reused.
-LATER_FIELDS = {"photometric": 0.0}
+LATER_FIELDS = {"photometric": 0.0, "band_outer": None}
 
 
 def run_key(cfg: TrainConfig, samples: int, canvas: int, val_samples: int, real: Path | None) -> str:
@@ -182,7 +183,7 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
     # the default outputs: image, alpha, trimap, fg and bg (without fg and bg for a variant built
     # with output.layers: false; matting_loss then drops its composition term)
     dataset = MattingDataset(folder, "train", crop=cfg.crop, seed=seed, buffer_size=256,
-                             augment={"photometric": cfg.photometric})
+                             augment={"photometric": cfg.photometric, "band_outer": cfg.band_outer})
     loader = MattingLoader(dataset, batch_size=cfg.batch, num_workers=cfg.workers,
                            persistent_workers=cfg.workers > 0, drop_last=True)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -317,6 +318,9 @@ def arg_parser() -> argparse.ArgumentParser:
                     help="the loader's colour jitter of the training image, strength in [0, 1] "
                          "(brightness, contrast, saturation, hue, gamma: augment/photometric.py; default 1; "
                          "0: no jitter, the default before 2026-12-07)")
+    ap.add_argument("--band-outer", type=int, nargs=2, default=None, metavar=("LO", "HI"),
+                    help="train with the trimap band's background side drawn apart from its subject side "
+                         "(AugmentConfig.band_outer, px at 640); default: one band both sides")
     ap.add_argument("--folds", type=int, nargs="+", default=[DEFAULT_FOLD], choices=range(FOLDS),
                     help="cross-validation folds: fold k tests on GT{6k+1}-GT{6k+6} and trains on the other "
                          "twelve; '0 1 2' tests on all 18 photos (default: 2, GT13-GT18)")
@@ -341,7 +345,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     samples = int(round(args.samples * args.scale))
     cfg = TrainConfig(int(round(args.steps * args.scale)), args.batch, args.crop, tuple(args.widths), args.lr,
-                      args.workers, args.photometric)
+                      args.workers, args.photometric, None if args.band_outer is None else tuple(args.band_outer))
 
     t0 = time.perf_counter()
     names = [variant_name(v) for v in args.variants]
@@ -350,6 +354,8 @@ def main() -> None:
     key = run_key(cfg, samples, args.canvas, args.val_samples, args.real)
     env = environment()
     jitter = f", photometric jitter {cfg.photometric}" if cfg.photometric else ""
+    if cfg.band_outer is not None:
+        jitter += f", trimap band outside {cfg.band_outer[0]}-{cfg.band_outer[1]} px drawn apart"
     print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
           f"{cfg.batch}x{cfg.crop}² per run{jitter}\nenvironment: {', '.join(f'{k} {v}' for k, v in env.items())}",
           flush=True)

@@ -33,6 +33,10 @@ def test_run_key_keeps_the_names_of_runs_saved_before_photometric_and_separates_
     jittered = {generalization.run_key(_cfg(photometric=p), 1600, 640, 36, None) for p in (0.5, 1.0)}
     assert len(jittered) == 2 and old not in jittered
     assert generalization.run_key(_cfg(steps=800), 1600, 640, 36, None) == "321ecb30a693"
+    # the jittered runs saved before band_outer existed keep their key; a drawn-apart band gets its own
+    assert generalization.run_key(_cfg(photometric=1.0), 1600, 640, 36, None) == "b2f1a2781f69"
+    two_sided = generalization.run_key(_cfg(photometric=1.0, band_outer=(1, 29)), 1600, 640, 36, None)
+    assert two_sided not in jittered | {old}
 
 
 
@@ -45,6 +49,8 @@ def test_the_command_line_trains_with_jitter_by_default_and_zero_finds_the_runs_
         return generalization.run_key(_cfg(steps=a.steps, photometric=a.photometric), 1600, 640, 36, None)
     assert key(off) == generalization.run_key(_cfg(steps=off.steps), 1600, 640, 36, None)
     assert key(args) != key(off)
+    assert args.band_outer is None
+    assert generalization.arg_parser().parse_args(["--out", "x", "--band-outer", "1", "29"]).band_outer == [1, 29]
 
 def test_photometric_jitter_changes_the_trained_model_and_zero_is_the_plain_loader(tmp_path):
     raw = procedural_recipe(seed=2, fg=(2, (40, 40)), bg=(2, (40, 40)), canvas=(32, 32), per_shard=4,
@@ -61,3 +67,5 @@ def test_photometric_jitter_changes_the_trained_model_and_zero_is_the_plain_load
     plain, jitter = weights(), weights(photometric=1.0)
     assert not all(torch.equal(a, b) for a, b in zip(plain, jitter))
     assert all(torch.equal(a, b) for a, b in zip(jitter, weights(photometric=1.0)))  # deterministic
+    # the drawn-apart band reaches the trimaps the model is trained on (2-4 px outside at 32 px)
+    assert not all(torch.equal(a, b) for a, b in zip(plain, weights(band_outer=(40, 80))))
