@@ -52,7 +52,7 @@ def make_trimap(alpha: np.ndarray, band_px: int, outer_px: int | None = None) ->
     α_u8 is 0), ``band_px`` then being its reach on the subject side (α_u8 255), as a
     trimap drawn by hand or by eroding the two definite regions apart is rarely symmetric.
 
-    One distance transform, on the bounding box of the edge grown by `band_px + 1`: O(H·W)
+    One distance transform, on the bounding box of the edge grown by the wider side + 1: O(H·W)
     whatever the band (cv2.erode with a (2r+1) ellipse is O(H·W·r)).
     """
     if not isinstance(alpha, np.ndarray) or alpha.ndim != 2 or alpha.size == 0:
@@ -61,46 +61,33 @@ def make_trimap(alpha: np.ndarray, band_px: int, outer_px: int | None = None) ->
         raise ValueError(f"band_px must be an integer >= 0, got {band_px!r}")
     if outer_px is not None and (int(outer_px) != outer_px or outer_px < 0):
         raise ValueError(f"outer_px must be an integer >= 0 or None, got {outer_px!r}")
+    inner, outer = int(band_px), int(band_px if outer_px is None else outer_px)
     a8 = alpha_to_uint8(alpha)
     trimap = a8.copy()
-    if outer_px is not None and outer_px != band_px:
-        return _two_sided(a8, trimap, int(band_px), int(outer_px))
-    if band_px == 0:
+    if inner == 0 or outer == 0:  # a zero side keeps its definite pixels, hard steps included
         np.copyto(trimap, np.uint8(128), where=(cv2.inRange(a8, 1, 254) != 0))
-        return trimap
+        if inner == outer:
+            return trimap
     edge = _edge(a8)
     x, y, w, h = cv2.boundingRect(edge)
     if w == 0 or h == 0:  # all definite, one value: nothing to erode
-        return trimap
-    band = int(band_px)
-    hh, ww = a8.shape
-    y0, y1 = max(0, y - band - 1), min(hh, y + h + band + 1)
-    x0, x1 = max(0, x - band - 1), min(ww, x + w + band + 1)
-    # distance of each non-edge pixel to the nearest edge pixel (every edge pixel is in the box,
-    # and every pixel within `band` of one; edge pixels themselves get 0)
-    dist = cv2.distanceTransform(cv2.bitwise_not(edge[y0:y1, x0:x1]), cv2.DIST_L2, cv2.DIST_MASK_5)
-    np.copyto(trimap[y0:y1, x0:x1], np.uint8(128), where=dist <= band)
-    return trimap
-
-
-def _two_sided(a8: np.ndarray, trimap: np.ndarray, inner: int, outer: int) -> np.ndarray:
-    """`make_trimap` with reach ``inner`` on the subject side and ``outer`` on the background
-    side (at least one of them > 0): each definite pixel within its side's reach of the edge
-    becomes unknown, and so does every 0 < α_u8 < 255."""
-    edge = _edge(a8)
-    if inner == 0 or outer == 0:  # a zero side keeps its definite pixels, hard steps included
-        np.copyto(trimap, np.uint8(128), where=(cv2.inRange(a8, 1, 254) != 0))
-    x, y, w, h = cv2.boundingRect(edge)
-    if w == 0 or h == 0:
         return trimap
     reach = max(inner, outer)
     hh, ww = a8.shape
     y0, y1 = max(0, y - reach - 1), min(hh, y + h + reach + 1)
     x0, x1 = max(0, x - reach - 1), min(ww, x + w + reach + 1)
+    # distance of each non-edge pixel to the nearest edge pixel (every edge pixel is in the box,
+    # and every pixel within `reach` of one; edge pixels themselves get 0)
     dist = cv2.distanceTransform(cv2.bitwise_not(edge[y0:y1, x0:x1]), cv2.DIST_L2, cv2.DIST_MASK_5)
-    box = a8[y0:y1, x0:x1]
-    near = np.where(box == 0, dist <= outer, dist <= inner) if outer and inner else (
-        (box == 0) & (dist <= outer) if outer else (box == 255) & (dist <= inner))
+    if inner == outer:
+        near = dist <= reach
+    else:  # each side by its own reach; a zero side keeps all of its definite pixels
+        box = a8[y0:y1, x0:x1]
+        near = np.where(box == 0, dist <= outer, dist <= inner)
+        if outer == 0:
+            near &= box != 0
+        if inner == 0:
+            near &= box != 255
     np.copyto(trimap[y0:y1, x0:x1], np.uint8(128), where=near)
     return trimap
 

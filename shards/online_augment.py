@@ -24,7 +24,7 @@ switching one step on or off never changes the draws of the others:
    width drawn from ``band`` pixels at ``band_reference`` long side (scaled
    to the resolution of the jittered image; with ``band_outer`` set, the
    background side's width is drawn from it on its own), or the stored one. A fresh one
-   is computed on the crop plus a margin of ``band + 1`` output pixels (the
+   is computed on the crop plus a margin of the wider side + 1 output pixels (the
    alpha resampled on the same grid), so it equals the crop of the trimap of
    the whole jittered alpha, also at the crop border.
 3. **Flips**: horizontal with probability ``flip_p``.
