@@ -64,10 +64,9 @@ def make_trimap(alpha: np.ndarray, band_px: int, outer_px: int | None = None) ->
     inner, outer = int(band_px), int(band_px if outer_px is None else outer_px)
     a8 = alpha_to_uint8(alpha)
     trimap = a8.copy()
-    if inner == 0 or outer == 0:  # a zero side keeps its definite pixels, hard steps included
+    if inner == outer == 0:
         np.copyto(trimap, np.uint8(128), where=(cv2.inRange(a8, 1, 254) != 0))
-        if inner == outer:
-            return trimap
+        return trimap
     edge = _edge(a8)
     x, y, w, h = cv2.boundingRect(edge)
     if w == 0 or h == 0:  # all definite, one value: nothing to erode
@@ -81,7 +80,7 @@ def make_trimap(alpha: np.ndarray, band_px: int, outer_px: int | None = None) ->
     dist = cv2.distanceTransform(cv2.bitwise_not(edge[y0:y1, x0:x1]), cv2.DIST_L2, cv2.DIST_MASK_5)
     if inner == outer:
         near = dist <= reach
-    else:  # each side by its own reach; a zero side keeps all of its definite pixels
+    else:  # each side by its own reach (soft pixels are edge: dist 0); a zero side keeps its definite pixels
         box = a8[y0:y1, x0:x1]
         near = np.where(box == 0, dist <= outer, dist <= inner)
         if outer == 0:

@@ -353,11 +353,11 @@ def main() -> None:
     n_params = sum(p.numel() for p in TinyMattingNet(widths=cfg.widths).parameters())
     key = run_key(cfg, samples, args.canvas, args.val_samples, args.real)
     env = environment()
-    jitter = f", photometric jitter {cfg.photometric}" if cfg.photometric else ""
+    extras = f", photometric jitter {cfg.photometric}" if cfg.photometric else ""
     if cfg.band_outer is not None:
-        jitter += f", trimap band outside {cfg.band_outer[0]}-{cfg.band_outer[1]} px drawn apart"
+        extras += f", trimap band outside {cfg.band_outer[0]}-{cfg.band_outer[1]} px drawn apart"
     print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
-          f"{cfg.batch}x{cfg.crop}² per run{jitter}\nenvironment: {', '.join(f'{k} {v}' for k, v in env.items())}",
+          f"{cfg.batch}x{cfg.crop}² per run{extras}\nenvironment: {', '.join(f'{k} {v}' for k, v in env.items())}",
           flush=True)
     data_seed = {seed: seed if args.redraw else 0 for seed in args.seeds}  # the draw each seed trains on
     also = {d.name: real_test_set(d, None) for d in also_dirs}

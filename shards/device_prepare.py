@@ -143,9 +143,7 @@ def prepare_device_sample(members: Mapping[str, bytes], seed: list[int], *, crop
             out[f"src_{name}"], out[f"box_{name}"] = _source(_member(members, name), alpha.shape, window, name,
                                                              name in device_decode)
 
-    outer = geo.band if geo.band_outer is None else geo.band_outer
-    reach = None if geo.band is None else max(geo.band, outer)  # type: ignore[type-var]
-    (mt, mb, ml, mr), (y0, y1, x0, x1) = _margins(alpha.shape, window, crop, reach)
+    (mt, mb, ml, mr), (y0, y1, x0, x1) = _margins(alpha.shape, window, crop, geo.reach)
     raw = alpha.raw[y0:y1, x0:x1]
     out["alpha_src"] = np.ascontiguousarray(raw if raw.dtype == np.uint8 else raw.astype(np.int32))
     if trimap_wanted and config.trimap == "stored":
@@ -159,7 +157,7 @@ def prepare_device_sample(members: Mapping[str, bytes], seed: list[int], *, crop
     out["geo"] = np.array([float(geo.flip.horizontal), -1.0 if geo.band is None else float(geo.band),
                            mt, mb, ml, mr, window.h / crop[0], window.w / crop[1],
                            window.top - y0, window.left - x0, window.h, window.w, float(alpha.unit),
-                           -1.0 if outer is None else float(outer)], np.float64)
+                           -1.0 if geo.outer is None else float(geo.outer)], np.float64)
     if config.photometric > 0 and "image" in outputs:
         out["photo"] = sample_photometric(photometric_rng(seed), config.photometric)
     if "guidance" in outputs:

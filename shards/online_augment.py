@@ -107,6 +107,16 @@ class Geometry:
     flip: Flip
     band_outer: int | None = None
 
+    @property
+    def outer(self) -> int | None:
+        """The band's reach on the background side (None: no fresh trimap)."""
+        return self.band if self.band_outer is None else self.band_outer
+
+    @property
+    def reach(self) -> int | None:
+        """The band's reach on its wider side (None: no fresh trimap)."""
+        return None if self.band is None else max(self.band, self.outer)  # type: ignore[type-var]
+
 
 def draw_geometry(alpha: StoredAlpha, seed: list[int], crop: tuple[int, int] | None, config: AugmentConfig,
                   fresh_trimap: bool) -> Geometry:
