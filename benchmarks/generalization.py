@@ -67,6 +67,13 @@ A ranking holds for the training length it was measured at: the small network's 
 variants moves with `--steps` (docs/results.md, "800 steps on all three folds"). Compare
 variants at two lengths before calling one better.
 
+`--test-trimaps IN:OUT ...` tests every model once more on its held-out photos with trimaps
+made from the true alpha (`augment.trimap.make_trimap(alpha, IN, OUT)`: the unknown band reaching
+IN px into the subject and OUT px into the background) in place of the hand-drawn ones, one report
+section per shape: how a model's ranking depends on the trimaps it is given (a model trained with
+`--band-outer` against one trained on a symmetric band, say). Saved runs gain the shapes from their
+weights, without retraining.
+
 `--photometric S` trains with the loader's colour jitter of the image (brightness, contrast,
 saturation, hue, gamma at strength S in [0, 1]; `AugmentConfig.photometric`), as most training
 recipes do. The default is 1 since 2026-12-07: without it the benchmark measured, in part, how
@@ -98,8 +105,8 @@ from synth.resume import versions  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 
 from generalization_eval import (SPLIT_KEYS, composite_val_set, evaluate, real_test_set,  # noqa: E402  (benchmarks/)
-                                 trivial_sad)
-from generalization_report import also_report, detector_ranking, merge_folds, report  # noqa: E402
+                                 trimap_spec, trivial_sad, with_trimaps)
+from generalization_report import also_report, detector_ranking, merge_folds, report, trimap_report  # noqa: E402
 from generalization_data import (DEFAULT_FOLD, FOLDS, RECIPES, build_variant, dataset_digest,  # noqa: E402
                                  fold_photos, prepare_sources, variant_form, variant_name)
 
@@ -205,31 +212,36 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
 
 def finished_run(done: Path, train_data: str, cfg: TrainConfig, also: dict[str, list],
                  fit: Callable[[], TinyMattingNet], measure: Callable[[TinyMattingNet], dict],
-                 env: dict[str, str] | None = None) -> dict:
+                 env: dict[str, str] | None = None, trimaps: dict[str, list] | None = None) -> dict:
     """The run saved at ``done`` when it trained on ``train_data`` in ``env`` (default: this
-    :func:`environment`) and has every ``also`` set (name -> test items); else it is completed and
+    :func:`environment`) and has every ``also`` set (name -> test items) and every ``trimaps`` set
+    (``--test-trimaps`` spec -> the held-out photos with those trimaps); else it is completed and
     saved: sets it lacks are evaluated from its saved weights, or, with no usable run or weights,
     the model is trained (``fit``), measured (``measure``: its ``real`` and ``comp`` errors) and
     saved with its weights (``.pt``) and ``env``."""
     env = environment() if env is None else env
+    sets = {"also": also, "trimaps": trimaps or {}}  # the run's section -> name -> test items
     run = saved_run(done, train_data, env)
     unsplit = run is not None and not all(k in run["real"] for k in SPLIT_KEYS)  # saved before the SAD split
-    missing = list(also) if unsplit else [n for n in also if n not in (run or {}).get("also", {})]
-    if run is not None and not missing and not unsplit:
+    missing = {sec: [n for n in named if unsplit or n not in (run or {}).get(sec, {})] for sec, named in sets.items()}
+    if run is not None and not any(missing.values()) and not unsplit:
         return run
     model = saved_model(done, cfg) if run is not None else None
     if model is None:
         model = fit()
         fresh = {**measure(model), "train_data": train_data, "env": env}
         check_retrained(done, run, fresh)
-        run, missing = {**fresh, "also": {}}, list(also)
+        run, missing = {**fresh, "also": {}}, {sec: list(named) for sec, named in sets.items()}
         done.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), done.with_suffix(".pt"))
     elif unsplit:
         fresh = measure(model)
         check_retrained(done, run, fresh, "re-evaluated from its weights")
         run = {**run, **fresh}
-    run.setdefault("also", {}).update({n: evaluate(model, also[n], per_image=True) for n in missing})
+    run.setdefault("also", {})
+    for sec, names in missing.items():
+        if names:
+            run.setdefault(sec, {}).update({n: evaluate(model, sets[sec][n], per_image=True) for n in names})
     done.write_text(json.dumps(run))
     return run
 
@@ -287,6 +299,13 @@ def check_folds(folds: list[int], variants: list[str], real: Path | None) -> Non
                          f"GT01-GT12: they can only be tested on the default fold ({DEFAULT_FOLD}, GT13-GT18)")
 
 
+def _trimap_arg(text: str) -> str:
+    try:
+        return trimap_spec(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def arg_parser() -> argparse.ArgumentParser:
     """The command line (its defaults are the benchmark's instrument: see the module doc)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -321,6 +340,10 @@ def arg_parser() -> argparse.ArgumentParser:
     ap.add_argument("--band-outer", type=int, nargs=2, default=None, metavar=("LO", "HI"),
                     help="train with the trimap band's background side drawn apart from its subject side "
                          "(AugmentConfig.band_outer, px at 640); default: one band both sides")
+    ap.add_argument("--test-trimaps", type=_trimap_arg, nargs="+", default=[], metavar="IN:OUT",
+                    help="also test every model on its held-out photos with trimaps made from the true alpha, "
+                         "the unknown band reaching IN px into the subject and OUT px into the background "
+                         "(W: W:W); e.g. 10:10 5:25 25:5")
     ap.add_argument("--folds", type=int, nargs="+", default=[DEFAULT_FOLD], choices=range(FOLDS),
                     help="cross-validation folds: fold k tests on GT{6k+1}-GT{6k+6} and trains on the other "
                          "twelve; '0 1 2' tests on all 18 photos (default: 2, GT13-GT18)")
@@ -373,6 +396,7 @@ def main() -> None:
               f"{time.perf_counter() - t1:.0f} s ({samples} training samples each)", flush=True)
         real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else test)
         tested.update({item[0]: item for item in real})
+        reshaped = {spec: with_trimaps(real, spec) for spec in args.test_trimaps}
         held_out[f"fold {fold} ({test[0]}-{test[-1]})"] = [item[0] for item in real]
         train_data = {key: dataset_digest(train_dir) for key, (train_dir, _) in folders.items()}
         val_dirs = {v: val_dir for (v, _), (_, val_dir) in folders.items()}  # one per variant, whatever the draw
@@ -384,7 +408,7 @@ def main() -> None:
             for v in names:
                 t1 = time.perf_counter()
                 done = work / "runs" / f"{v}{tag}-seed{seed}-{key}.json"
-                run = finished_run(done, train_data[v, d], cfg, also,
+                run = finished_run(done, train_data[v, d], cfg, also, trimaps=reshaped,
                                    env=env, fit=lambda: train(folders[v, d][0], seed, cfg),
                                    measure=lambda m: {"real": evaluate(m, real, per_image=True),
                                                       "comp": evaluate(m, comp[v])})
@@ -396,6 +420,7 @@ def main() -> None:
     if len(args.folds) > 1:
         print(f"\nfolds {args.folds}: each photo is predicted by the model of the fold that held it out")
     text = (report(results, names, args.seeds, trivial_sad(list(tested.values())), held_out)
+            + trimap_report(results, names, args.seeds, args.test_trimaps)
             + also_report(results, names, args.seeds, {n: trivial_sad(items) for n, items in also.items()}))
     if args.detectability:
         text += "\n" + detector_ranking(results, names, args.seeds, args.detectability)

@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from augment.bands import BG_THRESHOLD, FG_THRESHOLD  # noqa: E402
+from augment.trimap import make_trimap  # noqa: E402
 from shards import MattingDataset  # noqa: E402
 
 
@@ -132,6 +133,26 @@ def real_test_set(real: Path, stems: list[str] | None) -> list[tuple[str, np.nda
     if not out:
         raise SystemExit(f"{real}: no test images found")
     return out
+
+
+def trimap_spec(text: str) -> str:
+    """A ``--test-trimaps`` spec in its one spelling: ``IN:OUT`` (the unknown band's reach, in
+    pixels of the test photo, on the subject side and on the background side of the matte's
+    edge) or ``W`` (``W:W``). Raises ValueError on anything else."""
+    parts = text.split(":")
+    if len(parts) > 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"test trimap {text!r}: expected IN:OUT or W, widths in pixels (integers >= 0)")
+    inner, outer = int(parts[0]), int(parts[-1])
+    return f"{inner}:{outer}"
+
+
+def with_trimaps(items, spec: str) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """``items`` (name, image, alpha, trimap) with each trimap made anew from the true alpha,
+    ``make_trimap(alpha, IN, OUT)`` for ``spec`` = :func:`trimap_spec`'s ``IN:OUT``: one band shape on
+    every photo, in place of the hand-drawn ones (whose band is uneven and mostly wider outside),
+    so that a model trained on one trimap shape can be judged on others."""
+    inner, outer = (int(w) for w in trimap_spec(spec).split(":"))
+    return [(name, image, alpha, make_trimap(alpha, inner, outer)) for name, image, alpha, _ in items]
 
 
 def composite_val_set(folder: Path, limit: int) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:

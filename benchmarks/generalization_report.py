@@ -215,14 +215,23 @@ def merge_folds(runs: list[dict]) -> dict:
     all those photos, the composited validation means averaged over folds; one fold as is.
     The ``--also-real`` sets, which every fold's model predicts, are merged by :func:`merge_also`."""
     also = merge_also(runs)
+    specs = set.intersection(*(set(r.get("trimaps", {})) for r in runs))
+    trimaps = {"trimaps": {t: _pool([r["trimaps"][t] for r in runs]) for t in sorted(specs)}} if specs else {}
     if len(runs) == 1:
-        return {**runs[0], "also": also}
-    per = {p: e for r in runs for p, e in r["real"]["per_image"].items()}
-    if len(per) != sum(len(r["real"]["per_image"]) for r in runs):
-        raise ValueError("folds share a test photo: a photo must be held out by one fold only")
-    real = {k: float(np.mean([e[k] for e in per.values()])) for k in error_keys(per.values())}
+        return {**runs[0], "also": also, **trimaps}
     comp = {k: float(np.mean([r["comp"][k] for r in runs])) for k in error_keys([r["comp"] for r in runs])}
-    return {"real": {**real, "per_image": per}, "comp": comp, "also": also}
+    return {"real": _pool([r["real"] for r in runs]), "comp": comp, "also": also, **trimaps}
+
+
+def _pool(parts: list[dict]) -> dict:
+    """The errors of held-out photos of several folds (each with ``per_image``) as one set: the
+    per-photo errors together and the means over all those photos."""
+    if len(parts) == 1:
+        return parts[0]
+    per = {p: e for part in parts for p, e in part["per_image"].items()}
+    if len(per) != sum(len(part["per_image"]) for part in parts):
+        raise ValueError("folds share a test photo: a photo must be held out by one fold only")
+    return {**{k: float(np.mean([e[k] for e in per.values()])) for k in error_keys(per.values())}, "per_image": per}
 
 
 def merge_also(runs: list[dict]) -> dict:
@@ -271,6 +280,28 @@ def also_report(results: dict, variants: list[str], seeds: list[int],
             for group in groups:
                 lines.extend(photo_weighted(view, group, seeds))
             lines.extend(per_photo(view, variants, seeds))
+    return "\n".join(["", *lines]) if lines else ""
+
+
+def trimap_report(results: dict, variants: list[str], seeds: list[int], specs: list[str]) -> str:
+    """The ``--test-trimaps`` sets (the held-out photos with trimaps made from the true alpha, one
+    band shape each): each variant's SAD and its paired per-seed change against the first variant,
+    plain and photo-weighted. The SAD is over each shape's own unknown region, so compare variants
+    within a shape, not shapes with each other."""
+    lines = []
+    for spec in specs:
+        if not all(spec in results[v][s].get("trimaps", {}) for v in variants for s in seeds):
+            continue
+        inner, outer = spec.split(":")
+        view = {v: {s: {"real": results[v][s]["trimaps"][spec]} for s in seeds} for v in variants}
+        lines.append(f"\nReal photos with trimaps made from the true alpha, the band reaching {inner} px into the "
+                     f"subject and {outer} px into the background (in place of the hand-drawn ones):")
+        for v in variants:
+            lines.append(f"  {v:22s} SAD {_mean_std([view[v][s]['real']['sad'] for s in seeds])}")
+        base = variants[0]
+        lines.append(f"  paired per-seed change of SAD against {base} (negative = better):")
+        lines += [_change_line(v, seeds, _sad_changes(view, v, base, seeds)) for v in variants[1:]]
+        lines.extend(photo_weighted(view, variants, seeds))
     return "\n".join(["", *lines]) if lines else ""
 
 
