@@ -83,15 +83,11 @@ colour jitter"); `--photometric 0` trains as before and reuses the runs saved wi
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import platform
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import torch
@@ -101,86 +97,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples"))
 
 from shards import MattingDataset, MattingLoader  # noqa: E402
-from synth.resume import versions  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 
-from generalization_eval import (SPLIT_KEYS, composite_val_set, evaluate, real_test_set,  # noqa: E402  (benchmarks/)
-                                 trimap_spec, trivial_sad, with_trimaps)
+from generalization_eval import (composite_val_set, evaluate, real_test_set, trimap_spec,  # noqa: E402  (benchmarks/)
+                                 trivial_sad, with_trimaps)
 from generalization_report import also_report, detector_ranking, merge_folds, report, trimap_report  # noqa: E402
 from generalization_data import (DEFAULT_FOLD, FOLDS, RECIPES, build_variant, dataset_digest,  # noqa: E402
                                  fold_photos, prepare_sources, variant_form, variant_name)
+from generalization_runs import TrainConfig, environment, finished_run, run_key, unrecorded_runs  # noqa: E402
 
 # --------------------------------------------------------------------------- training
-
-
-def environment() -> dict[str, str]:
-    """What a run's floating-point results depend on besides its data and seed: the versions of
-    the libraries that train and feed it, and torch's thread count. Saved with every run; a
-    saved run recorded under another environment is retrained (:func:`saved_run`), so that a
-    report never pairs runs of two environments (their errors differ by more than some of the
-    differences measured). The codecs' versions are the build's own record
-    (:func:`synth.resume.versions`)."""
-    import numba
-    import scipy
-
-    return {"python": platform.python_version(), "torch": torch.__version__, **versions(),
-            "numba": numba.__version__, "scipy": scipy.__version__, "torch_threads": str(torch.get_num_threads())}
-
-
-def saved_run(path: Path, train_data: str, env: dict[str, str] | None = None) -> dict | None:
-    """The finished run saved at ``path`` if it trained on the dataset ``train_data``
-    (:func:`dataset_digest`) in the environment ``env`` (:func:`environment`; a run saved without
-    one is kept, and :func:`unrecorded_runs` counts it); ``None`` if there is none, or it
-    trained on other bytes or in another environment."""
-    if not path.exists():
-        return None
-    run = json.loads(path.read_text())
-    if run.get("train_data") != train_data:
-        print(f"{path.name}: trained on other data ({run.get('train_data')}, now {train_data}): retraining",
-              flush=True)
-        return None
-    saved_env = run.get("env")
-    if env is not None and saved_env is not None and saved_env != env:
-        changed = ", ".join(f"{k} {saved_env.get(k)} -> {env.get(k)}" for k in sorted(set(env) | set(saved_env))
-                            if saved_env.get(k) != env.get(k))
-        print(f"{path.name}: trained in another environment ({changed}): retraining", flush=True)
-        return None
-    return run
-
-
-def unrecorded_runs(results: dict) -> list[str]:
-    """Lines warning of the runs in ``results`` (variant -> seed -> runs) saved without an
-    environment (before it was recorded): they may come from another one; none when all have it."""
-    n = sum(1 for per_seed in results.values() for runs in per_seed.values() for run in runs if "env" not in run)
-    if n == 0:
-        return []
-    return [(f"\nWARNING: {n} run(s) were saved without a record of their environment (library versions, "
-             "threads) and may come from another one; runs of two environments are not a paired comparison. "
-             "Delete OUT/runs to retrain them here.")]
-
-
-@dataclass
-class TrainConfig:
-    steps: int
-    batch: int
-    crop: int
-    widths: tuple[int, ...]
-    lr: float
-    workers: int
-    photometric: float = 0.0  # the loader's colour jitter of the image (AugmentConfig.photometric)
-    band_outer: tuple[int, int] | None = None  # the trimap band's background side (AugmentConfig.band_outer)
-
-
-#: TrainConfig fields added after runs were saved, with the value those runs had: at that value a
-#: field stays out of the run key, so that the saved runs keep their names and are reused.
-LATER_FIELDS = {"photometric": 0.0, "band_outer": None}
-
-
-def run_key(cfg: TrainConfig, samples: int, canvas: int, val_samples: int, real: Path | None) -> str:
-    """The 12 hex digits naming the runs of one training setting (OUT/runs/NAME-KEY.json)."""
-    fields = {k: v for k, v in vars(cfg).items() if LATER_FIELDS.get(k, object()) != v}
-    return hashlib.sha256(json.dumps([fields, samples, canvas, val_samples, str(real)],
-                                     sort_keys=True).encode()).hexdigest()[:12]
 
 
 def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
@@ -208,65 +134,6 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
             if step >= cfg.steps:
                 break
     return model
-
-
-def finished_run(done: Path, train_data: str, cfg: TrainConfig, also: dict[str, list],
-                 fit: Callable[[], TinyMattingNet], measure: Callable[[TinyMattingNet], dict],
-                 env: dict[str, str] | None = None, trimaps: dict[str, list] | None = None) -> dict:
-    """The run saved at ``done`` when it trained on ``train_data`` in ``env`` (default: this
-    :func:`environment`) and has every ``also`` set (name -> test items) and every ``trimaps`` set
-    (``--test-trimaps`` spec -> the held-out photos with those trimaps); else it is completed and
-    saved: sets it lacks are evaluated from its saved weights, or, with no usable run or weights,
-    the model is trained (``fit``), measured (``measure``: its ``real`` and ``comp`` errors) and
-    saved with its weights (``.pt``) and ``env``."""
-    env = environment() if env is None else env
-    sets = {"also": also, "trimaps": trimaps or {}}  # the run's section -> name -> test items
-    run = saved_run(done, train_data, env)
-    unsplit = run is not None and not all(k in run["real"] for k in SPLIT_KEYS)  # saved before the SAD split
-    missing = {sec: [n for n in named if unsplit or n not in (run or {}).get(sec, {})] for sec, named in sets.items()}
-    if run is not None and not any(missing.values()) and not unsplit:
-        return run
-    model = saved_model(done, cfg) if run is not None else None
-    if model is None:
-        model = fit()
-        fresh = {**measure(model), "train_data": train_data, "env": env}
-        check_retrained(done, run, fresh)
-        run, missing = {**fresh, "also": {}}, {sec: list(named) for sec, named in sets.items()}
-        done.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), done.with_suffix(".pt"))
-    elif unsplit:
-        fresh = measure(model)
-        check_retrained(done, run, fresh, "re-evaluated from its weights")
-        run = {**run, **fresh}
-    run.setdefault("also", {})
-    for sec, names in missing.items():
-        if names:
-            run.setdefault(sec, {}).update({n: evaluate(model, sets[sec][n], per_image=True) for n in names})
-    done.write_text(json.dumps(run))
-    return run
-
-
-def saved_model(done: Path, cfg: TrainConfig) -> TinyMattingNet | None:
-    """The weights saved beside the finished run ``done`` (``.pt``), or ``None`` when there are
-    none (runs from before weights were kept)."""
-    path = done.with_suffix(".pt")
-    if not path.exists():
-        return None
-    model = TinyMattingNet(widths=cfg.widths)
-    model.load_state_dict(torch.load(path, weights_only=True))
-    return model
-
-
-def check_retrained(done: Path, old: dict | None, fresh: dict,
-                    how: str = "retrained to evaluate more photos") -> None:
-    """A run retrained (or re-evaluated) only to measure more must repeat its saved errors
-    (training is deterministic for a seed); say so loudly where it does not."""
-    if old is None:
-        return
-    a, b = old["real"]["sad"], fresh["real"]["sad"]
-    if abs(a - b) > 1e-9 * max(abs(a), 1e-12):
-        print(f"WARNING {done.name}: {how}, but its real-photo SAD is {b:.6f}, "
-              f"saved {a:.6f}: the run did not repeat itself (thread count? library version?)", flush=True)
 
 
 def also_real_dirs(given: list[Path] | None, shared: Path) -> list[Path]:

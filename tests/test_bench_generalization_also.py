@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import generalization  # noqa: E402
+import generalization_runs  # noqa: E402
 from generalization_eval import photo_files, real_test_set, trivial_sad  # noqa: E402
 from generalization_report import also_report, report, trivial_line  # noqa: E402
 from tiny_matting_net import TinyMattingNet  # noqa: E402
@@ -89,24 +90,24 @@ def test_also_real_defaults_to_the_lemur_and_refuses_the_training_sources(tmp_pa
 
 
 def test_saved_weights_give_the_same_model_and_a_changed_retraining_is_reported(tmp_path, capsys):
-    cfg = generalization.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
+    cfg = generalization_runs.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
     done = tmp_path / "runs" / "naive-seed0-abc.json"
-    assert generalization.saved_model(done, cfg) is None  # a run from before weights were kept
+    assert generalization_runs.saved_model(done, cfg) is None  # a run from before weights were kept
     torch.manual_seed(3)
     model = TinyMattingNet(widths=cfg.widths)
     done.parent.mkdir()
     torch.save(model.state_dict(), done.with_suffix(".pt"))
-    loaded = generalization.saved_model(done, cfg)
+    loaded = generalization_runs.saved_model(done, cfg)
     x = torch.randint(0, 256, (1, 3, 32, 32), dtype=torch.uint8)
     t = torch.full((1, 1, 32, 32), 128, dtype=torch.uint8)
     model.eval()
     loaded.eval()
     assert torch.equal(model(x, t), loaded(x, t))
     same = {"real": {"sad": 2.5}}
-    generalization.check_retrained(done, same, {"real": {"sad": 2.5}})
-    generalization.check_retrained(done, None, {"real": {"sad": 9.0}})  # nothing saved: nothing to compare
+    generalization_runs.check_retrained(done, same, {"real": {"sad": 2.5}})
+    generalization_runs.check_retrained(done, None, {"real": {"sad": 9.0}})  # nothing saved: nothing to compare
     assert capsys.readouterr().out == ""
-    generalization.check_retrained(done, same, {"real": {"sad": 2.6}})
+    generalization_runs.check_retrained(done, same, {"real": {"sad": 2.6}})
     assert "WARNING naive-seed0-abc.json" in capsys.readouterr().out
 
 
@@ -128,7 +129,7 @@ def _items(value: int) -> list:
 
 
 def test_finished_run_trains_once_and_completes_a_saved_run_from_its_weights(tmp_path, capsys):
-    cfg = generalization.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
+    cfg = generalization_runs.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
     done = tmp_path / "runs" / "portrait-seed0-abc.json"
     fits = []
 
@@ -141,24 +142,24 @@ def test_finished_run_trains_once_and_completes_a_saved_run_from_its_weights(tmp
         return {"real": generalization.evaluate(model, _items(90), per_image=True),
                 "comp": generalization.evaluate(model, _items(90))}
 
-    run = generalization.finished_run(done, "d1", cfg, {"cat": _items(10)}, fit, measure)
+    run = generalization_runs.finished_run(done, "d1", cfg, {"cat": _items(10)}, fit, measure)
     assert len(fits) == 1 and done.with_suffix(".pt").exists()
-    assert set(run["also"]) == {"cat"} and run["train_data"] == "d1" and run["env"] == generalization.environment()
-    assert generalization.finished_run(done, "d1", cfg, {"cat": _items(10)}, fit, measure) == run
+    assert set(run["also"]) == {"cat"} and run["train_data"] == "d1" and run["env"] == generalization_runs.environment()
+    assert generalization_runs.finished_run(done, "d1", cfg, {"cat": _items(10)}, fit, measure) == run
     assert len(fits) == 1  # reused as saved
     # a new set is evaluated from the saved weights, without training
-    more = generalization.finished_run(done, "d1", cfg, {"cat": _items(10), "dog": _items(200)}, fit, measure)
+    more = generalization_runs.finished_run(done, "d1", cfg, {"cat": _items(10), "dog": _items(200)}, fit, measure)
     assert len(fits) == 1 and set(more["also"]) == {"cat", "dog"}
     assert more["also"]["cat"] == run["also"]["cat"] and more["real"] == run["real"]
     # without weights (a run from before they were kept) it retrains
     done.with_suffix(".pt").unlink()
-    generalization.finished_run(done, "d1", cfg, {"cat": _items(10), "dog": _items(200), "eel": _items(5)},
+    generalization_runs.finished_run(done, "d1", cfg, {"cat": _items(10), "dog": _items(200), "eel": _items(5)},
                                 fit, measure)
     assert len(fits) == 2
     # this fit draws another initialisation, so the retrained run does not repeat the saved one
     assert "WARNING portrait-seed0-abc.json" in capsys.readouterr().out
     # other training data: retrained whatever is saved
-    generalization.finished_run(done, "d2", cfg, {}, fit, measure)
+    generalization_runs.finished_run(done, "d2", cfg, {}, fit, measure)
     assert len(fits) == 3
 
 

@@ -12,6 +12,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import generalization  # noqa: E402
+import generalization_runs  # noqa: E402
 import generalization_data  # noqa: E402
 
 
@@ -93,34 +94,34 @@ def test_saved_runs_are_reused_only_on_the_same_training_bytes(tmp_path, capsys)
     other = generalization_data.dataset_digest(_manifest(tmp_path / "c", ["11" * 32, "23" * 32]))
     assert other != digest
     path = tmp_path / "runs" / "portrait-seed0-abc.json"
-    assert generalization.saved_run(path, digest) is None  # nothing saved yet
+    assert generalization_runs.saved_run(path, digest) is None  # nothing saved yet
     path.parent.mkdir()
     run = {"real": {"sad": 1.5}, "comp": {"sad": 2.0}, "train_data": digest}
     path.write_text(json.dumps(run))
-    assert generalization.saved_run(path, digest) == run
-    assert generalization.saved_run(path, other) is None  # trained on other bytes: retrain
+    assert generalization_runs.saved_run(path, digest) == run
+    assert generalization_runs.saved_run(path, other) is None  # trained on other bytes: retrain
     assert "trained on other data" in capsys.readouterr().out
     path.write_text(json.dumps({"real": {"sad": 1.5}, "comp": {"sad": 2.0}}))  # from before the stamp
-    assert generalization.saved_run(path, digest) is None
+    assert generalization_runs.saved_run(path, digest) is None
 
 
 def test_saved_runs_of_another_environment_are_retrained_and_unrecorded_ones_are_flagged(tmp_path, capsys):
-    env = generalization.environment()
+    env = generalization_runs.environment()
     assert env["torch"] == torch.__version__ and env["torch_threads"] == str(torch.get_num_threads())
     path = tmp_path / "naive-seed0-abc.json"
     run = {"real": {"sad": 1.5}, "comp": {"sad": 2.0}, "train_data": "d1", "env": env}
     path.write_text(json.dumps(run))
-    assert generalization.saved_run(path, "d1", env) == run
+    assert generalization_runs.saved_run(path, "d1", env) == run
     other = {**env, "numpy": "0.0.1"}
-    assert generalization.saved_run(path, "d1", other) is None
+    assert generalization_runs.saved_run(path, "d1", other) is None
     assert f"numpy {env['numpy']} -> 0.0.1" in capsys.readouterr().out
     old = {k: v for k, v in run.items() if k != "env"}  # saved before environments were recorded: kept
     path.write_text(json.dumps(old))
-    assert generalization.saved_run(path, "d1", other) == old
+    assert generalization_runs.saved_run(path, "d1", other) == old
     results = {"naive": {0: [run, old], 1: [run]}, "portrait": {0: [run], 1: [old]}}
-    [line] = generalization.unrecorded_runs(results)
+    [line] = generalization_runs.unrecorded_runs(results)
     assert "2 run(s)" in line
-    assert generalization.unrecorded_runs({"naive": {0: [run]}}) == []
+    assert generalization_runs.unrecorded_runs({"naive": {0: [run]}}) == []
 
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

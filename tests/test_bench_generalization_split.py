@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import generalization  # noqa: E402
+import generalization_runs  # noqa: E402
 from generalization_eval import SPLIT_KEYS, matting_errors  # noqa: E402
 from generalization_report import merge_folds, per_photo_split, report  # noqa: E402
 from tiny_matting_net import TinyMattingNet  # noqa: E402
@@ -82,7 +83,7 @@ def test_the_per_photo_split_shows_each_photos_parts_and_each_variants_change():
 
 
 def test_a_run_saved_before_the_split_is_completed_from_its_weights_without_training(tmp_path, capsys):
-    cfg = generalization.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
+    cfg = generalization_runs.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
     done = tmp_path / "runs" / "naive-seed0-abc.json"
     image = np.full((32, 32, 3), 90, np.uint8)
     alpha = np.zeros((32, 32), np.float32)
@@ -99,7 +100,7 @@ def test_a_run_saved_before_the_split_is_completed_from_its_weights_without_trai
         return {"real": generalization.evaluate(model, items, per_image=True),
                 "comp": generalization.evaluate(model, items)}
 
-    run = generalization.finished_run(done, "d1", cfg, {"dog": items}, fit, measure)
+    run = generalization_runs.finished_run(done, "d1", cfg, {"dog": items}, fit, measure)
     assert len(fits) == 1 and all(k in run["real"] for k in SPLIT_KEYS)
     assert all(k in run["real"]["per_image"]["cat"] and k in run["also"]["dog"] for k in SPLIT_KEYS)
     # strip the split, as a run saved before it was measured
@@ -109,7 +110,7 @@ def test_a_run_saved_before_the_split_is_completed_from_its_weights_without_trai
         for k in SPLIT_KEYS:
             errors.pop(k, None)
     done.write_text(json.dumps(old))
-    again = generalization.finished_run(done, "d1", cfg, {"dog": items}, fit, measure)
+    again = generalization_runs.finished_run(done, "d1", cfg, {"dog": items}, fit, measure)
     assert len(fits) == 1  # evaluated from the saved weights, not retrained
     assert again["real"] == run["real"] and again["also"]["dog"] == run["also"]["dog"]
     assert again["env"] == run["env"] and again["train_data"] == "d1"

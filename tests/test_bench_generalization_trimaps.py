@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import generalization  # noqa: E402
+import generalization_runs  # noqa: E402
 from augment.trimap import make_trimap  # noqa: E402
 from generalization_eval import trimap_spec, with_trimaps  # noqa: E402
 from generalization_report import merge_folds, trimap_report  # noqa: E402
@@ -68,7 +69,7 @@ def _items(value: int) -> list:
 
 
 def test_finished_run_keeps_the_reshaped_sets_and_adds_new_ones_from_the_weights(tmp_path):
-    cfg = generalization.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
+    cfg = generalization_runs.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
     done = tmp_path / "runs" / "naive-seed0-abc.json"
     fits = []
 
@@ -82,7 +83,7 @@ def test_finished_run_keeps_the_reshaped_sets_and_adds_new_ones_from_the_weights
                 "comp": generalization.evaluate(model, _items(90))}
 
     sets = {spec: with_trimaps(_items(90), spec) for spec in ("2:2", "1:6")}
-    run = generalization.finished_run(done, "d1", cfg, {}, fit, measure, trimaps={"2:2": sets["2:2"]})
+    run = generalization_runs.finished_run(done, "d1", cfg, {}, fit, measure, trimaps={"2:2": sets["2:2"]})
     assert len(fits) == 1 and set(run["trimaps"]) == {"2:2"} and run["also"] == {}
     # the same model on the same photos: the reshaped set's errors are its own, not the hand trimap's
     model = TinyMattingNet(widths=cfg.widths)
@@ -90,10 +91,10 @@ def test_finished_run_keeps_the_reshaped_sets_and_adds_new_ones_from_the_weights
     assert run["trimaps"]["2:2"] == generalization.evaluate(model, sets["2:2"], per_image=True)
     assert run["trimaps"]["2:2"]["sad"] != run["real"]["sad"]
     # a second shape comes from the saved weights; without --test-trimaps the run is reused as is
-    more = generalization.finished_run(done, "d1", cfg, {}, fit, measure, trimaps=sets)
+    more = generalization_runs.finished_run(done, "d1", cfg, {}, fit, measure, trimaps=sets)
     assert len(fits) == 1 and set(more["trimaps"]) == {"2:2", "1:6"}
     assert more["trimaps"]["2:2"] == run["trimaps"]["2:2"] and more["real"] == run["real"]
-    assert generalization.finished_run(done, "d1", cfg, {}, fit, measure) == more
+    assert generalization_runs.finished_run(done, "d1", cfg, {}, fit, measure) == more
     assert len(fits) == 1
 
 
