@@ -129,19 +129,18 @@ def trimaps(alpha8: torch.Tensor, valid: torch.Tensor, band: list[int],
     the edge (0 < a < 255, and definite pixels 8-adjacent to the other definite value), else
     the definite value. ``band[b] == 0`` marks only 0 < a < 255 (as ``make_trimap``).
     ``outer[b]`` (None: ``band``): the reach on the background side (a == 0) instead."""
-    if outer is not None and list(outer) != list(band):
-        inner_t = trimaps(alpha8, valid, band)
-        outer_t = trimaps(alpha8, valid, [int(o) for o in outer])
-        return torch.where(alpha8 == 0, outer_t, inner_t)
     fg = ((alpha8 == 255) & valid).to(torch.uint8)
     bg = ((alpha8 == 0) & valid).to(torch.uint8)
     mixed = (alpha8 > 0) & (alpha8 < 255) & valid
-    near_bg = _square(bg) > 0
-    near_fg = _square(fg) > 0
-    steps = ((fg > 0) & near_bg) | ((bg > 0) & near_fg)
-    some = to_device(torch.tensor([b > 0 for b in band]), alpha8.device).view(-1, 1, 1, 1)
-    edge = mixed | (steps & some)
-    unknown = octagon_dilate(edge.to(torch.uint8), [max(0, b) for b in band]) > 0
+    steps = ((fg > 0) & (_square(bg) > 0)) | ((bg > 0) & (_square(fg) > 0))
+
+    def near(widths: list[int]) -> torch.Tensor:  # within widths[b] of the edge (steps only where > 0)
+        some = to_device(torch.tensor([w > 0 for w in widths]), alpha8.device).view(-1, 1, 1, 1)
+        return octagon_dilate((mixed | (steps & some)).to(torch.uint8), [max(0, w) for w in widths]) > 0
+
+    unknown = near(band)
+    if outer is not None and list(outer) != list(band):  # the background side by its own reach
+        unknown = torch.where(alpha8 == 0, near([int(o) for o in outer]), unknown)
     out = alpha8.clone()
     out[unknown & valid] = 128
     return out
