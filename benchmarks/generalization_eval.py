@@ -149,8 +149,9 @@ def trimap_spec(text: str) -> str:
 def with_trimaps(items, spec: str) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """``items`` (name, image, alpha, trimap) with each trimap made anew from the true alpha,
     ``make_trimap(alpha, IN, OUT)`` for ``spec`` = :func:`trimap_spec`'s ``IN:OUT``: one band shape on
-    every photo, in place of the hand-drawn ones (whose band is uneven and mostly wider outside),
-    so that a model trained on one trimap shape can be judged on others."""
+    every photo, in place of the hand-drawn ones (on the alphamatting photos those reach about
+    6 px past the soft pixels on either side, unevenly), so that a model trained on one trimap
+    shape can be judged on others."""
     inner, outer = (int(w) for w in trimap_spec(spec).split(":"))
     return [(name, image, alpha, make_trimap(alpha, inner, outer)) for name, image, alpha, _ in items]
 

@@ -213,7 +213,8 @@ def merge_folds(runs: list[dict]) -> dict:
     """One seed's results over cross-validation folds (each fold's model evaluated on its own
     held-out photos): the per-photo errors of every fold together, the real-photo means over
     all those photos, the composited validation means averaged over folds; one fold as is.
-    The ``--also-real`` sets, which every fold's model predicts, are merged by :func:`merge_also`."""
+    The ``--also-real`` sets, which every fold's model predicts, are merged by :func:`merge_also`;
+    the ``--test-trimaps`` sets every fold measured are pooled as the real photos are."""
     also = merge_also(runs)
     specs = set.intersection(*(set(r.get("trimaps", {})) for r in runs))
     trimaps = {"trimaps": {t: _pool([r["trimaps"][t] for r in runs]) for t in sorted(specs)}} if specs else {}
