@@ -286,8 +286,8 @@ def also_report(results: dict, variants: list[str], seeds: list[int],
 
 def trimap_report(results: dict, variants: list[str], seeds: list[int], specs: list[str]) -> str:
     """The ``--test-trimaps`` sets (the held-out photos with trimaps made from the true alpha, one
-    band shape each): each variant's SAD and its paired per-seed change against the first variant,
-    plain and photo-weighted. The SAD is over each shape's own unknown region, so compare variants
+    band shape each): each variant's SAD, split by the true alpha, and its paired per-seed change
+    against the first variant, plain and photo-weighted. The SAD is over each shape's own unknown region, so compare variants
     within a shape, not shapes with each other."""
     lines = []
     for spec in specs:
@@ -299,6 +299,7 @@ def trimap_report(results: dict, variants: list[str], seeds: list[int], specs: l
                      f"subject and {outer} px into the background (in place of the hand-drawn ones):")
         for v in variants:
             lines.append(f"  {v:22s} SAD {_mean_std([view[v][s]['real']['sad'] for s in seeds])}")
+        lines.extend(split_lines(view, variants, seeds))
         base = variants[0]
         lines.append(f"  paired per-seed change of SAD against {base} (negative = better):")
         lines += [_change_line(v, seeds, _sad_changes(view, v, base, seeds)) for v in variants[1:]]

@@ -129,4 +129,13 @@ def test_trimap_report_pairs_each_variant_against_the_first_within_a_shape():
     change = next(ln for ln in lines if ln.strip().startswith("portrait") and "seed 0" in ln)
     # seed 0: 12 against 15 (-20 %), seed 1: 13.5 against 15 (-10 %); mean -15 %
     assert "seed 0:  -20.0%" in change and "seed 1:  -10.0%" in change and "mean  -15.0%" in change
+    assert "real SAD by the true alpha" not in text  # these runs have no split
+    for runs in results.values():
+        for run in runs.values():
+            shaped = run["trimaps"]["5:25"]
+            shaped.update({"sad_bg": shaped["sad"] / 2, "sad_mixed": shaped["sad"] / 2, "sad_fg": 0.0})
+    split = trimap_report(results, ["naive", "portrait"], [0, 1], ["5:25"]).splitlines()
+    row = next(ln for ln in split if ln.strip().startswith("portrait") and "|" in ln)
+    # portrait's background part: 6.0 and 6.75 over the seeds
+    assert row.split("|")[0].split()[1:] == ["6.375", "±", "0.530"]
     assert trimap_report(results, ["naive", "portrait"], [0, 1], []) == ""
