@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import generalization  # noqa: E402
 import generalization_runs  # noqa: E402
+from generalization_fixtures import counting_trainer, half_items as _items  # noqa: E402
 from generalization_eval import photo_files, real_test_set, trivial_sad  # noqa: E402
 from generalization_report import also_report, report, trivial_line  # noqa: E402
 from tiny_matting_net import TinyMattingNet  # noqa: E402
@@ -120,27 +121,10 @@ def test_parse_variant_glues_list_values_back_together():
             parse_variant(bad)
 
 
-def _items(value: int) -> list:
-    image = np.full((32, 32, 3), value, np.uint8)
-    alpha = np.zeros((32, 32), np.float32)
-    alpha[:, 16:] = 1.0
-    trimap = np.full((32, 32), 128, np.uint8)
-    return [("cat", image, alpha, trimap)]
-
-
 def test_finished_run_trains_once_and_completes_a_saved_run_from_its_weights(tmp_path, capsys):
     cfg = generalization_runs.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
     done = tmp_path / "runs" / "portrait-seed0-abc.json"
-    fits = []
-
-    def fit():
-        fits.append(1)
-        torch.manual_seed(len(fits))
-        return TinyMattingNet(widths=cfg.widths)
-
-    def measure(model):
-        return {"real": generalization.evaluate(model, _items(90), per_image=True),
-                "comp": generalization.evaluate(model, _items(90))}
+    fits, fit, measure = counting_trainer(cfg.widths, _items(90))
 
     run = generalization_runs.finished_run(done, "d1", cfg, {"cat": _items(10)}, fit, measure)
     assert len(fits) == 1 and done.with_suffix(".pt").exists()

@@ -8,16 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-import generalization  # noqa: E402
 import generalization_runs  # noqa: E402
+from generalization_fixtures import counting_trainer, half_items  # noqa: E402
 from generalization_eval import SPLIT_KEYS, matting_errors  # noqa: E402
 from generalization_report import merge_folds, per_photo_split, report  # noqa: E402
-from tiny_matting_net import TinyMattingNet  # noqa: E402
 
 
 def test_the_split_puts_each_error_where_the_true_alpha_is_and_adds_up_to_the_sad():
@@ -85,20 +83,8 @@ def test_the_per_photo_split_shows_each_photos_parts_and_each_variants_change():
 def test_a_run_saved_before_the_split_is_completed_from_its_weights_without_training(tmp_path, capsys):
     cfg = generalization_runs.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
     done = tmp_path / "runs" / "naive-seed0-abc.json"
-    image = np.full((32, 32, 3), 90, np.uint8)
-    alpha = np.zeros((32, 32), np.float32)
-    alpha[:, 16:] = 1.0
-    items = [("cat", image, alpha, np.full((32, 32), 128, np.uint8))]
-    fits = []
-
-    def fit():
-        fits.append(1)
-        torch.manual_seed(7)
-        return TinyMattingNet(widths=cfg.widths)
-
-    def measure(model):
-        return {"real": generalization.evaluate(model, items, per_image=True),
-                "comp": generalization.evaluate(model, items)}
+    items = half_items(90)
+    fits, fit, measure = counting_trainer(cfg.widths, items, seed=7)
 
     run = generalization_runs.finished_run(done, "d1", cfg, {"dog": items}, fit, measure)
     assert len(fits) == 1 and all(k in run["real"] for k in SPLIT_KEYS)

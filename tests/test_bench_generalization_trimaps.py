@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import generalization  # noqa: E402
 import generalization_runs  # noqa: E402
 from augment.trimap import make_trimap  # noqa: E402
+from generalization_fixtures import counting_trainer, half_items as _items  # noqa: E402
 from generalization_eval import trimap_spec, with_trimaps  # noqa: E402
 from generalization_report import merge_folds, trimap_report  # noqa: E402
 from tiny_matting_net import TinyMattingNet  # noqa: E402
@@ -61,26 +62,10 @@ def test_with_trimaps_makes_each_trimap_from_the_true_alpha_and_keeps_the_rest()
     assert outside > 2 * inside
 
 
-def _items(value: int) -> list:
-    image = np.full((32, 32, 3), value, np.uint8)
-    alpha = np.zeros((32, 32), np.float32)
-    alpha[:, 16:] = 1.0
-    return [("cat", image, alpha, np.full((32, 32), 128, np.uint8))]
-
-
 def test_finished_run_keeps_the_reshaped_sets_and_adds_new_ones_from_the_weights(tmp_path):
     cfg = generalization_runs.TrainConfig(steps=1, batch=1, crop=32, widths=(4, 8, 8, 8), lr=1e-3, workers=0)
     done = tmp_path / "runs" / "naive-seed0-abc.json"
-    fits = []
-
-    def fit():
-        fits.append(1)
-        torch.manual_seed(0)
-        return TinyMattingNet(widths=cfg.widths)
-
-    def measure(model):
-        return {"real": generalization.evaluate(model, _items(90), per_image=True),
-                "comp": generalization.evaluate(model, _items(90))}
+    fits, fit, measure = counting_trainer(cfg.widths, _items(90), seed=0)
 
     sets = {spec: with_trimaps(_items(90), spec) for spec in ("2:2", "1:6")}
     run = generalization_runs.finished_run(done, "d1", cfg, {}, fit, measure, trimaps={"2:2": sets["2:2"]})
