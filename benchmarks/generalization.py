@@ -74,6 +74,12 @@ section per shape: how a model's ranking depends on the trimaps it is given (a m
 `--band-outer` against one trained on a symmetric band, say). Saved runs gain the shapes from their
 weights, without retraining.
 
+`--guide mask` trains and tests a mask-guided model instead of a trimap-based one: the same
+network reads a coarse mask of the subject as a fourth channel (the loader's `guidance` output,
+a new imperfect mask every epoch: augment/guidance.py) and predicts the alpha over the whole
+image; it is tested on whole photos, with the true alpha thresholded at 1/8 of their
+resolution as the mask (`generalization_eval.TEST_GUIDANCE`), SAD over every pixel.
+
 `--photometric S` trains with the loader's colour jitter of the image (brightness, contrast,
 saturation, hue, gamma at strength S in [0, 1]; `AugmentConfig.photometric`), as most training
 recipes do. The default is 1 since 2026-12-07: without it the benchmark measured, in part, how
@@ -100,11 +106,12 @@ from shards import MattingDataset, MattingLoader  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 
 from generalization_eval import (composite_val_set, evaluate, real_test_set, trimap_spec,  # noqa: E402  (benchmarks/)
-                                 trivial_sad, with_trimaps)
+                                 trivial_sad, with_guidance, with_trimaps)
 from generalization_report import also_report, detector_ranking, merge_folds, report, trimap_report  # noqa: E402
 from generalization_data import (DEFAULT_FOLD, FOLDS, RECIPES, build_variant, dataset_digest,  # noqa: E402
                                  fold_photos, prepare_sources, variant_form, variant_name)
-from generalization_runs import TrainConfig, environment, finished_run, run_key, unrecorded_runs  # noqa: E402
+from generalization_runs import (GUIDES, TrainConfig, environment, finished_run, new_model, run_key,  # noqa: E402
+                                 unrecorded_runs)
 
 # --------------------------------------------------------------------------- training
 
@@ -112,11 +119,14 @@ from generalization_runs import TrainConfig, environment, finished_run, run_key,
 def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
     """Train from `seed`: same initialisation and same loader order for every dataset."""
     torch.manual_seed(seed)
-    model = TinyMattingNet(widths=cfg.widths)
+    model = new_model(cfg)
     # the default outputs: image, alpha, trimap, fg and bg (without fg and bg for a variant built
     # with output.layers: false; matting_loss then drops its composition term)
-    dataset = MattingDataset(folder, "train", crop=cfg.crop, seed=seed, buffer_size=256,
-                             augment={"photometric": cfg.photometric, "band_outer": cfg.band_outer})
+    options = {"crop": cfg.crop, "seed": seed, "buffer_size": 256,
+               "augment": {"photometric": cfg.photometric, "band_outer": cfg.band_outer}}
+    dataset = MattingDataset(folder, "train", **options)
+    if cfg.guide == "mask":  # and the guidance mask, drawn afresh every epoch (augment/guidance.py)
+        dataset = MattingDataset(folder, "train", outputs=(*dataset.config.outputs, "guidance"), **options)
     loader = MattingLoader(dataset, batch_size=cfg.batch, num_workers=cfg.workers,
                            persistent_workers=cfg.workers > 0, drop_last=True)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -125,7 +135,9 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
     step = 0
     while step < cfg.steps:
         for batch in loader:
-            loss = matting_loss(model(batch["image"], batch["trimap"]), batch)
+            if cfg.guide == "mask":  # the alpha everywhere: the whole crop is the unknown region
+                batch = {**batch, "trimap": torch.full_like(batch["trimap"], 128)}
+            loss = matting_loss(model(batch["image"], batch["trimap"], batch.get("guidance")), batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -211,6 +223,11 @@ def arg_parser() -> argparse.ArgumentParser:
                     help="also test every model on its held-out photos with trimaps made from the true alpha, "
                          "the unknown band reaching IN px into the subject and OUT px into the background "
                          "(W: W:W); e.g. 10:10 5:25 25:5")
+    ap.add_argument("--guide", choices=GUIDES, default="trimap",
+                    help="the network's second input: the trimap (default), or a coarse mask of the subject "
+                         "(the loader's guidance output, a new mask every epoch) with the alpha predicted over "
+                         "the whole image, as mask-guided refiners do; tested with the true alpha at 1/8 "
+                         "resolution as the mask (generalization_eval.TEST_GUIDANCE)")
     ap.add_argument("--folds", type=int, nargs="+", default=[DEFAULT_FOLD], choices=range(FOLDS),
                     help="cross-validation folds: fold k tests on GT{6k+1}-GT{6k+6} and trains on the other "
                          "twelve; '0 1 2' tests on all 18 photos (default: 2, GT13-GT18)")
@@ -226,6 +243,8 @@ def main() -> None:
     args = arg_parser().parse_args()
 
     check_folds(args.folds, args.variants, args.real)
+    if args.guide == "mask" and args.test_trimaps:
+        raise SystemExit("--test-trimaps tests trimap-based models: a mask-guided one (--guide mask) takes no trimap")
     also_dirs = also_real_dirs(args.also_real, args.shared)
     if not (args.shared / "alphamatting").is_dir():
         raise SystemExit(f"{args.shared}: the shared sample data is needed (alphamatting/, backgrounds/)")
@@ -235,22 +254,28 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     samples = int(round(args.samples * args.scale))
     cfg = TrainConfig(int(round(args.steps * args.scale)), args.batch, args.crop, tuple(args.widths), args.lr,
-                      args.workers, args.photometric, None if args.band_outer is None else tuple(args.band_outer))
+                      args.workers, args.photometric, None if args.band_outer is None else tuple(args.band_outer),
+                      args.guide)
+    # a mask-guided model is tested on the whole image with a coarse mask of the true alpha
+    test_set = with_guidance if cfg.guide == "mask" else list
 
     t0 = time.perf_counter()
     names = [variant_name(v) for v in args.variants]
     results: dict = {v: {s: [] for s in args.seeds} for v in names}
-    n_params = sum(p.numel() for p in TinyMattingNet(widths=cfg.widths).parameters())
+    n_params = sum(p.numel() for p in new_model(cfg).parameters())
     key = run_key(cfg, samples, args.canvas, args.val_samples, args.real)
     env = environment()
     extras = f", photometric jitter {cfg.photometric}" if cfg.photometric else ""
     if cfg.band_outer is not None:
         extras += f", trimap band outside {cfg.band_outer[0]}-{cfg.band_outer[1]} px drawn apart"
+    if cfg.guide == "mask":
+        extras += (", mask-guided (a coarse mask in place of the trimap, alpha everywhere; "
+                   "tested on whole photos with their alpha at 1/8 resolution as the mask)")
     print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
           f"{cfg.batch}x{cfg.crop}² per run{extras}\nenvironment: {', '.join(f'{k} {v}' for k, v in env.items())}",
           flush=True)
     data_seed = {seed: seed if args.redraw else 0 for seed in args.seeds}  # the draw each seed trains on
-    also = {d.name: real_test_set(d, None) for d in also_dirs}
+    also = {d.name: test_set(real_test_set(d, None)) for d in also_dirs}
     tested: dict[str, tuple] = {}  # every fold's real test photos, by name
     held_out: dict[str, list[str]] = {}  # each fold's real test photos' names, by fold label
     for fold in args.folds:
@@ -261,13 +286,13 @@ def main() -> None:
         test = fold_photos(fold)[1]
         print(f"fold {fold} (real test photos {test[0]}-{test[-1]}): datasets built in "
               f"{time.perf_counter() - t1:.0f} s ({samples} training samples each)", flush=True)
-        real = real_test_set(args.real or args.shared / "alphamatting", None if args.real else test)
+        real = test_set(real_test_set(args.real or args.shared / "alphamatting", None if args.real else test))
         tested.update({item[0]: item for item in real})
         reshaped = {spec: with_trimaps(real, spec) for spec in args.test_trimaps}
         held_out[f"fold {fold} ({test[0]}-{test[-1]})"] = [item[0] for item in real]
         train_data = {key: dataset_digest(train_dir) for key, (train_dir, _) in folders.items()}
         val_dirs = {v: val_dir for (v, _), (_, val_dir) in folders.items()}  # one per variant, whatever the draw
-        comp = {v: composite_val_set(val_dir, args.val_samples) for v, val_dir in val_dirs.items()}
+        comp = {v: test_set(composite_val_set(val_dir, args.val_samples)) for v, val_dir in val_dirs.items()}
         for seed in args.seeds:
             d = data_seed[seed]
             # runs on draw 0 keep the names they had before --redraw, so either mode reuses them

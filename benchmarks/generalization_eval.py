@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from augment.bands import BG_THRESHOLD, FG_THRESHOLD  # noqa: E402
+from augment.guidance import Guidance, apply_guidance  # noqa: E402
 from augment.trimap import make_trimap  # noqa: E402
 from shards import MattingDataset  # noqa: E402
 
@@ -55,16 +56,19 @@ def error_keys(errors) -> list[str]:
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-    """Full-resolution prediction: uint8 RGB (H, W, 3) + trimap -> float (H, W) alpha."""
+def predict(model: torch.nn.Module, image: np.ndarray, trimap: np.ndarray,
+            guidance: np.ndarray | None = None) -> np.ndarray:
+    """Full-resolution prediction: uint8 RGB (H, W, 3) + trimap (+ a mask-guided model's
+    ``guidance``, float32 (H, W) in [0, 1]) -> float (H, W) alpha."""
     h, w = trimap.shape
     m = model.multiple
-    ph, pw = (-h) % m, (-w) % m
-    img = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
-    tri = np.pad(trimap, ((0, ph), (0, pw)), mode="reflect")
+    pad = ((0, (-h) % m), (0, (-w) % m))
+    img = np.pad(image, (*pad, (0, 0)), mode="reflect")
+    tri = np.pad(trimap, pad, mode="reflect")
     x = torch.from_numpy(img).permute(2, 0, 1)[None]
     t = torch.from_numpy(tri)[None, None]
-    return model(x, t)[0, 0, :h, :w].numpy()
+    g = None if guidance is None else torch.from_numpy(np.pad(guidance, pad, mode="reflect"))[None, None]
+    return model(x, t, g)[0, 0, :h, :w].numpy()
 
 
 def _read(path: Path, flags: int) -> np.ndarray:
@@ -156,6 +160,23 @@ def with_trimaps(items, spec: str) -> list[tuple[str, np.ndarray, np.ndarray, np
     return [(name, image, alpha, make_trimap(alpha, inner, outer)) for name, image, alpha, _ in items]
 
 
+#: The mask a mask-guided model is tested with (``--guide mask``): the true alpha thresholded at
+#: 0.5 at 1/8 of the photo's resolution and enlarged back (hard edges, no parts lost or added),
+#: about what a segmentation network's output gives a refiner.
+TEST_GUIDANCE = Guidance(threshold=0.5, thin=0, morph=0, holes=(), blobs=(), lowres=8, soft=False, box=None)
+
+
+def with_guidance(items, params: Guidance = TEST_GUIDANCE) -> list[tuple]:
+    """``items`` (name, image, alpha, trimap) for a mask-guided model: the whole image unknown
+    (errors over every pixel) and the guidance mask ``apply_guidance(params, alpha)`` as a fifth
+    element, which :func:`evaluate` passes to the model."""
+    out = []
+    for name, image, alpha, _ in items:
+        mask = apply_guidance(params, np.ascontiguousarray(alpha, dtype=np.float32))
+        out.append((name, image, alpha, np.full(alpha.shape, 128, np.uint8), mask))
+    return out
+
+
 def composite_val_set(folder: Path, limit: int) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     ds = MattingDataset(folder, "train", crop=None, shuffle=False, augment=False,
                         outputs=("image", "alpha", "trimap"))
@@ -172,17 +193,18 @@ CONSTANTS = (0.0, 0.5, 1.0)
 
 
 def trivial_sad(items) -> dict[float, float]:
-    """Mean SAD over ``items`` (name, image, alpha, trimap) of a constant alpha in the unknown
-    region, for each of :data:`CONSTANTS`: the floor a model has to beat before its errors on
-    a test set say anything about matting."""
+    """Mean SAD over ``items`` (name, image, alpha, trimap[, guidance]) of a constant alpha in the
+    unknown region, for each of :data:`CONSTANTS`: the floor a model has to beat before its errors
+    on a test set say anything about matting."""
     return {c: float(np.mean([matting_errors(np.full_like(alpha, c), alpha, trimap)["sad"]
-                              for _, _, alpha, trimap in items])) for c in CONSTANTS}
+                              for _, _, alpha, trimap, *_ in items])) for c in CONSTANTS}
 
 
 def evaluate(model: torch.nn.Module, items, per_image: bool = False) -> dict:
-    """Mean SAD, MSE and gradient error over ``items`` (and with ``per_image`` each item's,
-    by name, under ``"per_image"``)."""
+    """Mean SAD, MSE and gradient error over ``items`` (name, image, alpha, trimap[, guidance];
+    and with ``per_image`` each item's, by name, under ``"per_image"``)."""
     model.eval()
-    errors = {name: matting_errors(predict(model, image, trimap), alpha, trimap) for name, image, alpha, trimap in items}
+    errors = {name: matting_errors(predict(model, image, trimap, *guide), alpha, trimap)
+              for name, image, alpha, trimap, *guide in items}
     means = {k: sum(e[k] for e in errors.values()) / len(errors) for k in error_keys(errors.values())}
     return {**means, "per_image": errors} if per_image else means

@@ -73,11 +73,23 @@ class TrainConfig:
     workers: int
     photometric: float = 0.0  # the loader's colour jitter of the image (AugmentConfig.photometric)
     band_outer: tuple[int, int] | None = None  # the trimap band's background side (AugmentConfig.band_outer)
+    guide: str = "trimap"  # the network's second input: "trimap", or "mask" (the loader's guidance output)
 
 
 #: TrainConfig fields added after runs were saved, with the value those runs had: at that value a
 #: field stays out of the run key, so that the saved runs keep their names and are reused.
-LATER_FIELDS = {"photometric": 0.0, "band_outer": None}
+LATER_FIELDS = {"photometric": 0.0, "band_outer": None, "guide": "trimap"}
+
+#: The network's second input (``--guide``): a trimap (known regions taken from it), or a coarse
+#: mask of the subject as one more channel, the alpha predicted everywhere (a mask-guided model).
+GUIDES = ("trimap", "mask")
+
+
+def new_model(cfg: TrainConfig) -> TinyMattingNet:
+    """The untrained network of ``cfg``: the mask-guided one reads the mask as an extra channel."""
+    if cfg.guide not in GUIDES:
+        raise ValueError(f"guide must be one of {GUIDES}, got {cfg.guide!r}")
+    return TinyMattingNet(widths=cfg.widths, extra_channels=int(cfg.guide == "mask"))
 
 
 def run_key(cfg: TrainConfig, samples: int, canvas: int, val_samples: int, real: Path | None) -> str:
@@ -129,7 +141,7 @@ def saved_model(done: Path, cfg: TrainConfig) -> TinyMattingNet | None:
     path = done.with_suffix(".pt")
     if not path.exists():
         return None
-    model = TinyMattingNet(widths=cfg.widths)
+    model = new_model(cfg)
     model.load_state_dict(torch.load(path, weights_only=True))
     return model
 
