@@ -192,12 +192,18 @@ def composite_val_set(folder: Path, limit: int) -> list[tuple[str, np.ndarray, n
 CONSTANTS = (0.0, 0.5, 1.0)
 
 
-def trivial_sad(items) -> dict[float, float]:
+def trivial_sad(items) -> dict[float | str, float]:
     """Mean SAD over ``items`` (name, image, alpha, trimap[, guidance]) of a constant alpha in the
-    unknown region, for each of :data:`CONSTANTS`: the floor a model has to beat before its errors
+    unknown region, for each of :data:`CONSTANTS`, and where the items carry a guidance mask, of
+    that mask taken as the alpha (key ``"mask"``): the floors a model has to beat before its errors
     on a test set say anything about matting."""
-    return {c: float(np.mean([matting_errors(np.full_like(alpha, c), alpha, trimap)["sad"]
-                              for _, _, alpha, trimap, *_ in items])) for c in CONSTANTS}
+    def mean_sad(pred) -> float:
+        return float(np.mean([matting_errors(pred(item), item[2], item[3])["sad"] for item in items]))
+
+    out: dict[float | str, float] = {c: mean_sad(lambda item: np.full_like(item[2], c)) for c in CONSTANTS}
+    if items and all(len(item) == 5 for item in items):
+        out["mask"] = mean_sad(lambda item: item[4])
+    return out
 
 
 def evaluate(model: torch.nn.Module, items, per_image: bool = False) -> dict:

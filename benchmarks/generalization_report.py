@@ -50,16 +50,18 @@ def _has_per_photo(results: dict, variants: list[str], seeds: list[int]) -> bool
     return all("per_image" in results[v][s]["real"] for v in variants for s in seeds)
 
 
-def trivial_line(sads: dict[float, float] | None) -> list[str]:
-    """The line of a test set's SAD with a constant alpha in the unknown region (no model; from
-    ``generalization_eval.trivial_sad``), which a model's SAD must be well below to mean anything."""
+def trivial_line(sads: dict[float | str, float] | None) -> list[str]:
+    """The line of a test set's SAD with a constant alpha in the unknown region, and with the test
+    mask as the alpha where there is one (no model; from ``generalization_eval.trivial_sad``), which
+    a model's SAD must be well below to mean anything."""
     if not sads:
         return []
-    cells = ", ".join(f"{c:g}: {v:.3f}" for c, v in sads.items())
-    return [f"  {'(no model)':22s} SAD of a constant alpha in the unknown region, {cells}"]
+    cells = ", ".join(f"{c:g}: {v:.3f}" for c, v in sads.items() if c != "mask")
+    mask = f"; the test mask itself: {sads['mask']:.3f}" if "mask" in sads else ""
+    return [f"  {'(no model)':22s} SAD of a constant alpha in the unknown region, {cells}{mask}"]
 
 
-def report(results: dict, variants: list[str], seeds: list[int], trivial: dict[float, float] | None = None,
+def report(results: dict, variants: list[str], seeds: list[int], trivial: dict[float | str, float] | None = None,
            folds: dict[str, list[str]] | None = None) -> str:
     """The whole text report; ``folds`` (label -> held-out photos) adds the per-fold table."""
     lines = []
@@ -252,7 +254,7 @@ def merge_also(runs: list[dict]) -> dict:
 
 
 def also_report(results: dict, variants: list[str], seeds: list[int],
-                trivial: dict[str, dict[float, float]] | None = None) -> str:
+                trivial: dict[str, dict[float | str, float]] | None = None) -> str:
     """The ``--also-real`` sets (photos no step sees, predicted by every fold's model): each
     variant's SAD, the paired per-seed change against the first variant with its 95 % interval,
     and for how many of the models (seeds x folds) it is lower; with three variants or more the

@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import generalization  # noqa: E402
 import generalization_runs  # noqa: E402
 from augment.guidance import apply_guidance  # noqa: E402
-from generalization_eval import TEST_GUIDANCE, evaluate, matting_errors, with_guidance  # noqa: E402
+from generalization_eval import TEST_GUIDANCE, evaluate, matting_errors, trivial_sad, with_guidance  # noqa: E402
+from generalization_report import trivial_line  # noqa: E402
 from synth.build import build  # noqa: E402
 from synth.recipe import parse_recipe  # noqa: E402
 from tiny_matting_net import TinyMattingNet  # noqa: E402
@@ -126,3 +127,16 @@ def test_the_command_line_refuses_test_trimaps_for_a_mask_guided_model(monkeypat
                                       "--test-trimaps", "6:6"])
     with pytest.raises(SystemExit, match="takes no trimap"):
         generalization.main()
+
+
+def test_the_floor_of_a_mask_guided_test_set_includes_the_mask_itself():
+    alpha = _disc()
+    plain = [("disc", np.zeros((128, 128, 3), np.uint8), alpha, np.full((128, 128), 128, np.uint8))]
+    guided = with_guidance(plain)
+    sads = trivial_sad(guided)
+    assert "mask" not in trivial_sad(plain) and set(sads) == {0.0, 0.5, 1.0, "mask"}
+    assert sads["mask"] == pytest.approx(float(np.abs(guided[0][4] - alpha.astype(np.float64)).sum() / 1000))
+    assert sads[0.0] == pytest.approx(float(alpha.astype(np.float64).sum() / 1000))  # the whole image counts
+    assert sads["mask"] < sads[0.0] / 10  # the mask is right but for the edge
+    line = trivial_line(sads)[0]
+    assert line.endswith(f"1: {sads[1.0]:.3f}; the test mask itself: {sads['mask']:.3f}")
