@@ -75,10 +75,11 @@ section per shape: how a model's ranking depends on the trimaps it is given (a m
 weights, without retraining.
 
 `--guide mask` trains and tests a mask-guided model instead of a trimap-based one: the same
-network reads a coarse mask of the subject as a fourth channel (the loader's `guidance` output,
-a new imperfect mask every epoch: augment/guidance.py) and predicts the alpha over the whole
-image; it is tested on whole photos, with the true alpha thresholded at 1/8 of their
-resolution as the mask (`generalization_eval.TEST_GUIDANCE`), SAD over every pixel.
+network reads a coarse mask of the subject as one more channel (the loader's `guidance` output,
+a new imperfect mask every epoch: augment/guidance.py) and predicts the alpha within 16 px of the
+mask's edge, keeping the mask elsewhere (`generalization_eval.mask_trimap`: no hand-made trimap);
+it is tested on whole photos with the true alpha thresholded at 1/8 of their resolution as the
+mask (`generalization_eval.TEST_GUIDANCE`), SAD over every pixel, beside the SAD of that mask alone.
 
 `--photometric S` trains with the loader's colour jitter of the image (brightness, contrast,
 saturation, hue, gamma at strength S in [0, 1]; `AugmentConfig.photometric`), as most training
@@ -105,8 +106,8 @@ sys.path.insert(0, str(ROOT / "examples"))
 from shards import MattingDataset, MattingLoader  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 
-from generalization_eval import (composite_val_set, evaluate, real_test_set, trimap_spec,  # noqa: E402  (benchmarks/)
-                                 trivial_sad, with_guidance, with_trimaps)
+from generalization_eval import (MASK_BAND, composite_val_set, evaluate, real_test_set, trimap_spec,  # noqa: E402  (benchmarks/)
+                                 mask_trimaps, trivial_sad, with_guidance, with_trimaps)
 from generalization_report import also_report, detector_ranking, merge_folds, report, trimap_report  # noqa: E402
 from generalization_data import (DEFAULT_FOLD, FOLDS, RECIPES, build_variant, dataset_digest,  # noqa: E402
                                  fold_photos, prepare_sources, variant_form, variant_name)
@@ -125,8 +126,9 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
     options = {"crop": cfg.crop, "seed": seed, "buffer_size": 256,
                "augment": {"photometric": cfg.photometric, "band_outer": cfg.band_outer}}
     dataset = MattingDataset(folder, "train", **options)
-    if cfg.guide == "mask":  # and the guidance mask, drawn afresh every epoch (augment/guidance.py)
-        dataset = MattingDataset(folder, "train", outputs=(*dataset.config.outputs, "guidance"), **options)
+    if cfg.guide == "mask":  # the guidance mask, drawn afresh every epoch (augment/guidance.py), for the trimap
+        outputs = (*(o for o in dataset.config.outputs if o != "trimap"), "guidance")
+        dataset = MattingDataset(folder, "train", outputs=outputs, **options)
     loader = MattingLoader(dataset, batch_size=cfg.batch, num_workers=cfg.workers,
                            persistent_workers=cfg.workers > 0, drop_last=True)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -135,8 +137,8 @@ def train(folder: Path, seed: int, cfg: TrainConfig) -> TinyMattingNet:
     step = 0
     while step < cfg.steps:
         for batch in loader:
-            if cfg.guide == "mask":  # the alpha everywhere: the whole crop is the unknown region
-                batch = {**batch, "trimap": torch.full_like(batch["trimap"], 128)}
+            if cfg.guide == "mask":  # the model works near the mask's edge and keeps the mask elsewhere
+                batch = {**batch, "trimap": mask_trimaps(batch["guidance"])}
             loss = matting_loss(model(batch["image"], batch["trimap"], batch.get("guidance")), batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -225,9 +227,9 @@ def arg_parser() -> argparse.ArgumentParser:
                          "(W: W:W); e.g. 10:10 5:25 25:5")
     ap.add_argument("--guide", choices=GUIDES, default="trimap",
                     help="the network's second input: the trimap (default), or a coarse mask of the subject "
-                         "(the loader's guidance output, a new mask every epoch) with the alpha predicted over "
-                         "the whole image, as mask-guided refiners do; tested with the true alpha at 1/8 "
-                         "resolution as the mask (generalization_eval.TEST_GUIDANCE)")
+                         "(the loader's guidance output, a new mask every epoch), the alpha predicted near the "
+                         "mask's edge and the mask kept elsewhere; tested on whole photos with the true alpha "
+                         "at 1/8 resolution as the mask (generalization_eval.TEST_GUIDANCE)")
     ap.add_argument("--folds", type=int, nargs="+", default=[DEFAULT_FOLD], choices=range(FOLDS),
                     help="cross-validation folds: fold k tests on GT{6k+1}-GT{6k+6} and trains on the other "
                          "twelve; '0 1 2' tests on all 18 photos (default: 2, GT13-GT18)")
@@ -269,7 +271,7 @@ def main() -> None:
     if cfg.band_outer is not None:
         extras += f", trimap band outside {cfg.band_outer[0]}-{cfg.band_outer[1]} px drawn apart"
     if cfg.guide == "mask":
-        extras += (", mask-guided (a coarse mask in place of the trimap, alpha everywhere; "
+        extras += (f", mask-guided (a coarse mask in place of the trimap, the alpha within {MASK_BAND} px of its edge; "
                    "tested on whole photos with their alpha at 1/8 resolution as the mask)")
     print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
           f"{cfg.batch}x{cfg.crop}² per run{extras}\nenvironment: {', '.join(f'{k} {v}' for k, v in env.items())}",

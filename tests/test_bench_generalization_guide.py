@@ -1,6 +1,6 @@
 """benchmarks/generalization.py --guide mask: a mask-guided model (a coarse mask of the subject in
-place of the trimap, the alpha predicted everywhere), trained on the loader's guidance output and
-tested on whole photos with a mask made from the true alpha."""
+place of the trimap, the alpha predicted near the mask's edge), trained on the loader's guidance
+output and tested on whole photos with a mask made from the true alpha."""
 from __future__ import annotations
 
 import sys
@@ -16,7 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import generalization  # noqa: E402
 import generalization_runs  # noqa: E402
 from augment.guidance import apply_guidance  # noqa: E402
-from generalization_eval import TEST_GUIDANCE, evaluate, matting_errors, trivial_sad, with_guidance  # noqa: E402
+from augment.trimap import make_trimap  # noqa: E402
+from generalization_eval import (MASK_BAND, TEST_GUIDANCE, evaluate, mask_trimap, mask_trimaps,  # noqa: E402
+                                 matting_errors, trivial_sad, with_guidance)
 from generalization_report import trivial_line  # noqa: E402
 from synth.build import build  # noqa: E402
 from synth.recipe import parse_recipe  # noqa: E402
@@ -74,21 +76,44 @@ def test_with_guidance_makes_the_whole_image_unknown_and_the_mask_from_the_true_
     assert wrong.any() and np.all(np.abs(r[wrong] - 40) < 12)
 
 
+def test_the_model_works_within_the_band_of_the_masks_edge_which_holds_the_test_masks_errors():
+    alpha = _disc()
+    [(_, _, _, _, mask)] = with_guidance([("disc", np.zeros((128, 128, 3), np.uint8), alpha, None)])
+    tri = mask_trimap(mask)
+    assert np.array_equal(tri, make_trimap((mask >= 0.5).astype(np.uint8) * 255, MASK_BAND))
+    r = np.hypot(*(np.mgrid[:128, :128] - 64.0))
+    assert np.all(tri[mask != (alpha > 0.5)] == 128)  # every pixel the mask has wrong can be mended
+    assert np.all(tri[r < 14] == 255) and np.all(tri[r > 62] == 0)  # far from the edge the mask is kept
+    soft = np.where(np.mgrid[:64, :64][1] < 30, 0.3, 0.9).astype(np.float32)  # a soft mask: split at 0.5
+    assert np.array_equal(mask_trimap(soft, 4), make_trimap(np.where(soft >= 0.5, 255, 0).astype(np.uint8), 4))
+    batch = torch.from_numpy(np.stack([mask, 1 - mask]))[:, None]
+    got = mask_trimaps(batch)
+    assert got.dtype == torch.uint8 and got.shape == (2, 1, 128, 128)
+    assert np.array_equal(got[0, 0].numpy(), tri) and np.array_equal(got[1, 0].numpy(), mask_trimap(1 - mask))
+
+
 class _MaskEcho(torch.nn.Module):
-    """Predicts its guidance input unchanged: evaluation must hand it the item's mask."""
+    """Predicts its guidance input unchanged and records the trimap it was given."""
 
     multiple = 4
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.trimaps: list[np.ndarray] = []
+
     def forward(self, image, trimap, extra=None):
         assert extra is not None and extra.shape == trimap.shape
+        self.trimaps.append(trimap[0, 0].numpy())
         return extra
 
 
-def test_evaluate_hands_each_photo_its_mask_and_scores_every_pixel():
-    alpha = _disc(126)  # not a multiple of 4: the prediction is padded and cut back
+def test_evaluate_hands_each_photo_its_mask_and_band_and_scores_every_pixel():
+    alpha = _disc(126)  # not a multiple of 4: the inputs are padded and the prediction cut back
     items = with_guidance([("disc", np.zeros((126, 126, 3), np.uint8), alpha, np.zeros((126, 126), np.uint8))])
     mask = items[0][4]
-    got = evaluate(_MaskEcho(), items, per_image=True)
+    echo = _MaskEcho()
+    got = evaluate(echo, items, per_image=True)
+    assert np.array_equal(echo.trimaps[0][:126, :126], mask_trimap(mask))
     want = float(np.abs(mask.astype(np.float64) - alpha).sum() / 1000)
     assert got["sad"] == pytest.approx(want, rel=1e-9) and want > 0
     assert got["per_image"]["disc"] == matting_errors(mask, alpha, np.full((126, 126), 128, np.uint8))
@@ -113,9 +138,9 @@ def test_mask_guided_training_sees_the_guidance_and_learns_the_alpha_everywhere(
     model = generalization.train(tmp_path / "data", 0, cfg)
     assert len(seen) == 2
     for batch in seen:
-        assert torch.all(batch["trimap"] == 128)  # the loss covers the whole crop
         g = batch["guidance"]
         assert g.shape == batch["alpha"].shape and 0 <= g.min() and g.max() <= 1 and g.max() > 0
+        assert torch.equal(batch["trimap"], mask_trimaps(g))  # the model and its loss work in the mask's band
     # the mask channel took part: its first-layer weights moved
     assert not torch.equal(init[:, 6], model.enc[0][0].weight.detach()[:, 6])
     again = generalization.train(tmp_path / "data", 0, cfg)  # deterministic for a seed
