@@ -81,7 +81,8 @@ class TrainConfig:
 LATER_FIELDS = {"photometric": 0.0, "band_outer": None, "guide": "trimap"}
 
 #: The network's second input (``--guide``): a trimap (known regions taken from it), or a coarse
-#: mask of the subject as one more channel, the alpha predicted everywhere (a mask-guided model).
+#: mask of the subject as one more channel, the alpha predicted near the mask's edge and the mask
+#: kept elsewhere (a mask-guided model; ``generalization_eval.mask_trimap``).
 GUIDES = ("trimap", "mask")
 
 
