@@ -106,8 +106,8 @@ sys.path.insert(0, str(ROOT / "examples"))
 from shards import MattingDataset, MattingLoader  # noqa: E402
 from tiny_matting_net import TinyMattingNet, matting_loss  # noqa: E402
 
-from generalization_eval import (MASK_BAND, composite_val_set, evaluate, real_test_set, trimap_spec,  # noqa: E402  (benchmarks/)
-                                 mask_trimaps, trivial_sad, with_guidance, with_trimaps)
+from generalization_eval import (MASK_BAND, TEST_GUIDANCE, composite_val_set, evaluate,  # noqa: E402  (benchmarks/)
+                                 mask_trimaps, real_test_set, trimap_spec, trivial_sad, with_guidance, with_trimaps)
 from generalization_report import also_report, detector_ranking, merge_folds, report, trimap_report  # noqa: E402
 from generalization_data import (DEFAULT_FOLD, FOLDS, RECIPES, build_variant, dataset_digest,  # noqa: E402
                                  fold_photos, prepare_sources, variant_form, variant_name)
@@ -272,7 +272,7 @@ def main() -> None:
         extras += f", trimap band outside {cfg.band_outer[0]}-{cfg.band_outer[1]} px drawn apart"
     if cfg.guide == "mask":
         extras += (f", mask-guided (a coarse mask in place of the trimap, the alpha within {MASK_BAND} px of its edge; "
-                   "tested on whole photos with their alpha at 1/8 resolution as the mask)")
+                   f"tested on whole photos with their alpha at 1/{TEST_GUIDANCE.lowres} resolution as the mask)")
     print(f"model: TinyMattingNet(widths={cfg.widths}), {n_params} parameters; {cfg.steps} steps of "
           f"{cfg.batch}x{cfg.crop}² per run{extras}\nenvironment: {', '.join(f'{k} {v}' for k, v in env.items())}",
           flush=True)

@@ -167,8 +167,8 @@ TEST_GUIDANCE = Guidance(threshold=0.5, thin=0, morph=0, holes=(), blobs=(), low
 
 #: How far from its mask's edge a mask-guided model predicts the alpha (px; the test photos and the
 #: training canvases are of one scale); elsewhere it keeps the mask, as a refiner keeps the regions
-#: its guide is sure of. 16 px holds a median 94 % of the test mask's error on the 18 photos and
-#: the lemur; predicting everywhere, the small network at 400 steps was worse than the mask alone.
+#: its guide is sure of (why a band, and how much of the test mask's error it holds: docs/results.md,
+#: "A mask-guided model").
 MASK_BAND = 16
 
 
@@ -184,13 +184,14 @@ def mask_trimaps(guidance: torch.Tensor, band: int = MASK_BAND) -> torch.Tensor:
 
 
 def with_guidance(items, params: Guidance = TEST_GUIDANCE) -> list[tuple]:
-    """``items`` (name, image, alpha, trimap) for a mask-guided model: the whole image scored
-    (trimap all unknown) and the guidance mask ``apply_guidance(params, alpha)`` as a fifth
-    element; :func:`evaluate` gives the model the mask and its :func:`mask_trimap`."""
+    """``items`` (name, image, alpha, trimap) for a mask-guided model: (name, image, alpha, the
+    whole image scored (trimap all unknown), the model's trimap :func:`mask_trimap` of the mask,
+    the guidance mask ``apply_guidance(params, alpha)``), made once per photo for every model
+    :func:`evaluate` is given."""
     out = []
     for name, image, alpha, _ in items:
         mask = apply_guidance(params, np.ascontiguousarray(alpha, dtype=np.float32))
-        out.append((name, image, alpha, np.full(alpha.shape, 128, np.uint8), mask))
+        out.append((name, image, alpha, np.full(alpha.shape, 128, np.uint8), mask_trimap(mask), mask))
     return out
 
 
@@ -210,27 +211,27 @@ CONSTANTS = (0.0, 0.5, 1.0)
 
 
 def trivial_sad(items) -> dict[float | str, float]:
-    """Mean SAD over ``items`` (name, image, alpha, trimap[, guidance]) of a constant alpha in the
-    unknown region, for each of :data:`CONSTANTS`, and where the items carry a guidance mask, of
-    that mask taken as the alpha (key ``"mask"``): the floors a model has to beat before its errors
-    on a test set say anything about matting."""
+    """Mean SAD over ``items`` (name, image, alpha, trimap[, model trimap, guidance]) of a constant
+    alpha in the unknown region, for each of :data:`CONSTANTS`, and where the items carry a guidance
+    mask (:func:`with_guidance`), of that mask taken as the alpha (key ``"mask"``): the floors a
+    model has to beat before its errors on a test set say anything about matting."""
     def mean_sad(pred) -> float:
         return float(np.mean([matting_errors(pred(item), item[2], item[3])["sad"] for item in items]))
 
     out: dict[float | str, float] = {c: mean_sad(lambda item: np.full_like(item[2], c)) for c in CONSTANTS}
-    if items and all(len(item) == 5 for item in items):
-        out["mask"] = mean_sad(lambda item: item[4])
+    if items and all(len(item) == 6 for item in items):
+        out["mask"] = mean_sad(lambda item: item[5])
     return out
 
 
 def evaluate(model: torch.nn.Module, items, per_image: bool = False) -> dict:
-    """Mean SAD, MSE and gradient error over ``items`` (name, image, alpha, trimap[, guidance];
-    and with ``per_image`` each item's, by name, under ``"per_image"``). The errors are over the
-    trimap's unknown region; a mask-guided model gets the guidance mask and its :func:`mask_trimap`."""
+    """Mean SAD, MSE and gradient error over ``items`` (name, image, alpha, trimap[, model trimap,
+    guidance]; and with ``per_image`` each item's, by name, under ``"per_image"``). The errors are
+    over the trimap's unknown region; a mask-guided model (:func:`with_guidance`'s items) is given
+    its own trimap and the guidance mask."""
     model.eval()
     errors = {}
-    for name, image, alpha, trimap, *guide in items:
-        given = mask_trimap(guide[0]) if guide else trimap
-        errors[name] = matting_errors(predict(model, image, given, *guide), alpha, trimap)
+    for name, image, alpha, trimap, *given in items:
+        errors[name] = matting_errors(predict(model, image, *(given or [trimap])), alpha, trimap)
     means = {k: sum(e[k] for e in errors.values()) / len(errors) for k in error_keys(errors.values())}
     return {**means, "per_image": errors} if per_image else means

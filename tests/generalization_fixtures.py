@@ -13,7 +13,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 from generalization_eval import evaluate  # noqa: E402
+from generalization_runs import TrainConfig  # noqa: E402
 from tiny_matting_net import TinyMattingNet  # noqa: E402
+
+
+def train_config(**kw) -> TrainConfig:
+    """The benchmark's default training setting (400 steps of 8 x 160², widths 16-128), ``kw`` changed."""
+    return TrainConfig(**{"steps": 400, "batch": 8, "crop": 160, "widths": (16, 32, 64, 128), "lr": 3e-3,
+                          "workers": 1, **kw})
 
 
 def half_items(value: int) -> list:

@@ -25,11 +25,7 @@ from synth.recipe import parse_recipe  # noqa: E402
 from tiny_matting_net import TinyMattingNet  # noqa: E402
 
 from conftest import procedural_recipe  # noqa: E402
-
-
-def _cfg(**kw) -> generalization_runs.TrainConfig:
-    return generalization_runs.TrainConfig(**{"steps": 400, "batch": 8, "crop": 160, "widths": (16, 32, 64, 128),
-                                              "lr": 3e-3, "workers": 1, **kw})
+from generalization_fixtures import train_config as _cfg  # noqa: E402
 
 
 def _disc(size: int = 128, radius: float = 40.0) -> np.ndarray:
@@ -64,7 +60,7 @@ def test_new_model_reads_the_mask_as_a_seventh_channel_and_the_trimap_model_is_u
 def test_with_guidance_makes_the_whole_image_unknown_and_the_mask_from_the_true_alpha():
     alpha = _disc()
     image = np.full((128, 128, 3), 90, np.uint8)
-    [(name, img, a, region, mask)] = with_guidance([("disc", image, alpha, np.zeros((128, 128), np.uint8))])
+    [(name, img, a, region, band, mask)] = with_guidance([("disc", image, alpha, np.zeros((128, 128), np.uint8))])
     assert name == "disc" and img is image and a is alpha
     assert region.dtype == np.uint8 and np.all(region == 128)
     assert np.array_equal(mask, apply_guidance(TEST_GUIDANCE, alpha))
@@ -78,8 +74,9 @@ def test_with_guidance_makes_the_whole_image_unknown_and_the_mask_from_the_true_
 
 def test_the_model_works_within_the_band_of_the_masks_edge_which_holds_the_test_masks_errors():
     alpha = _disc()
-    [(_, _, _, _, mask)] = with_guidance([("disc", np.zeros((128, 128, 3), np.uint8), alpha, None)])
+    [(_, _, _, _, band, mask)] = with_guidance([("disc", np.zeros((128, 128, 3), np.uint8), alpha, None)])
     tri = mask_trimap(mask)
+    assert np.array_equal(band, tri)  # made once per photo, with the mask
     assert np.array_equal(tri, make_trimap((mask >= 0.5).astype(np.uint8) * 255, MASK_BAND))
     r = np.hypot(*(np.mgrid[:128, :128] - 64.0))
     assert np.all(tri[mask != (alpha > 0.5)] == 128)  # every pixel the mask has wrong can be mended
@@ -110,7 +107,7 @@ class _MaskEcho(torch.nn.Module):
 def test_evaluate_hands_each_photo_its_mask_and_band_and_scores_every_pixel():
     alpha = _disc(126)  # not a multiple of 4: the inputs are padded and the prediction cut back
     items = with_guidance([("disc", np.zeros((126, 126, 3), np.uint8), alpha, np.zeros((126, 126), np.uint8))])
-    mask = items[0][4]
+    mask = items[0][5]
     echo = _MaskEcho()
     got = evaluate(echo, items, per_image=True)
     assert np.array_equal(echo.trimaps[0][:126, :126], mask_trimap(mask))
@@ -160,7 +157,7 @@ def test_the_floor_of_a_mask_guided_test_set_includes_the_mask_itself():
     guided = with_guidance(plain)
     sads = trivial_sad(guided)
     assert "mask" not in trivial_sad(plain) and set(sads) == {0.0, 0.5, 1.0, "mask"}
-    assert sads["mask"] == pytest.approx(float(np.abs(guided[0][4] - alpha.astype(np.float64)).sum() / 1000))
+    assert sads["mask"] == pytest.approx(float(np.abs(guided[0][5] - alpha.astype(np.float64)).sum() / 1000))
     assert sads[0.0] == pytest.approx(float(alpha.astype(np.float64).sum() / 1000))  # the whole image counts
     assert sads["mask"] < sads[0.0] / 10  # the mask is right but for the edge
     line = trivial_line(sads)[0]

@@ -19,11 +19,7 @@ from synth.build import build  # noqa: E402
 from synth.recipe import parse_recipe  # noqa: E402
 
 from conftest import procedural_recipe  # noqa: E402
-
-
-def _cfg(**kw) -> generalization_runs.TrainConfig:
-    return generalization_runs.TrainConfig(**{"steps": 400, "batch": 8, "crop": 160, "widths": (16, 32, 64, 128),
-                                         "lr": 3e-3, "workers": 1, **kw})
+from generalization_fixtures import train_config as _cfg  # noqa: E402
 
 
 def test_run_key_keeps_the_names_of_runs_saved_before_photometric_and_separates_jittered_runs():
